@@ -1,0 +1,107 @@
+# eef — build, test, demo and benchmarks.  See README.md.
+#
+#   make            build ./eef and build/libeef.a
+#   make test       run the test suite (what CI runs)
+#   make demo       expert -> SFT -> RFT -> EEF on the built-in shop
+#   make bench      benchmarks, printed as `name: value` lines
+#   make sanitize   the test suite under ASan + UBSan
+#
+# Options: NATIVE=1 (-march=native), BLAS=0 (plain-C matmul instead of
+# OpenBLAS), MPI=1 (distributed build with Open MPI), V=1 (show commands).
+
+CC      ?= gcc
+ifeq ($(CC),cc)
+CC      := gcc
+endif
+BUILD   ?= build
+ARCH    := $(if $(NATIVE),-march=native,-march=x86-64-v2)
+OPT     ?= -O2
+BLAS    ?= 1
+PKGS    := libcjson libcurl libmicrohttpd
+ifeq ($(BLAS),1)
+PKGS    += openblas
+BLASDEF := -DEEF_HAVE_BLAS
+endif
+ifeq ($(MPI),1)
+MPIDEF  := -DEEF_HAVE_MPI $(shell pkg-config --cflags mpi 2>/dev/null)
+MPILIB  := $(shell pkg-config --libs mpi 2>/dev/null)
+endif
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := $(if $(SAN),$(SANITIZE))
+
+# Recursively expanded (=) so pkg-config runs after install-deps on a fresh machine.
+CFLAGS   = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp -Wall -Wextra -Werror \
+           -Isrc $(BLASDEF) $(MPIDEF) $(SANFLAGS) \
+           -DEEF_BUILD_FLAGS='"$(OPT) $(ARCH) $(if $(SAN),sanitize) blas=$(BLAS)$(if $(MPI), mpi)"' \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MPILIB) -lm -lpthread
+LDFLAGS := -fopenmp $(SANFLAGS)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*' $(if $(MPI),,! -path 'src/dist/mpi*')))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+DEPS_STAMP := build/.deps-stamp
+EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
+
+Q := $(if $(V),,@)
+
+.PHONY: all test demo bench sanitize clean deps check-mem fuzz
+all: $(EEF_BIN)
+
+# Missing Debian packages are installed once (scripts/install-deps says what
+# it does); the stamp is refreshed when the script changes.
+$(DEPS_STAMP): scripts/install-deps
+	@mkdir -p $(dir $@)
+	@scripts/install-deps
+	@touch $@
+deps: $(DEPS_STAMP)
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libeef.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR  $@")
+	$(Q)ar rcs $@ $^
+
+$(EEF_BIN): $(CLI_OBJ) $(BUILD)/libeef.a
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libeef.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libeef.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $< -o $@ $(LDFLAGS) $(BUILD)/libeef.a $(LDLIBS) \
+	    $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libeef.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $< -o $@ $(LDFLAGS) $(BUILD)/libeef.a $(LDLIBS)
+
+test: $(TEST_BIN) $(EEF_BIN)
+	@EEF=$(abspath $(EEF_BIN)) scripts/run-tests $(TEST_BIN)
+
+sanitize:
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 test
+
+demo: $(EEF_BIN)
+	./$(EEF_BIN) demo --out runs/demo
+
+bench: $(BENCH_BIN) $(EEF_BIN)
+	@scripts/run-bench $(BUILD)
+
+check-mem: $(EEF_BIN)
+	@scripts/check-mem
+
+clean:
+	rm -rf build eef
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

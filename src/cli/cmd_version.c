@@ -1,0 +1,29 @@
+/* eef version: what this binary is and what it runs on. */
+#include "cli.h"
+
+#ifdef EEF_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+int cmd_version(int argc, char **argv)
+{
+    static const cli_opt opts[] = { { 0 } };
+    static const cli_spec spec = { "version", "", "print version, build flags, BLAS and threads",
+                                   opts, 0, 0 };
+    int rc = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    printf("eef %s\n", EEF_VERSION);
+    printf("build: %s, %s %s\n", EEF_BUILD_FLAGS, __DATE__, __TIME__);
+    printf("compiler: gcc %d.%d.%d\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#ifdef EEF_HAVE_BLAS
+    printf("blas: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
+#else
+    printf("blas: none (plain-C matmul)\n");
+#endif
+    __builtin_cpu_init();
+    printf("cpu: %s\n", __builtin_cpu_supports("avx512f")  ? "avx512f"
+                        : __builtin_cpu_supports("avx2") ? "avx2"
+                                                         : "baseline");
+    printf("threads: %d\n", eef_threads());
+    return 0;
+}

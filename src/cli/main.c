@@ -1,0 +1,50 @@
+/* main.c: the `eef` command dispatcher. */
+#include "cli.h"
+
+#include <string.h>
+
+static const cli_command commands[] = {
+    { "version", cmd_version, "print version, build flags, BLAS and threads" },
+    { "tokenizer", cmd_tokenizer, "train a BPE tokenizer on a corpus" },
+    { "train", cmd_train, "train a model on trajectories (masked SFT)" },
+    { "generate", cmd_generate, "sample text from a model" },
+    { "play", cmd_play, "play an environment in the terminal" },
+    { "tasks", cmd_tasks, "list an environment's tasks with their tiers" },
+    { "expert", cmd_expert, "run the built-in expert on a split" },
+    { "replay", cmd_replay, "re-execute trajectories and check them" },
+    { "stats", cmd_stats, "statistics of a trajectory file" },
+    { "run", cmd_run, "the SFT / RFT / EEF pipeline (resumable)" },
+    { "compare", cmd_compare, "compare runs side by side; write a report" },
+    { "demo", cmd_demo, "expert -> SFT -> RFT -> EEF on the shop, compared" },
+    { "serve", cmd_serve, "serve a model on an OpenAI-compatible HTTP API" },
+    { "env-serve", cmd_env_serve, "serve environments on AgentGym's HTTP API" },
+    { "export", cmd_export, "export a model to GGUF or safetensors" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: eef <command> [options]   (eef <command> --help for its options)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < EEF_ARRAY_LEN(commands); i++)
+        if (commands[i].fn) fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) argv[1] = "version";
+    for (size_t i = 0; i < EEF_ARRAY_LEN(commands); i++)
+        if (commands[i].fn && strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "eef: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

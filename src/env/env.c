@@ -1,0 +1,105 @@
+/* env.c: what all environments share: opening by name, restore by
+ * replay, option strings, names of splits and tiers. */
+#include "env.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *eef_split_name(eef_split s) { return s == EEF_SPLIT_TEST ? "test" : "train"; }
+
+const char *eef_tier_name(eef_tier t)
+{
+    switch (t) {
+    case EEF_TIER_EASY: return "easy";
+    case EEF_TIER_MEDIUM: return "medium";
+    case EEF_TIER_HARD: return "hard";
+    }
+    return "?";
+}
+
+eef_err eef_split_parse(const char *s, eef_split *out)
+{
+    if (strcmp(s, "train") == 0) *out = EEF_SPLIT_TRAIN;
+    else if (strcmp(s, "test") == 0) *out = EEF_SPLIT_TEST;
+    else return eef_fail(EEF_EINVAL, "unknown split '%s' (train or test)", s);
+    return EEF_OK;
+}
+
+void eef_actions_free(eef_actions *a)
+{
+    eef_strlist_free(&a->items);
+    a->free_prefix = a->free_suffix = NULL;
+}
+
+int eef_actions_allows(const eef_actions *a, const char *action)
+{
+    for (size_t i = 0; i < a->items.n; i++)
+        if (strcmp(a->items.items[i], action) == 0) return 1;
+    if (a->free_prefix) {
+        size_t lp = strlen(a->free_prefix), ls = strlen(a->free_suffix ? a->free_suffix : "");
+        size_t la = strlen(action);
+        if (la >= lp + ls && memcmp(action, a->free_prefix, lp) == 0 &&
+            memcmp(action + la - ls, a->free_suffix, ls) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Weak while the environments are being written: a build without one
+ * reports it instead of failing to link. */
+#pragma weak eef_shop_open
+#pragma weak eef_house_open
+#pragma weak eef_remote_open
+
+eef_err eef_env_open(const char *name, const char *options, uint64_t seed, eef_env **out)
+{
+    *out = NULL;
+    if (strcmp(name, "shop") == 0 && eef_shop_open) return eef_shop_open(options, seed, out);
+    if (strcmp(name, "house") == 0 && eef_house_open) return eef_house_open(options, seed, out);
+    if (strncmp(name, "remote:", 7) == 0 && eef_remote_open)
+        return eef_remote_open(name + 7, options, out);
+    return eef_fail(EEF_EINVAL, "unknown environment '%s' (shop, house or remote:URL)", name);
+}
+
+void eef_env_close(eef_env *env)
+{
+    if (env) env->ops->close(env);
+}
+
+eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
+                        const char *const *actions, size_t n, eef_step *out)
+{
+    const eef_env_ops *ops = ep->env->ops;
+    eef_step st;
+    EEF_TRY(ops->reset(ep, split, index, &st));
+    for (size_t i = 0; i < n; i++) {
+        if (st.done)
+            return eef_fail(EEF_ESTATE, "restore: episode ended after %zu of %zu actions", i, n);
+        EEF_TRY(ops->step(ep, actions[i], &st));
+        if (!st.valid)
+            return eef_fail(EEF_ESTATE, "restore: action %zu '%s' is invalid: %s", i + 1,
+                            actions[i], st.obs);
+    }
+    if (out) *out = st;
+    return EEF_OK;
+}
+
+eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
+{
+    if (!options || !*options) return EEF_OK;
+    char *copy = eef_strdup(options);
+    if (!copy) return EEF_ENOMEM;
+    eef_err err = EEF_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok) {
+            err = eef_fail(EEF_EINVAL, "environment option '%s' is not key=value", tok);
+            break;
+        }
+        *eq = 0;
+        err = fn(tok, eq + 1, ctx);
+    }
+    free(copy);
+    return err;
+}

@@ -1,0 +1,51 @@
+/* testutil.h: small helpers shared by the cmocka tests. */
+#ifndef EEF_TESTUTIL_H
+#define EEF_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+/* Fails the test with eef's error message when `expr` is not EEF_OK. */
+#define assert_ok(expr)                                                        \
+    do {                                                                       \
+        eef_err e_ = (expr);                                                   \
+        if (e_ != EEF_OK) fail_msg("%s -> %s: %s", #expr, eef_errname(e_), eef_errmsg()); \
+    } while (0)
+
+/* A fresh temporary directory for one test; removed by tu_rmtree. */
+static inline char *tu_tmpdir(void)
+{
+    char tmpl[] = "/tmp/eef-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+static inline void tu_rmtree(char *dir)
+{
+    if (!dir) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
+    free(dir);
+}
+
+/* Path of the eef binary under test ($EEF, set by `make test`). */
+static inline const char *tu_eef(void)
+{
+    const char *p = getenv("EEF");
+    return p ? p : "./eef";
+}
+
+#endif
