@@ -50,4 +50,10 @@ struct eef_actor {
 
 void eef_policy_close(eef_policy *p);
 
+/* The built-in experts.  `options` is a comma-separated key=value list of
+ * the expert's knobs (e.g. "p_wrong_option=0.2"), or NULL for the
+ * calibrated defaults; unknown keys are an error. */
+eef_err eef_expert_shop_open(const char *options, eef_policy **out);
+eef_err eef_expert_house_open(const char *options, eef_policy **out);
+
 #endif
