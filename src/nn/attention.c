@@ -1,0 +1,192 @@
+/* attention.c: causal self-attention inside packed segments.
+ *
+ * Work is cut into units (segment, head), spread over the OpenMP threads;
+ * inside a unit, queries are processed in blocks of QB rows against the
+ * keys they may see, with single-threaded sgemm for Q K^T and P V, so the
+ * causal mask wastes at most one block.  The backward pass recomputes the
+ * softmax from the saved log-sum-exp (as FlashAttention does) instead of
+ * storing the T x T probabilities.
+ */
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define QB 64
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+typedef struct {
+    int start, len, head;
+} att_unit;
+
+/* Lists (segment, head) units, largest segments first so the dynamic
+ * schedule balances well.  A segment starts wherever pos == 0. */
+static att_unit *make_units(const int *pos, int B, int T, int H, int *n_units)
+{
+    int n_seg = 0;
+    for (int i = 0; i < B * T; i++) n_seg += pos[i] == 0 || i % T == 0;
+    att_unit *u = eef_malloc((size_t)n_seg * H * sizeof *u);
+    if (!u) return NULL;
+    int k = 0;
+    for (int b = 0; b < B; b++) {
+        int t = 0;
+        while (t < T) {
+            int s = t++;
+            while (t < T && pos[b * T + t] != 0) t++;
+            for (int h = 0; h < H; h++) u[k++] = (att_unit){ b * T + s, t - s, h };
+        }
+    }
+    /* insertion sort by decreasing length keeps equal lengths in order */
+    for (int i = 1; i < k; i++) {
+        att_unit x = u[i];
+        int j = i - 1;
+        while (j >= 0 && u[j].len < x.len) {
+            u[j + 1] = u[j];
+            j--;
+        }
+        u[j + 1] = x;
+    }
+    *n_units = k;
+    return u;
+}
+
+/* Turns row r of the score block (query i = s + q0 + r, keys s..) into
+ * probabilities; returns the log-sum-exp. */
+static float softmax_causal_row(float *row, int n_valid, int n_cols)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j < n_valid; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n_valid; j++) row[j] *= inv;
+    for (int j = n_valid; j < n_cols; j++) row[j] = 0.0f;
+    return mx + logf(sum);
+}
+
+eef_err attention_forward(float *out, float *lse, const float *qkv, const int *pos, int B, int T,
+                          int D, int H)
+{
+    int n_units;
+    att_unit *units = make_units(pos, B, T, H, &n_units);
+    float *scratch = eef_malloc((size_t)max_threads() * QB * T * sizeof(float));
+    if (!units || !scratch) {
+        free(units);
+        free(scratch);
+        return EEF_ENOMEM;
+    }
+    const int hd = D / H, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        float *S = scratch + (size_t)thread_id() * QB * T;
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < n_units; u++) {
+            const int s = units[u].start, L = units[u].len, h = units[u].head;
+            const float *K = qkv + (size_t)s * ld + D + h * hd;
+            const float *V = qkv + (size_t)s * ld + 2 * D + h * hd;
+            for (int q0 = 0; q0 < L; q0 += QB) {
+                int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl;
+                const float *Q = qkv + (size_t)(s + q0) * ld + h * hd;
+                nn_gemm(0, 1, bl, Lk, hd, scale, Q, ld, K, ld, 0.0f, S, Lk);
+                for (int r = 0; r < bl; r++)
+                    lse[(size_t)(s + q0 + r) * H + h] =
+                        softmax_causal_row(S + (size_t)r * Lk, q0 + r + 1, Lk);
+                nn_gemm(0, 0, bl, hd, Lk, 1.0f, S, Lk, V, ld, 0.0f,
+                        out + (size_t)(s + q0) * D + h * hd, D);
+            }
+        }
+    }
+    free(scratch);
+    free(units);
+    return EEF_OK;
+}
+
+eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                           const float *lse, const int *pos, int B, int T, int D, int H)
+{
+    int n_units;
+    att_unit *units = make_units(pos, B, T, H, &n_units);
+    float *scratch = eef_malloc((size_t)max_threads() * 2 * QB * T * sizeof(float));
+    if (!units || !scratch) {
+        free(units);
+        free(scratch);
+        return EEF_ENOMEM;
+    }
+    const int hd = D / H, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        float *P = scratch + (size_t)thread_id() * 2 * QB * T;
+        float *dS = P + (size_t)QB * T;
+#pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < n_units; u++) {
+            const int s = units[u].start, L = units[u].len, h = units[u].head;
+            const float *K = qkv + (size_t)s * ld + D + h * hd;
+            const float *V = qkv + (size_t)s * ld + 2 * D + h * hd;
+            float *dK = dqkv + (size_t)s * ld + D + h * hd;
+            float *dV = dqkv + (size_t)s * ld + 2 * D + h * hd;
+            for (int r = 0; r < L; r++) {
+                memset(dK + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
+                memset(dV + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
+            }
+            for (int q0 = 0; q0 < L; q0 += QB) {
+                int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl;
+                const float *Q = qkv + (size_t)(s + q0) * ld + h * hd;
+                const float *dO = dout + (size_t)(s + q0) * D + h * hd;
+                const float *O = out + (size_t)(s + q0) * D + h * hd;
+                /* P = exp(S - lse) on the causal part, 0 elsewhere */
+                nn_gemm(0, 1, bl, Lk, hd, scale, Q, ld, K, ld, 0.0f, P, Lk);
+                for (int r = 0; r < bl; r++) {
+                    float *p = P + (size_t)r * Lk;
+                    float l = lse[(size_t)(s + q0 + r) * H + h];
+                    int nv = q0 + r + 1;
+                    for (int j = 0; j < nv; j++) p[j] = expf(p[j] - l);
+                    for (int j = nv; j < Lk; j++) p[j] = 0.0f;
+                }
+                /* dP = dO V^T;  dS = P * (dP - rowsum(dO * O)) */
+                nn_gemm(0, 1, bl, Lk, hd, 1.0f, dO, D, V, ld, 0.0f, dS, Lk);
+                for (int r = 0; r < bl; r++) {
+                    const float *o = O + (size_t)r * D, *dorow = dO + (size_t)r * D;
+                    float di = 0.0f;
+                    for (int d = 0; d < hd; d++) di += dorow[d] * o[d];
+                    float *ds = dS + (size_t)r * Lk;
+                    const float *p = P + (size_t)r * Lk;
+                    for (int j = 0; j < Lk; j++) ds[j] = p[j] * (ds[j] - di);
+                }
+                /* dQ = scale dS K;  dK += scale dS^T Q;  dV += P^T dO */
+                nn_gemm(0, 0, bl, hd, Lk, scale, dS, Lk, K, ld, 0.0f,
+                        dqkv + (size_t)(s + q0) * ld + h * hd, ld);
+                nn_gemm(1, 0, Lk, hd, bl, scale, dS, Lk, Q, ld, 1.0f, dK, ld);
+                nn_gemm(1, 0, Lk, hd, bl, 1.0f, P, Lk, dO, D, 1.0f, dV, ld);
+            }
+        }
+    }
+    free(scratch);
+    free(units);
+    return EEF_OK;
+}

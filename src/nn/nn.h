@@ -1,0 +1,231 @@
+/*
+ * nn: a Llama-style decoder-only transformer that trains and samples on CPU.
+ *
+ *   token embedding -> n_layers x [RMSNorm -> causal self-attention with
+ *   rotary positions -> residual -> RMSNorm -> SwiGLU MLP -> residual]
+ *   -> RMSNorm -> output head (tied to the embedding or not)
+ *
+ * Parameters, gradients and the two AdamW moments are each ONE contiguous
+ * float buffer with named views (as llm.c), so zeroing, saving and
+ * all-reducing are single calls.  Weights follow PyTorch's nn.Linear
+ * convention: W is [out, in] and y = x W^T.
+ *
+ * nn knows nothing of environments: it sees token ids and loss masks.
+ */
+#ifndef EEF_NN_H
+#define EEF_NN_H
+
+#include "core/core.h"
+#include "text/text.h"
+
+/* ------------------------------------------------------------ config */
+typedef struct {
+    int vocab;       /* tokenizer vocabulary size */
+    int d_model;     /* D */
+    int n_layers;    /* L */
+    int n_heads;     /* H; head dim = D / H */
+    int d_ff;        /* F: hidden width of the SwiGLU MLP */
+    int max_ctx;     /* longest sequence (positions) */
+    int tied;        /* 1: the output head is the embedding matrix */
+    float rope_theta;
+    float norm_eps;
+} eef_model_config;
+
+/* Presets: "tiny" (tests), "small" (D 128, 4 layers, 4 heads, ctx 1024),
+ * "base" (D 256, 6 layers, 8 heads, ctx 2048), "demo" (the pipeline's). */
+eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out);
+eef_err eef_model_config_check(const eef_model_config *c);
+size_t eef_model_n_params(const eef_model_config *c);
+
+/* Named views into the parameter buffer (or into the gradient / moment
+ * buffers, which share the layout).  Per-layer tensors are stacked:
+ * layer l of attn_norm is attn_norm + l * D. */
+typedef struct {
+    float *wte;       /* [V, D]     token embedding */
+    float *attn_norm; /* [L, D]     RMSNorm gains before attention */
+    float *wqkv;      /* [L, 3D, D] query, key, value projections (rows q | k | v) */
+    float *wo;        /* [L, D, D]  attention output projection */
+    float *mlp_norm;  /* [L, D]     RMSNorm gains before the MLP */
+    float *w13;       /* [L, 2F, D] SwiGLU gate (rows 0..F) and up (rows F..2F) */
+    float *w2;        /* [L, D, F]  SwiGLU down projection */
+    float *out_norm;  /* [D]        final RMSNorm gain */
+    float *head;      /* [V, D]     output head (== wte when tied) */
+} eef_weights;
+
+void eef_weights_view(const eef_model_config *c, float *base, eef_weights *w);
+
+/* ------------------------------------------------------------ model */
+typedef struct eef_acts eef_acts;
+
+typedef struct {
+    eef_model_config cfg;
+    size_t n_params;
+    float *params;        /* [n_params] */
+    eef_weights w;
+    float *grads;         /* [n_params], NULL until training */
+    eef_weights g;
+    eef_tokenizer *tok;   /* owned; may be NULL in unit tests */
+    eef_acts *acts;       /* training activations, sized on first use */
+} eef_model;
+
+/* A new model with weights drawn from the seed (normal(0, 0.02); output
+ * projections scaled by 1/sqrt(2L)); takes ownership of `tok`. */
+eef_err eef_model_new(const eef_model_config *cfg, eef_tokenizer *tok, uint64_t seed,
+                      eef_model **out);
+void eef_model_free(eef_model *m);
+
+/* ------------------------------------------------------------ batches
+ * A batch is B rows of T positions.  Several sequences may be packed in a
+ * row; attention never crosses from one sequence (segment) to another and
+ * rotary positions restart at each segment.  Position i predicts
+ * targets[i] with loss weight mask[i] (0 or 1; padding has 0).
+ */
+typedef struct {
+    int B, T;
+    int *tokens;   /* [B*T] input token ids */
+    int *targets;  /* [B*T] next-token ids */
+    float *mask;   /* [B*T] loss weights */
+    int *pos;      /* [B*T] position within its segment (0 at a segment start) */
+    int n_seqs;    /* sequences packed into this batch */
+} eef_batch;
+
+eef_err eef_batch_alloc(eef_batch *b, int B, int T);
+void eef_batch_free(eef_batch *b);
+void eef_batch_clear(eef_batch *b); /* all padding */
+
+/* One training sequence: tokens t_0..t_{n-1} and per-token loss weights
+ * m_0..m_{n-1}; m_i says whether t_i is predicted (so m_0 is ignored). */
+typedef struct {
+    const int *tokens;
+    const float *mask;
+    int n;
+} eef_seq;
+
+/* Packs sequences [*next, n) greedily into the batch rows (first fit in
+ * order), advancing *next past the ones packed.  A sequence longer than T
+ * is cut to its last T tokens (the start of the context is dropped). */
+void eef_batch_pack(eef_batch *b, const eef_seq *seqs, size_t n, size_t *next);
+
+/* ------------------------------------------------------------ training */
+/* Forward pass over the batch.  Returns in *loss the masked mean
+ * cross-entropy  -sum m_i log p(targets_i) / sum m_i  (0 if no mask).  If
+ * `logits` is not NULL it receives [B*T, V] logits for every position
+ * (tests, evaluation); else logits are computed only where mask != 0. */
+eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits, double *loss);
+/* Backward pass of the last forward: ADDS d(loss * scale)/d(params) to
+ * m->grads.  With gradient accumulation over k micro-batches, pass
+ * scale = mask_count(batch) / mask_count(all k batches) so the sum is the
+ * gradient of the global masked mean. */
+eef_err eef_model_backward(eef_model *m, float scale);
+void eef_model_zero_grad(eef_model *m);
+double eef_batch_mask_count(const eef_batch *b);
+
+/* AdamW with decoupled weight decay (not on norms), global-norm gradient
+ * clipping, warmup then cosine (or linear) decay to lr * min_lr_frac. */
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay, clip;
+    long warmup, total_steps;
+    int cosine;      /* 1 cosine, 0 linear decay */
+    double min_lr_frac;
+} eef_adamw_config;
+
+typedef struct {
+    eef_adamw_config cfg;
+    long step;       /* steps taken */
+    size_t n;
+    float *m, *v;    /* [n] first and second moments */
+} eef_adamw;
+
+void eef_adamw_defaults(eef_adamw_config *c);
+eef_err eef_adamw_new(const eef_adamw_config *c, size_t n_params, eef_adamw **out);
+void eef_adamw_free(eef_adamw *o);
+double eef_adamw_lr(const eef_adamw *o); /* lr of the next step */
+/* Clips m->grads, applies one step; *grad_norm gets the pre-clip norm. */
+eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm);
+
+/* ------------------------------------------------------------ checkpoints
+ * .eefm: magic "EEFM", version, config, tokenizer, raw little-endian
+ * float32 weights, CRC-32 of everything before it.  .eefo: magic "EEFO",
+ * version, optimizer config and step, both moments, CRC-32.  Both written
+ * atomically.  Loading checks magic, version, sizes and checksum and says
+ * which file is wrong and how. */
+eef_err eef_model_save(const eef_model *m, const char *path);
+eef_err eef_model_load(const char *path, eef_model **out);
+eef_err eef_adamw_save(const eef_adamw *o, const char *path);
+eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
+uint32_t eef_crc32(uint32_t crc, const void *p, size_t n);
+
+/* ------------------------------------------------------------ inference
+ * A KV cache for one sequence, used by one thread at a time.  Tokens are
+ * appended with eef_kv_feed; scoring a set of alternative continuations
+ * (a trie) does not modify the cache.
+ */
+typedef struct eef_kv eef_kv;
+
+eef_err eef_kv_new(const eef_model *m, int capacity, eef_kv **out);
+void eef_kv_free(eef_kv *kv);
+void eef_kv_reset(eef_kv *kv);
+int eef_kv_len(const eef_kv *kv);
+void eef_kv_truncate(eef_kv *kv, int len); /* forget tokens from len on */
+/* Appends tokens; if `logits` is not NULL it receives the [V] logits of the
+ * last token. */
+eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits);
+
+typedef struct {
+    double temperature; /* 0: greedy */
+    double top_p;       /* 1: no nucleus cut */
+} eef_sampling;
+
+/* Samples one token from logits (modified in place). */
+int eef_sample_token(float *logits, int vocab, const eef_sampling *s, eef_rng *rng);
+
+/* Unconstrained generation: feeds `prompt`, then samples up to max_new
+ * tokens (stops after a token in stop[0..n_stop)); tokens appended to out. */
+eef_err eef_generate(eef_kv *kv, const int *prompt, int n_prompt, int max_new,
+                     const eef_sampling *s, const int *stop, int n_stop, eef_rng *rng,
+                     int **out, size_t *n_out, size_t *cap_out);
+
+/* ------------------------------------------------------------ constrained decoding
+ * The allowed continuations are a set of token sequences (a trie) plus an
+ * optional free-text slot: a token prefix after which any tokens may
+ * follow until a token whose text contains `free_close` (e.g. "]").
+ */
+typedef struct eef_trie eef_trie;
+
+eef_trie *eef_trie_new(void);
+void eef_trie_free(eef_trie *t);
+/* Adds one allowed sequence; `tag` is returned when it is chosen. */
+eef_err eef_trie_add(eef_trie *t, const int *tokens, int n, int tag);
+/* Marks a free-text slot after the given prefix. */
+eef_err eef_trie_add_free(eef_trie *t, const int *prefix, int n, int tag);
+
+typedef struct {
+    int tag;              /* tag of the chosen sequence (the free slot's tag for free text) */
+    int *tokens;          /* the chosen tokens (malloc'd) */
+    int n;
+    double logprob;       /* sum of log p over chosen tokens, under the constraint */
+} eef_choice;
+
+/* Chooses a continuation of the sequence in `kv`, token by token restricted
+ * to the trie (greedy at temperature 0), generating free text with
+ * `s` up to max_free tokens until a token containing `free_close` (the
+ * text is cut right after it).  The chosen tokens are appended to the
+ * cache.  `tok` decodes tokens for the free-text stop test. */
+eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_tokenizer *tok,
+                               const char *free_close, int max_free, const eef_sampling *s,
+                               eef_rng *rng, eef_choice *out);
+void eef_choice_free(eef_choice *c);
+
+/* Log-probabilities of every sequence in the trie after the cache's
+ * content, in one forward pass with a tree attention mask; out[i] gets the
+ * log-prob of the i-th added sequence (free-text slots get the prefix's). */
+eef_err eef_score_trie(eef_kv *kv, const eef_trie *trie, double *out);
+
+/* ------------------------------------------------------------ runtime */
+/* Sets up the math library for our threading (OpenBLAS single-threaded
+ * inside our OpenMP regions).  Called by eef_model_new / load. */
+void eef_nn_init(void);
+/* Name of the matmul backend ("openblas" or "plain-c"). */
+const char *eef_nn_backend(void);
+
+#endif
