@@ -75,16 +75,10 @@ static att_unit *make_units(const int *pos, int B, int T, int H, int *n_units)
  * probabilities; returns the log-sum-exp. */
 static float softmax_causal_row(float *row, int n_valid, int n_cols)
 {
-    float mx = -INFINITY;
-    for (int j = 0; j < n_valid; j++) mx = row[j] > mx ? row[j] : mx;
-    float sum = 0.0f;
-    for (int j = 0; j < n_valid; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-    }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < n_valid; j++) row[j] *= inv;
-    for (int j = n_valid; j < n_cols; j++) row[j] = 0.0f;
+    float mx = nn_vec.max(row, n_valid);
+    float sum = nn_vec.exp_shift_sum(row, n_valid, mx);
+    nn_vec.scale(row, n_valid, 1.0f / sum);
+    if (n_cols > n_valid) memset(row + n_valid, 0, (size_t)(n_cols - n_valid) * sizeof(float));
     return mx + logf(sum);
 }
 
@@ -165,18 +159,17 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     float *p = P + (size_t)r * Lk;
                     float l = lse[(size_t)(s + q0 + r) * H + h];
                     int nv = q0 + r + 1;
-                    for (int j = 0; j < nv; j++) p[j] = expf(p[j] - l);
-                    for (int j = nv; j < Lk; j++) p[j] = 0.0f;
+                    nn_vec.exp_shift(p, nv, l);
+                    if (Lk > nv) memset(p + nv, 0, (size_t)(Lk - nv) * sizeof(float));
                 }
                 /* dP = dO V^T;  dS = P * (dP - rowsum(dO * O)) */
                 nn_gemm(0, 1, bl, Lk, hd, 1.0f, dO, D, V, ld, 0.0f, dS, Lk);
                 for (int r = 0; r < bl; r++) {
-                    const float *o = O + (size_t)r * D, *dorow = dO + (size_t)r * D;
-                    float di = 0.0f;
-                    for (int d = 0; d < hd; d++) di += dorow[d] * o[d];
-                    float *ds = dS + (size_t)r * Lk;
-                    const float *p = P + (size_t)r * Lk;
-                    for (int j = 0; j < Lk; j++) ds[j] = p[j] * (ds[j] - di);
+                    float di = nn_vec.dot(dO + (size_t)r * D, O + (size_t)r * D, hd);
+                    nn_vec.softmax_grad(dS + (size_t)r * Lk, P + (size_t)r * Lk, q0 + r + 1, di);
+                    if (Lk > q0 + r + 1)
+                        memset(dS + (size_t)r * Lk + q0 + r + 1, 0,
+                               (size_t)(Lk - q0 - r - 1) * sizeof(float));
                 }
                 /* dQ = scale dS K;  dK += scale dS^T Q;  dV += P^T dO */
                 nn_gemm(0, 0, bl, hd, Lk, scale, dS, Lk, K, ld, 0.0f,

@@ -19,13 +19,7 @@ void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int 
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * D;
-        float *yr = y + (size_t)n * D;
-        float ss = 0.0f;
-        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
-        float r = 1.0f / sqrtf(ss / (float)D + eps);
-        rstd[n] = r;
-        for (int i = 0; i < D; i++) yr[i] = g[i] * xr[i] * r;
+        rstd[n] = nn_vec.rms_row(y + (size_t)n * D, x + (size_t)n * D, g, D, eps);
     }
 }
 
@@ -34,12 +28,8 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
-        float *dxr = dx + (size_t)n * D;
-        float r = rstd[n], dot = 0.0f;
-        for (int i = 0; i < D; i++) dot += dyr[i] * g[i] * xr[i];
-        float c = r * r * r * dot / (float)D;
-        for (int i = 0; i < D; i++) dxr[i] += r * g[i] * dyr[i] - c * xr[i];
+        nn_vec.rms_bwd_row(dx + (size_t)n * D, dy + (size_t)n * D, x + (size_t)n * D, g, rstd[n],
+                           D);
     }
     /* dg: split the D columns over threads; each sums all N rows in order */
 #pragma omp parallel
@@ -116,12 +106,8 @@ void swiglu_forward(float *act, const float *h, int N, int F)
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *a = h + (size_t)n * 2 * F, *b = a + F;
-        float *o = act + (size_t)n * F;
-        for (int i = 0; i < F; i++) {
-            float s = 1.0f / (1.0f + expf(-a[i]));
-            o[i] = a[i] * s * b[i];
-        }
+        const float *a = h + (size_t)n * 2 * F;
+        nn_vec.swiglu_row(act + (size_t)n * F, a, a + F, F);
     }
 }
 
@@ -129,22 +115,15 @@ void swiglu_backward(float *dh, const float *dact, const float *h, int N, int F)
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *a = h + (size_t)n * 2 * F, *b = a + F, *d = dact + (size_t)n * F;
-        float *da = dh + (size_t)n * 2 * F, *db = da + F;
-        for (int i = 0; i < F; i++) {
-            float s = 1.0f / (1.0f + expf(-a[i]));
-            float silu = a[i] * s;
-            da[i] = d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
-            db[i] = d[i] * silu;
-        }
+        const float *a = h + (size_t)n * 2 * F;
+        float *da = dh + (size_t)n * 2 * F;
+        nn_vec.swiglu_bwd_row(da, da + F, dact + (size_t)n * F, a, a + F, F);
     }
 }
 
 float nn_logsumexp(const float *x, int n)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    double s = 0.0;
-    for (int i = 0; i < n; i++) s += exp((double)(x[i] - mx));
-    return mx + (float)log(s);
+    float mx = nn_vec.max(x, n);
+    if (mx == -INFINITY) return mx;
+    return mx + logf(nn_vec.sum_exp_shift(x, n, mx));
 }

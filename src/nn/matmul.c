@@ -21,6 +21,7 @@ void eef_nn_init(void)
         done = 1;
     }
 #endif
+    nn_vec_select();
 }
 
 const char *eef_nn_backend(void)

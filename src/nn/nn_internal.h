@@ -83,6 +83,27 @@ eef_err eef_model_ensure_grads(eef_model *m);
 /* log-softmax helpers */
 float nn_logsumexp(const float *x, int n);
 
+/* SIMD row kernels (vec.c), chosen at run time for the CPU. */
+typedef struct {
+    const char *name;
+    float (*max)(const float *x, int n);
+    float (*exp_shift_sum)(float *x, int n, float shift);  /* x = e^(x-shift); returns the sum */
+    float (*sum_exp_shift)(const float *x, int n, float shift); /* sum e^(x-shift) */
+    void (*exp_shift)(float *x, int n, float shift);        /* x = e^(x-shift) */
+    void (*exp_shift_scale)(float *x, int n, float shift, float scale); /* x = scale e^(x-shift) */
+    float (*dot)(const float *a, const float *b, int n);
+    void (*scale)(float *x, int n, float s);
+    void (*add)(float *y, const float *x, int n);           /* y += x */
+    void (*softmax_grad)(float *ds, const float *p, int n, float di); /* ds = p (ds - di) */
+    float (*rms_row)(float *y, const float *x, const float *g, int n, float eps); /* returns 1/rms */
+    void (*rms_bwd_row)(float *dx, const float *dy, const float *x, const float *g, float r, int n);
+    void (*swiglu_row)(float *o, const float *a, const float *b, int n);
+    void (*swiglu_bwd_row)(float *da, float *db, const float *d, const float *a, const float *b,
+                           int n);
+} nn_vec_ops;
+extern nn_vec_ops nn_vec;
+void nn_vec_select(void);
+
 /* TEMPORARY until src/text lands: let nn link without it (tests pass NULL tokenizers). */
 #pragma weak eef_tok_free
 #pragma weak eef_tok_vocab_size

@@ -200,8 +200,7 @@ eef_err eef_model_backward(eef_model *m, float scale)
             memset(lg, 0, (size_t)V * sizeof(float));
             continue;
         }
-        float lse = nn_logsumexp(lg, V);
-        for (int v = 0; v < V; v++) lg[v] = w * expf(lg[v] - lse);
+        nn_vec.exp_shift_scale(lg, V, nn_logsumexp(lg, V), w);
         lg[b->targets[n]] -= w;
     }
     /* head and final norm, on the gathered rows */
