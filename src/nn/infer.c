@@ -173,19 +173,26 @@ static eef_err forward_new(eef_kv *kv, const int *tokens, const int *parent, int
             nn_gemm(0, 1, n, nk, hd, scale, kv->qkv + h * hd, 3 * D, kc + h * hd, D, 0.0f, S, nk);
             for (int i = 0; i < n; i++) {
                 float *row = S + (size_t)i * nk;
-                const unsigned char *see = kv->see + (size_t)i * n;
-                float mx = -INFINITY;
-                for (int j = 0; j < nk; j++) {
-                    if (j >= len && !see[j - len]) row[j] = -INFINITY;
-                    mx = row[j] > mx ? row[j] : mx;
+                if (!parent) { /* causal: keys [0, len + i] */
+                    int nv = len + i + 1;
+                    float mx = nn_vec.max(row, nv);
+                    float sum = nn_vec.exp_shift_sum(row, nv, mx);
+                    nn_vec.scale(row, nv, 1.0f / sum);
+                    if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
+                    continue;
                 }
+                /* tree: the cache and the ancestors among the new tokens */
+                const unsigned char *see = kv->see + (size_t)i * n;
+                for (int j = 0; j < n; j++)
+                    if (!see[j]) row[len + j] = -INFINITY;
+                float mx = nn_vec.max(row, nk);
+                nn_vec.exp_shift(row, nk, mx);
                 float sum = 0.0f;
                 for (int j = 0; j < nk; j++) {
-                    row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
+                    if (j >= len && !see[j - len]) row[j] = 0.0f;
                     sum += row[j];
                 }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < nk; j++) row[j] *= inv;
+                nn_vec.scale(row, nk, 1.0f / sum);
             }
             nn_gemm(0, 0, n, hd, nk, 1.0f, S, nk, vc + h * hd, D, 0.0f, kv->att + h * hd, D);
         }

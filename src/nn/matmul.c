@@ -91,6 +91,15 @@ void nn_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
         return;
     }
 #ifdef EEF_HAVE_BLAS
+    if (M == 1 && !ta) {
+        /* one row (decoding a token): a matrix-vector product; sgemm's
+         * packing costs more than the product itself */
+        if (tb)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, alpha, B, ldb, A, 1, beta, C, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, K, N, alpha, B, ldb, A, 1, beta, C, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
