@@ -11,15 +11,30 @@
  *    "reward": 0.75, "win": false,
  *    "conversations": [{"from": "human", "value": OBS_0, "loss": 0},
  *                      {"from": "gpt", "value": ACTION_0, "loss": 1}, ...,
- *                      {"from": "human", "value": OBS_AFTER_LAST}]}
+ *                      {"from": "human", "value": OBS_AFTER_LAST, "loss": 0}]}
  *
  * A human turn precedes each gpt turn; a final human turn, if present,
- * holds the observation after the last action.
+ * holds the observation after the last action.  A gpt turn's loss is the
+ * step's mask; a human turn's loss is 0 (or absent).  split, index and tier
+ * are left out when unknown.  Unknown top-level fields are kept (`extra`)
+ * and written back after the known ones, before "conversations".
+ *
+ * Files eef writes start with a header line {"eef": "trajectories",
+ * "version": 1} (the format's magic); files without it (hand-made, other
+ * tools) are read too.  Writing is canonical: fixed key order, strings
+ * escaped one way, numbers in their shortest form that reads back to the
+ * same double, so write(read(f)) == f byte for byte for files we wrote.
  */
 #ifndef EEF_TRAJ_H
 #define EEF_TRAJ_H
 
 #include "core/core.h"
+#include "env/env.h"
+
+/* Version written in the header line; readers accept 1. */
+#define EEF_TRAJ_VERSION 1
+/* Longest line a reader accepts (bytes); longer ones are bad lines. */
+#define EEF_TRAJ_MAX_LINE ((size_t)16 << 20)
 
 typedef struct {
     char *obs;    /* observation the action was chosen on */
@@ -51,6 +66,14 @@ eef_err eef_traj_copy(eef_traj *dst, const eef_traj *src);
 eef_err eef_traj_push(eef_traj *t, const char *obs, const char *action, int mask);
 /* Setters that copy. */
 eef_err eef_traj_set(char **field, const char *value);
+/* 1 when a and b hold the same data (extra compared as JSON values). */
+int eef_traj_equal(const eef_traj *a, const eef_traj *b);
+/* Checks what the file format requires of a trajectory: id, env, task and
+ * source non-empty, every string valid UTF-8 without NUL, masks 0/1,
+ * reward finite, win == (reward == 1.0), split/tier in range, at least one
+ * observation, extra a JSON object whose keys are not ours.  `where`
+ * prefixes the message. */
+eef_err eef_traj_check(const eef_traj *t, const char *where);
 
 /* A growable array of trajectories. */
 typedef struct {
@@ -61,18 +84,39 @@ typedef struct {
 eef_err eef_trajset_push(eef_trajset *s, eef_traj *t); /* takes ownership of *t's contents */
 void eef_trajset_free(eef_trajset *s);
 
-/* JSON line <-> trajectory. `where` ("file:line") prefixes error messages. */
+/* JSON line <-> trajectory. `where` ("file:line") prefixes error messages.
+ * from_json rejects: NUL bytes (raw or \u0000), invalid UTF-8, malformed
+ * JSON, missing or mistyped or duplicated fields, unknown split/tier,
+ * conversations empty or not alternating human/gpt, loss not 0/1, win not
+ * equal to (reward == 1.0).  to_json appends to `out` after eef_traj_check. */
 eef_err eef_traj_from_json(const char *line, size_t len, const char *where, eef_traj *out);
 eef_err eef_traj_to_json(const eef_traj *t, eef_buf *out); /* one line, no newline */
 
+/* Streaming reader: one trajectory at a time, with line numbers.  With
+ * skip_bad, bad lines are reported on stderr ("file:line: reason") and
+ * counted in n_bad; without, the first one is the error. */
+typedef struct {
+    eef_lines lines;
+    int skip_bad;
+    size_t n_bad;
+    char *where; /* "file:line" of the last line read */
+} eef_traj_reader;
+eef_err eef_traj_reader_open(eef_traj_reader *r, const char *path, int skip_bad);
+/* Fills *out (freed and re-initialised first); *got = 0 at end of file. */
+eef_err eef_traj_reader_next(eef_traj_reader *r, eef_traj *out, int *got);
+void eef_traj_reader_close(eef_traj_reader *r);
+
 /* Whole files.  Reading: with skip_bad, malformed lines are reported on
  * stderr as file:line: reason and skipped (their count in *n_bad);
- * without, the first one is the error. */
+ * without, the first one is the error.  Trajectories are appended to
+ * `out`; on error `out` is left as it was. */
 eef_err eef_traj_read(const char *path, int skip_bad, eef_trajset *out, size_t *n_bad);
 /* Written atomically (temp + fsync + rename). */
 eef_err eef_traj_write(const char *path, const eef_traj *t, size_t n);
 
-/* Streaming writer for long runs (also atomic: commit at the end). */
+/* Streaming writer for long runs (also atomic: commit at the end).  A
+ * trajectory that fails eef_traj_check is refused (EEF_EINVAL) and
+ * nothing of it is written; the writer stays usable. */
 typedef struct {
     eef_afile af;
     eef_buf line;
@@ -84,9 +128,93 @@ void eef_traj_writer_abort(eef_traj_writer *w);
 
 /* ETO / AgentGym conversation data (e.g. webshop_sft.json: a JSON array of
  * {"id", "conversations": [{"from", "value"}...]} with ReAct turns
- * "Thought: ...\nAction: ...").  Import keeps the action part of each gpt
- * turn and the observation part of each human turn. */
+ * "Thought: ...\nAction: ..."; AgentGym's records carry "item_id", a
+ * "loss" per turn and "reward"/"success").  A JSON array or JSONL.
+ *
+ * Import: an instruction preamble (a human turn answered by a bare "OK")
+ * is skipped; each human turn gives an observation ("Observation:" prefix
+ * and one blank after it removed), each gpt turn an action (the text after
+ * its first "Action:", trimmed; the whole turn when it has none) with mask
+ * = its loss (true/1, or absent: 1).  id is "id" (string or integer) or
+ * else "item_id".  reward is "reward", else "success"/"win", else 0 with
+ * extra "reward_missing": true.  env/task/split/index/tier/source are read
+ * when present (as export writes them), else env = `env`, task = id,
+ * source = "expert".  Other fields are kept in extra.  Bad records are
+ * errors "file:record N: reason" (array; N from 1) or "file:line: reason"
+ * (JSONL, where blank lines are allowed); when n_bad is not NULL they are
+ * reported on stderr and skipped instead.  On error `out` is as it was.
+ *
+ * Export: a JSON array, one record a line, in the same shape: our own
+ * instruction preamble and "OK", "Observation: " + obs, "Thought: ...\n
+ * Action: " + action with loss true/false, our fields and extra. */
 eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad);
 eef_err eef_traj_export_eto(const char *path, const eef_traj *t, size_t n);
+
+/* ------------------------------------------------------------- statistics */
+/* The class of an action used by `eef stats`: for click[X] with X a shop
+ * button (Next >, < Prev, Back to Search, Buy Now, Description, Features,
+ * Reviews, Attributes; any case) "click[<button>]"; any other click
+ * "click[item-or-option]"; search[...] "search"; otherwise the verb, the
+ * first word lowercased ("go to" for go to X).  Written into out (cap). */
+void eef_traj_action_type(const char *action, char *out, size_t cap);
+
+typedef struct {
+    size_t n, n_win;
+    double reward_sum;
+} eef_traj_tally;
+
+typedef struct {
+    char *name;
+    size_t n;
+} eef_traj_named_count;
+
+typedef struct {
+    char *type;
+    size_t in_wins, in_fails; /* actions of this type in won / failed trajectories */
+} eef_traj_action_count;
+
+typedef struct {
+    eef_traj_tally all;
+    eef_traj_tally tier[EEF_N_TIERS + 1]; /* [EEF_N_TIERS] = tier unknown */
+    size_t steps_sum, steps_min, steps_max;
+    size_t n_masked, n_unmasked;          /* actions with mask 0 / mask 1 */
+    size_t actions_in_wins, actions_in_fails;
+    eef_traj_named_count *sources;        /* in order of first appearance */
+    size_t n_sources;
+    eef_traj_action_count *actions;       /* in order of first appearance */
+    size_t n_actions;
+} eef_traj_stats;
+
+void eef_traj_stats_init(eef_traj_stats *s);
+eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t);
+/* Sorts actions by total count (descending), then name. */
+void eef_traj_stats_sort(eef_traj_stats *s);
+void eef_traj_stats_free(eef_traj_stats *s);
+
+/* ----------------------------------------------------------------- replay */
+/* Re-executes a trajectory in `env` and compares every recorded
+ * observation (the one before each action and the final one, if any) and
+ * the final reward with what the environment produces now.  The task is
+ * found by (split, index) when known, else by searching the tasks of both
+ * splits for the id.  Differences are not errors: they are reported in
+ * *r; errors are what the environment itself returns. */
+typedef struct {
+    int matched;        /* 1 when everything compared equal */
+    size_t n_checked;   /* observations and rewards compared */
+    size_t n_mismatch;  /* of those, how many differed */
+    /* the first difference: */
+    long step;          /* observation before action `step` (0-based);
+                           n_steps = the final observation or reward */
+    char what[16];      /* "task", "observation", "reward", "ended" */
+    char *expected;     /* recorded text, an excerpt around the first
+                           differing byte; owned */
+    char *got;          /* what the environment gave; owned */
+} eef_replay_result;
+
+/* Longest excerpt kept in expected/got (bytes, plus "..." marks). */
+#define EEF_REPLAY_EXCERPT 80
+
+eef_err eef_traj_replay(eef_env *env, const eef_traj *t, eef_replay_result *r);
+void eef_replay_result_free(eef_replay_result *r);
 
 #endif

@@ -1,0 +1,152 @@
+/* stats.c: what `eef stats` reports of a trajectory file: outcome by tier
+ * and source, lengths, masks, and which kinds of action winners and
+ * losers take (an action-type histogram). */
+#include "traj_internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The shop's fixed buttons (WebShop's page controls); any other click is
+ * on a product or an option. */
+static const char *const shop_buttons[] = { "Next >",  "< Prev",   "Back to Search", "Buy Now",
+                                            "Description", "Features", "Reviews", "Attributes" };
+
+/* Distinct action types kept before the rest are pooled as "(other)":
+ * free-text actions could otherwise make the table unbounded. */
+#define MAX_ACTION_TYPES 1000
+
+void eef_traj_action_type(const char *action, char *out, size_t cap)
+{
+    if (!cap) return;
+    while (isspace((unsigned char)*action)) action++;
+    size_t n = strlen(action);
+    while (n && isspace((unsigned char)action[n - 1])) n--;
+    if (n >= 7 && strncasecmp(action, "click[", 6) == 0 && action[n - 1] == ']') {
+        const char *inner = action + 6;
+        size_t m = n - 7;
+        for (size_t i = 0; i < EEF_ARRAY_LEN(shop_buttons); i++)
+            if (strlen(shop_buttons[i]) == m && strncasecmp(inner, shop_buttons[i], m) == 0) {
+                snprintf(out, cap, "click[%s]", shop_buttons[i]);
+                return;
+            }
+        snprintf(out, cap, "click[item-or-option]");
+        return;
+    }
+    if (n >= 7 && strncasecmp(action, "search[", 7) == 0) {
+        snprintf(out, cap, "search");
+        return;
+    }
+    size_t w = 0;
+    while (w < n && !isspace((unsigned char)action[w])) w++;
+    if (w == 0) {
+        snprintf(out, cap, "(empty)");
+        return;
+    }
+    /* "go to X": the verb is two words */
+    if (w == 2 && strncasecmp(action, "go", 2) == 0) {
+        size_t v = w;
+        while (v < n && isspace((unsigned char)action[v])) v++;
+        if (n - v >= 2 && strncasecmp(action + v, "to", 2) == 0 &&
+            (n - v == 2 || isspace((unsigned char)action[v + 2]))) {
+            snprintf(out, cap, "go to");
+            return;
+        }
+    }
+    size_t k = 0;
+    for (; k < w && k + 1 < cap; k++) out[k] = (char)tolower((unsigned char)action[k]);
+    out[k] = 0;
+}
+
+void eef_traj_stats_init(eef_traj_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->steps_min = (size_t)-1;
+}
+
+void eef_traj_stats_free(eef_traj_stats *s)
+{
+    for (size_t i = 0; i < s->n_sources; i++) free(s->sources[i].name);
+    for (size_t i = 0; i < s->n_actions; i++) free(s->actions[i].type);
+    free(s->sources);
+    free(s->actions);
+    eef_traj_stats_init(s);
+}
+
+static void tally(eef_traj_tally *t, const eef_traj *tr)
+{
+    t->n++;
+    t->n_win += tr->win != 0;
+    t->reward_sum += tr->reward;
+}
+
+static eef_err count_source(eef_traj_stats *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_sources; i++)
+        if (strcmp(s->sources[i].name, name) == 0) {
+            s->sources[i].n++;
+            return EEF_OK;
+        }
+    eef_traj_named_count *it = eef_realloc(s->sources, (s->n_sources + 1) * sizeof *it);
+    if (!it) return EEF_ENOMEM;
+    s->sources = it;
+    it[s->n_sources].name = eef_strdup(name);
+    if (!it[s->n_sources].name) return EEF_ENOMEM;
+    it[s->n_sources++].n = 1;
+    return EEF_OK;
+}
+
+static eef_err count_action(eef_traj_stats *s, const char *type, int win)
+{
+    eef_traj_action_count *c = NULL;
+    for (size_t i = 0; i < s->n_actions && !c; i++)
+        if (strcmp(s->actions[i].type, type) == 0) c = &s->actions[i];
+    if (!c && s->n_actions >= MAX_ACTION_TYPES) return count_action(s, "(other)", win);
+    if (!c) {
+        eef_traj_action_count *it = eef_realloc(s->actions, (s->n_actions + 1) * sizeof *it);
+        if (!it) return EEF_ENOMEM;
+        s->actions = it;
+        c = &it[s->n_actions];
+        c->type = eef_strdup(type);
+        if (!c->type) return EEF_ENOMEM;
+        c->in_wins = c->in_fails = 0;
+        s->n_actions++;
+    }
+    if (win) c->in_wins++;
+    else c->in_fails++;
+    return EEF_OK;
+}
+
+eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t)
+{
+    tally(&s->all, t);
+    tally(&s->tier[t->tier >= 0 && t->tier < EEF_N_TIERS ? t->tier : EEF_N_TIERS], t);
+    s->steps_sum += t->n_steps;
+    s->steps_min = EEF_MIN(s->steps_min, t->n_steps);
+    s->steps_max = EEF_MAX(s->steps_max, t->n_steps);
+    EEF_TRY(count_source(s, t->source ? t->source : "?"));
+    char type[64];
+    for (size_t i = 0; i < t->n_steps; i++) {
+        if (t->steps[i].mask) s->n_unmasked++;
+        else s->n_masked++;
+        if (t->win) s->actions_in_wins++;
+        else s->actions_in_fails++;
+        eef_traj_action_type(t->steps[i].action, type, sizeof type);
+        EEF_TRY(count_action(s, type, t->win));
+    }
+    return EEF_OK;
+}
+
+static int by_count(const void *pa, const void *pb)
+{
+    const eef_traj_action_count *a = pa, *b = pb;
+    size_t na = a->in_wins + a->in_fails, nb = b->in_wins + b->in_fails;
+    if (na != nb) return na > nb ? -1 : 1;
+    return strcmp(a->type, b->type);
+}
+
+void eef_traj_stats_sort(eef_traj_stats *s)
+{
+    if (s->n_actions) qsort(s->actions, s->n_actions, sizeof *s->actions, by_count);
+}
