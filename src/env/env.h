@@ -107,6 +107,18 @@ eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx);
 
 /* Constructors of the built-in environments. */
 eef_err eef_shop_open(const char *options, uint64_t seed, eef_env **out);
+
+/* Shop analysis (tests, reports, EEF's important states); EEF_EINVAL for
+ * other environments.  The oracle reads the catalogue and writes a winning
+ * action sequence for the task (search, Next > to the first winning
+ * product's page, open it, pick matching options, Buy Now).  key_actions
+ * replays `actions` from the task's start and sets is_key[i] = 1 for the
+ * steps of a correct solution: a Next > towards the first page holding a
+ * winning product, opening a winning product, choosing an option value
+ * that counts for the goal on a winning product, and a winning Buy Now. */
+eef_err eef_shop_oracle(eef_env *env, eef_split split, size_t index, eef_strlist *actions);
+eef_err eef_shop_key_actions(eef_env *env, eef_split split, size_t index,
+                             const char *const *actions, size_t n, unsigned char *is_key);
 eef_err eef_house_open(const char *options, uint64_t seed, eef_env **out);
 eef_err eef_remote_open(const char *url, const char *options, eef_env **out);
 
