@@ -143,6 +143,56 @@ static void test_determinism(void **state)
         rollout_free(&r3);
     }
     assert_true(differ > 5); /* another rollout rng, another character */
+
+    /* two rollouts interleaved step by step on one actor act exactly as
+     * when run alone (a runner may batch rollouts on a thread) */
+    eef_episode *ep2;
+    assert_ok(env->ops->episode_open(env, &ep2));
+    eef_actions va = { 0 };
+    eef_buf act;
+    eef_buf_init(&act);
+    for (size_t i = 0; i + 1 < 60; i += 2) {
+        rollout alone[2], mixed[2];
+        eef_episode *eps[2] = { ep, ep2 };
+        eef_rng rngs[2];
+        eef_task tasks[2];
+        eef_step st[2];
+        for (int j = 0; j < 2; j++) {
+            uint64_t key = eef_rng_key(3, 3, i + (size_t)j, 0);
+            run(env, ep, p, a2, EEF_SPLIT_TRAIN, i + (size_t)j, key, &alone[j]);
+            memset(&mixed[j], 0, sizeof mixed[j]);
+            rngs[j] = eef_rng_make(key);
+            assert_ok(env->ops->task(env, EEF_SPLIT_TRAIN, i + (size_t)j, &tasks[j]));
+        }
+        for (int j = 0; j < 2; j++) {
+            assert_ok(env->ops->reset(eps[j], EEF_SPLIT_TRAIN, i + (size_t)j, &st[j]));
+            eef_strlist_push(&mixed[j].obs, st[j].obs);
+        }
+        while (!st[0].done || !st[1].done) {
+            for (int j = 0; j < 2; j++) {
+                if (st[j].done) continue;
+                assert_ok(env->ops->actions(eps[j], &va));
+                eef_context ctx = { &tasks[j], 500 + i + (size_t)j,
+                                    (const char *const *)mixed[j].obs.items,
+                                    (const char *const *)mixed[j].acts.items, mixed[j].acts.n,
+                                    &va };
+                assert_ok(p->ops->act(a1, &ctx, &rngs[j], &act));
+                eef_strlist_push(&mixed[j].acts, act.data);
+                assert_ok(env->ops->step(eps[j], act.data, &st[j]));
+                eef_strlist_push(&mixed[j].obs, st[j].obs);
+            }
+        }
+        for (int j = 0; j < 2; j++) {
+            assert_int_equal(alone[j].acts.n, mixed[j].acts.n);
+            for (size_t k = 0; k < alone[j].acts.n; k++)
+                assert_string_equal(alone[j].acts.items[k], mixed[j].acts.items[k]);
+            rollout_free(&alone[j]);
+            rollout_free(&mixed[j]);
+        }
+    }
+    eef_actions_free(&va);
+    eef_buf_free(&act);
+    env->ops->episode_close(ep2);
     p->ops->actor_close(a1);
     p->ops->actor_close(a2);
     p->ops->close(p);

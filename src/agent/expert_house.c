@@ -10,8 +10,8 @@
  * sink, and put it in the goal's receptacle; for look-in-light, carry it to
  * a desk lamp and turn the lamp on; for pick-two, do it twice.
  *
- * Its mistakes are drawn once per episode from the rollout's rng (the
- * calibrated defaults win about 40% of train tasks; docs/house.md):
+ * Its mistakes are drawn once per rollout from the rollout's rng stream
+ * (the calibrated defaults win about 45% of train tasks; docs/house.md):
  *   p_no_open        searches only open surfaces, never opens to look inside
  *   p_skip_transform puts the object away without heating/cooling/cleaning
  *   p_stop_two       stops after the first object of a pick-two task
@@ -66,12 +66,10 @@ typedef struct {
 
 typedef struct {
     eef_actor base;
-    int have_episode;
-    uint64_t episode;
-    /* this episode's weaknesses, drawn at its first call */
+    /* the rollout's weaknesses (see xh_act) */
     int no_open, skip_transform, stop_two, wrong_recep;
     double wrong_draw; /* chooses the wrong receptacle, in [0, 1) */
-    xh_belief b;
+    xh_belief b;       /* scratch, rebuilt at every call */
 } xh_actor;
 
 /* ------------------------------------------------------------ text parsing */
@@ -203,7 +201,7 @@ static void parse_intro(xh_belief *b, const char *obs)
     if (g) parse_goal(b, g + 17);
 }
 
-/* Reads "<verb> the NAME" up to `stop`; returns NAME's index by kind. */
+/* The name starting at p and ending before `stop`: its length in *n. */
 static const char *name_until(const char *p, const char *stop, size_t *n)
 {
     const char *e = strstr(p, stop);
@@ -214,12 +212,11 @@ static const char *name_until(const char *p, const char *stop, size_t *n)
 
 static int is_x(const xh_belief *b, int o) { return o >= 0 && same_type(b->obj[o], b->x); }
 
-/* Updates the belief with one step: the action taken and what came back. */
-static void parse_step(xh_belief *b, const char *act, const char *obs)
+/* Updates the belief with what one step's feedback says. */
+static void parse_step(xh_belief *b, const char *obs)
 {
     const char *p;
     size_t n;
-    (void)act;
     if (starts(obs, "Nothing happens.")) return;
     if (starts(obs, "You arrive at ")) {
         p = obs + 14;
@@ -279,7 +276,7 @@ static void build_belief(xh_belief *b, const eef_context *ctx)
     memset(b, 0, sizeof *b);
     b->at = b->held = b->placed_at = -1;
     parse_intro(b, ctx->obs[0]);
-    for (size_t i = 0; i < ctx->n; i++) parse_step(b, ctx->acts[i], ctx->obs[i + 1]);
+    for (size_t i = 0; i < ctx->n; i++) parse_step(b, ctx->obs[i + 1]);
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -501,16 +498,17 @@ static eef_err xh_act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, ee
 {
     xh_actor *a = (xh_actor *)actor;
     const xh_knobs *k = &((xh_policy *)actor->policy)->k;
-    if (!a->have_episode || a->episode != ctx->episode) {
-        /* this episode's character: a fixed number of draws, in this order */
-        a->have_episode = 1;
-        a->episode = ctx->episode;
-        a->no_open = eef_rng_uniform(rng) < k->p_no_open;
-        a->skip_transform = eef_rng_uniform(rng) < k->p_skip_transform;
-        a->stop_two = eef_rng_uniform(rng) < k->p_stop_two;
-        a->wrong_recep = eef_rng_uniform(rng) < k->p_wrong_recep;
-        a->wrong_draw = eef_rng_uniform(rng);
-    }
+    /* The rollout's character comes from a sub-stream keyed by the
+     * rollout's stream, not from its position: every call of one rollout
+     * sees the same weaknesses, whatever the order in which a runner
+     * interleaves rollouts on this actor, and the expert needs no memory
+     * between calls (it rebuilds its belief from the history). */
+    eef_rng c = eef_rng_make(eef_rng_key(rng->key, 0x657870657274ULL /* "expert" */, 0, 0));
+    a->no_open = eef_rng_uniform(&c) < k->p_no_open;
+    a->skip_transform = eef_rng_uniform(&c) < k->p_skip_transform;
+    a->stop_two = eef_rng_uniform(&c) < k->p_stop_two;
+    a->wrong_recep = eef_rng_uniform(&c) < k->p_wrong_recep;
+    a->wrong_draw = eef_rng_uniform(&c);
     build_belief(&a->b, ctx);
     decide(a, &a->b, ctx->n, k->budget, action);
     if (!action->data) return eef_fail(EEF_ENOMEM, "expert-house: out of memory");

@@ -46,7 +46,6 @@ static eef_err h_episode_open(eef_env *env, eef_episode **out)
     if (!ep) return EEF_ENOMEM;
     ep->base.env = env;
     eef_buf_init(&ep->obs);
-    eef_buf_init(&ep->scratch);
     *out = &ep->base;
     return EEF_OK;
 }
@@ -141,7 +140,6 @@ static void h_episode_close(eef_episode *e)
     house_episode *ep = (house_episode *)e;
     if (!ep) return;
     eef_buf_free(&ep->obs);
-    eef_buf_free(&ep->scratch);
     free(ep);
 }
 

@@ -128,6 +128,9 @@ typedef struct {
     uint8_t split, started;        /* started: reset was called */
     uint32_t index;                /* task index within the split */
 } house_state;
+/* No padding: states compare with memcmp (tests) and copy with memcpy. */
+_Static_assert(sizeof(house_state) == 2 * HOUSE_MAX_OBJ + HOUSE_MAX_RECEP + 12,
+               "house_state has padding");
 
 /* Verbs of the action grammar (ALFWorld's templates). */
 typedef enum {
@@ -204,7 +207,6 @@ typedef struct {
     house_state st;
     house_names names;
     eef_buf obs;
-    eef_buf scratch;
 } house_episode;
 
 /* One step of an episode from a parsed act (valid or not).  Used by the
