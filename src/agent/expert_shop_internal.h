@@ -75,8 +75,7 @@ typedef struct {
 } xs_item;
 
 /* Parses an item page.  Option values are told from group names by being
- * clickable (`valid`, the current valid actions, or NULL to assume every
- * token between "< Prev" and the title alternates name, values...). */
+ * clickable (`valid`: the valid actions of that page). */
 int xs_item_parse(const xs_tokens *t, const eef_actions *valid, xs_item *it);
 /* A price text "$12.99" or "$10.5 to $20.0" -> its first number. */
 double xs_price(const char *s);
