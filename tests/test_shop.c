@@ -473,6 +473,91 @@ static void test_task_errors(void **state)
     eef_env_close(env);
 }
 
+
+/* ------------------------------------------------------------------ CLI */
+static char *run_cmd(const char *cmd, int *status)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    eef_buf b;
+    eef_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) eef_buf_append(&b, chunk, n);
+    int rc = pclose(f);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return b.data ? b.data : strdup("");
+}
+
+static void test_cli_tasks_and_play(void **state)
+{
+    (void)state;
+    char cmd[2048];
+    int rc;
+    /* tasks: one JSON object per task, then the tier mix */
+    snprintf(cmd, sizeof cmd, "%s tasks shop --split test --json --env-opt products=300,train=10,test=6 --seed 2",
+             tu_eef());
+    char *out = run_cmd(cmd, &rc);
+    assert_int_equal(rc, 0);
+    int lines = 0;
+    for (char *p = out; (p = strchr(p, '\n')); p++) lines++;
+    assert_int_equal(lines, 7);
+    assert_true(starts(out, "{\"id\":\"shop-test-0\",\"split\":\"test\",\"index\":0,\"tier\":\""));
+    assert_non_null(strstr(out, "{\"summary\":true,\"split\":\"test\",\"tasks\":6,"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s tasks shop --env-opt products=300,train=10,test=6", tu_eef());
+    out = run_cmd(cmd, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "shop-train-9\t"));
+    assert_non_null(strstr(out, "tiers (train, 10 tasks): easy "));
+    free(out);
+    /* play, scripted: the oracle's actions on stdin, the reward at the end */
+    eef_env *env = open_env("products=300,train=10,test=6", 2);
+    eef_strlist acts = { 0 };
+    assert_ok(eef_shop_oracle(env, EEF_SPLIT_TRAIN, 3, &acts));
+    char *dir = tu_tmpdir();
+    char path[512];
+    eef_path_join(path, sizeof path, dir, "in.txt");
+    eef_buf in;
+    eef_buf_init(&in);
+    eef_buf_puts(&in, "click[nothing here]\n"); /* an invalid action is reported, not fatal */
+    for (size_t i = 0; i < acts.n; i++) eef_buf_printf(&in, "%s\n", acts.items[i]);
+    assert_ok(eef_write_file_atomic(path, in.data, in.len));
+    snprintf(cmd, sizeof cmd, "%s play shop --task 3 --seed 2 --env-opt products=300,train=10,test=6 < %s",
+             tu_eef(), path);
+    out = run_cmd(cmd, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "== observation\nWebShop [SEP] Instruction: [SEP] "));
+    assert_non_null(strstr(out, "== invalid action"));
+    assert_non_null(strstr(out, "reward: 1.0000\nwin: yes"));
+    free(out);
+    /* a number picks a listed action; end of input ends the game */
+    eef_buf_clear(&in);
+    eef_buf_printf(&in, "search[shoes]\n1\n");
+    assert_ok(eef_write_file_atomic(path, in.data, in.len));
+    out = run_cmd(cmd, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "> click[Back to Search]"));
+    assert_non_null(strstr(out, "end of input"));
+    free(out);
+    /* usage and runtime errors */
+    snprintf(cmd, sizeof cmd, "%s play 2>/dev/null", tu_eef());
+    free(run_cmd(cmd, &rc));
+    assert_int_equal(rc, 2);
+    snprintf(cmd, sizeof cmd, "%s play shop --task 99 --env-opt products=300,train=10,test=6 2>&1", tu_eef());
+    out = run_cmd(cmd, &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "does not exist"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s tasks shop --split dev 2>&1", tu_eef());
+    free(run_cmd(cmd, &rc));
+    assert_int_equal(rc, 1);
+    eef_buf_free(&in);
+    tu_rmtree(dir);
+    eef_strlist_free(&acts);
+    eef_env_close(env);
+}
+
 int main(void)
 {
     eef_progress_set_quiet(1);
@@ -483,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_restore_and_copy_equal_replay),
         cmocka_unit_test(test_determinism_and_threads),
         cmocka_unit_test(test_task_errors),
+        cmocka_unit_test(test_cli_tasks_and_play),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

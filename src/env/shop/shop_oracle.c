@@ -63,12 +63,12 @@ eef_err eef_shop_oracle(eef_env *env, eef_split split, size_t index, eef_strlist
     eef_strlist_clear(actions);
     int rc = push(actions, "search[%s]", query);
     free(title);
-    for (long p = 0; p < rank / SHOP_PER_PAGE && !rc; p++) rc = push(actions, "%sclick[Next >]", "");
+    for (long p = 0; p < rank / SHOP_PER_PAGE && !rc; p++) rc = eef_strlist_push(actions, "click[Next >]");
     const shop_product *w = &e->cat.items[res[rank]];
     if (!rc) rc = push(actions, "click[%s]", w->asin);
     for (uint32_t d = 0; d < w->n_dims && d < SHOP_MAX_DIMS && !rc; d++)
         if (sel[d] >= 0) rc = push(actions, "click[%s]", w->dims[d].values[sel[d]]);
-    if (!rc) rc = push(actions, "%sclick[Buy Now]", "");
+    if (!rc) rc = eef_strlist_push(actions, "click[Buy Now]");
     if (rc) return eef_fail(EEF_ENOMEM, "shop oracle: out of memory");
     if (actions->n > (size_t)e->base.max_steps)
         return eef_fail(EEF_ESTATE, "shop oracle: %s needs %zu steps, more than the limit %d", t->id,
