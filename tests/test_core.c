@@ -111,6 +111,34 @@ static void test_lines(void **state)
     assert_ok(eef_lines_next(&lr, &line, &len));
     assert_string_equal(line, "ok");
     eef_lines_close(&lr);
+
+    /* NUL bytes inside a line are data (the JSON layer rejects them), and
+     * lines longer than the reader's chunk come back whole */
+    assert_ok(eef_write_file_atomic(path, "a\0b\n\0\nc\0", 8));
+    assert_ok(eef_lines_open(&lr, path));
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_int_equal(len, 3);
+    assert_memory_equal(line, "a\0b", 3);
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_int_equal(len, 1);
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_int_equal(len, 2);
+    assert_memory_equal(line, "c\0", 2);
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_null(line);
+    eef_lines_close(&lr);
+    size_t big = 200000;
+    char *text = malloc(2 * big + 2);
+    memset(text, 'x', 2 * big + 2);
+    text[big] = '\n';
+    assert_ok(eef_write_file_atomic(path, text, 2 * big + 1));
+    assert_ok(eef_lines_open(&lr, path));
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_int_equal(len, big);
+    assert_ok(eef_lines_next(&lr, &line, &len));
+    assert_int_equal(len, big);
+    eef_lines_close(&lr);
+    free(text);
     tu_rmtree(dir);
 }
 

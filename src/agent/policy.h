@@ -13,6 +13,8 @@
 
 #include "core/core.h"
 #include "env/env.h"
+#include "nn/nn.h"
+#include "traj/traj.h"
 
 /* Everything a policy may look at to choose the next action. */
 typedef struct {
@@ -55,5 +57,76 @@ void eef_policy_close(eef_policy *p);
  * calibrated defaults; unknown keys are an error. */
 eef_err eef_expert_shop_open(const char *options, eef_policy **out);
 eef_err eef_expert_house_open(const char *options, eef_policy **out);
+
+/* ------------------------------------------------------------ prompt
+ * The one place where a trajectory becomes tokens:
+ *
+ *   <|bos|> <|instr|> INSTRUCTION <|obs|> OBS_0 <|act|> ACTION_0 <|end|>
+ *           <|obs|> OBS_1 <|act|> ACTION_1 <|end|> ...
+ *
+ * Observations are compacted: the instruction, repeated in every WebShop
+ * page, is cut out of them (it is given once at the top).  The loss mask
+ * is 1 on the tokens of an action and its <|end|> when that step's mask
+ * is 1, and 0 everywhere else (instruction, observations, masked actions).
+ * When the whole does not fit in max_tokens, the oldest observations are
+ * replaced by "..." (actions are always kept), then the current
+ * observation's start is cut.
+ */
+typedef struct {
+    int *tokens;
+    float *mask;  /* mask[i]: is tokens[i] trained on (predicted) */
+    int n, cap;
+} eef_prompt;
+
+void eef_prompt_free(eef_prompt *p);
+/* Observations obs[0..n_obs), actions acts[0..n_acts) with masks
+ * act_mask (NULL: all 1).  n_obs is n_acts (a training sequence) or
+ * n_acts + 1: the prompt then ends with "<|obs|> OBS_n <|act|>", ready
+ * for the next action. */
+eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
+                         const char *const *obs, size_t n_obs, const char *const *acts,
+                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out);
+eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                             eef_prompt *out);
+/* Cuts the instruction (and its "Instruction:" label) out of an observation. */
+char *eef_prompt_compact_obs(const char *obs, const char *instruction);
+
+/* ------------------------------------------------------------ the agent
+ * The transformer as a policy: the prompt above, then constrained decoding
+ * over the valid actions (each action's canonical tokens + <|end|>), with
+ * free text inside the environment's free slot (e.g. search[...]). */
+typedef struct {
+    double temperature; /* 0: greedy */
+    double top_p;
+    int max_free;       /* most tokens of free text */
+    int max_tokens;     /* prompt budget; 0: the model's context */
+} eef_agent_config;
+
+void eef_agent_defaults(eef_agent_config *c);
+/* The policy borrows `m` (it must outlive the policy). */
+eef_err eef_agent_open(const eef_model *m, const eef_agent_config *c, eef_policy **out);
+
+/* ------------------------------------------------------------ rollouts */
+typedef struct {
+    eef_split split;
+    size_t index;              /* the task */
+    const char *const *prefix; /* actions replayed first (an expert prefix), or NULL */
+    size_t n_prefix;
+    uint64_t key;              /* this rollout's RNG key: derive it from what the
+                                  rollout is (seed, task, state, rollout number),
+                                  never from the thread that runs it */
+} eef_rollout_spec;
+
+/* One rollout: restores the state (prefix steps recorded with mask 0),
+ * then lets the actor act (mask 1) until the episode ends.  `out` is
+ * filled (id, env, task, split, index, tier, instruction, steps, reward,
+ * win, final_obs); the caller sets `source`. */
+eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *spec,
+                    eef_traj *out);
+
+/* Many rollouts over the OpenMP threads; out[i] for spec[i].  Deterministic
+ * whatever the thread count.  `label` names the progress bar (NULL: none). */
+eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
+                          size_t n, const char *label, eef_traj *out);
 
 #endif

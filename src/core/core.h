@@ -236,5 +236,7 @@ eef_err eef_parse_long(const char *s, long lo, long hi, const char *what, long *
 eef_err eef_parse_double(const char *s, double lo, double hi, const char *what,
                          double *out);
 int eef_threads(void); /* OpenMP threads in use */
+/* CRC-32 (IEEE) of p[0..n), continuing from crc (0 to start). */
+uint32_t eef_crc32(uint32_t crc, const void *p, size_t n);
 
 #endif

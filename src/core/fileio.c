@@ -229,19 +229,36 @@ eef_err eef_lines_next(eef_lines *lr, char **line, size_t *len)
     eef_buf_clear(&lr->buf);
     *line = NULL;
     *len = 0;
-    int c, any = 0;
-    while ((c = getc_unlocked(lr->f)) != EOF) {
+    char chunk[65536];
+    int any = 0, ended = 0;
+    /* whole chunks with fgets.  A line may hold NUL bytes, which hide the
+     * length from strlen: the chunk is pre-filled with '\n', so the first
+     * '\n' is either the line's own (followed by fgets' terminator) or the
+     * fill (preceded by it). */
+    while (!ended) {
+        memset(chunk, '\n', sizeof chunk);
+        if (!fgets(chunk, sizeof chunk, lr->f)) break;
         any = 1;
-        if (c == '\n') break;
-        if (lr->buf.len >= max) {
-            /* skip the rest of the over-long line so --skip-bad can go on */
-            while ((c = getc_unlocked(lr->f)) != EOF && c != '\n') {}
+        char *p = memchr(chunk, '\n', sizeof chunk);
+        size_t n;
+        if (!p) {
+            n = sizeof chunk - 1;
+        } else if ((size_t)(p - chunk) + 1 < sizeof chunk && p[1] == '\0') {
+            n = (size_t)(p - chunk);
+            ended = 1;
+        } else {
+            n = (size_t)(p - chunk) - 1;
+        }
+        if (lr->buf.len + n > max) {
+            if (!ended) { /* skip the rest of the over-long line so --skip-bad can go on */
+                int c;
+                while ((c = getc_unlocked(lr->f)) != EOF && c != '\n') {}
+            }
             lr->line++;
             return eef_fail(EEF_EFORMAT, "%s:%ld: line longer than %zu bytes", lr->path,
                             lr->line, max);
         }
-        char ch = (char)c;
-        if (eef_buf_append(&lr->buf, &ch, 1)) return EEF_ENOMEM;
+        if (eef_buf_append(&lr->buf, chunk, n)) return EEF_ENOMEM;
     }
     if (ferror(lr->f)) return eef_fail(EEF_EIO, "%s: read error", lr->path);
     if (!any) return EEF_OK;

@@ -23,24 +23,6 @@
 #define EEFM_VERSION 1
 #define EEFO_VERSION 1
 
-uint32_t eef_crc32(uint32_t crc, const void *p, size_t n)
-{
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) { /* benign race: every thread writes the same table */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    const unsigned char *b = p;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ b[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
-
 /* ------------------------------------------------------------ writing */
 typedef struct {
     eef_afile af;

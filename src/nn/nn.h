@@ -153,7 +153,6 @@ eef_err eef_model_save(const eef_model *m, const char *path);
 eef_err eef_model_load(const char *path, eef_model **out);
 eef_err eef_adamw_save(const eef_adamw *o, const char *path);
 eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
-uint32_t eef_crc32(uint32_t crc, const void *p, size_t n);
 
 /* ------------------------------------------------------------ inference
  * A KV cache for one sequence, used by one thread at a time.  Tokens are

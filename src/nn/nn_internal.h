@@ -104,11 +104,4 @@ typedef struct {
 extern nn_vec_ops nn_vec;
 void nn_vec_select(void);
 
-/* TEMPORARY until src/text lands: let nn link without it (tests pass NULL tokenizers). */
-#pragma weak eef_tok_free
-#pragma weak eef_tok_vocab_size
-#pragma weak eef_tok_save
-#pragma weak eef_tok_load
-#pragma weak eef_tok_piece
-
 #endif

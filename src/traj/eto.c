@@ -151,8 +151,9 @@ static eef_err opt_nonempty(const cJSON *rec, const char *key, const char *where
 /* Fields this importer reads; everything else goes to extra. */
 static int consumed(const char *k)
 {
-    static const char *const keys[] = { "id", "env",    "task",    "split", "index", "tier",
-                                        "source", "reward", "success", "win", "conversations" };
+    static const char *const keys[] = { "id",     "env",         "task",    "split",
+                                        "index",  "tier",        "source",  "instruction",
+                                        "reward", "success",     "win",     "conversations" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(keys); i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;
@@ -205,6 +206,9 @@ static eef_err import_record(const cJSON *rec, const char *env, const char *wher
     EEF_TRY(eef_traj_set(&t->task, task));
     EEF_TRY(opt_nonempty(rec, "source", where, &source));
     EEF_TRY(eef_traj_set(&t->source, source));
+    const char *instr = NULL;
+    EEF_TRY(eef_json_opt_str(rec, "instruction", where, &instr));
+    if (instr) EEF_TRY(eef_traj_set(&t->instruction, instr));
     const char *split = NULL, *tier = NULL;
     EEF_TRY(eef_json_opt_str(rec, "split", where, &split));
     if (split) {
@@ -413,8 +417,10 @@ static eef_err export_record(const eef_traj *t, eef_buf *b)
     if (!bad && t->index >= 0) bad = eef_buf_printf(b, ",\"index\":%ld", t->index);
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(b, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
-    bad = bad || eef_buf_puts(b, ",\"source\":") || traj_put_str(b, t->source) ||
-          eef_buf_puts(b, ",\"reward\":") || traj_put_num(b, t->reward) ||
+    bad = bad || eef_buf_puts(b, ",\"source\":") || traj_put_str(b, t->source);
+    if (!bad && t->instruction)
+        bad = eef_buf_puts(b, ",\"instruction\":") || traj_put_str(b, t->instruction);
+    bad = bad || eef_buf_puts(b, ",\"reward\":") || traj_put_num(b, t->reward) ||
           eef_buf_printf(b, ",\"success\":%d", t->win);
     if (bad) return EEF_ENOMEM;
     /* extra, except a "success" of its own (ours was just written) */

@@ -109,13 +109,14 @@ eef_err traj_scan_line(const char *s, size_t n, const char *where)
 }
 
 /* "eef" is the header line's key: reserved so no trajectory looks like one */
-static const char *const known_keys[] = { "id",   "env",    "task",   "split", "index",        "tier",
-                                          "source", "reward", "win", "conversations", "eef" };
+const char *const traj_keys[TRAJ_N_KEYS] = { "id",     "env",         "task",   "split",
+                                              "index",  "tier",        "source", "instruction",
+                                              "reward", "win", "conversations", "eef" };
 
 int traj_known_key(const char *key)
 {
-    for (size_t i = 0; i < EEF_ARRAY_LEN(known_keys); i++)
-        if (strcmp(key, known_keys[i]) == 0) return 1;
+    for (size_t i = 0; i < TRAJ_N_KEYS; i++)
+        if (strcmp(key, traj_keys[i]) == 0) return 1;
     return 0;
 }
 

@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_ID, K_ENV, K_TASK, K_SPLIT, K_INDEX, K_TIER, K_SOURCE, K_REWARD, K_WIN, K_CONV, K_EEF,
-       K_N };
-static const char *const key_names[K_N] = { "id",   "env",    "task",   "split", "index",         "tier",
-                                            "source", "reward", "win", "conversations", "eef" };
+/* indexes into traj_keys (json_text.c) */
+enum { K_ID, K_ENV, K_TASK, K_SPLIT, K_INDEX, K_TIER, K_SOURCE, K_INSTR, K_REWARD, K_WIN, K_CONV,
+       K_EEF, K_N };
 
 static int key_of(const char *k)
 {
     for (int i = 0; i < K_N; i++)
-        if (strcmp(k, key_names[i]) == 0) return i;
+        if (strcmp(k, traj_keys[i]) == 0) return i;
     return -1;
 }
 
@@ -133,6 +132,13 @@ static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int 
     if ((e = nonempty_str(j, "env", where, &s)) || (e = eef_traj_set(&t->env, s))) goto out;
     if ((e = nonempty_str(j, "task", where, &s)) || (e = eef_traj_set(&t->task, s))) goto out;
     if ((e = nonempty_str(j, "source", where, &s)) || (e = eef_traj_set(&t->source, s))) goto out;
+    if (field[K_INSTR] && !cJSON_IsNull(field[K_INSTR])) {
+        if (!cJSON_IsString(field[K_INSTR])) {
+            e = eef_fail(EEF_EFORMAT, "%s: field 'instruction' is not a string", where);
+            goto out;
+        }
+        if ((e = eef_traj_set(&t->instruction, field[K_INSTR]->valuestring))) goto out;
+    }
     if (field[K_SPLIT] && !cJSON_IsNull(field[K_SPLIT])) {
         const cJSON *v = field[K_SPLIT];
         if (cJSON_IsString(v) && strcmp(v->valuestring, "train") == 0) t->split = EEF_SPLIT_TRAIN;
@@ -236,8 +242,10 @@ eef_err eef_traj_to_json(const eef_traj *t, eef_buf *out)
     if (!bad && t->index >= 0) bad = eef_buf_printf(out, ",\"index\":%ld", t->index);
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(out, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
-    bad = bad || eef_buf_puts(out, ",\"source\":") || traj_put_str(out, t->source) ||
-          eef_buf_puts(out, ",\"reward\":") || traj_put_num(out, t->reward) ||
+    bad = bad || eef_buf_puts(out, ",\"source\":") || traj_put_str(out, t->source);
+    if (!bad && t->instruction)
+        bad = eef_buf_puts(out, ",\"instruction\":") || traj_put_str(out, t->instruction);
+    bad = bad || eef_buf_puts(out, ",\"reward\":") || traj_put_num(out, t->reward) ||
           eef_buf_puts(out, t->win ? ",\"win\":true" : ",\"win\":false");
     if (bad) goto nomem;
     if ((e = traj_put_extra(out, t->extra, where))) goto fail;

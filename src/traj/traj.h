@@ -50,6 +50,7 @@ typedef struct {
     long index;        /* task index within its split; -1 unknown */
     int tier;          /* eef_tier; -1 unknown */
     char *source;      /* "expert", "agent", "eef" */
+    char *instruction; /* the task's goal (optional field "instruction"), or NULL */
     double reward;
     int win;           /* reward == 1.0 */
     eef_traj_step *steps;

@@ -20,6 +20,10 @@ int traj_put_num(eef_buf *b, double d);
 eef_err traj_scan_line(const char *s, size_t n, const char *where);
 
 /* 1 when key is one of the top-level fields of our format. */
+/* The top-level keys of a trajectory line, in the order they are written
+ * ("eef" is the header line's key: reserved so no trajectory looks like one). */
+#define TRAJ_N_KEYS 12
+extern const char *const traj_keys[TRAJ_N_KEYS];
 int traj_known_key(const char *key);
 
 /* Appends `"key":value` of a cJSON member, the canonical form used both

@@ -1,0 +1,231 @@
+/* agent.c: the transformer as a policy.
+ *
+ * Each actor keeps a KV cache and the tokens in it.  On every call the
+ * prompt is rebuilt from the context; only the part after the longest
+ * common prefix with the cache is fed, so a rollout costs one pass over
+ * its tokens even though each step sees the whole history.  The action is
+ * then chosen by constrained decoding over the valid actions.
+ */
+#include "policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    eef_policy base;
+    const eef_model *model;
+    eef_agent_config cfg;
+} agent_policy;
+
+typedef struct {
+    eef_actor base;
+    eef_kv *kv;
+    int *cached; /* tokens in the cache */
+    int n_cached, cap_cached;
+    eef_prompt prompt;
+} agent_actor;
+
+void eef_agent_defaults(eef_agent_config *c)
+{
+    *c = (eef_agent_config){ .temperature = 0.0, .top_p = 1.0, .max_free = 24, .max_tokens = 0 };
+}
+
+static eef_err actor_open(eef_policy *p, eef_actor **out)
+{
+    agent_policy *ap = (agent_policy *)p;
+    agent_actor *a = eef_calloc(1, sizeof *a);
+    if (!a) return EEF_ENOMEM;
+    a->base.policy = p;
+    eef_err e = eef_kv_new(ap->model, 0, &a->kv);
+    if (e) {
+        free(a);
+        return e;
+    }
+    *out = &a->base;
+    return EEF_OK;
+}
+
+static void actor_close(eef_actor *actor)
+{
+    agent_actor *a = (agent_actor *)actor;
+    if (!a) return;
+    eef_kv_free(a->kv);
+    free(a->cached);
+    eef_prompt_free(&a->prompt);
+    free(a);
+}
+
+/* Makes the cache hold exactly prompt tokens [0, n) with the logits of
+ * the last one available. */
+static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
+{
+    int common = 0;
+    while (common < n && common < a->n_cached && a->cached[common] == tokens[common]) common++;
+    if (common == n) common = n - 1; /* refeed the last token to get its logits */
+    eef_kv_truncate(a->kv, common);
+    a->n_cached = common;
+    EEF_TRY(eef_kv_feed(a->kv, tokens + common, n - common, NULL));
+    if (n > a->cap_cached) {
+        int *c = eef_realloc(a->cached, (size_t)n * 2 * sizeof(int));
+        if (!c) return EEF_ENOMEM;
+        a->cached = c, a->cap_cached = n * 2;
+    }
+    memcpy(a->cached + common, tokens + common, (size_t)(n - common) * sizeof(int));
+    a->n_cached = n;
+    return EEF_OK;
+}
+
+static eef_err append_cached(agent_actor *a, const int *tokens, int n)
+{
+    if (a->n_cached + n > a->cap_cached) {
+        int cap = 2 * (a->n_cached + n);
+        int *c = eef_realloc(a->cached, (size_t)cap * sizeof(int));
+        if (!c) return EEF_ENOMEM;
+        a->cached = c, a->cap_cached = cap;
+    }
+    memcpy(a->cached + a->n_cached, tokens, (size_t)n * sizeof(int));
+    a->n_cached += n;
+    return EEF_OK;
+}
+
+/* The allowed actions as a trie of canonical tokens + <|end|>; tags index
+ * the valid items, the free slot's tag is -2. */
+static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, eef_trie **out)
+{
+    eef_trie *t = eef_trie_new();
+    if (!t) return EEF_ENOMEM;
+    int *ids = NULL;
+    size_t n = 0, cap = 0;
+    eef_err e = EEF_OK;
+    for (size_t i = 0; !e && i < valid->items.n; i++) {
+        n = 0;
+        const char *s = valid->items.items[i];
+        e = eef_tok_encode(tok, s, strlen(s), &ids, &n, &cap);
+        if (!e && n + 1 > cap) {
+            int *p = eef_realloc(ids, (n + 1) * sizeof(int));
+            if (!p) e = EEF_ENOMEM;
+            else ids = p, cap = n + 1;
+        }
+        if (!e) {
+            ids[n] = EEF_TOK_END;
+            e = eef_trie_add(t, ids, (int)n + 1, (int)i);
+        }
+    }
+    if (!e && valid->free_prefix) {
+        n = 0;
+        e = eef_tok_encode(tok, valid->free_prefix, strlen(valid->free_prefix), &ids, &n, &cap);
+        if (!e) e = eef_trie_add_free(t, ids, (int)n, -2);
+    }
+    free(ids);
+    if (e) {
+        eef_trie_free(t);
+        return e;
+    }
+    *out = t;
+    return EEF_OK;
+}
+
+/* free_prefix + generated text, cut after the first free_suffix (added if
+ * the model ended the action without it). */
+static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
+                           const eef_choice *ch, size_t n_prefix_tokens, eef_buf *action)
+{
+    eef_buf text;
+    eef_buf_init(&text);
+    for (int i = (int)n_prefix_tokens; i < ch->n; i++) {
+        if (ch->tokens[i] == EEF_TOK_END) break;
+        if (ch->tokens[i] >= 256 && ch->tokens[i] < EEF_TOK_FIRST_MERGE) continue;
+        EEF_TRY(eef_tok_decode(tok, &ch->tokens[i], 1, &text));
+    }
+    const char *suffix = valid->free_suffix ? valid->free_suffix : "";
+    char *cut = *suffix && text.data ? strstr(text.data, suffix) : NULL;
+    size_t len = cut ? (size_t)(cut - text.data) : text.len;
+    /* no newlines or brackets of the slot inside the text */
+    int fail = eef_buf_puts(action, valid->free_prefix);
+    for (size_t i = 0; !fail && i < len; i++)
+        if (text.data[i] != '\n') fail = eef_buf_append(action, &text.data[i], 1);
+    if (!fail) fail = eef_buf_puts(action, suffix);
+    eef_buf_free(&text);
+    return fail ? EEF_ENOMEM : EEF_OK;
+}
+
+static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_buf *action)
+{
+    agent_actor *a = (agent_actor *)actor;
+    agent_policy *ap = (agent_policy *)actor->policy;
+    const eef_tokenizer *tok = ap->model->tok;
+    eef_buf_clear(action);
+    if (!ctx->valid->items.n && !ctx->valid->free_prefix)
+        return eef_fail(EEF_ESTATE, "agent: no valid action to choose from");
+    int budget = ap->cfg.max_tokens > 0 ? ap->cfg.max_tokens : ap->model->cfg.max_ctx;
+    /* leave room for the action itself */
+    budget -= ap->cfg.max_free + 32;
+    EEF_TRY(eef_prompt_build(tok, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts, NULL,
+                             ctx->n, budget, &a->prompt));
+    EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n));
+    eef_trie *trie;
+    EEF_TRY(build_trie(tok, ctx->valid, &trie));
+    eef_sampling s = { .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
+    eef_choice ch;
+    const char *close = ctx->valid->free_suffix;
+    eef_err e = eef_decode_constrained(a->kv, trie, tok, close, ap->cfg.max_free, &s, rng, &ch);
+    eef_trie_free(trie);
+    if (e) {
+        a->n_cached = 0; /* the cache state is unknown: start afresh next time */
+        eef_kv_reset(a->kv);
+        return e;
+    }
+    /* the decoder fed every chosen token but a final one of a complete
+     * item; the cache now holds prompt + chosen tokens */
+    e = append_cached(a, ch.tokens, ch.n);
+    if (!e && eef_kv_len(a->kv) != a->n_cached) {
+        /* lengths disagree only if decoding stopped at the context end */
+        eef_kv_truncate(a->kv, 0);
+        a->n_cached = 0;
+    }
+    if (!e) {
+        if (ch.tag >= 0) {
+            if (eef_buf_puts(action, ctx->valid->items.items[ch.tag])) e = EEF_ENOMEM;
+        } else {
+            int *ids = NULL;
+            size_t n = 0, cap = 0;
+            const char *fp = ctx->valid->free_prefix;
+            e = eef_tok_encode(tok, fp, strlen(fp), &ids, &n, &cap);
+            free(ids);
+            if (!e) e = free_action(tok, ctx->valid, &ch, n, action);
+        }
+    }
+    eef_choice_free(&ch);
+    return e;
+}
+
+static void policy_close(eef_policy *p) { free(p); }
+
+static const eef_policy_ops agent_ops = {
+    .version = EEF_POLICY_OPS_VERSION,
+    .name = "agent",
+    .actor_open = actor_open,
+    .act = act,
+    .actor_close = actor_close,
+    .close = policy_close,
+};
+
+eef_err eef_agent_open(const eef_model *m, const eef_agent_config *c, eef_policy **out)
+{
+    *out = NULL;
+    if (!m->tok) return eef_fail(EEF_EINVAL, "agent: the model has no tokenizer");
+    if (c->temperature < 0 || c->top_p <= 0 || c->top_p > 1 || c->max_free < 1)
+        return eef_fail(EEF_EINVAL, "agent: invalid sampling configuration");
+    agent_policy *p = eef_calloc(1, sizeof *p);
+    if (!p) return EEF_ENOMEM;
+    p->base.ops = &agent_ops;
+    p->model = m;
+    p->cfg = *c;
+    *out = &p->base;
+    return EEF_OK;
+}
+
+void eef_policy_close(eef_policy *p)
+{
+    if (p) p->ops->close(p);
+}

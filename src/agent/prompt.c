@@ -1,0 +1,168 @@
+/* prompt.c: trajectory <-> tokens and loss mask.  The prompt format lives
+ * here and only here (see policy.h). */
+#include "policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void eef_prompt_free(eef_prompt *p)
+{
+    free(p->tokens);
+    free(p->mask);
+    memset(p, 0, sizeof *p);
+}
+
+static eef_err push(eef_prompt *p, int tok, float m)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 256;
+        int *t = eef_realloc(p->tokens, (size_t)cap * sizeof(int));
+        if (!t) return EEF_ENOMEM;
+        p->tokens = t;
+        float *mk = eef_realloc(p->mask, (size_t)cap * sizeof(float));
+        if (!mk) return EEF_ENOMEM;
+        p->mask = mk;
+        p->cap = cap;
+    }
+    p->tokens[p->n] = tok;
+    p->mask[p->n] = m;
+    p->n++;
+    return EEF_OK;
+}
+
+static eef_err push_ids(eef_prompt *p, const int *ids, size_t n, float m)
+{
+    for (size_t i = 0; i < n; i++) EEF_TRY(push(p, ids[i], m));
+    return EEF_OK;
+}
+
+/* Removes `instr` from `obs` together with a WebShop-style label right
+ * before it ("Instruction: [SEP] ") and one separator after it (" [SEP]"),
+ * so "WebShop [SEP] Instruction: [SEP] i need x [SEP] Search" becomes
+ * "WebShop [SEP] Search". */
+char *eef_prompt_compact_obs(const char *obs, const char *instr)
+{
+    if (!instr || !*instr) return eef_strdup(obs);
+    const char *at = strstr(obs, instr);
+    if (!at) return eef_strdup(obs);
+    const char *cut0 = at, *cut1 = at + strlen(instr);
+    static const char *labels[] = { "Instruction: [SEP] ", "Instruction:\n", "Instruction: " };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(labels); i++) {
+        size_t ll = strlen(labels[i]);
+        if ((size_t)(at - obs) >= ll && memcmp(at - ll, labels[i], ll) == 0) {
+            cut0 = at - ll;
+            break;
+        }
+    }
+    if (strncmp(cut1, " [SEP] ", 7) == 0) cut1 += 7;
+    else if (strncmp(cut1, " [SEP]", 6) == 0) cut1 += 6;
+    size_t a = (size_t)(cut0 - obs), b = strlen(cut1);
+    char *out = eef_malloc(a + b + 1);
+    if (!out) return NULL;
+    memcpy(out, obs, a);
+    memcpy(out + a, cut1, b + 1);
+    return out;
+}
+
+typedef struct {
+    int *ids;
+    size_t n, cap;
+} idvec;
+
+static eef_err encode(const eef_tokenizer *tok, const char *s, idvec *v)
+{
+    v->n = 0;
+    return eef_tok_encode(tok, s, strlen(s), &v->ids, &v->n, &v->cap);
+}
+
+eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
+                         const char *const *obs, size_t n_obs, const char *const *acts,
+                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out)
+{
+    out->n = 0;
+    if (n_obs != n_acts && n_obs != n_acts + 1)
+        return eef_fail(EEF_EINVAL, "prompt: %zu observations for %zu actions", n_obs, n_acts);
+    if (max_tokens < 16) return eef_fail(EEF_EINVAL, "prompt: budget of %d tokens too small", max_tokens);
+    eef_err e = EEF_OK;
+    idvec instr = { 0 }, *o = eef_calloc(n_obs + 1, sizeof *o), *a = eef_calloc(n_acts + 1, sizeof *a);
+    if (!o || !a) e = EEF_ENOMEM;
+    /* encode every piece once */
+    size_t total = 2 + n_obs * 2 + n_acts; /* bos, instr, <|obs|> <|act|> per step, <|end|> per action */
+    if (!e && instruction && *instruction) e = encode(tok, instruction, &instr);
+    total += instr.n;
+    for (size_t i = 0; !e && i < n_obs; i++) {
+        char *c = eef_prompt_compact_obs(obs[i], instruction);
+        if (!c) e = EEF_ENOMEM;
+        else {
+            e = encode(tok, c, &o[i]);
+            free(c);
+        }
+        total += o[i].n;
+    }
+    for (size_t i = 0; !e && i < n_acts; i++) {
+        e = encode(tok, acts[i], &a[i]);
+        total += a[i].n;
+    }
+    /* over budget: elide the oldest observations, keeping the last one */
+    static const char ellipsis[] = "...";
+    idvec ell = { 0 };
+    if (!e) e = encode(tok, ellipsis, &ell);
+    for (size_t i = 0; !e && total > (size_t)max_tokens && i + 1 < n_obs; i++) {
+        if (o[i].n <= ell.n) continue;
+        total -= o[i].n - ell.n;
+        o[i].n = ell.n;
+        memcpy(o[i].ids, ell.ids, ell.n * sizeof(int));
+    }
+    size_t cut_last = 0; /* tokens cut from the start of the last observation */
+    if (!e && total > (size_t)max_tokens && n_obs > 0) {
+        size_t over = total - (size_t)max_tokens;
+        cut_last = over < o[n_obs - 1].n ? over : o[n_obs - 1].n;
+        total -= cut_last;
+    }
+    if (!e && total > (size_t)max_tokens)
+        e = eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and actions exceed the "
+                     "budget of %d", total, max_tokens);
+    if (!e) e = push(out, EEF_TOK_BOS, 0);
+    if (!e && instr.n) {
+        e = push(out, EEF_TOK_INSTR, 0);
+        if (!e) e = push_ids(out, instr.ids, instr.n, 0);
+    }
+    for (size_t i = 0; !e && i < n_obs; i++) {
+        size_t skip = i == n_obs - 1 ? cut_last : 0;
+        e = push(out, EEF_TOK_OBS, 0);
+        if (!e) e = push_ids(out, o[i].ids + skip, o[i].n - skip, 0);
+        if (!e) e = push(out, EEF_TOK_ACT, 0);
+        if (!e && i < n_acts) {
+            float m = act_mask ? (float)(act_mask[i] != 0) : 1.0f;
+            e = push_ids(out, a[i].ids, a[i].n, m);
+            if (!e) e = push(out, EEF_TOK_END, m);
+        }
+    }
+    free(instr.ids);
+    free(ell.ids);
+    for (size_t i = 0; o && i < n_obs; i++) free(o[i].ids);
+    for (size_t i = 0; a && i < n_acts; i++) free(a[i].ids);
+    free(o);
+    free(a);
+    return e;
+}
+
+eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                             eef_prompt *out)
+{
+    size_t n = t->n_steps;
+    const char **obs = eef_malloc((n + 1) * sizeof *obs);
+    const char **acts = eef_malloc((n + 1) * sizeof *acts);
+    int *mask = eef_malloc((n + 1) * sizeof *mask);
+    eef_err e = (!obs || !acts || !mask) ? EEF_ENOMEM : EEF_OK;
+    for (size_t i = 0; !e && i < n; i++) {
+        obs[i] = t->steps[i].obs;
+        acts[i] = t->steps[i].action;
+        mask[i] = t->steps[i].mask;
+    }
+    if (!e) e = eef_prompt_build(tok, t->instruction, obs, n, acts, mask, n, max_tokens, out);
+    free(obs);
+    free(acts);
+    free(mask);
+    return e;
+}

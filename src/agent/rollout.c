@@ -1,0 +1,148 @@
+/* rollout.c: running a policy in an environment, from a task's start or
+ * from a restored state, one rollout or many over the threads. */
+#include "policy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Observations and actions of the episode so far, as the policy sees them. */
+typedef struct {
+    eef_strlist obs, acts;
+} history;
+
+static eef_err fill_header(eef_episode *ep, const eef_rollout_spec *spec, eef_traj *out)
+{
+    eef_env *env = ep->env;
+    eef_task task;
+    EEF_TRY(env->ops->task(env, spec->split, spec->index, &task));
+    EEF_TRY(eef_traj_set(&out->env, env->ops->name));
+    EEF_TRY(eef_traj_set(&out->task, task.id));
+    EEF_TRY(eef_traj_set(&out->instruction, task.instruction));
+    char id[256];
+    snprintf(id, sizeof id, "%s/%016llx", task.id, (unsigned long long)spec->key);
+    EEF_TRY(eef_traj_set(&out->id, id));
+    out->split = (int)spec->split;
+    out->index = (long)spec->index;
+    out->tier = (int)task.tier;
+    return EEF_OK;
+}
+
+eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *spec,
+                    eef_traj *out)
+{
+    const eef_env_ops *ops = ep->env->ops;
+    eef_traj_init(out);
+    eef_err e = fill_header(ep, spec, out);
+    eef_task task;
+    if (!e) e = ops->task(ep->env, spec->split, spec->index, &task);
+    history h = { 0 };
+    eef_actions valid = { 0 };
+    eef_buf action;
+    eef_buf_init(&action);
+    eef_step st = { 0 };
+    eef_rng rng = eef_rng_make(spec->key);
+    /* restore: reset, then the prefix, recorded as context (mask 0) */
+    if (!e) e = ops->reset(ep, spec->split, spec->index, &st);
+    if (!e && eef_strlist_push(&h.obs, st.obs)) e = EEF_ENOMEM;
+    for (size_t i = 0; !e && i < spec->n_prefix; i++) {
+        if (st.done) {
+            e = eef_fail(EEF_ESTATE, "rollout: prefix of task %s ends the episode after %zu "
+                         "actions", task.id, i);
+            break;
+        }
+        const char *a = spec->prefix[i];
+        e = eef_traj_push(out, h.obs.items[h.obs.n - 1], a, 0);
+        if (!e) e = ops->step(ep, a, &st);
+        if (!e && !st.valid)
+            e = eef_fail(EEF_ESTATE, "rollout: prefix action %zu '%s' of task %s is invalid",
+                         i + 1, a, task.id);
+        if (!e && (eef_strlist_push(&h.acts, a) || eef_strlist_push(&h.obs, st.obs))) e = EEF_ENOMEM;
+    }
+    /* then the policy */
+    while (!e && !st.done) {
+        e = ops->actions(ep, &valid);
+        if (e) break;
+        eef_context ctx = { .task = &task,
+                            .episode = spec->key,
+                            .obs = (const char *const *)h.obs.items,
+                            .acts = (const char *const *)h.acts.items,
+                            .n = h.acts.n,
+                            .valid = &valid };
+        e = actor->policy->ops->act(actor, &ctx, &rng, &action);
+        if (e) break;
+        const char *a = action.data ? action.data : "";
+        e = eef_traj_push(out, h.obs.items[h.obs.n - 1], a, 1);
+        if (!e) e = ops->step(ep, a, &st);
+        if (!e && (eef_strlist_push(&h.acts, a) || eef_strlist_push(&h.obs, st.obs))) e = EEF_ENOMEM;
+    }
+    if (!e) {
+        out->reward = st.reward;
+        out->win = st.reward >= 1.0 - 1e-9;
+        e = eef_traj_set(&out->final_obs, h.obs.items[h.obs.n - 1]);
+    }
+    eef_strlist_free(&h.obs);
+    eef_strlist_free(&h.acts);
+    eef_actions_free(&valid);
+    eef_buf_free(&action);
+    if (e) eef_traj_free(out);
+    return e;
+}
+
+eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
+                          size_t n, const char *label, eef_traj *out)
+{
+    eef_progress prog;
+    if (label) eef_progress_begin(&prog, label, (double)n, "rollouts");
+    eef_err first = EEF_OK;
+    char first_msg[1024] = "";
+    size_t first_at = (size_t)-1;
+    double wins = 0;
+#pragma omp parallel
+    {
+        eef_episode *ep = NULL;
+        eef_actor *actor = NULL;
+        eef_err e = env->ops->episode_open(env, &ep);
+        if (!e) e = policy->ops->actor_open(policy, &actor);
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < n; i++) {
+            if (e) {
+                eef_traj_init(&out[i]);
+                continue;
+            }
+            eef_err ei = eef_rollout(ep, actor, &specs[i], &out[i]);
+            if (ei) {
+                eef_traj_init(&out[i]);
+#pragma omp critical(eef_rollout_err)
+                if (i < first_at) { /* report the lowest failing index: deterministic */
+                    first = ei, first_at = i;
+                    snprintf(first_msg, sizeof first_msg, "%s", eef_errmsg());
+                }
+            }
+            if (label) {
+#pragma omp atomic
+                wins += out[i].win;
+                eef_progress_note(&prog, "win %.1f%%", 100.0 * wins / (double)n);
+                eef_progress_add(&prog, 1);
+            }
+        }
+        if (e) {
+#pragma omp critical(eef_rollout_err)
+            if (!first) {
+                first = e, first_at = 0;
+                snprintf(first_msg, sizeof first_msg, "%s", eef_errmsg());
+            }
+        }
+        if (actor) policy->ops->actor_close(actor);
+        if (ep) env->ops->episode_close(ep);
+    }
+    if (label) eef_progress_end(&prog);
+    if (first) {
+        for (size_t i = 0; i < n; i++) eef_traj_free(&out[i]);
+        return eef_fail(first, "%s", first_msg);
+    }
+    return EEF_OK;
+}

@@ -1,0 +1,80 @@
+/* eef run: the SFT / RFT / EEF pipeline, resumable. */
+#include "cli.h"
+
+#include "tune/tune.h"
+
+#include <string.h>
+
+int cmd_run(int argc, char **argv)
+{
+    const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
+    const char *env_opt = NULL, *expert_opt = NULL, *search = NULL;
+    long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
+    long threads = 0;
+    double temp = -1;
+    int from_sft = 0, quiet = 0;
+    const cli_opt opts[] = {
+        { "--method", OPT_STR, &method, "M", "sft, rft or eef", 0, 0 },
+        { "--preset", OPT_STR, &preset, "P", "tiny or demo", 0, 0 },
+        { "--out", OPT_STR, &out, "DIR", "run directory (resumed if it exists)", 0, 0 },
+        { "--from", OPT_STR, &from, "DIR", "take expert data and SFT model from this run", 0, 0 },
+        { "--seed", OPT_INT, &seed, "S", "seed of everything", 0, 1L << 52 },
+        { "--iters", OPT_INT, &iters, "N", "iterations (rft, eef)", 0, 1000 },
+        { "--env", OPT_STR, &env, "E", "shop, house or remote:URL", 0, 0 },
+        { "--env-opt", OPT_STR, &env_opt, "K=V,..", "environment options", 0, 0 },
+        { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options", 0, 0 },
+        { "--n-train", OPT_INT, &n_train, "N", "train tasks used (0: all)", 0, 100000000 },
+        { "--n-test", OPT_INT, &n_test, "N", "test tasks evaluated (0: all)", 0, 100000000 },
+        { "--k", OPT_INT, &k, "K", "rollouts per task start and per EEF state", 1, 1024 },
+        { "--temp", OPT_DOUBLE, &temp, "T", "exploration temperature", 0, 100 },
+        { "--search", OPT_STR, &search, "S", "EEF state search: stride or bisect", 0, 0 },
+        { "--stride", OPT_INT, &stride, "L", "EEF: every L-th state of a failure", 1, 1000 },
+        { "--max-states", OPT_INT, &max_states, "M", "EEF: at most M states per failure", 1, EEF_MAX_CANDIDATES },
+        { "--from-sft", OPT_FLAG, &from_sft, NULL, "retrain from the SFT model each iteration", 0, 0 },
+        { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
+        { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bars", 0, 0 },
+        { 0 },
+    };
+    const cli_spec spec = { "run", "--method sft|rft|eef --preset tiny|demo --out DIR [options]",
+                            "run (or resume) the SFT / RFT / EEF pipeline", opts, 0, 0 };
+    int rc = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!out) {
+        fprintf(stderr, "eef run: --out is required\n");
+        cli_usage(&spec, stderr);
+        return 2;
+    }
+    eef_method m;
+    eef_run_config c;
+    if (eef_method_parse(method, &m) || eef_run_preset(preset, m, &c)) {
+        fprintf(stderr, "eef run: %s\n", eef_errmsg());
+        return 2;
+    }
+    c.seed = (uint64_t)seed;
+    if (iters >= 0) c.iters = m == EEF_METHOD_SFT ? 0 : (int)iters;
+    if (env) snprintf(c.env, sizeof c.env, "%s", env);
+    if (env_opt) snprintf(c.env_options, sizeof c.env_options, "%s", env_opt);
+    if (expert_opt) snprintf(c.expert_options, sizeof c.expert_options, "%s", expert_opt);
+    if (n_train >= 0) c.n_train = n_train;
+    if (n_test >= 0) c.n_test = n_test;
+    if (k > 0) c.rft.k = c.eef.k = (int)k;
+    if (temp >= 0) c.rft.temperature = c.eef.temperature = temp;
+    if (stride > 0) c.eef.stride = (int)stride;
+    if (max_states > 0) c.eef.max_states = (int)max_states;
+    if (from_sft) c.iter_from_sft = 1;
+    if (search) {
+        if (strcmp(search, "stride") == 0) c.eef.mode = EEF_SEARCH_STRIDE;
+        else if (strcmp(search, "bisect") == 0) c.eef.mode = EEF_SEARCH_BISECT;
+        else {
+            fprintf(stderr, "eef run: --search must be stride or bisect\n");
+            return 2;
+        }
+    }
+    cli_set_threads(threads);
+    eef_progress_set_quiet(quiet);
+    int finished;
+    if (eef_run(&c, out, from, &finished)) return cli_error("run");
+    if (finished) printf("%s: run already finished (metrics in %s/metrics.jsonl)\n", out, out);
+    else printf("%s: done (metrics in %s/metrics.jsonl)\n", out, out);
+    return 0;
+}

@@ -1,0 +1,156 @@
+/* eval.c: win rate and score with confidence intervals. */
+#include "eval.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void eef_wilson(size_t k, size_t n, double *lo, double *hi)
+{
+    if (n == 0) {
+        *lo = 0, *hi = 1;
+        return;
+    }
+    const double z = 1.959963984540054;
+    double p = (double)k / (double)n, nn = (double)n;
+    double den = 1 + z * z / nn;
+    double mid = (p + z * z / (2 * nn)) / den;
+    double half = z * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / den;
+    *lo = fmax(0.0, mid - half);
+    *hi = fmin(1.0, mid + half);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* rate of a subset (tier < 0: all) */
+static void rate_of(const eef_traj *t, size_t n, int tier, uint64_t seed, eef_rate *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t wins = 0;
+    double sum = 0;
+    double *rewards = malloc((n ? n : 1) * sizeof(double));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tier >= 0 && t[i].tier != tier) continue;
+        wins += t[i].win != 0;
+        sum += t[i].reward;
+        if (rewards) rewards[m] = t[i].reward;
+        m++;
+    }
+    r->n = m;
+    if (m == 0) {
+        free(rewards);
+        return;
+    }
+    r->win = (double)wins / (double)m;
+    eef_wilson(wins, m, &r->win_lo, &r->win_hi);
+    r->score = 100.0 * sum / (double)m;
+    r->score_lo = r->score_hi = r->score;
+    if (rewards) {
+        /* percentile bootstrap of the mean, 1000 resamples */
+        enum { NB = 1000 };
+        double *means = malloc(NB * sizeof(double));
+        if (means) {
+            eef_rng rng = eef_rng_make(eef_rng_key(seed, 0xB007, (uint64_t)(tier + 1), m));
+            for (int b = 0; b < NB; b++) {
+                double s = 0;
+                for (size_t i = 0; i < m; i++) s += rewards[eef_rng_below(&rng, m)];
+                means[b] = 100.0 * s / (double)m;
+            }
+            qsort(means, NB, sizeof(double), cmp_double);
+            r->score_lo = means[(int)(0.025 * NB)];
+            r->score_hi = means[(int)(0.975 * NB) - 1];
+            free(means);
+        }
+    }
+    free(rewards);
+}
+
+void eef_eval_summarize(const eef_traj *t, size_t n, uint64_t seed, eef_eval_summary *out)
+{
+    rate_of(t, n, -1, seed, &out->all);
+    for (int k = 0; k < 3; k++) rate_of(t, n, k, seed, &out->tier[k]);
+}
+
+eef_err eef_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n,
+                     uint64_t seed, const char *label, eef_traj **trajs, size_t *n_out,
+                     eef_eval_summary *sum)
+{
+    size_t total = env->ops->n_tasks(env, split);
+    if (n == 0 || n > total) n = total;
+    eef_rollout_spec *specs = eef_calloc(n ? n : 1, sizeof *specs);
+    eef_traj *t = eef_calloc(n ? n : 1, sizeof *t);
+    if (!specs || !t) {
+        free(specs);
+        free(t);
+        return EEF_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        specs[i] = (eef_rollout_spec){ .split = split, .index = i,
+                                       .key = eef_rng_key(seed, 0xE7A1, (uint64_t)split, i) };
+    eef_err e = eef_rollout_batch(env, policy, specs, n, label, t);
+    free(specs);
+    if (e) {
+        free(t);
+        return e;
+    }
+    if (sum) eef_eval_summarize(t, n, seed, sum);
+    *trajs = t;
+    *n_out = n;
+    return EEF_OK;
+}
+
+static cJSON *rate_json(const eef_rate *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)r->n);
+    cJSON_AddNumberToObject(o, "win", r->win);
+    cJSON_AddNumberToObject(o, "win_lo", r->win_lo);
+    cJSON_AddNumberToObject(o, "win_hi", r->win_hi);
+    cJSON_AddNumberToObject(o, "score", r->score);
+    cJSON_AddNumberToObject(o, "score_lo", r->score_lo);
+    cJSON_AddNumberToObject(o, "score_hi", r->score_hi);
+    return o;
+}
+
+static const char *tier_names[3] = { "easy", "medium", "hard" };
+
+cJSON *eef_eval_to_json(const eef_eval_summary *s)
+{
+    cJSON *o = rate_json(&s->all);
+    cJSON *tiers = cJSON_AddObjectToObject(o, "tiers");
+    for (int k = 0; k < 3; k++) cJSON_AddItemToObject(tiers, tier_names[k], rate_json(&s->tier[k]));
+    return o;
+}
+
+static eef_err rate_from_json(const cJSON *j, const char *where, eef_rate *r)
+{
+    double n;
+    EEF_TRY(eef_json_num(j, "n", where, &n));
+    r->n = (size_t)n;
+    EEF_TRY(eef_json_num(j, "win", where, &r->win));
+    EEF_TRY(eef_json_num(j, "win_lo", where, &r->win_lo));
+    EEF_TRY(eef_json_num(j, "win_hi", where, &r->win_hi));
+    EEF_TRY(eef_json_num(j, "score", where, &r->score));
+    EEF_TRY(eef_json_num(j, "score_lo", where, &r->score_lo));
+    EEF_TRY(eef_json_num(j, "score_hi", where, &r->score_hi));
+    return EEF_OK;
+}
+
+eef_err eef_eval_from_json(const cJSON *j, const char *where, eef_eval_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    EEF_TRY(rate_from_json(j, where, &s->all));
+    const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(j, "tiers");
+    if (!cJSON_IsObject(tiers)) return eef_fail(EEF_EFORMAT, "%s: field 'tiers' missing", where);
+    for (int k = 0; k < 3; k++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(tiers, tier_names[k]);
+        if (t) EEF_TRY(rate_from_json(t, where, &s->tier[k]));
+    }
+    return EEF_OK;
+}

@@ -1,0 +1,94 @@
+/* tok_io.c: the tokenizer's serialized form (also stored inside .eefm).
+ *
+ *   "EEFT" u32 version=1, u32 vocab, u32 n_merges,
+ *   n_merges x (i32 left, i32 right), u32 CRC-32 of everything before
+ * little-endian.  Loading checks every merge refers to an earlier id. */
+#include "text_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EEFT_VERSION 1
+
+eef_err eef_tok_save(const eef_tokenizer *t, eef_buf *out)
+{
+    uint32_t hdr[3] = { EEFT_VERSION, (uint32_t)t->vocab, (uint32_t)t->n_merges };
+    size_t start = out->len;
+    if (eef_buf_append(out, "EEFT", 4) || eef_buf_append(out, hdr, sizeof hdr) ||
+        eef_buf_append(out, t->merges, (size_t)t->n_merges * 2 * sizeof(int32_t)))
+        return EEF_ENOMEM;
+    uint32_t crc = eef_crc32(0, out->data + start, out->len - start);
+    return eef_buf_append(out, &crc, 4) ? EEF_ENOMEM : EEF_OK;
+}
+
+eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokenizer **out)
+{
+    *out = NULL;
+    const unsigned char *p = data;
+    if (len < 20) return eef_fail(EEF_EFORMAT, "%s: tokenizer truncated (%zu bytes)", where, len);
+    if (memcmp(p, "EEFT", 4) != 0) return eef_fail(EEF_EFORMAT, "%s: not a tokenizer (bad magic)", where);
+    uint32_t hdr[3];
+    memcpy(hdr, p + 4, sizeof hdr);
+    if (hdr[0] != EEFT_VERSION)
+        return eef_fail(EEF_EFORMAT, "%s: tokenizer version %u, this eef reads version %d", where,
+                        hdr[0], EEFT_VERSION);
+    uint32_t vocab = hdr[1], nm = hdr[2];
+    if (nm > (1u << 20) || vocab != EEF_TOK_FIRST_MERGE + nm)
+        return eef_fail(EEF_EFORMAT, "%s: tokenizer of %u ids with %u merges is inconsistent", where,
+                        vocab, nm);
+    size_t need = 16 + (size_t)nm * 8 + 4;
+    if (len != need)
+        return eef_fail(EEF_EFORMAT, "%s: tokenizer is %zu bytes, %u merges need %zu", where, len,
+                        nm, need);
+    uint32_t crc;
+    memcpy(&crc, p + len - 4, 4);
+    if (eef_crc32(0, p, len - 4) != crc)
+        return eef_fail(EEF_EFORMAT, "%s: tokenizer checksum mismatch (corrupted)", where);
+    eef_tokenizer *t = eef_calloc(1, sizeof *t);
+    if (!t) return EEF_ENOMEM;
+    t->vocab = (int)vocab;
+    t->n_merges = (int)nm;
+    t->merges = eef_malloc(((size_t)nm + 1) * 2 * sizeof(int32_t));
+    if (!t->merges) {
+        eef_tok_free(t);
+        return EEF_ENOMEM;
+    }
+    memcpy(t->merges, p + 16, (size_t)nm * 8);
+    for (uint32_t m = 0; m < nm; m++) {
+        int32_t a = t->merges[2 * m], b = t->merges[2 * m + 1];
+        int32_t limit = EEF_TOK_FIRST_MERGE + (int32_t)m;
+        int special_a = a >= 256 && a < EEF_TOK_FIRST_MERGE, special_b = b >= 256 && b < EEF_TOK_FIRST_MERGE;
+        if (a < 0 || b < 0 || a >= limit || b >= limit || special_a || special_b) {
+            eef_tok_free(t);
+            return eef_fail(EEF_EFORMAT, "%s: tokenizer merge %u (%d, %d) refers to an invalid id",
+                            where, m, a, b);
+        }
+    }
+    eef_err e = tok_build(t);
+    if (e) {
+        eef_tok_free(t);
+        return e;
+    }
+    *out = t;
+    return EEF_OK;
+}
+
+eef_err eef_tok_save_file(const eef_tokenizer *t, const char *path)
+{
+    eef_buf b;
+    eef_buf_init(&b);
+    eef_err e = eef_tok_save(t, &b);
+    if (!e) e = eef_write_file_atomic(path, b.data, b.len);
+    eef_buf_free(&b);
+    return e;
+}
+
+eef_err eef_tok_load_file(const char *path, eef_tokenizer **out)
+{
+    char *data;
+    size_t len;
+    EEF_TRY(eef_read_file(path, &data, &len));
+    eef_err e = eef_tok_load(data, len, path, out);
+    free(data);
+    return e;
+}

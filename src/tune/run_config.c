@@ -1,0 +1,201 @@
+/* run_config.c: run presets and their JSON form (config.json). */
+#include "tune.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *eef_method_name(eef_method m)
+{
+    static const char *names[] = { "sft", "rft", "eef" };
+    return m <= EEF_METHOD_EEF ? names[m] : "?";
+}
+
+eef_err eef_method_parse(const char *s, eef_method *out)
+{
+    for (int m = 0; m <= EEF_METHOD_EEF; m++)
+        if (strcmp(s, eef_method_name((eef_method)m)) == 0) {
+            *out = (eef_method)m;
+            return EEF_OK;
+        }
+    return eef_fail(EEF_EINVAL, "unknown method '%s' (sft, rft or eef)", s);
+}
+
+eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->method = method;
+    snprintf(c->preset, sizeof c->preset, "%s", name);
+    snprintf(c->env, sizeof c->env, "shop");
+    c->seed = 1;
+    c->iters = method == EEF_METHOD_SFT ? 0 : 2;
+    c->vocab = 2048;
+    eef_train_defaults(&c->sft);
+    eef_train_defaults(&c->iter);
+    c->iter_from_sft = 0;
+    c->rft = (eef_rft_config){ .k = 4, .keep = 2, .temperature = 1.0 };
+    c->eef = (eef_explore_config){ .stride = 1, .max_states = 6, .k = 4,
+                                   .mode = EEF_SEARCH_STRIDE, .temperature = 1.0 };
+    if (strcmp(name, "tiny") == 0) {
+        snprintf(c->env_options, sizeof c->env_options, "products=300,train=60,test=40");
+        snprintf(c->model_preset, sizeof c->model_preset, "tiny");
+        c->vocab = 600;
+        c->iters = method == EEF_METHOD_SFT ? 0 : 1;
+        c->sft.batch_rows = 4, c->sft.seq_len = 256, c->sft.epochs = 2;
+        c->iter = c->sft;
+        c->iter.epochs = 1;
+        c->rft.k = 2;
+        c->eef.k = 2, c->eef.max_states = 3;
+    } else if (strcmp(name, "demo") == 0) {
+        snprintf(c->model_preset, sizeof c->model_preset, "demo");
+        c->sft.batch_rows = 8, c->sft.seq_len = 1024, c->sft.epochs = 6;
+        c->iter = c->sft;
+        c->iter.epochs = 2;
+    } else {
+        return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny or demo)", name);
+    }
+    return EEF_OK;
+}
+
+/* ------------------------------------------------------------ JSON */
+static cJSON *train_json(const eef_train_config *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "batch_rows", t->batch_rows);
+    cJSON_AddNumberToObject(o, "seq_len", t->seq_len);
+    cJSON_AddNumberToObject(o, "epochs", t->epochs);
+    cJSON_AddNumberToObject(o, "lr", t->opt.lr);
+    cJSON_AddNumberToObject(o, "beta1", t->opt.beta1);
+    cJSON_AddNumberToObject(o, "beta2", t->opt.beta2);
+    cJSON_AddNumberToObject(o, "weight_decay", t->opt.weight_decay);
+    cJSON_AddNumberToObject(o, "clip", t->opt.clip);
+    cJSON_AddNumberToObject(o, "warmup", (double)t->opt.warmup);
+    cJSON_AddNumberToObject(o, "min_lr_frac", t->opt.min_lr_frac);
+    return o;
+}
+
+cJSON *eef_run_config_to_json(const eef_run_config *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "format", "eef-run");
+    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddStringToObject(o, "method", eef_method_name(c->method));
+    cJSON_AddStringToObject(o, "preset", c->preset);
+    cJSON_AddStringToObject(o, "env", c->env);
+    cJSON_AddStringToObject(o, "env_options", c->env_options);
+    cJSON_AddStringToObject(o, "expert_options", c->expert_options);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "iters", c->iters);
+    cJSON_AddNumberToObject(o, "n_train", (double)c->n_train);
+    cJSON_AddNumberToObject(o, "n_test", (double)c->n_test);
+    cJSON_AddStringToObject(o, "model", c->model_preset);
+    cJSON_AddNumberToObject(o, "vocab", c->vocab);
+    cJSON_AddItemToObject(o, "sft", train_json(&c->sft));
+    cJSON_AddItemToObject(o, "iter_train", train_json(&c->iter));
+    cJSON_AddBoolToObject(o, "iter_from_sft", c->iter_from_sft);
+    cJSON *r = cJSON_AddObjectToObject(o, "rft");
+    cJSON_AddNumberToObject(r, "k", c->rft.k);
+    cJSON_AddNumberToObject(r, "keep", c->rft.keep);
+    cJSON_AddNumberToObject(r, "temperature", c->rft.temperature);
+    cJSON *e = cJSON_AddObjectToObject(o, "eef");
+    cJSON_AddNumberToObject(e, "stride", c->eef.stride);
+    cJSON_AddNumberToObject(e, "max_states", c->eef.max_states);
+    cJSON_AddNumberToObject(e, "k", c->eef.k);
+    cJSON_AddStringToObject(e, "search", c->eef.mode == EEF_SEARCH_BISECT ? "bisect" : "stride");
+    cJSON_AddNumberToObject(e, "temperature", c->eef.temperature);
+    return o;
+}
+
+static eef_err get_str(const cJSON *j, const char *key, const char *where, char *dst, size_t cap)
+{
+    const char *s;
+    EEF_TRY(eef_json_str(j, key, where, &s));
+    if (strlen(s) >= cap) return eef_fail(EEF_EFORMAT, "%s: field '%s' too long", where, key);
+    memcpy(dst, s, strlen(s) + 1);
+    return EEF_OK;
+}
+
+static eef_err get_int(const cJSON *j, const char *key, const char *where, long lo, long hi,
+                       long *out)
+{
+    EEF_TRY(eef_json_int(j, key, where, out));
+    if (*out < lo || *out > hi)
+        return eef_fail(EEF_EFORMAT, "%s: field '%s' = %ld out of range [%ld, %ld]", where, key,
+                        *out, lo, hi);
+    return EEF_OK;
+}
+
+static eef_err train_from_json(const cJSON *o, const char *where, eef_train_config *t)
+{
+    if (!cJSON_IsObject(o)) return eef_fail(EEF_EFORMAT, "%s: training section missing", where);
+    long v;
+    EEF_TRY(get_int(o, "batch_rows", where, 1, 4096, &v));
+    t->batch_rows = (int)v;
+    EEF_TRY(get_int(o, "seq_len", where, 16, 1 << 20, &v));
+    t->seq_len = (int)v;
+    EEF_TRY(eef_json_num(o, "epochs", where, &t->epochs));
+    EEF_TRY(eef_json_num(o, "lr", where, &t->opt.lr));
+    EEF_TRY(eef_json_num(o, "beta1", where, &t->opt.beta1));
+    EEF_TRY(eef_json_num(o, "beta2", where, &t->opt.beta2));
+    EEF_TRY(eef_json_num(o, "weight_decay", where, &t->opt.weight_decay));
+    EEF_TRY(eef_json_num(o, "clip", where, &t->opt.clip));
+    EEF_TRY(get_int(o, "warmup", where, 0, 1L << 40, &v));
+    t->opt.warmup = v;
+    EEF_TRY(eef_json_num(o, "min_lr_frac", where, &t->opt.min_lr_frac));
+    if (!(t->epochs > 0) || !(t->opt.lr > 0))
+        return eef_fail(EEF_EFORMAT, "%s: epochs and lr must be positive", where);
+    return EEF_OK;
+}
+
+eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_config *c)
+{
+    const char *s;
+    long v;
+    double d;
+    memset(c, 0, sizeof *c);
+    EEF_TRY(eef_json_str(j, "format", where, &s));
+    if (strcmp(s, "eef-run") != 0) return eef_fail(EEF_EFORMAT, "%s: not an eef run configuration", where);
+    EEF_TRY(get_int(j, "version", where, 1, 1, &v));
+    EEF_TRY(eef_json_str(j, "method", where, &s));
+    if (eef_method_parse(s, &c->method)) return eef_fail_ctx(EEF_EFORMAT, "%s", where);
+    EEF_TRY(get_str(j, "preset", where, c->preset, sizeof c->preset));
+    EEF_TRY(get_str(j, "env", where, c->env, sizeof c->env));
+    EEF_TRY(get_str(j, "env_options", where, c->env_options, sizeof c->env_options));
+    EEF_TRY(get_str(j, "expert_options", where, c->expert_options, sizeof c->expert_options));
+    EEF_TRY(eef_json_num(j, "seed", where, &d));
+    c->seed = (uint64_t)d;
+    EEF_TRY(get_int(j, "iters", where, 0, 1000, &v));
+    c->iters = (int)v;
+    EEF_TRY(get_int(j, "n_train", where, 0, 1L << 40, &c->n_train));
+    EEF_TRY(get_int(j, "n_test", where, 0, 1L << 40, &c->n_test));
+    EEF_TRY(get_str(j, "model", where, c->model_preset, sizeof c->model_preset));
+    EEF_TRY(get_int(j, "vocab", where, EEF_TOK_FIRST_MERGE, 1 << 20, &v));
+    c->vocab = (int)v;
+    eef_train_defaults(&c->sft);
+    eef_train_defaults(&c->iter);
+    EEF_TRY(train_from_json(cJSON_GetObjectItemCaseSensitive(j, "sft"), where, &c->sft));
+    EEF_TRY(train_from_json(cJSON_GetObjectItemCaseSensitive(j, "iter_train"), where, &c->iter));
+    EEF_TRY(eef_json_num(j, "iter_from_sft", where, &d));
+    c->iter_from_sft = d != 0;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rft");
+    if (!cJSON_IsObject(r)) return eef_fail(EEF_EFORMAT, "%s: field 'rft' missing", where);
+    EEF_TRY(get_int(r, "k", where, 1, 1024, &v));
+    c->rft.k = (int)v;
+    EEF_TRY(get_int(r, "keep", where, 1, 1024, &v));
+    c->rft.keep = (int)v;
+    EEF_TRY(eef_json_num(r, "temperature", where, &c->rft.temperature));
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eef");
+    if (!cJSON_IsObject(e)) return eef_fail(EEF_EFORMAT, "%s: field 'eef' missing", where);
+    EEF_TRY(get_int(e, "stride", where, 1, 1000, &v));
+    c->eef.stride = (int)v;
+    EEF_TRY(get_int(e, "max_states", where, 1, EEF_MAX_CANDIDATES, &v));
+    c->eef.max_states = (int)v;
+    EEF_TRY(get_int(e, "k", where, 1, 1024, &v));
+    c->eef.k = (int)v;
+    EEF_TRY(eef_json_str(e, "search", where, &s));
+    if (strcmp(s, "stride") == 0) c->eef.mode = EEF_SEARCH_STRIDE;
+    else if (strcmp(s, "bisect") == 0) c->eef.mode = EEF_SEARCH_BISECT;
+    else return eef_fail(EEF_EFORMAT, "%s: eef.search '%s' is not stride or bisect", where, s);
+    EEF_TRY(eef_json_num(e, "temperature", where, &c->eef.temperature));
+    return EEF_OK;
+}

@@ -1,0 +1,192 @@
+/*
+ * tune: where models meet environments.  Behaviour cloning (SFT),
+ * rejection-sampling fine-tuning (RFT) and Exploring Expert Failures (EEF),
+ * the iteration loop with its run directory, resume, and evaluation.
+ */
+#ifndef EEF_TUNE_H
+#define EEF_TUNE_H
+
+#include "agent/policy.h"
+#include "core/core.h"
+#include "env/env.h"
+#include "nn/nn.h"
+#include "traj/traj.h"
+
+/* ------------------------------------------------------------ training */
+typedef struct {
+    int batch_rows;       /* B: rows per batch */
+    int seq_len;          /* T: positions per row (<= the model's context) */
+    double epochs;        /* passes over the data */
+    eef_adamw_config opt; /* lr, schedule (total_steps is set from epochs) */
+    uint64_t seed;        /* data order */
+    long steps;           /* if > 0: total optimizer steps (instead of epochs) */
+    const char *label;    /* progress bar label, or NULL for none */
+    /* resumable training (eef train): the optimizer to continue with (its
+     * step says where; NULL: a fresh one) and periodic checkpoints */
+    eef_adamw *resume;
+    long save_every;
+    const char *save_model, *save_opt;
+} eef_train_config;
+
+typedef struct {
+    long steps;
+    double tokens;        /* positions trained on */
+    double first_loss, last_loss; /* mean loss of the first / last 10% of steps */
+    double seconds;
+} eef_train_stats;
+
+void eef_train_defaults(eef_train_config *c);
+/* Trains `m` on the trajectories (masked SFT loss).  Each trajectory
+ * becomes one sequence (eef_prompt_from_traj, cut to seq_len + 1 tokens);
+ * sequences are shuffled per epoch (from seed and epoch) and packed, so
+ * the batch of every step is known in advance and a resumed training
+ * continues with exactly the batches it would have seen. */
+eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
+                        const eef_train_config *c, eef_train_stats *st);
+
+/* ------------------------------------------------------------ RFT
+ * Rejection sampling from the task starts: K rollouts per task at the
+ * given temperature; the winning ones are kept, at most `keep` distinct
+ * action sequences per task (the lowest rollout indices first). */
+typedef struct {
+    int k;
+    int keep;
+    double temperature;
+    uint64_t seed;
+    int iteration;
+} eef_rft_config;
+
+typedef struct {
+    eef_trajset kept;     /* source "agent" */
+    int *won;             /* [n_tasks] the task was won from its start */
+    size_t n_tasks;
+    long rollouts, steps;
+} eef_rft_result;
+
+eef_err eef_rft_explore(eef_env *env, eef_policy *agent, eef_split split, size_t n_tasks,
+                        const eef_rft_config *c, eef_rft_result *out);
+void eef_rft_result_free(eef_rft_result *r);
+
+/* ------------------------------------------------------------ EEF
+ * Exploring Expert Failures, on one failed expert trajectory of n actions
+ * a_1..a_n:
+ *  - candidate states s_t (the state after a_1..a_t): t = L, 2L, ... < n,
+ *    at most M of them (evenly thinned, the latest kept);
+ *  - K agent rollouts from each restored candidate; s_t is *solved* if one
+ *    of them wins;
+ *  - the important state s_k is the earliest solved candidate whose
+ *    preceding candidate s_j (or the task's start, j = 0) is not solved;
+ *  - the solution trajectory is a_1..a_k followed by the agent's winning
+ *    continuation from s_k, with loss mask 0 on a_1..a_j (possibly harmful:
+ *    context only), 1 on a_{j+1}..a_k (beneficial: they made the state
+ *    solvable) and 1 on the agent's continuation.
+ * Bisect mode (our addition) assumes later states are easier and finds the
+ * unsolved/solved boundary by binary search instead of trying every
+ * candidate.
+ */
+typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1 } eef_search_mode;
+
+#define EEF_MAX_CANDIDATES 64
+
+/* Candidate prefix lengths t (ascending) for a trajectory of n_actions;
+ * returns how many (<= max_states, <= EEF_MAX_CANDIDATES). */
+size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_out);
+
+/* Given solved[0..n) for candidates in ascending order and whether the
+ * task's start is solved, the index of the important state or -1; *j_out
+ * gets the prefix length t_j of the preceding candidate (0 for the start).
+ * `t` are the candidates' prefix lengths. */
+int eef_important_state(const size_t *t, const int *solved, size_t n, int start_solved,
+                        size_t *j_out);
+
+/* Turns a winning rollout from s_k (its first k steps are the expert's
+ * prefix, replayed) into the solution trajectory: masks 0 on steps
+ * [0, j), 1 on [j, k) and on the continuation; source "eef". */
+eef_err eef_solution(const eef_traj *rollout, size_t j, size_t k, eef_traj *out);
+
+typedef struct {
+    int stride;            /* L */
+    int max_states;        /* M */
+    int k;                 /* rollouts per state */
+    eef_search_mode mode;
+    double temperature;
+    uint64_t seed;
+    int iteration;
+} eef_explore_config;
+
+/* What happened to one failed expert trajectory. */
+typedef struct {
+    size_t n_cand;
+    size_t t[EEF_MAX_CANDIDATES];
+    int tried[EEF_MAX_CANDIDATES];  /* rollouts run from the candidate */
+    int solved[EEF_MAX_CANDIDATES]; /* -1 not tried, 0 no, 1 yes */
+    int important;                  /* index of s_k, or -1 */
+    size_t j;                       /* masked prefix length */
+    int has_solution;
+    eef_traj solution;
+    long rollouts, steps;           /* simulation cost */
+} eef_explore_result;
+
+/* Explores from the failed expert trajectories `failed[0..n)` with the
+ * agent; start_solved[i] says whether task i was won from its start this
+ * iteration (then nothing is explored: the task needs no expert help). */
+eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *failed,
+                             const int *start_solved, size_t n, const eef_explore_config *c,
+                             eef_explore_result *out);
+void eef_explore_result_free(eef_explore_result *r);
+
+/* ------------------------------------------------------------ runs
+ * `eef run`: expert -> tokenizer -> SFT -> iterations of explore / train /
+ * evaluate, in a run directory that holds everything needed to resume:
+ *
+ *   config.json         the configuration (a rerun must match it)
+ *   state.json          the phases completed, in order
+ *   expert_train.jsonl  expert trajectories on the train tasks
+ *   expert_test.jsonl   expert trajectories on the test tasks
+ *   sft.eefm            the SFT model (tokenizer inside)
+ *   iter_N/             rft.jsonl (kept agent wins), eef.jsonl (solution
+ *                       trajectories), eef_states.jsonl (every candidate
+ *                       state tried, solved, chosen; masked actions),
+ *                       explore.json, train.json, model.eefm, eval.jsonl
+ *   metrics.jsonl       one line per iteration (0 = SFT), deterministic
+ *   timing.jsonl        wall time per phase (not deterministic)
+ *
+ * Every file is written atomically and a phase is marked done only after
+ * its files are, so a run killed at any point resumes at the phase it was
+ * in and ends with the same bytes as an uninterrupted one.
+ */
+typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2 } eef_method;
+
+const char *eef_method_name(eef_method m);
+eef_err eef_method_parse(const char *s, eef_method *out);
+
+typedef struct {
+    eef_method method;
+    char preset[16];
+    char env[128];
+    char env_options[256];
+    char expert_options[256];
+    uint64_t seed;
+    int iters;
+    long n_train, n_test;       /* tasks used (0: all of the split) */
+    char model_preset[16];
+    int vocab;                  /* tokenizer size */
+    eef_train_config sft;       /* behaviour cloning */
+    eef_train_config iter;      /* training in each iteration */
+    int iter_from_sft;          /* 1: retrain from the SFT model; 0: continue */
+    eef_rft_config rft;         /* exploration from the starts */
+    eef_explore_config eef;     /* exploration from expert failures */
+} eef_run_config;
+
+/* Presets: "tiny" (tests, ~1 minute), "demo" (make demo). */
+eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *out);
+struct cJSON *eef_run_config_to_json(const eef_run_config *c);
+eef_err eef_run_config_from_json(const struct cJSON *j, const char *where, eef_run_config *c);
+
+/* Runs (or resumes) the pipeline in `dir`.  With from_dir, the expert
+ * trajectories, the SFT model and its evaluation are taken from that run
+ * (its configuration must agree on everything they depend on).
+ * *finished is set when the directory already held a finished run. */
+eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, int *finished);
+
+#endif
