@@ -29,6 +29,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_TIMEOUT 30.0
 #define DEFAULT_RETRIES 3
@@ -319,6 +320,9 @@ static eef_err remote_step(eef_episode *epb, const char *action, eef_step *out)
     if (!re->eef) { /* AgentGym servers do not say: judge by the available actions */
         if (!ep->acts_fresh) EEF_TRY(fetch_actions(ep));
         valid = eef_actions_allows(&ep->acts, action);
+        /* WebShop lowercases what is clicked and its clickables */
+        for (size_t i = 0; !valid && re->api == API_WEBSHOP && i < ep->acts.items.n; i++)
+            valid = strcasecmp(ep->acts.items.items[i], action) == 0;
     }
     cJSON *body = cJSON_CreateObject();
     char *text = NULL;
