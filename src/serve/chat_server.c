@@ -100,7 +100,6 @@ static enum MHD_Result plain_reply(chat_server *cs, struct MHD_Connection *c, ch
 {
     chat_job_wait_end(j);
     pthread_mutex_lock(&j->mu);
-    enum MHD_Result ok;
     if (j->state == JOB_FAILED) {
         char msg[sizeof j->err];
         unsigned status = j->err_status;
@@ -120,8 +119,7 @@ static enum MHD_Result plain_reply(chat_server *cs, struct MHD_Connection *c, ch
     cJSON_AddStringToObject(ch, "finish_reason", j->finish ? j->finish : "length");
     cJSON_AddItemToObject(r, "usage", usage_json(j->n_prompt, j->completion_tokens));
     pthread_mutex_unlock(&j->mu);
-    ok = http_send_json(c, MHD_HTTP_OK, r);
-    return ok;
+    return http_send_json(c, MHD_HTTP_OK, r);
 }
 
 /* ------------------------------------------------------------ streaming

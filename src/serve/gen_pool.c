@@ -262,6 +262,7 @@ static void generate(worker *w, chat_job *j)
             size_t at = find_stop(&raw, from, &j->stop);
             if (at != (size_t)-1) {
                 raw.len = at;
+                raw.data[at] = 0;
                 finish = "stop";
                 break;
             }
