@@ -38,9 +38,9 @@ int eef_actions_allows(const eef_actions *a, const char *action)
     if (a->free_prefix) {
         size_t lp = strlen(a->free_prefix), ls = strlen(a->free_suffix ? a->free_suffix : "");
         size_t la = strlen(action);
-        if (la >= lp + ls && memcmp(action, a->free_prefix, lp) == 0 &&
+        if (la > lp + ls && memcmp(action, a->free_prefix, lp) == 0 &&
             memcmp(action + la - ls, a->free_suffix, ls) == 0)
-            return 1;
+            return 1; /* with some text inside */
     }
     return 0;
 }

@@ -45,7 +45,8 @@ typedef struct {
 } eef_step;
 
 /* What may be done now: every complete valid action, plus optionally a
- * free-text slot (e.g. "search[" ... "]") whose inside is any text. */
+ * free-text slot (e.g. "search[" ... "]") whose inside is any non-empty
+ * text (valid UTF-8, no control characters). */
 typedef struct {
     eef_strlist items;       /* e.g. "click[Next >]", "go to fridge 1" */
     const char *free_prefix; /* "search[" when free text is allowed, else NULL */

@@ -208,18 +208,8 @@ static eef_err train_tokenizer(const eef_trajset *ex, int vocab, eef_tokenizer *
 {
     eef_buf corpus;
     eef_buf_init(&corpus);
-    int fail = 0;
-    for (size_t i = 0; i < ex->n && !fail; i++) {
-        const eef_traj *t = &ex->items[i];
-        if (t->instruction) fail |= eef_buf_puts(&corpus, t->instruction) | eef_buf_puts(&corpus, "\n");
-        for (size_t k = 0; k < t->n_steps && !fail; k++) {
-            char *o = eef_prompt_compact_obs(t->steps[k].obs, t->instruction);
-            fail |= !o || eef_buf_puts(&corpus, o) || eef_buf_puts(&corpus, "\n") ||
-                    eef_buf_puts(&corpus, t->steps[k].action) || eef_buf_puts(&corpus, "\n");
-            free(o);
-        }
-    }
-    eef_err e = fail ? EEF_ENOMEM : eef_tok_train(corpus.data ? corpus.data : "", corpus.len, vocab, out);
+    eef_err e = eef_prompt_corpus(ex->items, ex->n, &corpus);
+    if (!e) e = eef_tok_train(corpus.data ? corpus.data : "", corpus.len, vocab, out);
     eef_buf_free(&corpus);
     return e;
 }
