@@ -102,3 +102,11 @@ eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
     free(copy);
     return err;
 }
+
+eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,
+                            const char *const *actions, size_t n, unsigned char *is_key)
+{
+    if (!env->ops->key_actions)
+        return eef_fail(EEF_ENOTFOUND, "environment '%s' does not tell key actions", env->ops->name);
+    return env->ops->key_actions(env, split, index, actions, n, is_key);
+}
