@@ -88,9 +88,22 @@ static eef_err append_cached(agent_actor *a, const int *tokens, int n)
     return EEF_OK;
 }
 
-/* The allowed actions as a trie of canonical tokens + <|end|>; tags index
+/* Canonical tokens of an action as the model writes it. */
+static eef_err encode_action(const eef_tokenizer *tok, const char *action, int **ids, size_t *n,
+                             size_t *cap)
+{
+    char *r = eef_prompt_render_action(action);
+    if (!r) return EEF_ENOMEM;
+    *n = 0;
+    eef_err e = eef_tok_encode(tok, r, strlen(r), ids, n, cap);
+    free(r);
+    return e;
+}
+
+/* The allowed actions as a trie of rendered tokens + <|end|>; tags index
  * the valid items, the free slot's tag is -2. */
-static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, eef_trie **out)
+static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, eef_trie **out,
+                          size_t *n_free_prefix)
 {
     eef_trie *t = eef_trie_new();
     if (!t) return EEF_ENOMEM;
@@ -98,9 +111,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, ee
     size_t n = 0, cap = 0;
     eef_err e = EEF_OK;
     for (size_t i = 0; !e && i < valid->items.n; i++) {
-        n = 0;
-        const char *s = valid->items.items[i];
-        e = eef_tok_encode(tok, s, strlen(s), &ids, &n, &cap);
+        e = encode_action(tok, valid->items.items[i], &ids, &n, &cap);
         if (!e && n + 1 > cap) {
             int *p = eef_realloc(ids, (n + 1) * sizeof(int));
             if (!p) e = EEF_ENOMEM;
@@ -111,10 +122,11 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, ee
             e = eef_trie_add(t, ids, (int)n + 1, (int)i);
         }
     }
+    *n_free_prefix = 0;
     if (!e && valid->free_prefix) {
-        n = 0;
-        e = eef_tok_encode(tok, valid->free_prefix, strlen(valid->free_prefix), &ids, &n, &cap);
+        e = encode_action(tok, valid->free_prefix, &ids, &n, &cap);
         if (!e) e = eef_trie_add_free(t, ids, (int)n, -2);
+        *n_free_prefix = n;
     }
     free(ids);
     if (e) {
@@ -125,8 +137,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, ee
     return EEF_OK;
 }
 
-/* free_prefix + generated text, cut after the first free_suffix (added if
- * the model ended the action without it). */
+/* free_prefix + the generated text (up to <|end|>, trimmed) + free_suffix */
 static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
                            const eef_choice *ch, size_t n_prefix_tokens, eef_buf *action)
 {
@@ -138,12 +149,25 @@ static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
         EEF_TRY(eef_tok_decode(tok, &ch->tokens[i], 1, &text));
     }
     const char *suffix = valid->free_suffix ? valid->free_suffix : "";
+    /* the text may not contain the slot's closing string or newlines */
+    size_t a = 0, b = text.len;
     char *cut = *suffix && text.data ? strstr(text.data, suffix) : NULL;
-    size_t len = cut ? (size_t)(cut - text.data) : text.len;
-    /* no newlines or brackets of the slot inside the text */
+    if (cut) b = (size_t)(cut - text.data);
+    while (a < b && (text.data[a] == ' ' || text.data[a] == '\n')) a++;
+    while (b > a && (text.data[b - 1] == ' ' || text.data[b - 1] == '\n')) b--;
+    /* environments take well-formed text: byte-level tokens can produce
+     * invalid UTF-8 or control characters, which are dropped */
     int fail = eef_buf_puts(action, valid->free_prefix);
-    for (size_t i = 0; !fail && i < len; i++)
-        if (text.data[i] != '\n') fail = eef_buf_append(action, &text.data[i], 1);
+    for (size_t i = a; !fail && i < b;) {
+        unsigned char c = (unsigned char)text.data[i];
+        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        if (i + k > b || !eef_utf8_valid(text.data + i, k) || (c < 0x20 && c != '\n')) {
+            i++;
+            continue;
+        }
+        fail = eef_buf_append(action, c == '\n' ? " " : text.data + i, k);
+        i += k;
+    }
     if (!fail) fail = eef_buf_puts(action, suffix);
     eef_buf_free(&text);
     return fail ? EEF_ENOMEM : EEF_OK;
@@ -164,11 +188,12 @@ static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_b
                              ctx->n, budget, &a->prompt));
     EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n));
     eef_trie *trie;
-    EEF_TRY(build_trie(tok, ctx->valid, &trie));
+    size_t n_free_prefix;
+    EEF_TRY(build_trie(tok, ctx->valid, &trie, &n_free_prefix));
     eef_sampling s = { .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
     eef_choice ch;
-    const char *close = ctx->valid->free_suffix;
-    eef_err e = eef_decode_constrained(a->kv, trie, tok, close, ap->cfg.max_free, &s, rng, &ch);
+    /* free text ends at <|end|> (the rendered action has no closing bracket) */
+    eef_err e = eef_decode_constrained(a->kv, trie, tok, NULL, ap->cfg.max_free, &s, rng, &ch);
     eef_trie_free(trie);
     if (e) {
         a->n_cached = 0; /* the cache state is unknown: start afresh next time */
@@ -187,12 +212,7 @@ static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_b
         if (ch.tag >= 0) {
             if (eef_buf_puts(action, ctx->valid->items.items[ch.tag])) e = EEF_ENOMEM;
         } else {
-            int *ids = NULL;
-            size_t n = 0, cap = 0;
-            const char *fp = ctx->valid->free_prefix;
-            e = eef_tok_encode(tok, fp, strlen(fp), &ids, &n, &cap);
-            free(ids);
-            if (!e) e = free_action(tok, ctx->valid, &ch, n, action);
+            e = free_action(tok, ctx->valid, &ch, n_free_prefix, action);
         }
     }
     eef_choice_free(&ch);

@@ -74,12 +74,18 @@ eef_err eef_chat_expert_open(const char *url, const char *model, const char *api
  *   <|bos|> <|instr|> INSTRUCTION <|obs|> OBS_0 <|act|> ACTION_0 <|end|>
  *           <|obs|> OBS_1 <|act|> ACTION_1 <|end|> ...
  *
- * Observations are compacted: the instruction, repeated in every WebShop
- * page, is cut out of them (it is given once at the top).  The loss mask
+ * What the model reads and writes is a rendering of the environment's
+ * text, made here and undone by the agent:
+ *  - observations: the instruction, repeated in every WebShop page, is cut
+ *    out (it is given once at the top), and " [SEP] " becomes " | ";
+ *  - actions: "verb[arg]" becomes "verb arg" (other actions are kept).
+ * So an id, an option or a word is tokenized the same way in the
+ * instruction, the observations and the actions, which is what lets a
+ * small model copy it; and free text (search[...]) ends at <|end|>.  The loss mask
  * is 1 on the tokens of an action and its <|end|> when that step's mask
  * is 1, and 0 everywhere else (instruction, observations, masked actions).
  * When the whole does not fit in max_tokens, the oldest observations are
- * replaced by "..." (actions are always kept), then the current
+ * replaced by "...", then the oldest steps are dropped, then the current
  * observation's start is cut.
  */
 typedef struct {
@@ -98,8 +104,15 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
                          const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out);
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
                              eef_prompt *out);
-/* Cuts the instruction (and its "Instruction:" label) out of an observation. */
+/* The observation as the model reads it (malloc'd). */
 char *eef_prompt_compact_obs(const char *obs, const char *instruction);
+/* The action as the model writes it: "verb[arg]" -> "verb arg" (malloc'd).
+ * A free-text prefix "verb[" renders as "verb". */
+char *eef_prompt_render_action(const char *action);
+/* Appends the text the model will read and write for these trajectories
+ * (instructions, rendered observations and actions), one piece a line:
+ * the corpus a tokenizer should learn from. */
+eef_err eef_prompt_corpus(const eef_traj *t, size_t n, eef_buf *out);
 
 /* ------------------------------------------------------------ the agent
  * The transformer as a policy: the prompt above, then constrained decoding

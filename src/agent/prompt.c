@@ -37,30 +37,68 @@ static eef_err push_ids(eef_prompt *p, const int *ids, size_t n, float m)
 }
 
 /* Removes `instr` from `obs` together with a WebShop-style label right
- * before it ("Instruction: [SEP] ") and one separator after it (" [SEP]"),
- * so "WebShop [SEP] Instruction: [SEP] i need x [SEP] Search" becomes
- * "WebShop [SEP] Search". */
+ * before it ("Instruction: [SEP] ") and one separator after it, then
+ * writes every " [SEP] " as " | ": "WebShop [SEP] Instruction: [SEP] i need
+ * x [SEP] Search" becomes "WebShop | Search". */
 char *eef_prompt_compact_obs(const char *obs, const char *instr)
 {
-    if (!instr || !*instr) return eef_strdup(obs);
-    const char *at = strstr(obs, instr);
-    if (!at) return eef_strdup(obs);
-    const char *cut0 = at, *cut1 = at + strlen(instr);
-    static const char *labels[] = { "Instruction: [SEP] ", "Instruction:\n", "Instruction: " };
-    for (size_t i = 0; i < EEF_ARRAY_LEN(labels); i++) {
-        size_t ll = strlen(labels[i]);
-        if ((size_t)(at - obs) >= ll && memcmp(at - ll, labels[i], ll) == 0) {
-            cut0 = at - ll;
-            break;
+    const char *at = instr && *instr && !getenv("EEF_EXP_KEEP_INSTR") ? strstr(obs, instr) : NULL;
+    const char *cut0 = obs + strlen(obs), *cut1 = cut0;
+    if (at) {
+        cut0 = at, cut1 = at + strlen(instr);
+        static const char *labels[] = { "Instruction: [SEP] ", "Instruction:\n", "Instruction: " };
+        for (size_t i = 0; i < EEF_ARRAY_LEN(labels); i++) {
+            size_t ll = strlen(labels[i]);
+            if ((size_t)(at - obs) >= ll && memcmp(at - ll, labels[i], ll) == 0) {
+                cut0 = at - ll;
+                break;
+            }
+        }
+        if (strncmp(cut1, " [SEP] ", 7) == 0) cut1 += 7;
+        else if (strncmp(cut1, " [SEP]", 6) == 0) cut1 += 6;
+    }
+    eef_buf b;
+    eef_buf_init(&b);
+    int fail = eef_buf_reserve(&b, strlen(obs));
+    for (const char *p = obs; !fail && *p;) {
+        if (p == cut0) {
+            p = cut1;
+            continue;
+        }
+        if (strncmp(p, " [SEP] ", 7) == 0) {
+            fail = eef_buf_puts(&b, " | ");
+            p += 7;
+        } else {
+            fail = eef_buf_append(&b, p, 1);
+            p++;
         }
     }
-    if (strncmp(cut1, " [SEP] ", 7) == 0) cut1 += 7;
-    else if (strncmp(cut1, " [SEP]", 6) == 0) cut1 += 6;
-    size_t a = (size_t)(cut0 - obs), b = strlen(cut1);
-    char *out = eef_malloc(a + b + 1);
+    if (fail) {
+        eef_buf_free(&b);
+        return NULL;
+    }
+    if (!b.data) return eef_strdup("");
+    return b.data;
+}
+
+char *eef_prompt_render_action(const char *action)
+{
+    size_t n = strlen(action);
+    const char *br = strchr(action, '[');
+    int verb_ok = br && br > action;
+    for (const char *p = action; verb_ok && p < br; p++)
+        verb_ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+    if (!verb_ok) return eef_strdup(action);
+    size_t v = (size_t)(br - action);
+    if (v + 1 == n) return eef_strndup(action, v); /* a free-text prefix "verb[" */
+    if (action[n - 1] != ']') return eef_strdup(action);
+    /* "verb[arg]" -> "verb arg" */
+    char *out = eef_malloc(n);
     if (!out) return NULL;
-    memcpy(out, obs, a);
-    memcpy(out + a, cut1, b + 1);
+    memcpy(out, action, v);
+    out[v] = ' ';
+    memcpy(out + v + 1, br + 1, n - v - 2);
+    out[n - 1] = 0;
     return out;
 }
 
@@ -100,10 +138,16 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
         total += o[i].n;
     }
     for (size_t i = 0; !e && i < n_acts; i++) {
-        e = encode(tok, acts[i], &a[i]);
+        char *r = eef_prompt_render_action(acts[i]);
+        if (!r) e = EEF_ENOMEM;
+        else {
+            e = encode(tok, r, &a[i]);
+            free(r);
+        }
         total += a[i].n;
     }
-    /* over budget: elide the oldest observations, keeping the last one */
+    /* over budget: elide the oldest observations (keeping the last), then
+     * drop the oldest whole steps, then cut the last observation's start */
     static const char ellipsis[] = "...";
     idvec ell = { 0 };
     if (!e) e = encode(tok, ellipsis, &ell);
@@ -113,6 +157,11 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
         o[i].n = ell.n;
         memcpy(o[i].ids, ell.ids, ell.n * sizeof(int));
     }
+    size_t first = 0; /* first step kept */
+    while (!e && total > (size_t)max_tokens && first + 1 < n_obs) {
+        total -= 2 + o[first].n + (first < n_acts ? a[first].n + 1 : 0);
+        first++;
+    }
     size_t cut_last = 0; /* tokens cut from the start of the last observation */
     if (!e && total > (size_t)max_tokens && n_obs > 0) {
         size_t over = total - (size_t)max_tokens;
@@ -120,14 +169,14 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
         total -= cut_last;
     }
     if (!e && total > (size_t)max_tokens)
-        e = eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and actions exceed the "
+        e = eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and one step exceed the "
                      "budget of %d", total, max_tokens);
     if (!e) e = push(out, EEF_TOK_BOS, 0);
     if (!e && instr.n) {
         e = push(out, EEF_TOK_INSTR, 0);
         if (!e) e = push_ids(out, instr.ids, instr.n, 0);
     }
-    for (size_t i = 0; !e && i < n_obs; i++) {
+    for (size_t i = first; !e && i < n_obs; i++) {
         size_t skip = i == n_obs - 1 ? cut_last : 0;
         e = push(out, EEF_TOK_OBS, 0);
         if (!e) e = push_ids(out, o[i].ids + skip, o[i].n - skip, 0);
@@ -165,4 +214,21 @@ eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int ma
     free(acts);
     free(mask);
     return e;
+}
+
+eef_err eef_prompt_corpus(const eef_traj *t, size_t n, eef_buf *out)
+{
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++) {
+        if (t[i].instruction) fail = eef_buf_puts(out, t[i].instruction) || eef_buf_puts(out, "\n");
+        for (size_t k = 0; k < t[i].n_steps && !fail; k++) {
+            char *o = eef_prompt_compact_obs(t[i].steps[k].obs, t[i].instruction);
+            char *a = eef_prompt_render_action(t[i].steps[k].action);
+            fail = !o || !a || eef_buf_puts(out, o) || eef_buf_puts(out, "\n") ||
+                   eef_buf_puts(out, a) || eef_buf_puts(out, "\n");
+            free(o);
+            free(a);
+        }
+    }
+    return fail ? EEF_ENOMEM : EEF_OK;
 }

@@ -43,7 +43,7 @@ static void print_mismatch(const eef_traj *t, const eef_replay_result *r)
 int cmd_replay(int argc, char **argv)
 {
     const char *env_opt = NULL;
-    long seed = 0;
+    long seed = 1;
     int skip_bad = 0;
     const cli_opt opts[] = {
         { "--env-opt", OPT_STR, &env_opt, "OPTS",

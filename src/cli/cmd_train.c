@@ -1,6 +1,7 @@
 /* eef train: masked SFT of a model on a trajectory file. */
 #include "cli.h"
 
+#include "agent/policy.h"
 #include "tune/tune.h"
 
 #include <stdlib.h>
@@ -11,7 +12,7 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *out = NULL, *preset = "small", *init = NULL, *tok_path = NULL;
     long steps = 0, batch = 8, seq = 0, vocab = 2048, seed = 1, threads = 0, save_every = 100;
     double lr = 2e-3, epochs = 4, wd = 0.05, warmup = 0;
-    int resume = 0, skip_bad = 0, quiet = 0;
+    int resume = 0, skip_bad = 0, quiet = 0, lm = 0;
     const cli_opt opts[] = {
         { "--data", OPT_STR, &data, "FILE", "trajectories (.jsonl) to train on", 0, 0 },
         { "--out", OPT_STR, &out, "FILE", "model to write (.eefm; optimizer state in .eefo)", 0, 0 },
@@ -29,6 +30,7 @@ int cmd_train(int argc, char **argv)
         { "--seed", OPT_INT, &seed, "S", "seed (weights, data order)", 0, __LONG_MAX__ },
         { "--save-every", OPT_INT, &save_every, "N", "checkpoint every N steps", 1, 100000000 },
         { "--resume", OPT_FLAG, &resume, NULL, "continue from --out and its .eefo", 0, 0 },
+        { "--lm", OPT_FLAG, &lm, NULL, "loss on every token (pretraining on environment text)", 0, 0 },
         { "--skip-bad", OPT_FLAG, &skip_bad, NULL, "report and skip malformed lines", 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bar", 0, 0 },
@@ -68,15 +70,11 @@ int cmd_train(int argc, char **argv)
         if (tok_path) {
             e = eef_tok_load_file(tok_path, &tok);
         } else {
-            /* learn the tokenizer from the data's own text */
+            /* learn the tokenizer from the data's own text, as the model sees it */
             eef_buf corpus;
             eef_buf_init(&corpus);
-            for (size_t i = 0; i < ts.n; i++) {
-                const eef_traj *t = &ts.items[i];
-                if (t->instruction) eef_buf_printf(&corpus, "%s\n", t->instruction);
-                for (size_t k = 0; k < t->n_steps; k++)
-                    eef_buf_printf(&corpus, "%s\n%s\n", t->steps[k].obs, t->steps[k].action);
-            }
+            e = eef_prompt_corpus(ts.items, ts.n, &corpus);
+            if (!e)
             e = eef_tok_train(corpus.data ? corpus.data : "", corpus.len, (int)vocab, &tok);
             eef_buf_free(&corpus);
         }
@@ -95,6 +93,7 @@ int cmd_train(int argc, char **argv)
     tc.opt.weight_decay = wd;
     tc.opt.warmup = (long)warmup;
     tc.seed = (uint64_t)seed;
+    tc.lm = lm;
     tc.label = "train";
     tc.resume = opt;
     tc.save_every = save_every;

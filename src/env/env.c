@@ -38,9 +38,9 @@ int eef_actions_allows(const eef_actions *a, const char *action)
     if (a->free_prefix) {
         size_t lp = strlen(a->free_prefix), ls = strlen(a->free_suffix ? a->free_suffix : "");
         size_t la = strlen(action);
-        if (la >= lp + ls && memcmp(action, a->free_prefix, lp) == 0 &&
+        if (la > lp + ls && memcmp(action, a->free_prefix, lp) == 0 &&
             memcmp(action + la - ls, a->free_suffix, ls) == 0)
-            return 1;
+            return 1; /* with some text inside */
     }
     return 0;
 }
@@ -96,4 +96,12 @@ eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
     }
     free(copy);
     return err;
+}
+
+eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,
+                            const char *const *actions, size_t n, unsigned char *is_key)
+{
+    if (!env->ops->key_actions)
+        return eef_fail(EEF_ENOTFOUND, "environment '%s' does not tell key actions", env->ops->name);
+    return env->ops->key_actions(env, split, index, actions, n, is_key);
 }

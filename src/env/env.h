@@ -45,7 +45,8 @@ typedef struct {
 } eef_step;
 
 /* What may be done now: every complete valid action, plus optionally a
- * free-text slot (e.g. "search[" ... "]") whose inside is any text. */
+ * free-text slot (e.g. "search[" ... "]") whose inside is any non-empty
+ * text (valid UTF-8, no control characters). */
 typedef struct {
     eef_strlist items;       /* e.g. "click[Next >]", "go to fridge 1" */
     const char *free_prefix; /* "search[" when free text is allowed, else NULL */
@@ -74,6 +75,11 @@ typedef struct {
     eef_err (*actions)(eef_episode *ep, eef_actions *out);
     /* Optional (may be NULL): make `dst` an exact copy of `src`'s state. */
     eef_err (*copy)(eef_episode *dst, const eef_episode *src);
+    /* Optional (may be NULL), for analysis: replays `actions` on the task
+     * and sets is_key[i] = 1 for each action a correct solution also needs
+     * (reading the hidden world; see each environment's definition). */
+    eef_err (*key_actions)(eef_env *env, eef_split split, size_t index,
+                           const char *const *actions, size_t n, unsigned char *is_key);
     void (*episode_close)(eef_episode *ep);
     void (*close)(eef_env *env);
 } eef_env_ops;
@@ -99,6 +105,10 @@ void eef_env_close(eef_env *env);
  * Fails if an action of the prefix is invalid or the episode ended early. */
 eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
                         const char *const *actions, size_t n, eef_step *out);
+
+/* The environment's key_actions, or EEF_ENOTFOUND when it has none. */
+eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,
+                            const char *const *actions, size_t n, unsigned char *is_key);
 
 /* Option-string parsing shared by implementations:
  * calls `fn(key, value, ctx)` for each pair; an error from fn stops. */

@@ -349,7 +349,8 @@ typedef struct {
     int parent;
     int first_child, next_sibling;
     int tag;         /* >= 0: an allowed sequence ends here */
-    int free_tag;    /* >= 0: free text may follow this node */
+    int has_free;    /* free text may follow this node ... */
+    int free_tag;    /* ... and this is the tag returned for it (any value) */
     int seq;         /* order in which the sequence ending here was added */
 } trie_node;
 
@@ -372,7 +373,7 @@ eef_trie *eef_trie_new(void)
     }
     t->cap = 16;
     t->n = 1;
-    t->nodes[0] = (trie_node){ -1, -1, -1, -1, -1, -1, -1 };
+    t->nodes[0] = (trie_node){ -1, -1, -1, -1, -1, 0, -1, -1 };
     return t;
 }
 
@@ -405,7 +406,7 @@ static int trie_path(eef_trie *t, const int *tokens, int n)
             }
             c = t->n++;
             /* append as the last sibling so children keep insertion order */
-            t->nodes[c] = (trie_node){ tokens[i], node, -1, -1, -1, -1, -1 };
+            t->nodes[c] = (trie_node){ tokens[i], node, -1, -1, -1, 0, -1, -1 };
             int *link = &t->nodes[node].first_child;
             while (*link >= 0) link = &t->nodes[*link].next_sibling;
             *link = c;
@@ -442,7 +443,8 @@ eef_err eef_trie_add_free(eef_trie *t, const int *prefix, int n, int tag)
 {
     int node = trie_path(t, prefix, n);
     if (node < 0) return EEF_ENOMEM;
-    if (t->nodes[node].free_tag >= 0) return EEF_OK;
+    if (t->nodes[node].has_free) return EEF_OK;
+    t->nodes[node].has_free = 1;
     t->nodes[node].free_tag = tag;
     return note_seq(t, node);
 }
@@ -493,24 +495,48 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
     int node = 0;
     while (!e) {
         const trie_node *nd = &trie->nodes[node];
-        if (nd->free_tag >= 0) { /* free text until a token containing free_close */
+        if (nd->has_free) { /* free text until a token containing free_close */
             out->tag = nd->free_tag;
+            int have_text = 0; /* a non-blank character was generated */
+            /* text is printable UTF-8: tokens that are not (raw bytes of a
+             * split character, control characters) are never chosen, and
+             * the first token must hold a non-blank character.
+             * ok[i]: 1 printable, 2 printable and not blank */
+            unsigned char *ok = eef_malloc((size_t)V);
+            if (!ok) {
+                e = EEF_ENOMEM;
+                break;
+            }
+            for (int i = 0; i < V; i++) {
+                size_t plen = 0;
+                const char *piece = tok ? eef_tok_piece(tok, i, &plen) : NULL;
+                int printable = !tok || (piece && eef_utf8_valid(piece, plen));
+                int blank = tok != NULL;
+                for (size_t q = 0; printable && piece && q < plen; q++) {
+                    printable = (unsigned char)piece[q] >= 0x20;
+                    blank &= piece[q] == ' ';
+                }
+                ok[i] = (unsigned char)(printable ? (blank ? 1 : 2) : 0);
+            }
             for (int t = 0; !e && t < max_free; t++) {
                 memcpy(work, logits, (size_t)V * sizeof(float));
-                /* specials other than the end token make no sense inside text */
-                for (int i = 256; i < EEF_TOK_FIRST_MERGE && i < V; i++)
-                    if (i != EEF_TOK_END) work[i] = -INFINITY;
+                for (int i = 0; i < V; i++)
+                    if (ok[i] < (have_text ? 1 : 2) || (i >= 256 && i < EEF_TOK_FIRST_MERGE))
+                        work[i] = -INFINITY;
+                if (have_text) work[EEF_TOK_END] = logits[EEF_TOK_END];
                 int id = eef_sample_token(work, V, s, rng);
                 out->logprob += (double)logits[id] - nn_logsumexp(logits, V);
                 if ((e = choice_push(out, id, &cap))) break;
+                have_text |= ok[id] == 2;
                 if (kv->len + 1 >= kv->cap) break;
                 if ((e = eef_kv_feed(kv, &id, 1, logits))) break;
-                size_t plen;
-                const char *piece = eef_tok_piece(tok, id, &plen);
+                size_t plen = 0;
+                const char *piece = tok ? eef_tok_piece(tok, id, &plen) : NULL;
                 if (id == EEF_TOK_END || (free_close && piece && memmem(piece, plen, free_close,
                                                                         strlen(free_close))))
                     break;
             }
+            free(ok);
             break;
         }
         if (nd->first_child < 0) { /* a complete sequence */
@@ -528,7 +554,7 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
         node = child_of(trie, node, id);
         /* feed the token unless the sequence ends here with nothing after */
         const trie_node *next = &trie->nodes[node];
-        if (next->first_child >= 0 || next->free_tag >= 0) {
+        if (next->first_child >= 0 || next->has_free) {
             if (kv->len + 1 > kv->cap) {
                 e = eef_fail(EEF_EINVAL, "context full during constrained decoding");
                 break;

@@ -13,7 +13,7 @@ eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out)
 {
     eef_model_config c = { .vocab = vocab, .tied = 0, .rope_theta = 10000.0f, .norm_eps = 1e-5f };
     if (strcmp(name, "tiny") == 0) {
-        c.d_model = 32, c.n_layers = 2, c.n_heads = 2, c.d_ff = 96, c.max_ctx = 256;
+        c.d_model = 32, c.n_layers = 2, c.n_heads = 2, c.d_ff = 96, c.max_ctx = 1024;
     } else if (strcmp(name, "small") == 0 || strcmp(name, "demo") == 0) {
         c.d_model = 128, c.n_layers = 4, c.n_heads = 4, c.max_ctx = 1024;
         c.d_ff = swiglu_width(c.d_model);

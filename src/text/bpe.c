@@ -3,6 +3,10 @@
  * Pre-tokenization splits text into words that merges never cross (the
  * GPT-2 rule, on bytes):
  *   - a run of letters (A-Z, a-z, and bytes >= 0x80 so UTF-8 stays whole),
+ *     except that an ASCII capital followed by another capital is a word
+ *     of its own: all-caps strings (product ids like B0V66SVUHR, acronyms)
+ *     become single letters instead of spending the vocabulary on random
+ *     fragments, which leaves the merges to the words,
  *   - a run of digits,
  *   - a run of other non-space bytes (punctuation),
  *   each with at most one leading space;
@@ -34,11 +38,22 @@ static int cls(unsigned char c)
     return 3; /* punctuation */
 }
 
+static int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+
 size_t tok_next_word(const unsigned char *s, size_t n, size_t i)
 {
     size_t j = i;
     if (s[j] == ' ' && j + 1 < n && cls(s[j + 1]) != 0) j++; /* one leading space */
     int c = cls(s[j]);
+    if (c == 1) {
+        size_t start = j;
+        for (; j < n && cls(s[j]) == 1; j++)
+            if (is_upper(s[j]) && j + 1 < n && is_upper(s[j + 1])) {
+                if (j == start) j++; /* a capital starting a caps run: alone */
+                break;
+            }
+        return j;
+    }
     if (c != 0) {
         while (j < n && cls(s[j]) == c) j++;
         return j;

@@ -136,26 +136,21 @@ static eef_err open_expert(const run_ctx *r, eef_policy **out)
     return eef_fail(EEF_EINVAL, "no built-in expert for environment '%s'", r->c->env);
 }
 
-/* Rollouts of `policy` from the starts of tasks [0, n) of a split, once. */
-static eef_err rollout_starts(const run_ctx *r, eef_policy *p, eef_split split, size_t n,
-                              uint64_t stream, const char *source, const char *label,
-                              eef_trajset *out)
+/* The expert once from the start of tasks [0, n) of a split: the same
+ * rollouts as `eef expert` makes with the same seed. */
+static eef_err expert_rollouts(const run_ctx *r, eef_policy *ex, eef_split split, size_t n,
+                               const char *label, eef_trajset *out, eef_eval_summary *sum)
 {
-    eef_rollout_spec *specs = eef_calloc(n ? n : 1, sizeof *specs);
-    eef_traj *t = eef_calloc(n ? n : 1, sizeof *t);
-    eef_err e = (!specs || !t) ? EEF_ENOMEM : EEF_OK;
-    for (size_t i = 0; !e && i < n; i++)
-        specs[i] = (eef_rollout_spec){ .split = split, .index = i,
-                                       .key = eef_rng_key(r->c->seed, stream, (uint64_t)split, i) };
-    if (!e) e = eef_rollout_batch(r->env, p, specs, n, label, t);
-    for (size_t i = 0; !e && i < n; i++) {
-        e = eef_traj_set(&t[i].source, source);
+    eef_traj *t = NULL;
+    size_t nt = 0;
+    eef_err e = eef_evaluate(r->env, ex, split, n, r->c->seed, label, &t, &nt, sum);
+    for (size_t i = 0; !e && i < nt; i++) {
+        e = eef_traj_set(&t[i].source, "expert");
         if (!e) e = eef_trajset_push(out, &t[i]);
         if (!e) memset(&t[i], 0, sizeof t[i]);
     }
-    for (size_t i = 0; t && i < n; i++) eef_traj_free(&t[i]);
+    for (size_t i = 0; t && i < nt; i++) eef_traj_free(&t[i]);
     free(t);
-    free(specs);
     return e;
 }
 
@@ -178,16 +173,13 @@ static eef_err phase_expert(run_ctx *r)
     eef_policy *ex;
     EEF_TRY(open_expert(r, &ex));
     eef_trajset tr = { 0 }, te = { 0 };
-    eef_err e = rollout_starts(r, ex, EEF_SPLIT_TRAIN, r->n_train, 0xE1, "expert",
-                               "expert on train", &tr);
-    if (!e) e = rollout_starts(r, ex, EEF_SPLIT_TEST, r->n_test, 0xE2, "expert", "expert on test", &te);
+    eef_eval_summary s_tr, s_te;
+    eef_err e = expert_rollouts(r, ex, EEF_SPLIT_TRAIN, r->n_train, "expert on train", &tr, &s_tr);
+    if (!e) e = expert_rollouts(r, ex, EEF_SPLIT_TEST, r->n_test, "expert on test", &te, &s_te);
     eef_policy_close(ex);
     if (!e) e = eef_traj_write(pathf(r, "expert_train.jsonl"), tr.items, tr.n);
     if (!e) e = eef_traj_write(pathf(r, "expert_test.jsonl"), te.items, te.n);
     if (!e) {
-        eef_eval_summary s_tr, s_te;
-        eef_eval_summarize(tr.items, tr.n, r->c->seed, &s_tr);
-        eef_eval_summarize(te.items, te.n, r->c->seed, &s_te);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "train", eef_eval_to_json(&s_tr));
         cJSON_AddItemToObject(j, "test", eef_eval_to_json(&s_te));
@@ -208,18 +200,8 @@ static eef_err train_tokenizer(const eef_trajset *ex, int vocab, eef_tokenizer *
 {
     eef_buf corpus;
     eef_buf_init(&corpus);
-    int fail = 0;
-    for (size_t i = 0; i < ex->n && !fail; i++) {
-        const eef_traj *t = &ex->items[i];
-        if (t->instruction) fail |= eef_buf_puts(&corpus, t->instruction) | eef_buf_puts(&corpus, "\n");
-        for (size_t k = 0; k < t->n_steps && !fail; k++) {
-            char *o = eef_prompt_compact_obs(t->steps[k].obs, t->instruction);
-            fail |= !o || eef_buf_puts(&corpus, o) || eef_buf_puts(&corpus, "\n") ||
-                    eef_buf_puts(&corpus, t->steps[k].action) || eef_buf_puts(&corpus, "\n");
-            free(o);
-        }
-    }
-    eef_err e = fail ? EEF_ENOMEM : eef_tok_train(corpus.data ? corpus.data : "", corpus.len, vocab, out);
+    eef_err e = eef_prompt_corpus(ex->items, ex->n, &corpus);
+    if (!e) e = eef_tok_train(corpus.data ? corpus.data : "", corpus.len, vocab, out);
     eef_buf_free(&corpus);
     return e;
 }

@@ -41,14 +41,14 @@ eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *c)
         snprintf(c->model_preset, sizeof c->model_preset, "tiny");
         c->vocab = 600;
         c->iters = method == EEF_METHOD_SFT ? 0 : 1;
-        c->sft.batch_rows = 4, c->sft.seq_len = 256, c->sft.epochs = 2;
+        c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 2;
         c->iter = c->sft;
         c->iter.epochs = 1;
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
-        c->sft.batch_rows = 8, c->sft.seq_len = 1024, c->sft.epochs = 6;
+        c->sft.batch_rows = 8, c->sft.seq_len = 1024, c->sft.epochs = 8;
         c->iter = c->sft;
         c->iter.epochs = 2;
     } else {

@@ -33,7 +33,7 @@ static void seqset_free(seqset *s, size_t n_alloc)
 }
 
 static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int max_tokens,
-                         seqset *out)
+                         int lm, seqset *out)
 {
     out->p = eef_calloc(n ? n : 1, sizeof *out->p);
     out->seqs = eef_calloc(n ? n : 1, sizeof *out->seqs);
@@ -55,6 +55,8 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     }
     if (first) return eef_fail(first, "%s", msg);
     for (size_t i = 0; i < n; i++) {
+        if (lm)
+            for (int k = 1; k < out->p[i].n; k++) out->p[i].mask[k] = 1.0f;
         double w = 0;
         for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
         if (w == 0) continue;
@@ -86,7 +88,7 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                         c->batch_rows, T, c->epochs);
     double t0 = eef_now();
     seqset ss;
-    eef_err e = make_seqs(m, data, n, T + 1, &ss);
+    eef_err e = make_seqs(m, data, n, T + 1, c->lm, &ss);
     if (e || ss.n == 0) {
         seqset_free(&ss, n);
         return e ? e : eef_fail(EEF_EINVAL, "training: no trajectory has a trained-on action");

@@ -20,6 +20,8 @@ typedef struct {
     eef_adamw_config opt; /* lr, schedule (total_steps is set from epochs) */
     uint64_t seed;        /* data order */
     long steps;           /* if > 0: total optimizer steps (instead of epochs) */
+    int lm;               /* 1: loss on every token (language-model pretraining on
+                             environment text), not only on the masked actions */
     const char *label;    /* progress bar label, or NULL for none */
     /* resumable training (eef train): the optimizer to continue with (its
      * step says where; NULL: a fresh one) and periodic checkpoints */

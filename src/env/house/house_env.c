@@ -166,6 +166,7 @@ static const eef_env_ops house_ops = {
     .step = h_step,
     .actions = h_actions,
     .copy = h_copy,
+    .key_actions = eef_house_key_actions,
     .episode_close = h_episode_close,
     .close = h_close,
 };

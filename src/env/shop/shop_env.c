@@ -333,6 +333,7 @@ static const eef_env_ops shop_ops = {
     .step = shop_step,
     .actions = shop_actions,
     .copy = shop_copy,
+    .key_actions = eef_shop_key_actions,
     .episode_close = shop_episode_close,
     .close = shop_close,
 };

@@ -1,0 +1,234 @@
+/* Tests of src/agent: the prompt (rendering, masks, budget), the
+ * transformer agent's constrained actions, and the rollout runner
+ * (determinism across thread counts, restored prefixes). */
+#include "testutil.h"
+
+#include "agent/policy.h"
+
+#include <omp.h>
+
+static void test_render(void **state)
+{
+    (void)state;
+    char *s;
+    s = eef_prompt_render_action("click[Next >]");
+    assert_string_equal(s, "click Next >");
+    free(s);
+    s = eef_prompt_render_action("search[blue shirt]");
+    assert_string_equal(s, "search blue shirt");
+    free(s);
+    s = eef_prompt_render_action("search[");
+    assert_string_equal(s, "search");
+    free(s);
+    s = eef_prompt_render_action("go to countertop 1");
+    assert_string_equal(s, "go to countertop 1");
+    free(s);
+    s = eef_prompt_render_action("[weird]");
+    assert_string_equal(s, "[weird]");
+    free(s);
+    s = eef_prompt_render_action("click[unclosed");
+    assert_string_equal(s, "click[unclosed");
+    free(s);
+    s = eef_prompt_compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search", "i need x");
+    assert_string_equal(s, "WebShop | Search");
+    free(s);
+    s = eef_prompt_compact_obs("Instruction: [SEP] i need x [SEP] Back to Search [SEP] Page 1", "i need x");
+    assert_string_equal(s, "Back to Search | Page 1");
+    free(s);
+    s = eef_prompt_compact_obs("You arrive at desk 1.", "put a book on desk");
+    assert_string_equal(s, "You arrive at desk 1.");
+    free(s);
+}
+
+static eef_tokenizer *small_tok(void)
+{
+    const char *c = "i need a blue shirt | click Next > search blue shirt WebShop | Search "
+                    "Back to Search | Page 1 | B0ABC | Blue Shirt | $12.99 | Buy Now\n";
+    eef_buf b;
+    eef_buf_init(&b);
+    for (int i = 0; i < 50; i++) eef_buf_puts(&b, c);
+    eef_tokenizer *t;
+    assert_ok(eef_tok_train(b.data, b.len, 400, &t));
+    eef_buf_free(&b);
+    return t;
+}
+
+static void test_prompt_masks(void **state)
+{
+    (void)state;
+    eef_tokenizer *t = small_tok();
+    const char *obs[3] = { "WebShop [SEP] Instruction: [SEP] i need a blue shirt [SEP] Search",
+                           "Back to Search [SEP] Page 1 [SEP] B0ABC [SEP] Blue Shirt [SEP] $12.99",
+                           "Buy Now" };
+    const char *acts[2] = { "search[blue shirt]", "click[B0ABC]" };
+    int mask[2] = { 0, 1 };
+    eef_prompt p = { 0 };
+    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 2, acts, mask, 2, 1000, &p));
+    /* masked: exactly the tokens of action 2 and its <|end|> */
+    int *ids = NULL;
+    size_t n = 0, cap = 0;
+    assert_ok(eef_tok_encode(t, "click B0ABC", 11, &ids, &n, &cap));
+    int trained = 0, first = -1;
+    for (int i = 0; i < p.n; i++)
+        if (p.mask[i] != 0) {
+            if (first < 0) first = i;
+            trained++;
+        }
+    assert_int_equal(trained, (int)n + 1);
+    assert_memory_equal(p.tokens + first, ids, n * sizeof(int));
+    assert_int_equal(p.tokens[first + (int)n], EEF_TOK_END);
+    assert_int_equal(p.tokens[first - 1], EEF_TOK_ACT);
+    assert_int_equal(p.tokens[0], EEF_TOK_BOS);
+    assert_int_equal(p.tokens[1], EEF_TOK_INSTR);
+    /* decoded: the rendering of the whole episode */
+    eef_buf b;
+    eef_buf_init(&b);
+    assert_ok(eef_tok_decode(t, p.tokens, (size_t)p.n, &b));
+    assert_string_equal(b.data, "<|bos|><|instr|>i need a blue shirt<|obs|>WebShop | Search<|act|>"
+                                "search blue shirt<|end|><|obs|>Back to Search | Page 1 | B0ABC | "
+                                "Blue Shirt | $12.99<|act|>click B0ABC<|end|>");
+    eef_buf_clear(&b);
+    /* an open prompt (n_obs = n_acts + 1) ends with <|act|> and no mask */
+    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, 1000, &p));
+    assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
+    /* over budget: old observations become "...", then old steps go */
+    int full = p.n;
+    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, full - 5, &p));
+    assert_true(p.n <= full - 5);
+    assert_ok(eef_tok_decode(t, p.tokens, (size_t)p.n, &b));
+    assert_non_null(strstr(b.data, "<|obs|>...<|act|>"));
+    assert_non_null(strstr(b.data, "<|obs|>Buy Now<|act|>"));
+    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, 24, &p));
+    assert_true(p.n <= 24);
+    assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
+    eef_buf_free(&b);
+    eef_prompt_free(&p);
+    free(ids);
+    eef_tok_free(t);
+}
+
+/* A random tiny model still acts validly: constrained decoding only ever
+ * produces a listed action or a well-formed free-text one. */
+static eef_model *random_agent_model(eef_env *env)
+{
+    eef_episode *ep;
+    assert_ok(env->ops->episode_open(env, &ep));
+    eef_step st;
+    assert_ok(env->ops->reset(ep, EEF_SPLIT_TRAIN, 0, &st));
+    eef_buf corpus;
+    eef_buf_init(&corpus);
+    for (int i = 0; i < 20; i++) eef_buf_printf(&corpus, "%s\nclick search Buy Now\n", st.obs);
+    env->ops->episode_close(ep);
+    eef_tokenizer *t;
+    assert_ok(eef_tok_train(corpus.data, corpus.len, 500, &t));
+    eef_buf_free(&corpus);
+    eef_model_config c;
+    assert_ok(eef_model_preset("tiny", eef_tok_vocab_size(t), &c));
+    eef_model *m;
+    assert_ok(eef_model_new(&c, t, 3, &m));
+    return m;
+}
+
+static void test_agent_acts_validly(void **state)
+{
+    (void)state;
+    eef_env *env;
+    assert_ok(eef_env_open("shop", "products=200,train=20,test=10", 1, &env));
+    eef_model *m = random_agent_model(env);
+    eef_agent_config ac;
+    eef_agent_defaults(&ac);
+    ac.temperature = 1.0;
+    eef_policy *p;
+    assert_ok(eef_agent_open(m, &ac, &p));
+    eef_rollout_spec specs[12];
+    for (int i = 0; i < 12; i++)
+        specs[i] = (eef_rollout_spec){ .split = EEF_SPLIT_TRAIN, .index = (size_t)i % 20,
+                                       .key = eef_rng_key(5, (uint64_t)i, 0, 0) };
+    eef_traj t[12];
+    assert_ok(eef_rollout_batch(env, p, specs, 12, NULL, t));
+    eef_episode *ep;
+    assert_ok(env->ops->episode_open(env, &ep));
+    for (int i = 0; i < 12; i++) {
+        assert_true(t[i].n_steps >= 1);
+        /* replay: every action valid in its state */
+        eef_step st;
+        assert_ok(env->ops->reset(ep, EEF_SPLIT_TRAIN, specs[i].index, &st));
+        for (size_t k = 0; k < t[i].n_steps; k++) {
+            eef_actions va = { 0 };
+            assert_ok(env->ops->actions(ep, &va));
+            if (!eef_actions_allows(&va, t[i].steps[k].action))
+                fail_msg("rollout %d step %zu: '%s' not allowed", i, k, t[i].steps[k].action);
+            eef_actions_free(&va);
+            assert_string_equal(st.obs, t[i].steps[k].obs);
+            assert_ok(env->ops->step(ep, t[i].steps[k].action, &st));
+            if (!st.valid) fail_msg("rollout %d step %zu: '%s' invalid: %s", i, k, t[i].steps[k].action, st.obs);
+        }
+        assert_true(t[i].reward == st.reward);
+        eef_traj_free(&t[i]);
+    }
+    env->ops->episode_close(ep);
+    eef_policy_close(p);
+    eef_model_free(m);
+    eef_env_close(env);
+}
+
+static void test_rollouts_deterministic_and_restored(void **state)
+{
+    (void)state;
+    eef_env *env;
+    assert_ok(eef_env_open("shop", "products=200,train=20,test=10", 1, &env));
+    eef_model *m = random_agent_model(env);
+    eef_agent_config ac;
+    eef_agent_defaults(&ac);
+    ac.temperature = 1.0;
+    eef_policy *p;
+    assert_ok(eef_agent_open(m, &ac, &p));
+    /* the oracle's first two actions as a restored prefix */
+    eef_strlist orc = { 0 };
+    assert_ok(eef_shop_oracle(env, EEF_SPLIT_TRAIN, 3, &orc));
+    assert_true(orc.n >= 3);
+    enum { N = 8 };
+    eef_rollout_spec specs[N];
+    for (int i = 0; i < N; i++)
+        specs[i] = (eef_rollout_spec){ .split = EEF_SPLIT_TRAIN, .index = 3,
+                                       .prefix = (const char *const *)orc.items, .n_prefix = 2,
+                                       .key = eef_rng_key(9, (uint64_t)i, 0, 0) };
+    eef_traj a[N], b[N];
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    assert_ok(eef_rollout_batch(env, p, specs, N, NULL, a));
+    omp_set_num_threads(2);
+    assert_ok(eef_rollout_batch(env, p, specs, N, NULL, b));
+    omp_set_num_threads(threads);
+    for (int i = 0; i < N; i++) {
+        assert_true(eef_traj_equal(&a[i], &b[i]));
+        /* the prefix is context (mask 0), the agent's steps are trained on */
+        assert_string_equal(a[i].steps[0].action, orc.items[0]);
+        assert_string_equal(a[i].steps[1].action, orc.items[1]);
+        for (size_t k = 0; k < a[i].n_steps; k++) assert_int_equal(a[i].steps[k].mask, k >= 2);
+        eef_traj_free(&a[i]);
+        eef_traj_free(&b[i]);
+    }
+    /* an invalid prefix is an error, not a silent rollout */
+    const char *bad[1] = { "click[nothing]" };
+    eef_rollout_spec bs = { .split = EEF_SPLIT_TRAIN, .index = 3, .prefix = bad, .n_prefix = 1, .key = 1 };
+    eef_traj x;
+    assert_int_equal(eef_rollout_batch(env, p, &bs, 1, NULL, &x), EEF_ESTATE);
+    assert_non_null(strstr(eef_errmsg(), "invalid"));
+    eef_strlist_free(&orc);
+    eef_policy_close(p);
+    eef_model_free(m);
+    eef_env_close(env);
+}
+
+int main(void)
+{
+    eef_progress_set_quiet(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_prompt_masks),
+        cmocka_unit_test(test_agent_acts_validly),
+        cmocka_unit_test(test_rollouts_deterministic_and_restored),
+    };
+    return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
+}

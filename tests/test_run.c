@@ -1,0 +1,128 @@
+/* End-to-end tests of the pipeline through the `eef` binary: expert files
+ * replay exactly; `eef run --preset tiny` writes its run directory, resumes
+ * after being killed with the same bytes, and refuses a changed
+ * configuration. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    char *x, *y;
+    size_t nx, ny;
+    if (eef_read_file(a, &x, &nx) || eef_read_file(b, &y, &ny)) return 0;
+    int same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x), free(y);
+    return same;
+}
+
+static void test_expert_replays(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    for (int k = 0; k < 2; k++) {
+        const char *env = k ? "house" : "shop";
+        const char *opt = k ? "train=40,test=10" : "products=300,train=40,test=10";
+        assert_int_equal(sh("%s expert --env %s --env-opt %s --out %s/%s.jsonl --quiet > %s/%s.txt",
+                            tu_eef(), env, opt, dir, env, dir, env), 0);
+        assert_int_equal(sh("%s replay %s/%s.jsonl --env-opt %s > %s/replay.txt", tu_eef(), dir,
+                            env, opt, dir), 0);
+        char p[512];
+        snprintf(p, sizeof p, "%s/replay.txt", dir);
+        char *text;
+        assert_ok(eef_read_file(p, &text, NULL));
+        assert_non_null(strstr(text, "40 replayed, 40 matched"));
+        free(text);
+    }
+    tu_rmtree(dir);
+}
+
+static void test_tiny_run_and_resume(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    /* uninterrupted reference */
+    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/ref.log 2>&1",
+                        tu_eef(), dir, dir), 0);
+    const char *files[] = { "config.json", "state.json", "expert_train.jsonl", "expert_test.jsonl",
+                            "sft.eefm", "metrics.jsonl", "iter_1/rft.jsonl", "iter_1/eef.jsonl",
+                            "iter_1/eef_states.jsonl", "iter_1/model.eefm", "iter_1/eval.jsonl" };
+    char p[1024], q[1024];
+    for (size_t i = 0; i < EEF_ARRAY_LEN(files); i++) {
+        snprintf(p, sizeof p, "%s/ref/%s", dir, files[i]);
+        if (!eef_file_exists(p)) fail_msg("%s missing", p);
+    }
+    snprintf(p, sizeof p, "%s/ref/metrics.jsonl", dir);
+    char *m;
+    assert_ok(eef_read_file(p, &m, NULL));
+    assert_non_null(strstr(m, "\"iter\":0"));
+    assert_non_null(strstr(m, "\"iter\":1"));
+    assert_non_null(strstr(m, "\"train_solved\""));
+    free(m);
+    /* rerunning a finished run says so */
+    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",
+                        tu_eef(), dir, dir), 0);
+    snprintf(p, sizeof p, "%s/again.log", dir);
+    assert_ok(eef_read_file(p, &m, NULL));
+    assert_non_null(strstr(m, "already finished"));
+    free(m);
+    /* a different configuration in the same directory is refused */
+    assert_int_equal(sh("%s run --method eef --preset tiny --k 3 --out %s/ref --quiet > /dev/null 2>&1",
+                        tu_eef(), dir), 1);
+
+    /* killed at several moments, resumed each time: the same bytes */
+    double delays[] = { 0.3, 0.8, 1.3, 1.8 };
+    for (size_t k = 0; k < EEF_ARRAY_LEN(delays); k++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char out[600];
+            snprintf(out, sizeof out, "%s/killed", dir);
+            freopen("/dev/null", "w", stdout);
+            freopen("/dev/null", "w", stderr);
+            execl(tu_eef(), "eef", "run", "--method", "eef", "--preset", "tiny", "--out", out,
+                  "--quiet", (char *)NULL);
+            _exit(127);
+        }
+        struct timespec ts = { 0, (long)(delays[k] * 1e9) };
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/killed --quiet > /dev/null 2>&1",
+                        tu_eef(), dir), 0);
+    const char *same[] = { "metrics.jsonl", "sft.eefm", "iter_1/model.eefm", "iter_1/eef.jsonl",
+                           "iter_1/eval.jsonl", "expert_train.jsonl" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(same); i++) {
+        snprintf(p, sizeof p, "%s/ref/%s", dir, same[i]);
+        snprintf(q, sizeof q, "%s/killed/%s", dir, same[i]);
+        if (!same_file(p, q)) fail_msg("%s differs after kill and resume", same[i]);
+    }
+    /* no temporary files left behind */
+    assert_int_equal(sh("ls %s/killed %s/killed/iter_* | grep -q '\\.tmp\\.'", dir, dir), 1);
+    tu_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expert_replays),
+        cmocka_unit_test(test_tiny_run_and_resume),
+    };
+    return cmocka_run_group_tests_name("run", tests, NULL, NULL);
+}
