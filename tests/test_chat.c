@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <strings.h>
 
 #include "serve/serve.h"
 
@@ -165,6 +166,10 @@ static void test_action_parsing(void **state)
         { "  click[b0blue]  ", "click[B0BLUE]" }, /* letter case mapped to the valid action */
         { "Action: click[inc]</s>", "click[inc]" },
         { "\"click[dec]\"", "click[dec]" },
+        { "Action: click inc", "click[inc]" },      /* eef's rendering of actions */
+        { "click b0blue", "click[B0BLUE]" },
+        { "search  red mug ", "search[red mug]" }, /* the free slot, rendered */
+        { "search", "search" },                    /* an empty slot: left as it is */
         { "go north", "go north" }, /* not valid: passed on as it is */
     };
     for (size_t i = 0; i < EEF_ARRAY_LEN(cases); i++) {
@@ -352,7 +357,8 @@ static void test_against_eef_serve(void **state)
         while (n && strchr(" \t\r\n", *w)) w++, n--;
         while (n && strchr(" \t\r\n", w[n - 1])) n--;
         /* replies that the action reader would reshape are not compared */
-        int plain = !memchr(w, '\n', n) && !strstr(w, "ction:") && !(n && strchr("`\"'", w[0]));
+        int plain = !memchr(w, '\n', n) && !strstr(w, "ction:") && !(n && strchr("`\"'", w[0])) &&
+                    !(n >= 6 && (strncasecmp(w, "search", 6) == 0 || strncasecmp(w, "click ", 6) == 0));
         if (plain) {
             assert_int_equal(strlen(t.steps[i].action), n);
             assert_memory_equal(t.steps[i].action, w, n);

@@ -387,11 +387,11 @@ static void test_size_routes_methods(void **state)
     su_expect_openai_error(&r, 405, NULL);
     eef_buf_free(&r.body);
     /* a prompt that cannot fit beside max_tokens */
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":250}", "max_tokens");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1020}", "max_tokens");
     eef_buf huge;
     eef_buf_init(&huge);
     eef_buf_puts(&huge, "{\"messages\":[{\"role\":\"system\",\"content\":\"");
-    for (int i = 0; i < 400; i++) eef_buf_puts(&huge, "zq xv ");
+    for (int i = 0; i < 1200; i++) eef_buf_puts(&huge, "zq xv ");
     eef_buf_puts(&huge, "\"}],\"max_tokens\":8}");
     assert_int_equal(su_http("POST", url(g_base, "/v1/chat/completions"), huge.data, NULL, 10, &r), 0);
     su_expect_openai_error(&r, 400, "invalid_request_error");

@@ -243,7 +243,7 @@ static inline int su_child_stop(su_child *c, int sig)
  * "counter": task i asks to bring a value from 0 to its target 3 + i % 5,
  * then click[done] (reward 1 on target, else value / target).  Actions:
  * click[inc], click[dec] (only above 0), click[done], and at value 0 a
- * search[TEXT] slot that sets the value to strlen(TEXT) % 4.  Anything
+ * search[TEXT] slot (TEXT not empty) that sets the value to strlen(TEXT) % 4.  Anything
  * else is invalid (state unchanged, still a step).  10 steps at most. */
 typedef struct {
     eef_env base;
@@ -313,8 +313,8 @@ static eef_err fake_step(eef_episode *e, const char *a, eef_step *out)
     else if (strcmp(a, "click[done]") == 0) {
         ep->done = 1;
         ep->reward = ep->value == ep->target ? 1.0 : (double)ep->value / (ep->target + 1);
-    } else if (ep->value == 0 && n >= 8 && strncmp(a, "search[", 7) == 0 && a[n - 1] == ']')
-        ep->value = (int)((n - 8) % 4);
+    } else if (ep->value == 0 && n > 8 && strncmp(a, "search[", 7) == 0 && a[n - 1] == ']')
+        ep->value = (int)((n - 8) % 4); /* a search needs text (env.h) */
     else valid = 0;
     if (!ep->done && ep->steps >= e->env->max_steps) ep->done = 1;
     fake_render(ep, valid ? "" : "Invalid action. ");
@@ -338,9 +338,16 @@ static eef_err fake_actions(eef_episode *e, eef_actions *out)
 static void fake_episode_close(eef_episode *e) { free(e); }
 static void fake_close(eef_env *e) { free(e); }
 
-static const eef_env_ops fake_ops = { EEF_ENV_OPS_VERSION, "fake", fake_n_tasks, fake_task,
-                                      fake_episode_open, fake_reset, fake_step, fake_actions,
-                                      NULL, fake_episode_close, fake_close };
+static const eef_env_ops fake_ops = { .version = EEF_ENV_OPS_VERSION,
+                                      .name = "fake",
+                                      .n_tasks = fake_n_tasks,
+                                      .task = fake_task,
+                                      .episode_open = fake_episode_open,
+                                      .reset = fake_reset,
+                                      .step = fake_step,
+                                      .actions = fake_actions,
+                                      .episode_close = fake_episode_close,
+                                      .close = fake_close };
 
 static inline eef_env *fake_env_open(void)
 {

@@ -895,7 +895,7 @@ static void ct_close(eef_env *env) { free(env); }
 
 static const eef_env_ops counter_ops = { EEF_ENV_OPS_VERSION, "counter", ct_n_tasks,   ct_task,
                                          ct_episode_open,     ct_reset,  ct_step,      ct_actions,
-                                         NULL,                ct_episode_close, ct_close };
+                                         NULL,                NULL, ct_episode_close, ct_close };
 
 static eef_env *counter_open(void)
 {

@@ -16,8 +16,8 @@
  *                    `eef serve` maps onto eef's own prompt format, so an
  *                    eef agent served over HTTP sees its training prompt.
  *
- * A reply that differs from a valid action only in letter case is mapped
- * to it.  Requests time out, and failures (no connection, timeout, 429,
+ * A reply that names a valid action in another letter case, or in the
+ * form eef's prompt renders actions ("click Buy Now"), is mapped to it.  Requests time out, and failures (no connection, timeout, 429,
  * 5xx) are retried with exponential backoff; other errors and a server
  * that stays unreachable end the rollout with a message naming it.
  * Each actor (thread) has its own curl handle.
@@ -149,6 +149,54 @@ static void trim(const char **s, size_t *n)
     while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
 }
 
+/* Makes a reply that names a valid action in another spelling that action:
+ * the same letters in another case, or the form eef's prompt renders it
+ * in ("click Buy Now" for "click[Buy Now]", "search red mug" for the slot
+ * "search[" ... "]": what an eef agent served by `eef serve` writes).
+ * Anything else is left as it is (the environment will call it invalid). */
+static eef_err map_to_valid(const eef_actions *valid, eef_buf *action)
+{
+    if (eef_actions_allows(valid, action->data)) return EEF_OK;
+    const char *hit = NULL;
+    eef_err e = EEF_OK;
+    for (size_t i = 0; !hit && !e && i < valid->items.n; i++) {
+        const char *item = valid->items.items[i];
+        char *r = eef_prompt_render_action(item);
+        if (!r) e = EEF_ENOMEM;
+        else if (strcasecmp(item, action->data) == 0 || strcasecmp(r, action->data) == 0) hit = item;
+        free(r);
+    }
+    if (!e && hit) {
+        eef_buf_clear(action);
+        return eef_buf_puts(action, hit) ? EEF_ENOMEM : EEF_OK;
+    }
+    if (!e && valid->free_prefix) {
+        char *r = eef_prompt_render_action(valid->free_prefix); /* "search[" -> "search" */
+        size_t n = r ? strlen(r) : 0;
+        if (!r) e = EEF_ENOMEM;
+        else if (n && strncasecmp(action->data, r, n) == 0 && action->data[n] == ' ') {
+            const char *text = action->data + n;
+            size_t len = strlen(text);
+            trim(&text, &len);
+            if (len) {
+                eef_buf b;
+                eef_buf_init(&b);
+                if (eef_buf_puts(&b, valid->free_prefix) || eef_buf_append(&b, text, len) ||
+                    eef_buf_puts(&b, valid->free_suffix ? valid->free_suffix : ""))
+                    e = EEF_ENOMEM;
+                else {
+                    eef_buf_free(action);
+                    *action = b;
+                    b.data = NULL;
+                }
+                eef_buf_free(&b);
+            }
+        }
+        free(r);
+    }
+    return e;
+}
+
 /* The action in a reply: after the last line starting with "Action:"
  * (or the next non-empty line when that one is bare), else the whole
  * reply; surrounding quotes and backticks removed. */
@@ -188,14 +236,7 @@ static eef_err extract_action(const char *reply, const eef_actions *valid, eef_b
     if (best_n >= 4 && memcmp(best + best_n - 4, "</s>", 4) == 0) best_n -= 4;
     eef_buf_clear(action);
     if (eef_buf_append(action, best, best_n)) return EEF_ENOMEM;
-    if (!eef_actions_allows(valid, action->data)) {
-        for (size_t i = 0; i < valid->items.n; i++)
-            if (strcasecmp(valid->items.items[i], action->data) == 0) {
-                eef_buf_clear(action);
-                return eef_buf_puts(action, valid->items.items[i]) ? EEF_ENOMEM : EEF_OK;
-            }
-    }
-    return EEF_OK;
+    return map_to_valid(valid, action);
 }
 
 /* ------------------------------------------------------------ HTTP */
