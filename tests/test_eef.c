@@ -30,6 +30,26 @@ static void test_candidates(void **state)
     assert_int_equal(eef_candidates(0, 1, 5, t), 0);
 }
 
+static void test_candidates_skip_unchanged(void **state)
+{
+    (void)state;
+    /* obs a, b, b, c, c, c: actions 2, 4, 5 changed nothing visible, so the
+     * states after 1 and 3 actions are the only ones worth exploring */
+    eef_traj t;
+    eef_traj_init(&t);
+    const char *obs[6] = { "a", "b", "b", "c", "c", "c" };
+    for (int i = 0; i < 6; i++) assert_ok(eef_traj_push(&t, obs[i], "act", 1));
+    size_t c[EEF_MAX_CANDIDATES];
+    size_t n = eef_candidates_traj(&t, 1, 10, c);
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 3);
+    n = eef_candidates_traj(&t, 1, 1, c);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0], 3);
+    eef_traj_free(&t);
+}
+
 static void test_important_state(void **state)
 {
     (void)state;
@@ -103,6 +123,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_candidates_skip_unchanged),
         cmocka_unit_test(test_important_state),
         cmocka_unit_test(test_solution_mask),
     };

@@ -158,6 +158,31 @@ static void test_caps_are_letters(void **state)
     eef_buf_free(&c);
 }
 
+static void test_pathological_input(void **state)
+{
+    (void)state;
+    /* one 4 MB word: training and encoding stay linear */
+    size_t n = 4u << 20;
+    char *s = malloc(n);
+    for (size_t i = 0; i < n; i++) s[i] = "ab"[i & 1];
+    double t0 = eef_now();
+    eef_tokenizer *t;
+    assert_ok(eef_tok_train(s, n, 1000, &t));
+    int *ids = NULL;
+    size_t ni = 0, cap = 0;
+    assert_ok(eef_tok_encode(t, s, n, &ids, &ni, &cap));
+    assert_true(eef_now() - t0 < 20.0);
+    eef_buf b;
+    eef_buf_init(&b);
+    assert_ok(eef_tok_decode(t, ids, ni, &b));
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, s, n);
+    eef_buf_free(&b);
+    free(ids);
+    free(s);
+    eef_tok_free(t);
+}
+
 static void test_deterministic_and_save(void **state)
 {
     (void)state;
@@ -243,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_fuzz),   cmocka_unit_test(test_known_merges),
         cmocka_unit_test(test_word_boundaries),  cmocka_unit_test(test_caps_are_letters),
+        cmocka_unit_test(test_pathological_input),
         cmocka_unit_test(test_deterministic_and_save),
         cmocka_unit_test(test_concurrent_encode),
     };

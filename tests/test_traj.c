@@ -893,9 +893,12 @@ static eef_err ct_actions(eef_episode *e, eef_actions *out)
 static void ct_episode_close(eef_episode *e) { free(e); }
 static void ct_close(eef_env *env) { free(env); }
 
-static const eef_env_ops counter_ops = { EEF_ENV_OPS_VERSION, "counter", ct_n_tasks,   ct_task,
-                                         ct_episode_open,     ct_reset,  ct_step,      ct_actions,
-                                         NULL,                NULL, ct_episode_close, ct_close };
+static const eef_env_ops counter_ops = {
+    .version = EEF_ENV_OPS_VERSION, .name = "counter",       .n_tasks = ct_n_tasks,
+    .task = ct_task,                .episode_open = ct_episode_open, .reset = ct_reset,
+    .step = ct_step,                .actions = ct_actions,   .episode_close = ct_episode_close,
+    .close = ct_close,
+};
 
 static eef_env *counter_open(void)
 {

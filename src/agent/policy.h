@@ -77,7 +77,10 @@ eef_err eef_chat_expert_open(const char *url, const char *model, const char *api
  * What the model reads and writes is a rendering of the environment's
  * text, made here and undone by the agent:
  *  - observations: the instruction, repeated in every WebShop page, is cut
- *    out (it is given once at the top), and " [SEP] " becomes " | ";
+ *    out (it is given once at the top), and " [SEP] " becomes " | "; a page
+ *    identical to one seen at an earlier step k of the episode reads
+ *    "(as at step k)" (the item page after each option click, the results
+ *    after "< Prev"): the model need not read it twice;
  *  - actions: "verb[arg]" becomes "verb arg" (other actions are kept).
  * So an id, an option or a word is tokenized the same way in the
  * instruction, the observations and the actions, which is what lets a

@@ -42,7 +42,7 @@ static eef_err push_ids(eef_prompt *p, const int *ids, size_t n, float m)
  * x [SEP] Search" becomes "WebShop | Search". */
 char *eef_prompt_compact_obs(const char *obs, const char *instr)
 {
-    const char *at = instr && *instr && !getenv("EEF_EXP_KEEP_INSTR") ? strstr(obs, instr) : NULL;
+    const char *at = instr && *instr ? strstr(obs, instr) : NULL;
     const char *cut0 = obs + strlen(obs), *cut1 = cut0;
     if (at) {
         cut0 = at, cut1 = at + strlen(instr);
@@ -132,7 +132,17 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
     if (!e && instruction && *instruction) e = encode(tok, instruction, &instr);
     total += instr.n;
     for (size_t i = 0; !e && i < n_obs; i++) {
-        char *c = eef_prompt_compact_obs(obs[i], instruction);
+        /* a page seen before in the episode is not read twice */
+        size_t seen = i; /* the first step that showed this page */
+        for (size_t k = 0; k < i && seen == i; k++)
+            if (strcmp(obs[k], obs[i]) == 0) seen = k;
+        char *c;
+        if (seen < i) {
+            c = eef_malloc(48);
+            if (c) snprintf(c, 48, "(as at step %zu)", seen + 1);
+        } else {
+            c = eef_prompt_compact_obs(obs[i], instruction);
+        }
         if (!c) e = EEF_ENOMEM;
         else {
             e = encode(tok, c, &o[i]);

@@ -33,7 +33,7 @@ int cmd_demo(int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         snprintf(dirs[i], sizeof dirs[i], "%s/%s", out, eef_method_name(methods[i]));
         eef_run_config c;
-        if (eef_run_preset(preset, methods[i], &c)) return cli_error("demo");
+        if (eef_run_preset(preset, methods[i], "shop", &c)) return cli_error("demo");
         c.seed = (uint64_t)seed;
         printf("== %s: %s\n", eef_method_name(methods[i]), dirs[i]);
         fflush(stdout);

@@ -46,13 +46,12 @@ int cmd_run(int argc, char **argv)
     }
     eef_method m;
     eef_run_config c;
-    if (eef_method_parse(method, &m) || eef_run_preset(preset, m, &c)) {
+    if (eef_method_parse(method, &m) || eef_run_preset(preset, m, env, &c)) {
         fprintf(stderr, "eef run: %s\n", eef_errmsg());
         return 2;
     }
     c.seed = (uint64_t)seed;
     if (iters >= 0) c.iters = m == EEF_METHOD_SFT ? 0 : (int)iters;
-    if (env) snprintf(c.env, sizeof c.env, "%s", env);
     if (env_opt) snprintf(c.env_options, sizeof c.env_options, "%s", env_opt);
     if (expert_opt) snprintf(c.expert_options, sizeof c.expert_options, "%s", expert_opt);
     if (n_train >= 0) c.n_train = n_train;

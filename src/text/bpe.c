@@ -11,6 +11,8 @@
  *   - a run of other non-space bytes (punctuation),
  *   each with at most one leading space;
  *   - a run of whitespace, minus a final space that a word follows.
+ * A word longer than TOK_MAX_WORD bytes is cut into pieces of that size
+ * (so no input, however pathological, makes encoding quadratic).
  * Words are encoded independently, so encode(a + b) == encode(a) +
  * encode(b) whenever a ends and b starts at word boundaries: the agent
  * relies on this when it scores candidate actions by their encodings.
@@ -40,7 +42,17 @@ static int cls(unsigned char c)
 
 static int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 
+static size_t next_word(const unsigned char *s, size_t n, size_t i);
+
 size_t tok_next_word(const unsigned char *s, size_t n, size_t i)
+{
+    /* look no further than one byte past the longest word */
+    size_t lim = n - i > TOK_MAX_WORD + 1 ? i + TOK_MAX_WORD + 1 : n;
+    size_t j = next_word(s, lim, i);
+    return j - i > TOK_MAX_WORD ? i + TOK_MAX_WORD : j;
+}
+
+static size_t next_word(const unsigned char *s, size_t n, size_t i)
 {
     size_t j = i;
     if (s[j] == ' ' && j + 1 < n && cls(s[j + 1]) != 0) j++; /* one leading space */

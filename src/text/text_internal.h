@@ -17,6 +17,8 @@ struct eef_tokenizer {
     size_t rank_cap;
 };
 
+#define TOK_MAX_WORD 64 /* bytes; longer words are cut */
+
 /* End of the word starting at s[i] (see bpe.c for the rule). */
 size_t tok_next_word(const unsigned char *s, size_t n, size_t i);
 /* Pieces and the rank table from t->merges. */

@@ -24,6 +24,20 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
     return m;
 }
 
+size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out)
+{
+    /* states after 1..n-1 actions that changed the observation */
+    size_t moved[1024], nm = 0;
+    for (size_t k = 1; k < t->n_steps && nm < 1024; k++)
+        if (strcmp(t->steps[k].obs, t->steps[k - 1].obs) != 0) moved[nm++] = k;
+    size_t idx[EEF_MAX_CANDIDATES];
+    /* pick among them as eef_candidates picks among all: index i of the
+     * list stands for state moved[i] (the list counts from 1, hence +1) */
+    size_t n = eef_candidates(nm + 1, stride, max_states, idx);
+    for (size_t i = 0; i < n; i++) t_out[i] = moved[idx[i] - 1];
+    return n;
+}
+
 int eef_important_state(const size_t *t, const int *solved, size_t n, int start_solved,
                         size_t *j_out)
 {
@@ -127,8 +141,8 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
     for (size_t i = 0; !e && i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].important = -1;
-        out[i].n_cand = start_solved[i] ? 0 : eef_candidates(failed[i].n_steps, c->stride,
-                                                             c->max_states, out[i].t);
+        out[i].n_cand = start_solved[i] ? 0 : eef_candidates_traj(&failed[i], c->stride,
+                                                                  c->max_states, out[i].t);
         for (size_t k = 0; k < out[i].n_cand; k++) out[i].solved[k] = -1;
         winners[i] = eef_calloc(EEF_MAX_CANDIDATES, sizeof(eef_traj));
         if (!winners[i]) e = EEF_ENOMEM;

@@ -21,12 +21,13 @@ eef_err eef_method_parse(const char *s, eef_method *out)
     return eef_fail(EEF_EINVAL, "unknown method '%s' (sft, rft or eef)", s);
 }
 
-eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *c)
+eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef_run_config *c)
 {
     memset(c, 0, sizeof *c);
     c->method = method;
     snprintf(c->preset, sizeof c->preset, "%s", name);
-    snprintf(c->env, sizeof c->env, "shop");
+    snprintf(c->env, sizeof c->env, "%s", env ? env : "shop");
+    int shop = strcmp(c->env, "shop") == 0, house = strcmp(c->env, "house") == 0;
     c->seed = 1;
     c->iters = method == EEF_METHOD_SFT ? 0 : 2;
     c->vocab = 2048;
@@ -37,7 +38,8 @@ eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *c)
     c->eef = (eef_explore_config){ .stride = 1, .max_states = 6, .k = 4,
                                    .mode = EEF_SEARCH_STRIDE, .temperature = 1.0 };
     if (strcmp(name, "tiny") == 0) {
-        snprintf(c->env_options, sizeof c->env_options, "products=300,train=60,test=40");
+        if (shop) snprintf(c->env_options, sizeof c->env_options, "products=300,train=60,test=40");
+        if (house) snprintf(c->env_options, sizeof c->env_options, "train=60,test=40");
         snprintf(c->model_preset, sizeof c->model_preset, "tiny");
         c->vocab = 600;
         c->iters = method == EEF_METHOD_SFT ? 0 : 1;
@@ -47,10 +49,15 @@ eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *c)
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
+        /* a shop of 3000 train tasks: about 1000 expert wins to clone */
+        if (shop) snprintf(c->env_options, sizeof c->env_options, "products=3000,train=3000,test=500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
-        c->sft.batch_rows = 8, c->sft.seq_len = 1024, c->sft.epochs = 8;
+        c->vocab = 4096;
+        c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 6;
         c->iter = c->sft;
-        c->iter.epochs = 2;
+        c->iter.epochs = 1;
+        c->rft.k = 2;
+        c->eef.k = 2, c->eef.max_states = 6, c->eef.mode = EEF_SEARCH_BISECT;
     } else {
         return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny or demo)", name);
     }

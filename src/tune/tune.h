@@ -93,6 +93,10 @@ typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1 } eef_search_mode;
 /* Candidate prefix lengths t (ascending) for a trajectory of n_actions;
  * returns how many (<= max_states, <= EEF_MAX_CANDIDATES). */
 size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_out);
+/* The same on a trajectory, counting only the states whose observation
+ * differs from the one before (an action that changed nothing visible,
+ * e.g. a repeated "look", does not make a new state to explore from). */
+size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out);
 
 /* Given solved[0..n) for candidates in ascending order and whether the
  * task's start is solved, the index of the important state or -1; *j_out
@@ -180,8 +184,10 @@ typedef struct {
     eef_explore_config eef;     /* exploration from expert failures */
 } eef_run_config;
 
-/* Presets: "tiny" (tests, ~1 minute), "demo" (make demo). */
-eef_err eef_run_preset(const char *name, eef_method method, eef_run_config *out);
+/* Presets: "tiny" (tests, seconds), "demo" (make demo), for an environment
+ * ("shop", "house", or "remote:URL"; the preset sizes its world). */
+eef_err eef_run_preset(const char *name, eef_method method, const char *env,
+                       eef_run_config *out);
 struct cJSON *eef_run_config_to_json(const eef_run_config *c);
 eef_err eef_run_config_from_json(const struct cJSON *j, const char *where, eef_run_config *c);
 
