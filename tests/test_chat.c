@@ -320,7 +320,7 @@ static void test_against_eef_serve(void **state)
 {
     (void)state;
     eef_progress_set_quiet(1);
-    eef_model *m = su_model("small", 8);
+    eef_model *m = su_model("tiny", 8);
     eef_chat_server_config c;
     eef_chat_server_defaults(&c);
     c.port = 0;
