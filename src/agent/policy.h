@@ -68,6 +68,12 @@ eef_err eef_expert_house_open(const char *options, eef_policy **out);
 eef_err eef_chat_expert_open(const char *url, const char *model, const char *api_key_env,
                              const char *options, eef_policy **out);
 
+/* An expert by name: "builtin" (or NULL: the environment's built-in
+ * expert) or "chat:URL" (options may add model=NAME and key_env=VAR to the
+ * chat expert's own). */
+eef_err eef_expert_open(const char *env, const char *expert, const char *options,
+                        eef_policy **out);
+
 /* ------------------------------------------------------------ prompt
  * The one place where a trajectory becomes tokens:
  *

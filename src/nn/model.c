@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdlib.h>
 
 /* SwiGLU width: Llama's 8/3 * D rounded up to a multiple of 64. */
 static int swiglu_width(int d) { return ((8 * d / 3 + 63) / 64) * 64; }
@@ -12,6 +13,7 @@ static int swiglu_width(int d) { return ((8 * d / 3 + 63) / 64) * 64; }
 eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out)
 {
     eef_model_config c = { .vocab = vocab, .tied = 0, .rope_theta = 10000.0f, .norm_eps = 1e-5f };
+    if (getenv("EEF_EXP_TIED")) c.tied = 1;
     if (strcmp(name, "tiny") == 0) {
         c.d_model = 32, c.n_layers = 2, c.n_heads = 2, c.d_ff = 96, c.max_ctx = 1024;
     } else if (strcmp(name, "small") == 0 || strcmp(name, "demo") == 0) {
