@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdlib.h>
 
 /* SwiGLU width: Llama's 8/3 * D rounded up to a multiple of 64. */
 static int swiglu_width(int d) { return ((8 * d / 3 + 63) / 64) * 64; }
@@ -13,12 +12,17 @@ static int swiglu_width(int d) { return ((8 * d / 3 + 63) / 64) * 64; }
 eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out)
 {
     eef_model_config c = { .vocab = vocab, .tied = 0, .rope_theta = 10000.0f, .norm_eps = 1e-5f };
-    if (getenv("EEF_EXP_TIED")) c.tied = 1;
     if (strcmp(name, "tiny") == 0) {
         c.d_model = 32, c.n_layers = 2, c.n_heads = 2, c.d_ff = 96, c.max_ctx = 1024;
     } else if (strcmp(name, "small") == 0 || strcmp(name, "demo") == 0) {
         c.d_model = 128, c.n_layers = 4, c.n_heads = 4, c.max_ctx = 1024;
         c.d_ff = swiglu_width(c.d_model);
+        /* the pipeline's agent ties its output head to the embedding: with
+         * ~1000 demonstrations, copying a token it has read (an option, a
+         * word of the instruction) is what it must learn, and a tied head
+         * scores a token by the very vector attention retrieves (measured:
+         * 10.0% vs 7.7% test wins after SFT, README) */
+        c.tied = strcmp(name, "demo") == 0;
     } else if (strcmp(name, "base") == 0) {
         c.d_model = 256, c.n_layers = 6, c.n_heads = 8, c.max_ctx = 2048;
         c.d_ff = swiglu_width(c.d_model);

@@ -50,8 +50,10 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
-        /* a shop of 3000 train tasks: about 1000 expert wins to clone */
-        if (shop) snprintf(c->env_options, sizeof c->env_options, "products=3000,train=3000,test=500");
+        /* a shop of 8 product types and 3000 train tasks: about 1200 expert
+         * wins to clone, ~150 per type */
+        if (shop)
+            snprintf(c->env_options, sizeof c->env_options, "products=3000,types=8,train=3000,test=500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
         c->vocab = 4096;
         c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 6;
