@@ -79,6 +79,11 @@ int cmd_run(int argc, char **argv)
             return 2;
         }
     }
+    if (shards > 0 && shards % eef_dist_size() != 0) {
+        fprintf(stderr, "eef run: --shards %ld cannot be shared by %d ranks (use a multiple of %d)\n",
+                shards, eef_dist_size(), eef_dist_size());
+        return 2;
+    }
     if (shards >= 0) c.sft.shards = c.iter.shards = (int)shards;
     if (schedule) {
         eef_dist_schedule ds;
