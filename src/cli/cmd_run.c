@@ -103,6 +103,15 @@ int cmd_run(int argc, char **argv)
     int finished;
     if (eef_run(&c, out, from, &finished)) return cli_error("run");
     if (eef_dist_rank() != 0) return 0;
+    if (eef_dist_size() > 1) {
+        eef_dist_stats ds;
+        eef_dist_get_stats(&ds);
+        eef_info("dist: %s; rank 0 all-reduced %.1f MB in %ld calls, sent %.2f MB and received "
+                 "%.2f MB of trajectories in %ld gathers (%ld dynamic units handed out), %.1f s "
+                 "in collectives", eef_dist_backend(), ds.sum_bytes / 1e6, ds.sums,
+                 ds.gather_bytes_out / 1e6, ds.gather_bytes_in / 1e6, ds.gathers, ds.chunks,
+                 ds.seconds);
+    }
     if (finished) printf("%s: run already finished (metrics in %s/metrics.jsonl)\n", out, out);
     else printf("%s: done (metrics in %s/metrics.jsonl)\n", out, out);
     return 0;
