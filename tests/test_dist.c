@@ -326,7 +326,7 @@ static void test_mpi_run_equals_one_process(void **state)
     char *dir = tu_tmpdir();
     const char *run = "run --method eef --preset tiny --quiet --threads 1";
     /* leak reports of the MPI library itself (sanitizer builds) are not ours */
-    int rc = sh("ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe %s %s %s --out %s/mpi "
+    int rc = sh("ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe --bind-to none %s %s %s --out %s/mpi "
                 "> %s/mpi.log 2>&1", getuid() == 0 ? "--allow-run-as-root" : "", mpi_eef, run, dir,
                 dir);
     if (rc != 0) {
