@@ -84,6 +84,13 @@ static void test_tiny_run_and_resume(void **state)
     /* a different configuration in the same directory is refused */
     assert_int_equal(sh("%s run --method eef --preset tiny --k 3 --out %s/ref --quiet > /dev/null 2>&1",
                         tu_eef(), dir), 1);
+    /* so is another shard count: it changes the rounding of every step */
+    assert_int_equal(sh("%s run --method eef --preset tiny --shards 2 --out %s/ref > %s/shards.log 2>&1",
+                        tu_eef(), dir, dir), 1);
+    snprintf(p, sizeof p, "%s/shards.log", dir);
+    assert_ok(eef_read_file(p, &m, NULL));
+    assert_non_null(strstr(m, "(sft differs)"));
+    free(m);
 
     /* killed at several moments, resumed each time: the same bytes */
     double delays[] = { 0.3, 0.8, 1.3, 1.8 };

@@ -1,6 +1,8 @@
 /* run_config.c: run presets and their JSON form (config.json). */
 #include "tune.h"
 
+#include "dist/dist.h"
+
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,11 @@ static cJSON *train_json(const eef_train_config *t)
     cJSON_AddNumberToObject(o, "clip", t->opt.clip);
     cJSON_AddNumberToObject(o, "warmup", (double)t->opt.warmup);
     cJSON_AddNumberToObject(o, "min_lr_frac", t->opt.min_lr_frac);
+    /* row groups summed separately change the float rounding of every
+     * step, so a resumed run must use the same count; written only when
+     * sharded, so one-process configurations keep their form */
+    int shards = t->shards > 0 ? t->shards : eef_dist_size();
+    if (shards > 1) cJSON_AddNumberToObject(o, "shards", shards);
     return o;
 }
 
@@ -160,6 +167,11 @@ static eef_err train_from_json(const cJSON *o, const char *where, eef_train_conf
     EEF_TRY(get_int(o, "warmup", where, 0, 1L << 40, &v));
     t->opt.warmup = v;
     EEF_TRY(eef_json_num(o, "min_lr_frac", where, &t->opt.min_lr_frac));
+    t->shards = 1;
+    if (cJSON_GetObjectItemCaseSensitive(o, "shards")) {
+        EEF_TRY(get_int(o, "shards", where, 1, 4096, &v));
+        t->shards = (int)v;
+    }
     if (!(t->epochs > 0) || !(t->opt.lr > 0))
         return eef_fail(EEF_EFORMAT, "%s: epochs and lr must be positive", where);
     return EEF_OK;
