@@ -74,6 +74,28 @@ static void test_tiny_run_and_resume(void **state)
     assert_non_null(strstr(m, "\"iter\":1"));
     assert_non_null(strstr(m, "\"train_solved\""));
     free(m);
+    /* compared: table, report with plots, JSON, pooled over runs */
+    assert_int_equal(sh("%s compare %s/ref --md %s/report.md > %s/cmp.txt 2>&1", tu_eef(),
+                        dir, dir, dir), 0);
+    const char *report[] = { "cmp.txt", "report.md", "win_rate.svg", "train_solved.svg" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(report); i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, report[i]);
+        if (!eef_file_exists(p)) fail_msg("%s missing", p);
+    }
+    assert_int_equal(sh("%s compare --json %s/ref > %s/cmp.json", tu_eef(), dir, dir), 0);
+    snprintf(p, sizeof p, "%s/cmp.json", dir);
+    assert_ok(eef_read_file(p, &m, NULL));
+    assert_non_null(strstr(m, "\"final\""));
+    free(m);
+    /* the same run twice, pooled: twice the tasks, the same rate */
+    assert_int_equal(sh("%s compare --pool %s/ref %s/ref > %s/pool.txt", tu_eef(), dir, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/pool.txt", dir);
+    assert_ok(eef_read_file(p, &m, NULL));
+    assert_non_null(strstr(m, "\neef         2     80 "));
+    assert_non_null(strstr(m, "\nexpert      1     40 "));
+    assert_null(strstr(m, "won by eef and not rft")); /* no RFT run to pair with */
+    free(m);
+
     /* rerunning a finished run says so */
     assert_int_equal(sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",
                         tu_eef(), dir, dir), 0);

@@ -9,13 +9,14 @@
 int cmd_compare(int argc, char **argv)
 {
     const char *md = NULL;
-    int json = 0;
+    int json = 0, pool = 0;
     const cli_opt opts[] = {
         { "--md", OPT_STR, &md, "FILE", "also write a Markdown report with SVG plots", 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print JSON (one object per run) instead", 0, 0 },
+        { "--pool", OPT_FLAG, &pool, NULL, "pool each method's last evaluation over the runs (seeds)", 0, 0 },
         { 0 },
     };
-    const cli_spec spec = { "compare", "RUN_DIR... [--md FILE] [--json]",
+    const cli_spec spec = { "compare", "RUN_DIR... [--md FILE] [--json] [--pool]",
                             "compare runs: test win rate, score, tiers, solved tasks, cost", opts,
                             1, 64 };
     char **pos;
@@ -39,7 +40,7 @@ int cmd_compare(int argc, char **argv)
     } else if (!e) {
         eef_buf t;
         eef_buf_init(&t);
-        e = eef_compare_table(v, (size_t)n, &t);
+        e = pool ? eef_compare_pool(v, (size_t)n, &t) : eef_compare_table(v, (size_t)n, &t);
         if (!e) fputs(t.data ? t.data : "", stdout);
         eef_buf_free(&t);
     }

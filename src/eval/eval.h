@@ -59,6 +59,11 @@ eef_err eef_compare_table(const eef_run_view *runs, size_t n, eef_buf *out);
 /* One JSON object per run with its config, expert summary, per-iteration
  * metrics and final metrics; an array of them. */
 struct cJSON *eef_compare_json(const eef_run_view *runs, size_t n);
+/* The last evaluation of each method pooled over runs (seeds): wins and
+ * tasks summed, Wilson interval of the pooled rate, tiers; the expert once
+ * per world; and, for EEF and RFT runs of the same seed, the hard-tier test
+ * tasks one wins and the other does not. */
+eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out);
 /* report.md (table, plots, salvaged actions) next to its SVG plots. */
 eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_path);
 

@@ -335,3 +335,108 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
     eef_buf_free(&b);
     return e;
 }
+
+/* ------------------------------------------------------------ pooled over seeds */
+/* Wins of a summary: its rate times its task count, back to a count. */
+static double wins_of(const cJSON *t, const char *tier)
+{
+    char w[48] = "win", n[48] = "n";
+    if (tier) {
+        snprintf(w, sizeof w, "tiers.%s.win", tier);
+        snprintf(n, sizeof n, "tiers.%s.n", tier);
+    }
+    double nn = num(t, n), ww = num(t, w);
+    return isnan(nn) || isnan(ww) ? 0 : floor(ww * nn + 0.5);
+}
+
+typedef struct {
+    char name[32];
+    int runs;
+    double k[4], n[4], score; /* all, easy, medium, hard; score summed x n */
+} pool_row;
+
+static void pool_add(pool_row *p, const cJSON *t)
+{
+    static const char *tiers[] = { NULL, "easy", "medium", "hard" };
+    p->runs++;
+    for (int i = 0; i < 4; i++) {
+        p->k[i] += wins_of(t, tiers[i]);
+        char n[48] = "n";
+        if (tiers[i]) snprintf(n, sizeof n, "tiers.%s.n", tiers[i]);
+        double v = num(t, n);
+        p->n[i] += isnan(v) ? 0 : v;
+    }
+    p->score += num(t, "score") * num(t, "n");
+}
+
+static void pool_print(eef_buf *b, const pool_row *p)
+{
+    double lo, hi;
+    eef_wilson((size_t)p->k[0], (size_t)p->n[0], &lo, &hi);
+    eef_buf_printf(b, "%-8s %4d %6.0f  %5.1f [%5.1f,%5.1f]  %5.1f", p->name, p->runs, p->n[0],
+                   p->n[0] ? 100 * p->k[0] / p->n[0] : 0, 100 * lo, 100 * hi,
+                   p->n[0] ? p->score / p->n[0] : 0);
+    for (int i = 1; i < 4; i++) eef_buf_printf(b, "  %5.1f", p->n[i] ? 100 * p->k[i] / p->n[i] : 0);
+    eef_buf_puts(b, "\n");
+}
+
+eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
+{
+    /* the expert once per world (seed, environment, options), then each
+     * method's last evaluation, in order of first appearance */
+    pool_row rows[9] = { { .name = "expert" } };
+    size_t nr = 1;
+    char (*seen)[600] = eef_calloc(n ? n : 1, sizeof *seen);
+    if (!seen) return EEF_ENOMEM;
+    size_t ns = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (runs[r].expert) {
+            char key[600];
+            const cJSON *c = runs[r].config;
+            snprintf(key, sizeof key, "%.0f|%s|%s", num(c, "seed"),
+                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "env")),
+                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "env_options")));
+            size_t s = 0;
+            while (s < ns && strcmp(seen[s], key) != 0) s++;
+            if (s == ns) {
+                snprintf(seen[ns++], sizeof *seen, "%s", key);
+                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"));
+            }
+        }
+        if (!runs[r].n_iters) continue;
+        size_t i = 1;
+        while (i < nr && strcmp(rows[i].name, runs[r].method) != 0) i++;
+        if (i == nr) {
+            if (nr == 9) continue;
+            memset(&rows[nr], 0, sizeof rows[nr]);
+            snprintf(rows[nr++].name, sizeof rows[0].name, "%s", runs[r].method);
+        }
+        pool_add(&rows[i], cJSON_GetObjectItemCaseSensitive(runs[r].iters[runs[r].n_iters - 1], "test"));
+    }
+    free(seen);
+    eef_buf_printf(out, "%-8s %4s %6s  %-20s  %5s  %5s  %5s  %5s\n", "method", "runs", "tasks",
+                   "test win % [95% CI]", "score", "easy", "medium", "hard");
+    for (size_t i = 0; i < nr; i++)
+        if (rows[i].runs) pool_print(out, &rows[i]);
+
+    /* hard-tier test tasks one method wins and another does not, over the
+     * worlds both were run in (runs paired by seed) */
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++) {
+            if (a == b || strcmp(runs[a].method, "eef") != 0 || strcmp(runs[b].method, "rft") != 0 ||
+                num(runs[a].config, "seed") != num(runs[b].config, "seed"))
+                continue;
+            size_t na, nb;
+            unsigned char *wa = hard_wins(&runs[a], &na), *wb = hard_wins(&runs[b], &nb);
+            size_t only_a = 0, only_b = 0;
+            for (size_t t = 0; wa && wb && t < (na > nb ? na : nb); t++) {
+                int x = t < na && wa[t], y = t < nb && wb[t];
+                only_a += x && !y, only_b += y && !x;
+            }
+            free(wa);
+            free(wb);
+            eef_buf_printf(out, "seed %.0f: hard-tier test tasks won by eef and not rft: %zu; by rft "
+                           "and not eef: %zu\n", num(runs[a].config, "seed"), only_a, only_b);
+        }
+    return EEF_OK;
+}
