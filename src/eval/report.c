@@ -353,10 +353,12 @@ typedef struct {
     char name[32];
     int runs;
     double k[4], n[4], score; /* all, easy, medium, hard; score summed x n */
+    double solved, tasks;     /* train tasks with a win in the training data */
 } pool_row;
 
-static void pool_add(pool_row *p, const cJSON *t)
+static void pool_add(pool_row *p, const cJSON *t, double solved, double tasks)
 {
+    p->solved += solved, p->tasks += tasks;
     static const char *tiers[] = { NULL, "easy", "medium", "hard" };
     p->runs++;
     for (int i = 0; i < 4; i++) {
@@ -377,7 +379,7 @@ static void pool_print(eef_buf *b, const pool_row *p)
                    p->n[0] ? 100 * p->k[0] / p->n[0] : 0, 100 * lo, 100 * hi,
                    p->n[0] ? p->score / p->n[0] : 0);
     for (int i = 1; i < 4; i++) eef_buf_printf(b, "  %5.1f", p->n[i] ? 100 * p->k[i] / p->n[i] : 0);
-    eef_buf_puts(b, "\n");
+    eef_buf_printf(b, "  %6.0f/%-6.0f\n", p->solved, p->tasks);
 }
 
 eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
@@ -400,7 +402,9 @@ eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
             while (s < ns && strcmp(seen[s], key) != 0) s++;
             if (s == ns) {
                 snprintf(seen[ns++], sizeof *seen, "%s", key);
-                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"));
+                const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
+                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"),
+                         wins_of(tr, NULL), num(tr, "n"));
             }
         }
         if (!runs[r].n_iters) continue;
@@ -411,11 +415,13 @@ eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
             memset(&rows[nr], 0, sizeof rows[nr]);
             snprintf(rows[nr++].name, sizeof rows[0].name, "%s", runs[r].method);
         }
-        pool_add(&rows[i], cJSON_GetObjectItemCaseSensitive(runs[r].iters[runs[r].n_iters - 1], "test"));
+        const cJSON *last = runs[r].iters[runs[r].n_iters - 1];
+        pool_add(&rows[i], cJSON_GetObjectItemCaseSensitive(last, "test"), num(last, "train_solved"),
+                 num(last, "train_tasks"));
     }
     free(seen);
-    eef_buf_printf(out, "%-8s %4s %6s  %-20s  %5s  %5s  %5s  %5s\n", "method", "runs", "tasks",
-                   "test win % [95% CI]", "score", "easy", "medium", "hard");
+    eef_buf_printf(out, "%-8s %4s %6s  %-20s  %5s  %5s  %5s  %5s  %s\n", "method", "runs", "tasks",
+                   "test win % [95% CI]", "score", "easy", "medium", "hard", "train solved");
     for (size_t i = 0; i < nr; i++)
         if (rows[i].runs) pool_print(out, &rows[i]);
 
