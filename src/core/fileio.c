@@ -1,6 +1,7 @@
 /* fileio.c: atomic writes (temp + fsync + rename + dir fsync), whole-file
  * reads, line reading with line numbers, and a fault-injection hook. */
 #include "core.h"
+#include "core_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,6 +81,7 @@ eef_err eef_afile_open(eef_afile *af, const char *path)
         af->path = af->tmp = NULL;
         return e;
     }
+    eef_crash_point_at("afile.open", af->path);
     return EEF_OK;
 }
 
@@ -87,6 +89,11 @@ eef_err eef_afile_write(eef_afile *af, const void *p, size_t n)
 {
     if (!af->f) return eef_fail(EEF_ESTATE, "write to a closed file");
     if (n == 0) return EEF_OK;
+    eef_crash_point_at("afile.write", af->path);
+    if (eef_crash_diskfull()) {
+        errno = ENOSPC;
+        return eef_fail(EEF_EIO, "%s: write: %s (injected)", af->path, strerror(ENOSPC));
+    }
     if (fault_fires()) {
         errno = ENOSPC;
         return eef_fail(EEF_EIO, "%s: write: %s (injected)", af->path, strerror(ENOSPC));
@@ -107,8 +114,10 @@ eef_err eef_afile_commit(eef_afile *af)
     if (fclose(af->f) != 0 && !err)
         err = eef_fail(EEF_EIO, "%s: close: %s", af->path, strerror(errno));
     af->f = NULL;
+    if (!err) eef_crash_point_at("afile.synced", af->path);
     if (!err && rename(af->tmp, af->path) != 0)
         err = eef_fail(EEF_EIO, "%s: rename: %s", af->path, strerror(errno));
+    if (!err) eef_crash_point_at("afile.renamed", af->path);
     if (!err) err = fsync_dir(af->path);
     if (err) unlink(af->tmp);
     free(af->path);
