@@ -209,6 +209,17 @@ static void test_rollouts_deterministic_and_restored(void **state)
         eef_traj_free(&a[i]);
         eef_traj_free(&b[i]);
     }
+    /* the same rollouts in reverse order (each actor has another history
+     * in its KV cache) give the same trajectories */
+    eef_rollout_spec rev[N];
+    for (int i = 0; i < N; i++) rev[i] = specs[N - 1 - i];
+    assert_ok(eef_rollout_batch(env, p, specs, N, NULL, a));
+    assert_ok(eef_rollout_batch(env, p, rev, N, NULL, b));
+    for (int i = 0; i < N; i++) {
+        assert_true(eef_traj_equal(&a[i], &b[N - 1 - i]));
+        eef_traj_free(&a[i]);
+        eef_traj_free(&b[N - 1 - i]);
+    }
     /* an invalid prefix is an error, not a silent rollout */
     const char *bad[1] = { "click[nothing]" };
     eef_rollout_spec bs = { .split = EEF_SPLIT_TRAIN, .index = 3, .prefix = bad, .n_prefix = 1, .key = 1 };

@@ -223,6 +223,7 @@ static void test_checkpoint_roundtrip_and_damage(void **state)
     assert_int_equal(o2->step, 17);
     assert_memory_equal(o2->m, o->m, o->n * sizeof(float));
     assert_memory_equal(o2->v, o->v, o->n * sizeof(float));
+    eef_adamw_free(o2);
     assert_int_equal(eef_adamw_load(opath, m->n_params + 1, &o2), EEF_EFORMAT);
     eef_adamw_free(o);
 

@@ -12,7 +12,7 @@
 static void gen(shop_catalog *c, size_t n, uint64_t seed)
 {
     shop_catalog_init(c);
-    assert_ok(shop_generate(c, n, seed));
+    assert_ok(shop_generate(c, n, 0, seed));
     assert_ok(shop_catalog_finish(c));
 }
 
@@ -360,9 +360,31 @@ static void test_loader_round_trip(void **state)
     tu_rmtree(dir);
 }
 
+static void test_types_option(void **state)
+{
+    (void)state;
+    /* a smaller world: products of only the first N types of the order */
+    shop_catalog c;
+    shop_catalog_init(&c);
+    assert_ok(shop_generate(&c, 300, 3, 7));
+    int seen[64] = { 0 }, distinct = 0;
+    for (size_t i = 0; i < 300; i++) {
+        assert_in_range(c.items[i].type, 0, 63);
+        if (!seen[c.items[i].type]++) distinct++;
+    }
+    assert_int_equal(distinct, 3);
+    shop_catalog_free(&c);
+    /* the option reaches the generator; unknown values are refused */
+    eef_env *env;
+    assert_ok(eef_env_open("shop", "products=200,types=4,train=10,test=5", 1, &env));
+    eef_env_close(env);
+    assert_int_equal(eef_env_open("shop", "types=0", 1, &env), EEF_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_option),
         cmocka_unit_test(test_generator_deterministic),
         cmocka_unit_test(test_generator_rules),
         cmocka_unit_test(test_generator_near_duplicates_and_vocabulary),

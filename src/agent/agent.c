@@ -56,15 +56,30 @@ static void actor_close(eef_actor *actor)
 }
 
 /* Makes the cache hold exactly prompt tokens [0, n) with the logits of
- * the last one available. */
+ * the last one available.
+ *
+ * Tokens are fed in chunks that start at multiples of FEED_CHUNK, and the
+ * cache is only kept up to such a boundary: a batched feed's arithmetic
+ * depends on where the batch starts, so this way a token's keys and the
+ * logits that drive a choice depend only on the token sequence, never on
+ * what this actor (thread) ran before — rollouts are the same whatever
+ * thread runs them. */
+#define FEED_CHUNK 64
+
 static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
 {
     int common = 0;
     while (common < n && common < a->n_cached && a->cached[common] == tokens[common]) common++;
     if (common == n) common = n - 1; /* refeed the last token to get its logits */
+    common -= common % FEED_CHUNK;
     eef_kv_truncate(a->kv, common);
     a->n_cached = common;
-    EEF_TRY(eef_kv_feed(a->kv, tokens + common, n - common, NULL));
+    for (int at = common; at < n;) {
+        int end = at - at % FEED_CHUNK + FEED_CHUNK;
+        if (end > n) end = n;
+        EEF_TRY(eef_kv_feed(a->kv, tokens + at, end - at, NULL));
+        at = end;
+    }
     if (n > a->cap_cached) {
         int *c = eef_realloc(a->cached, (size_t)n * 2 * sizeof(int));
         if (!c) return EEF_ENOMEM;

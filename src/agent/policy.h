@@ -58,6 +58,22 @@ void eef_policy_close(eef_policy *p);
 eef_err eef_expert_shop_open(const char *options, eef_policy **out);
 eef_err eef_expert_house_open(const char *options, eef_policy **out);
 
+/* An expert behind any OpenAI-compatible chat endpoint (agent/chat.c):
+ * `url` is the server ("http://host:port", ".../v1" or the full
+ * ".../v1/chat/completions"), `model` the model id sent, `api_key_env`
+ * the environment variable holding a Bearer key (NULL: none).  Options:
+ * prompt=react|plain, temperature, top_p, max_tokens, history (last N
+ * steps shown; 0 all), timeout (s), retries, backoff (s), seed (1: send a
+ * per-call seed from the rollout's stream).  docs/serving.md has details. */
+eef_err eef_chat_expert_open(const char *url, const char *model, const char *api_key_env,
+                             const char *options, eef_policy **out);
+
+/* An expert by name: "builtin" (or NULL: the environment's built-in
+ * expert) or "chat:URL" (options may add model=NAME and key_env=VAR to the
+ * chat expert's own). */
+eef_err eef_expert_open(const char *env, const char *expert, const char *options,
+                        eef_policy **out);
+
 /* ------------------------------------------------------------ prompt
  * The one place where a trajectory becomes tokens:
  *

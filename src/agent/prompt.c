@@ -77,7 +77,10 @@ char *eef_prompt_compact_obs(const char *obs, const char *instr)
         eef_buf_free(&b);
         return NULL;
     }
-    if (!b.data) return eef_strdup("");
+    if (!b.len) { /* an empty observation: reserve left the buffer unterminated */
+        eef_buf_free(&b);
+        return eef_strdup("");
+    }
     return b.data;
 }
 

@@ -100,7 +100,7 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
     eef_err first = EEF_OK;
     char first_msg[1024] = "";
     size_t first_at = (size_t)-1;
-    double wins = 0;
+    double wins = 0, done_n = 0;
 #pragma omp parallel
     {
         eef_episode *ep = NULL;
@@ -123,9 +123,14 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
                 }
             }
             if (label) {
-#pragma omp atomic
-                wins += out[i].win;
-                eef_progress_note(&prog, "win %.1f%%", 100.0 * wins / (double)n);
+                double w, d;
+#pragma omp critical(eef_rollout_prog)
+                {
+                    wins += out[i].win;
+                    done_n += 1;
+                    w = wins, d = done_n;
+                }
+                eef_progress_note(&prog, "win %.1f%%", 100.0 * w / d);
                 eef_progress_add(&prog, 1);
             }
         }

@@ -10,17 +10,18 @@
 int cmd_expert(int argc, char **argv)
 {
     const char *env_name = "shop", *split_name = "train", *out = NULL, *env_opt = NULL;
-    const char *expert_opt = NULL;
+    const char *expert_opt = NULL, *expert = "builtin";
     long n = 0, seed = 1, threads = 0;
     int quiet = 0;
     const cli_opt opts[] = {
-        { "--env", OPT_STR, &env_name, "E", "shop or house", 0, 0 },
+        { "--env", OPT_STR, &env_name, "E", "shop, house or remote:URL", 0, 0 },
         { "--split", OPT_STR, &split_name, "S", "train or test", 0, 0 },
         { "--n", OPT_INT, &n, "N", "first N tasks (0: all)", 0, 100000000 },
         { "--seed", OPT_INT, &seed, "S", "seed (world and the expert's choices)", 0, 1L << 52 },
         { "--out", OPT_STR, &out, "FILE", "write the trajectories (.jsonl)", 0, 0 },
         { "--env-opt", OPT_STR, &env_opt, "K=V,..", "environment options", 0, 0 },
-        { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options (its weaknesses)", 0, 0 },
+        { "--expert", OPT_STR, &expert, "X", "builtin or chat:URL (an OpenAI-compatible server)", 0, 0 },
+        { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options (built-in: its weaknesses; chat: model=, key_env=, ...)", 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bar", 0, 0 },
         { 0 },
@@ -39,11 +40,7 @@ int cmd_expert(int argc, char **argv)
     eef_env *env = NULL;
     eef_policy *ex = NULL;
     eef_err e = eef_env_open(env_name, env_opt, (uint64_t)seed, &env);
-    if (!e) {
-        if (strcmp(env_name, "shop") == 0) e = eef_expert_shop_open(expert_opt, &ex);
-        else if (strcmp(env_name, "house") == 0) e = eef_expert_house_open(expert_opt, &ex);
-        else e = eef_fail(EEF_EINVAL, "no built-in expert for '%s'", env_name);
-    }
+    if (!e) e = eef_expert_open(env_name, expert, expert_opt, &ex);
     eef_traj *t = NULL;
     size_t nt = 0;
     eef_eval_summary s;

@@ -8,7 +8,7 @@
 int cmd_run(int argc, char **argv)
 {
     const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
-    const char *env_opt = NULL, *expert_opt = NULL, *search = NULL;
+    const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
     long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
     long threads = 0;
     double temp = -1;
@@ -22,7 +22,8 @@ int cmd_run(int argc, char **argv)
         { "--iters", OPT_INT, &iters, "N", "iterations (rft, eef)", 0, 1000 },
         { "--env", OPT_STR, &env, "E", "shop, house or remote:URL", 0, 0 },
         { "--env-opt", OPT_STR, &env_opt, "K=V,..", "environment options", 0, 0 },
-        { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options", 0, 0 },
+        { "--expert", OPT_STR, &expert, "X", "builtin or chat:URL (an OpenAI-compatible server)", 0, 0 },
+        { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options (chat: model=, key_env=, ...)", 0, 0 },
         { "--n-train", OPT_INT, &n_train, "N", "train tasks used (0: all)", 0, 100000000 },
         { "--n-test", OPT_INT, &n_test, "N", "test tasks evaluated (0: all)", 0, 100000000 },
         { "--k", OPT_INT, &k, "K", "rollouts per task start and per EEF state", 1, 1024 },
@@ -53,6 +54,7 @@ int cmd_run(int argc, char **argv)
     c.seed = (uint64_t)seed;
     if (iters >= 0) c.iters = m == EEF_METHOD_SFT ? 0 : (int)iters;
     if (env_opt) snprintf(c.env_options, sizeof c.env_options, "%s", env_opt);
+    if (expert) snprintf(c.expert, sizeof c.expert, "%s", expert);
     if (expert_opt) snprintf(c.expert_options, sizeof c.expert_options, "%s", expert_opt);
     if (n_train >= 0) c.n_train = n_train;
     if (n_test >= 0) c.n_test = n_test;

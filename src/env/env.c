@@ -45,17 +45,12 @@ int eef_actions_allows(const eef_actions *a, const char *action)
     return 0;
 }
 
-/* The remote client is still being written: weak, so a build without it
- * reports it instead of failing to link.  (A weak reference does not pull
- * an object out of libeef.a: the environments that exist are strong.) */
-#pragma weak eef_remote_open
-
 eef_err eef_env_open(const char *name, const char *options, uint64_t seed, eef_env **out)
 {
     *out = NULL;
     if (strcmp(name, "shop") == 0) return eef_shop_open(options, seed, out);
     if (strcmp(name, "house") == 0) return eef_house_open(options, seed, out);
-    if (strncmp(name, "remote:", 7) == 0 && eef_remote_open)
+    if (strncmp(name, "remote:", 7) == 0)
         return eef_remote_open(name + 7, options, out);
     return eef_fail(EEF_EINVAL, "unknown environment '%s' (shop, house or remote:URL)", name);
 }

@@ -17,6 +17,12 @@ eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out)
     } else if (strcmp(name, "small") == 0 || strcmp(name, "demo") == 0) {
         c.d_model = 128, c.n_layers = 4, c.n_heads = 4, c.max_ctx = 1024;
         c.d_ff = swiglu_width(c.d_model);
+        /* the pipeline's agent ties its output head to the embedding: with
+         * ~1000 demonstrations, copying a token it has read (an option, a
+         * word of the instruction) is what it must learn, and a tied head
+         * scores a token by the very vector attention retrieves (measured:
+         * 10.0% vs 7.7% test wins after SFT, README) */
+        c.tied = strcmp(name, "demo") == 0;
     } else if (strcmp(name, "base") == 0) {
         c.d_model = 256, c.n_layers = 6, c.n_heads = 8, c.max_ctx = 2048;
         c.d_ff = swiglu_width(c.d_model);

@@ -154,6 +154,17 @@ eef_err eef_model_load(const char *path, eef_model **out);
 eef_err eef_adamw_save(const eef_adamw *o, const char *path);
 eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
 
+/* ------------------------------------------------------------ export
+ * The weights in a standard format for other runtimes (nn/export.c),
+ * float32, Llama tensor names, fused projections split:
+ *   "gguf"         llama.cpp (architecture "llama"), with the tokenizer as
+ *                  a GPT-2 style BPE; q/k rows as eef's (interleaved rotary
+ *                  pairs, llama.cpp's NORM rope)
+ *   "safetensors"  Hugging Face LlamaForCausalLM names; q/k rows permuted
+ *                  for HF's rotate_half rotary layout; config in __metadata__
+ * Written atomically.  docs/serving.md has the details. */
+eef_err eef_model_export(const eef_model *m, const char *format, const char *path);
+
 /* ------------------------------------------------------------ inference
  * A KV cache for one sequence, used by one thread at a time.  Tokens are
  * appended with eef_kv_feed; scoring a set of alternative continuations

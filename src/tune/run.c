@@ -131,9 +131,7 @@ static void banner(const char *fmt, ...)
 static eef_err open_expert(const run_ctx *r, eef_policy **out)
 {
     const char *opts = r->c->expert_options[0] ? r->c->expert_options : NULL;
-    if (strcmp(r->c->env, "shop") == 0) return eef_expert_shop_open(opts, out);
-    if (strcmp(r->c->env, "house") == 0) return eef_expert_house_open(opts, out);
-    return eef_fail(EEF_EINVAL, "no built-in expert for environment '%s'", r->c->env);
+    return eef_expert_open(r->c->env, r->c->expert, opts, out);
 }
 
 /* The expert once from the start of tasks [0, n) of a split: the same
@@ -652,7 +650,7 @@ static eef_err phase_train(run_ctx *r, int iter)
 
 /* ------------------------------------------------------------ the run */
 /* Fields a run taken --from another must share with it. */
-static const char *base_keys[] = { "env", "env_options", "expert_options", "seed", "n_train",
+static const char *base_keys[] = { "env", "env_options", "expert", "expert_options", "seed", "n_train",
                                    "n_test", "model", "vocab", "sft" };
 
 static eef_err check_from(const eef_run_config *c, const char *from)

@@ -27,6 +27,7 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
     c->method = method;
     snprintf(c->preset, sizeof c->preset, "%s", name);
     snprintf(c->env, sizeof c->env, "%s", env ? env : "shop");
+    snprintf(c->expert, sizeof c->expert, "builtin");
     int shop = strcmp(c->env, "shop") == 0, house = strcmp(c->env, "house") == 0;
     c->seed = 1;
     c->iters = method == EEF_METHOD_SFT ? 0 : 2;
@@ -49,8 +50,10 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
-        /* a shop of 3000 train tasks: about 1000 expert wins to clone */
-        if (shop) snprintf(c->env_options, sizeof c->env_options, "products=3000,train=3000,test=500");
+        /* a shop of 8 product types and 3000 train tasks: about 1200 expert
+         * wins to clone, ~150 per type */
+        if (shop)
+            snprintf(c->env_options, sizeof c->env_options, "products=3000,types=8,train=3000,test=500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
         c->vocab = 4096;
         c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 6;
@@ -90,6 +93,7 @@ cJSON *eef_run_config_to_json(const eef_run_config *c)
     cJSON_AddStringToObject(o, "preset", c->preset);
     cJSON_AddStringToObject(o, "env", c->env);
     cJSON_AddStringToObject(o, "env_options", c->env_options);
+    cJSON_AddStringToObject(o, "expert", c->expert);
     cJSON_AddStringToObject(o, "expert_options", c->expert_options);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "iters", c->iters);
@@ -168,6 +172,7 @@ eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_conf
     EEF_TRY(get_str(j, "preset", where, c->preset, sizeof c->preset));
     EEF_TRY(get_str(j, "env", where, c->env, sizeof c->env));
     EEF_TRY(get_str(j, "env_options", where, c->env_options, sizeof c->env_options));
+    EEF_TRY(get_str(j, "expert", where, c->expert, sizeof c->expert));
     EEF_TRY(get_str(j, "expert_options", where, c->expert_options, sizeof c->expert_options));
     EEF_TRY(eef_json_num(j, "seed", where, &d));
     c->seed = (uint64_t)d;

@@ -171,6 +171,7 @@ typedef struct {
     char preset[16];
     char env[128];
     char env_options[256];
+    char expert[256];           /* "builtin" or "chat:URL" */
     char expert_options[256];
     uint64_t seed;
     int iters;

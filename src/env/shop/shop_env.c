@@ -30,6 +30,7 @@ static eef_err parse_option(const char *key, const char *value, void *ctx)
     shop_env *e = ctx;
     shop_options *o = &e->opt;
     if (strcmp(key, "products") == 0) return eef_parse_long(value, 1, 1000000, "shop products", &o->products);
+    if (strcmp(key, "types") == 0) return eef_parse_long(value, 1, 1000, "shop types", &o->types);
     if (strcmp(key, "train") == 0) return eef_parse_long(value, 0, 1000000, "shop train", &o->train);
     if (strcmp(key, "test") == 0) return eef_parse_long(value, 0, 1000000, "shop test", &o->test);
     if (strcmp(key, "max_steps") == 0) return eef_parse_long(value, 1, 1000, "shop max_steps", &o->max_steps);
@@ -39,7 +40,7 @@ static eef_err parse_option(const char *key, const char *value, void *ctx)
                                                                 : NULL;
     if (!path)
         return eef_fail(EEF_EINVAL,
-                        "shop: unknown option '%s' (products, train, test, max_steps, products_file, "
+                        "shop: unknown option '%s' (products, types, train, test, max_steps, products_file, "
                         "attrs_file, instructions_file)",
                         key);
     /* value lives in a temporary copy of the option string */
@@ -80,7 +81,8 @@ eef_err eef_shop_open(const char *options, uint64_t seed, eef_env **out)
     } else if (!err) {
         if (e->opt.attrs_file || e->opt.instructions_file)
             err = eef_fail(EEF_EINVAL, "shop: attrs_file and instructions_file need products_file");
-        else err = shop_generate(&e->cat, (size_t)(e->opt.products ? e->opt.products : 2000), seed);
+        else err = shop_generate(&e->cat, (size_t)(e->opt.products ? e->opt.products : 2000),
+                                 (size_t)e->opt.types, seed);
     }
     if (!err) err = shop_catalog_finish(&e->cat);
     if (!err) err = shop_index_build(&e->index, &e->cat);

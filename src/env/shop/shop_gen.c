@@ -360,10 +360,11 @@ static int id_set_add(id_set *s, uint64_t code)
     return 1;
 }
 
-eef_err shop_generate(shop_catalog *c, size_t n, uint64_t seed)
+eef_err shop_generate(shop_catalog *c, size_t n, size_t types, uint64_t seed)
 {
     if (n < 1 || n > 1000000)
         return eef_fail(EEF_EINVAL, "shop: products=%zu is out of range [1, 1000000]", n);
+    if (types == 0 || types > shop_n_types) types = shop_n_types;
     c->items = eef_calloc(n, sizeof *c->items);
     if (!c->items) return EEF_ENOMEM;
     c->generated = 1;
@@ -373,14 +374,15 @@ eef_err shop_generate(shop_catalog *c, size_t n, uint64_t seed)
     ids.slot = eef_calloc(ids.cap, sizeof *ids.slot);
     if (!ids.slot) return EEF_ENOMEM;
     eef_err err = EEF_OK;
-    /* types in a shuffled round robin, so each gets about n / 27 products */
+    /* types in a shuffled round robin, so each gets about n / types
+     * products; a smaller world takes the first `types` of the order */
     int order[64];
     for (size_t i = 0; i < shop_n_types; i++) order[i] = (int)i;
     eef_rng_shuffle(&r, order, shop_n_types, sizeof order[0]);
     size_t made = 0;
     int family = 0;
     while (made < n && !err) {
-        int type = order[family % (int)shop_n_types];
+        int type = order[family % (int)types];
         /* family size: 1 (35%), 2 (30%), 3 (25%), 4 (10%) */
         double u = eef_rng_uniform(&r);
         size_t size = u < 0.35 ? 1 : u < 0.65 ? 2 : u < 0.90 ? 3 : 4;

@@ -210,6 +210,7 @@ typedef struct {
 /* ------------------------------------------------------------------ env */
 typedef struct {
     long products;       /* generated products (or cap on loaded ones); 0 = all */
+    long types;          /* product types of a generated catalogue; 0 = all */
     long train, test;
     long max_steps;
     const char *products_file, *attrs_file, *instructions_file;
@@ -231,7 +232,8 @@ eef_err shop_goals_generate(shop_env *e);
 /* Goals from WebShop's human instruction file (shop_load.c). */
 eef_err shop_goals_load(shop_env *e, const char *path);
 /* Catalogue generation and loading. */
-eef_err shop_generate(shop_catalog *c, size_t n, uint64_t seed);
+/* n products of `types` product types (0: all of them), seeded. */
+eef_err shop_generate(shop_catalog *c, size_t n, size_t types, uint64_t seed);
 eef_err shop_load_products(shop_catalog *c, const char *products_path, const char *attrs_path,
                            long max_products, uint64_t seed);
 /* Tier and first winner of a task, from its goal (shop_goal.c). */
