@@ -497,15 +497,21 @@ static void test_run_dir_damaged(void **state)
     char *cfg = get_file(p, &len);
     struct {
         const char *file, *text, *message;
+        size_t len; /* of text; 0: strlen */
     } cases[] = {
-        { "config.json", "{\"format\": \"eef-run\", \"vers", "config.json: malformed JSON near byte" },
-        { "config.json", "{\"a\":\"\xff\"}", "config.json: invalid UTF-8 or NUL byte" },
-        { "config.json", "", "config.json: malformed JSON" },
-        { "config.json", "{\"format\":\"eef-run\"}", "holds a run with a different configuration" },
-        { "state.json", "{\"done\": [\"expert\"", "state.json: malformed JSON near byte" },
-        { "state.json", "{\"done\": 5}", "state.json: field 'done'" },
-        { "state.json", "[]", "state.json: field 'done'" },
-        { "state.json", "{\"done\":[\"a\0b\"]}", "state.json: invalid UTF-8 or NUL byte" },
+        { "config.json", "{\"format\": \"eef-run\", \"vers", "config.json: malformed JSON near byte", 0 },
+        { "config.json", "{\"a\":\"\xff\"}", "config.json: invalid UTF-8 or NUL byte", 0 },
+        { "config.json", "", "config.json: malformed JSON", 0 },
+        /* a file of several lines: where, as an editor counts */
+        { "config.json", "{\n  \"format\": \"eef-run\",\n  \"version\": x\n}",
+          "config.json: malformed JSON near byte 38 (line 3, column 14)", 0 },
+        { "config.json", "{\n  \"format\": \"eef-run\",\n  \"m\xc3\": 1\n}",
+          "config.json: invalid UTF-8 or NUL byte at byte 29 (line 3, column 5)", 0 },
+        { "config.json", "{\"format\":\"eef-run\"}", "holds a run with a different configuration", 0 },
+        { "state.json", "{\"done\": [\"expert\"", "state.json: malformed JSON near byte", 0 },
+        { "state.json", "{\"done\": 5}", "state.json: field 'done'", 0 },
+        { "state.json", "[]", "state.json: field 'done'", 0 },
+        { "state.json", "{\"done\":[\"a\0b\"]}", "state.json: invalid UTF-8 or NUL byte at byte 11", 16 },
     };
     for (size_t i = 0; i < EEF_ARRAY_LEN(cases); i++) {
         snprintf(p, sizeof p, "%s/config.json", run);
@@ -513,8 +519,7 @@ static void test_run_dir_damaged(void **state)
         snprintf(p, sizeof p, "%s/state.json", run);
         unlink(p);
         snprintf(p, sizeof p, "%s/%s", run, cases[i].file);
-        size_t n = strlen(cases[i].text);
-        if (strstr(cases[i].message, "NUL")) n = 19; /* the NUL inside */
+        size_t n = cases[i].len ? cases[i].len : strlen(cases[i].text);
         put_file(p, cases[i].text, n);
         rc = sh("EEF_CRASH_AT=progress@expert\\ on\\ train:1 %s run --method eef --preset tiny "
                 "--out %s --quiet >/dev/null 2>%s", tu_eef(), run, err);
