@@ -412,11 +412,55 @@ static void test_real_full_disk(void **state)
     assert_same_as_ref(p);
 }
 
+/* eef train killed while writing its second checkpoint leaves a temp
+ * file; the resumed run removes it (its writer is dead) and ends with the
+ * model and optimizer state of an uninterrupted run, byte for byte; a temp
+ * file of a live process (this one) next to the same target stays. */
+static void test_train_kill_resume(void **state)
+{
+    (void)state;
+    char dir[700], cmd[4096], p[800];
+    snprintf(dir, sizeof dir, "%s/train", g_dir);
+    assert_ok(eef_mkdirs(dir));
+    snprintf(cmd, sizeof cmd, "cd %s && %s expert --env house --env-opt train=4,test=1 --out h.jsonl "
+             "--quiet >/dev/null 2>&1", dir, tu_eef());
+    assert_int_equal(system(cmd), 0);
+    const char *train = "train --data h.jsonl --preset tiny --vocab 300 --batch 2 --seq 128 "
+                        "--steps 6 --save-every 2 --quiet";
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s --out ref.eefm >/dev/null 2>&1", dir, tu_eef(), train);
+    assert_int_equal(system(cmd), 0);
+    /* each checkpoint's weights file takes 16 writes: killed inside the second */
+    snprintf(cmd, sizeof cmd, "cd %s && EEF_CRASH_AT=afile.write@m.eefm:21 %s %s --out m.eefm "
+             ">/dev/null 2>&1", dir, tu_eef(), train);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL); /* as the shell reports it */
+    assert_int_equal(count_tmp(dir), 1);
+    snprintf(p, sizeof p, "%s/m.eefm.tmp.%ld", dir, (long)getpid());
+    assert_ok(eef_write_file_atomic(p, "live", 4));
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s --out m.eefm --resume >/dev/null 2>&1", dir, tu_eef(), train);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(count_tmp(dir), 1); /* only the live one */
+    assert_true(eef_file_exists(p));
+    unlink(p);
+    const char *pairs[][2] = { { "m.eefm", "ref.eefm" }, { "m.eefo", "ref.eefo" } };
+    for (size_t i = 0; i < 2; i++) {
+        char a[800], b[800];
+        snprintf(a, sizeof a, "%s/%s", dir, pairs[i][0]);
+        snprintf(b, sizeof b, "%s/%s", dir, pairs[i][1]);
+        size_t la, lb;
+        char *x = slurp(a, &la), *y = slurp(b, &lb);
+        if (!x || !y || la != lb || memcmp(x, y, la) != 0)
+            fail_msg("%s after kill + resume differs from an uninterrupted run's", pairs[i][0]);
+        free(x), free(y);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_and_resume_chain),
         cmocka_unit_test(test_real_full_disk),
+        cmocka_unit_test(test_train_kill_resume),
     };
     return cmocka_run_group_tests_name("robust_crash", tests, group_setup, group_teardown);
 }

@@ -144,6 +144,9 @@ eef_err eef_mkdirs(const char *path); /* mkdir -p */
 int eef_file_exists(const char *path);
 /* Remove temp files left in `dir` by a killed writer (names *.tmp.<pid>). */
 void eef_clean_tmp(const char *dir);
+/* Remove the temp files of one target, "<path>.tmp.<pid>", whose writer
+ * process is gone (for files in a directory other processes may share). */
+void eef_clean_tmp_of(const char *path);
 /* Test hook: make the n-th write (counting from the call) fail with ENOSPC;
  * n < 0 disables.  Lets tests simulate a full disk at any point. */
 void eef_fault_inject_write(long n);

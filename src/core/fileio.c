@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,32 @@ void eef_clean_tmp(const char *dir)
         while (*p >= '0' && *p <= '9') p++;
         if (*p) continue; /* not ours: name must end in .tmp.<digits> */
         unlink(eef_path_join(path, sizeof path, dir, e->d_name));
+    }
+    closedir(d);
+}
+
+void eef_clean_tmp_of(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    size_t lb = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, lb) != 0 || strncmp(e->d_name + lb, ".tmp.", 5) != 0) continue;
+        const char *q = e->d_name + lb + 5;
+        char *end;
+        long pid = strtol(q, &end, 10);
+        if (!*q || *end || pid <= 0) continue;
+        /* a live writer (another eef on the same file) keeps its temp */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        unlink(eef_path_join(p, sizeof p, dir, e->d_name));
     }
     closedir(d);
 }
