@@ -13,17 +13,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_quiet();
     cJSON *j;
     if (eef_json_parse((const char *)data, size, "config.json", &j)) return 0;
-#ifndef FUZZ_ALL_FINDINGS
-    /* Known finding, reported (docs/robustness.md): run_config.c converts
-     * "seed" with (uint64_t)d, undefined for a negative seed or one of
-     * 2^64 or more.  Such inputs are skipped so the run goes on to find
-     * others; -DFUZZ_ALL_FINDINGS brings them back. */
-    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
-    if (cJSON_IsNumber(seed) && !(seed->valuedouble > -1.0 && seed->valuedouble < 18446744073709551616.0)) {
-        cJSON_Delete(j);
-        return 0;
-    }
-#endif
     eef_run_config c;
     if (eef_run_config_from_json(j, "config.json", &c) == EEF_OK) {
         cJSON *a = eef_run_config_to_json(&c);
