@@ -7,6 +7,9 @@
 
 #include <dirent.h>
 
+#define LLVMFuzzerTestOneInput fuzz_chat_request_one
+#include "fuzz/fuzz_chat_request.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_checkpoint_one
 #include "fuzz/fuzz_checkpoint.c"
 #undef LLVMFuzzerTestOneInput
@@ -14,6 +17,9 @@
 #include "cli/args.c"
 #define LLVMFuzzerTestOneInput fuzz_cli_args_one
 #include "fuzz/fuzz_cli_args.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_env_server_one
+#include "fuzz/fuzz_env_server.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_eto_one
 #include "fuzz/fuzz_eto.c"
@@ -49,7 +55,8 @@ static const struct {
     const char *name;
     harness_fn fn;
 } harnesses[] = {
-    { "checkpoint", fuzz_checkpoint_one },       { "cli_args", fuzz_cli_args_one },
+    { "chat_request", fuzz_chat_request_one },   { "checkpoint", fuzz_checkpoint_one },
+    { "cli_args", fuzz_cli_args_one },           { "env_server", fuzz_env_server_one },
     { "eto", fuzz_eto_one },                     { "house_actions", fuzz_house_actions_one },
     { "run_config", fuzz_run_config_one },       { "shop_actions", fuzz_shop_actions_one },
     { "tok_load", fuzz_tok_load_one },           { "tok_roundtrip", fuzz_tok_roundtrip_one },
