@@ -108,6 +108,7 @@ bench: $(BENCH_BIN) $(EEF_BIN)
 # valgrind (memcheck) over a short tiny run and a few commands: zero leaks
 # and zero errors (scripts/check-mem).
 check-mem: $(EEF_BIN)
+	@scripts/install-deps --check-mem
 	@scripts/check-mem ./$(EEF_BIN)
 
 # ---------------------------------------------------------------- fuzzing
@@ -126,13 +127,20 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -fopenmp -Wall -Wextra -Isrc -Ites
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_STAMP   := $(FUZZ_DIR)/.deps-stamp
 
-$(FUZZ_DIR)/src/%.o: src/%.c | $(DEPS_STAMP)
+# clang is needed only here: installed on first use (scripts/install-deps --fuzz)
+$(FUZZ_STAMP): scripts/install-deps | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@scripts/install-deps --fuzz
+	@touch $@
+
+$(FUZZ_DIR)/src/%.o: src/%.c | $(FUZZ_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $< (fuzz)")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/src/nn/vec.o: src/nn/vec.c | $(DEPS_STAMP)
+$(FUZZ_DIR)/src/nn/vec.o: src/nn/vec.c | $(FUZZ_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $< (fuzz, gcc)")
 	$(Q)gcc -std=c11 -D_GNU_SOURCE -O2 $(ARCH) -fopenmp -Isrc -MMD -MP -c $< -o $@
