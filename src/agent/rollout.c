@@ -2,6 +2,8 @@
  * from a restored state, one rollout or many over the threads. */
 #include "policy.h"
 
+#include "dist/dist.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,12 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
 eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
                           size_t n, const char *label, eef_traj *out)
 {
+    /* the rollouts are shared out between the processes of an MPI job
+     * (one process: all are ours); each process's threads take them one
+     * at a time; at the end every process holds every trajectory */
+    eef_dist_work *work;
+    EEF_TRY(eef_dist_work_begin(n, &work));
+    for (size_t i = 0; i < n; i++) eef_traj_init(&out[i]);
     eef_progress prog;
     if (label) eef_progress_begin(&prog, label, (double)n, "rollouts");
     eef_err first = EEF_OK;
@@ -107,12 +115,9 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
         eef_actor *actor = NULL;
         eef_err e = env->ops->episode_open(env, &ep);
         if (!e) e = policy->ops->actor_open(policy, &actor);
-#pragma omp for schedule(dynamic, 1)
-        for (size_t i = 0; i < n; i++) {
-            if (e) {
-                eef_traj_init(&out[i]);
-                continue;
-            }
+        size_t i;
+        while (eef_dist_work_next(work, &i)) {
+            if (e) continue;
             eef_err ei = eef_rollout(ep, actor, &specs[i], &out[i]);
             if (ei) {
                 eef_traj_init(&out[i]);
@@ -131,7 +136,8 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
                     w = wins, d = done_n;
                 }
                 eef_progress_note(&prog, "win %.1f%%", 100.0 * w / d);
-                eef_progress_add(&prog, 1);
+                /* only rank 0 shows its bar: it stands for all P ranks */
+                eef_progress_add(&prog, (double)eef_dist_size());
             }
         }
         if (e) {
@@ -145,9 +151,5 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
         if (ep) env->ops->episode_close(ep);
     }
     if (label) eef_progress_end(&prog);
-    if (first) {
-        for (size_t i = 0; i < n; i++) eef_traj_free(&out[i]);
-        return eef_fail(first, "%s", first_msg);
-    }
-    return EEF_OK;
+    return eef_dist_work_end(work, out, first, first_at, first_msg);
 }

@@ -1,16 +1,21 @@
 /* eef run: the SFT / RFT / EEF pipeline, resumable. */
 #include "cli.h"
 
+#include "dist/dist.h"
 #include "tune/tune.h"
 
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int cmd_run(int argc, char **argv)
 {
     const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
     const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
+    const char *schedule = NULL;
     long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
-    long threads = 0;
+    long threads = 0, shards = -1;
     double temp = -1;
     int from_sft = 0, quiet = 0;
     const cli_opt opts[] = {
@@ -32,7 +37,10 @@ int cmd_run(int argc, char **argv)
         { "--stride", OPT_INT, &stride, "L", "EEF: every L-th state of a failure", 1, 1000 },
         { "--max-states", OPT_INT, &max_states, "M", "EEF: at most M states per failure", 1, EEF_MAX_CANDIDATES },
         { "--from-sft", OPT_FLAG, &from_sft, NULL, "retrain from the SFT model each iteration", 0, 0 },
-        { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
+        { "--threads", OPT_INT, &threads, "N", "threads (0: all cores, shared by the ranks on a host)", 0, 1024 },
+        { "--shards", OPT_INT, &shards, "S", "MPI: training batches cut in S row groups (0: one per rank); "
+          "the same S gives the same bits on 1 or 2 ranks", 0, 4096 },
+        { "--schedule", OPT_STR, &schedule, "S", "MPI: rollouts shared out static or dynamic", 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bars", 0, 0 },
         { 0 },
     };
@@ -71,10 +79,39 @@ int cmd_run(int argc, char **argv)
             return 2;
         }
     }
+    if (shards > 0 && shards % eef_dist_size() != 0) {
+        fprintf(stderr, "eef run: --shards %ld cannot be shared by %d ranks (use a multiple of %d)\n",
+                shards, eef_dist_size(), eef_dist_size());
+        return 2;
+    }
+    if (shards >= 0) c.sft.shards = c.iter.shards = (int)shards;
+    if (schedule) {
+        eef_dist_schedule ds;
+        if (eef_dist_schedule_parse(schedule, &ds)) {
+            fprintf(stderr, "eef run: %s\n", eef_errmsg());
+            return 2;
+        }
+        eef_dist_set_schedule(ds);
+    }
+#ifdef _OPENMP
+    /* ranks on one host share its cores (those this process may run on) */
+    int local = eef_dist_local_size();
+    if (threads == 0 && local > 1) threads = omp_get_num_procs() / local > 0 ? omp_get_num_procs() / local : 1;
+#endif
     cli_set_threads(threads);
-    eef_progress_set_quiet(quiet);
+    eef_progress_set_quiet(quiet || eef_dist_rank() != 0);
     int finished;
     if (eef_run(&c, out, from, &finished)) return cli_error("run");
+    if (eef_dist_rank() != 0) return 0;
+    if (eef_dist_size() > 1) {
+        eef_dist_stats ds;
+        eef_dist_get_stats(&ds);
+        eef_info("dist: %s; rank 0 all-reduced %.1f MB in %ld calls, sent %.2f MB and received "
+                 "%.2f MB of trajectories in %ld gathers (%ld dynamic units handed out), %.1f s "
+                 "in collectives", eef_dist_backend(), ds.sum_bytes / 1e6, ds.sums,
+                 ds.gather_bytes_out / 1e6, ds.gather_bytes_in / 1e6, ds.gathers, ds.chunks,
+                 ds.seconds);
+    }
     if (finished) printf("%s: run already finished (metrics in %s/metrics.jsonl)\n", out, out);
     else printf("%s: done (metrics in %s/metrics.jsonl)\n", out, out);
     return 0;

@@ -1,6 +1,8 @@
 /* main.c: the `eef` command dispatcher. */
 #include "cli.h"
 
+#include "dist/dist.h"
+
 #include <string.h>
 
 static const cli_command commands[] = {
@@ -29,7 +31,7 @@ static void usage(FILE *out)
         if (commands[i].fn) fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -47,4 +49,18 @@ int main(int argc, char **argv)
     fprintf(stderr, "eef: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+/* Under mpirun every rank runs the command (eef run shares its work out);
+ * rank 0 speaks for the job.  A rank that fails ends the whole job. */
+int main(int argc, char **argv)
+{
+    if (eef_dist_init(&argc, &argv)) {
+        fprintf(stderr, "eef: %s\n", eef_errmsg());
+        return 1;
+    }
+    if (eef_dist_rank() != 0) eef_log_set_level(EEF_LOG_WARN);
+    int rc = run_command(argc, argv);
+    eef_dist_finish(rc);
+    return rc;
 }

@@ -2,6 +2,7 @@
  * tune.h for the directory layout). */
 #include "tune.h"
 
+#include "dist/dist.h"
 #include "eval/eval.h"
 
 #include <cjson/cJSON.h>
@@ -33,8 +34,25 @@ static char *pathf(const run_ctx *r, const char *fmt, ...)
     return out;
 }
 
+/* In an MPI job every rank runs the pipeline on the same data and only
+ * rank 0 writes the run directory: the others read it after the barrier
+ * that ends each phase (mark_done), so it must be on a file system they
+ * all see.  These wrappers are the writes of the phases. */
+static int writer(void) { return eef_dist_rank() == 0; }
+
+static eef_err save_trajs(const char *path, const eef_traj *t, size_t n)
+{
+    return writer() ? eef_traj_write(path, t, n) : EEF_OK;
+}
+
+static eef_err save_model(const eef_model *m, const char *path)
+{
+    return writer() ? eef_model_save(m, path) : EEF_OK;
+}
+
 static eef_err write_json(const char *path, const cJSON *j)
 {
+    if (!writer()) return EEF_OK;
     char *s = cJSON_PrintUnformatted(j);
     if (!s) return eef_fail(EEF_ENOMEM, "out of memory formatting %s", path);
     size_t n = strlen(s);
@@ -62,6 +80,7 @@ static eef_err read_json(const char *path, cJSON **out)
 
 static eef_err copy_file(const char *src, const char *dst)
 {
+    if (!writer()) return EEF_OK;
     char *data;
     size_t len;
     EEF_TRY(eef_read_file(src, &data, &len));
@@ -83,6 +102,7 @@ static eef_err mark_done(run_ctx *r, const char *phase, double seconds)
 {
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->state, "done"),
                          cJSON_CreateString(phase));
+    if (!writer()) return eef_dist_barrier(); /* rank 0 writes; then all go on */
     EEF_TRY(write_json(pathf(r, "state.json"), r->state));
     /* timing is kept apart: it is the one thing that differs run to run */
     char line[256];
@@ -92,7 +112,7 @@ static eef_err mark_done(run_ctx *r, const char *phase, double seconds)
         fwrite(line, 1, (size_t)n, f);
         fclose(f);
     }
-    return EEF_OK;
+    return eef_dist_barrier();
 }
 
 /* Seconds a phase took in another run (its timing.jsonl), so that a run
@@ -175,8 +195,8 @@ static eef_err phase_expert(run_ctx *r)
     eef_err e = expert_rollouts(r, ex, EEF_SPLIT_TRAIN, r->n_train, "expert on train", &tr, &s_tr);
     if (!e) e = expert_rollouts(r, ex, EEF_SPLIT_TEST, r->n_test, "expert on test", &te, &s_te);
     eef_policy_close(ex);
-    if (!e) e = eef_traj_write(pathf(r, "expert_train.jsonl"), tr.items, tr.n);
-    if (!e) e = eef_traj_write(pathf(r, "expert_test.jsonl"), te.items, te.n);
+    if (!e) e = save_trajs(pathf(r, "expert_train.jsonl"), tr.items, tr.n);
+    if (!e) e = save_trajs(pathf(r, "expert_test.jsonl"), te.items, te.n);
     if (!e) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "train", eef_eval_to_json(&s_tr));
@@ -241,7 +261,7 @@ static eef_err phase_sft(run_ctx *r)
     tc.label = "sft";
     eef_train_stats st;
     if (!e) e = eef_train_trajs(m, wins.items, wins.n, &tc, &st);
-    if (!e) e = eef_model_save(m, pathf(r, "sft.eefm"));
+    if (!e) e = save_model(m, pathf(r, "sft.eefm"));
     if (!e) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "trajectories", (double)wins.n);
@@ -312,6 +332,7 @@ static eef_err count_solved(const run_ctx *r, int iter, long *solved, long *n_rf
  * consistent with them. */
 static eef_err write_metrics(run_ctx *r, int upto)
 {
+    if (!writer()) return EEF_OK; /* it reads what rank 0 has just written */
     eef_buf out;
     eef_buf_init(&out);
     eef_err e = EEF_OK;
@@ -386,7 +407,7 @@ static eef_err phase_eval(run_ctx *r, int iter)
         if (!e) e = eef_evaluate(r->env, agent, EEF_SPLIT_TEST, r->n_test, r->c->seed, "evaluate",
                                  &t, &n, &s);
         for (size_t i = 0; !e && i < n; i++) e = eef_traj_set(&t[i].source, "agent");
-        if (!e) e = eef_traj_write(pathf(r, "iter_%d/eval.jsonl", iter), t, n);
+        if (!e) e = save_trajs(pathf(r, "iter_%d/eval.jsonl", iter), t, n);
         if (!e) {
             cJSON *j = eef_eval_to_json(&s);
             e = write_json(pathf(r, "iter_%d/eval.json", iter), j);
@@ -457,7 +478,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
     rc.seed = r->c->seed, rc.iteration = iter;
     eef_rft_result rr = { 0 };
     if (!e) e = eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
-    if (!e) e = eef_traj_write(pathf(r, "iter_%d/rft.jsonl", iter), rr.kept.items, rr.kept.n);
+    if (!e) e = save_trajs(pathf(r, "iter_%d/rft.jsonl", iter), rr.kept.items, rr.kept.n);
     cJSON *info = cJSON_CreateObject();
     long start_wins = 0;
     for (size_t i = 0; !e && i < rr.n_tasks; i++) start_wins += rr.won[i];
@@ -551,8 +572,8 @@ static eef_err phase_explore(run_ctx *r, int iter)
             cJSON_free(line);
             cJSON_Delete(rec);
         }
-        if (!e) e = eef_traj_write(pathf(r, "iter_%d/eef.jsonl", iter), sols.items, sols.n);
-        if (!e) e = eef_write_file_atomic(pathf(r, "iter_%d/eef_states.jsonl", iter),
+        if (!e) e = save_trajs(pathf(r, "iter_%d/eef.jsonl", iter), sols.items, sols.n);
+        if (!e && writer()) e = eef_write_file_atomic(pathf(r, "iter_%d/eef_states.jsonl", iter),
                                           states.data ? states.data : "", states.len);
         cJSON_AddNumberToObject(info, "eef_trajectories", (double)nf);
         cJSON_AddNumberToObject(info, "eef_candidates", (double)cands);
@@ -632,7 +653,7 @@ static eef_err phase_train(run_ctx *r, int iter)
     tc.label = "train";
     eef_train_stats st;
     if (!e) e = eef_train_trajs(m, data.items, data.n, &tc, &st);
-    if (!e) e = eef_model_save(m, pathf(r, "iter_%d/model.eefm", iter));
+    if (!e) e = save_model(m, pathf(r, "iter_%d/model.eefm", iter));
     if (!e) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "trajectories", (double)data.n);
@@ -686,8 +707,8 @@ eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, 
     *finished = 0;
     run_ctx r = { .c = c, .dir = dir, .from = from_dir };
     EEF_TRY(eef_mkdirs(dir));
-    eef_clean_tmp(dir);
-    for (int it = 0; it <= c->iters; it++) {
+    if (writer()) eef_clean_tmp(dir); /* only rank 0 writes, so only it leaves any */
+    for (int it = 0; it <= c->iters && writer(); it++) {
         char sub[1024];
         snprintf(sub, sizeof sub, "%s/iter_%d", dir, it);
         eef_clean_tmp(sub);
@@ -725,6 +746,11 @@ eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, 
     } else {
         r.state = cJSON_CreateObject();
         cJSON_AddArrayToObject(r.state, "done");
+    }
+    /* every rank has read the state before rank 0 changes it */
+    if (eef_dist_barrier()) {
+        cJSON_Delete(r.state);
+        return eef_fail_ctx(EEF_ENET, "%s", dir);
     }
     if (done(&r, "finished")) {
         *finished = 1;

@@ -1,6 +1,8 @@
 /* train.c: masked SFT on trajectories — the training step of every method. */
 #include "tune.h"
 
+#include "dist/dist.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,9 +133,7 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                 continue;
             }
             double loss;
-            eef_model_zero_grad(m);
-            e = eef_model_forward(m, &b, NULL, &loss);
-            if (!e) e = eef_model_backward(m, 1.0f);
+            e = eef_dist_grad(m, &b, c->shards, &loss); /* over the ranks of an MPI job */
             if (!e) e = eef_adamw_step(opt, m, NULL);
             if (e) break;
             losses[step++] = loss;
@@ -143,7 +143,8 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                 eef_progress_note(&prog, "loss %.3f  %.0f tok/s", loss, st->tokens / el);
                 eef_progress_add(&prog, 1);
             }
-            if (c->save_every > 0 && (step % c->save_every == 0 || step == total)) {
+            if (c->save_every > 0 && (step % c->save_every == 0 || step == total) &&
+                eef_dist_rank() == 0) {
                 e = eef_model_save(m, c->save_model);
                 if (!e) e = eef_adamw_save(opt, c->save_opt);
             }

@@ -22,6 +22,9 @@ typedef struct {
     long steps;           /* if > 0: total optimizer steps (instead of epochs) */
     int lm;               /* 1: loss on every token (language-model pretraining on
                              environment text), not only on the masked actions */
+    int shards;           /* data parallelism: a batch's gradient is the sum of
+                             this many row groups' (0: one per MPI rank; see
+                             eef_dist_grad); ranks must divide it */
     const char *label;    /* progress bar label, or NULL for none */
     /* resumable training (eef train): the optimizer to continue with (its
      * step says where; NULL: a fresh one) and periodic checkpoints */
