@@ -5,6 +5,8 @@
 #   make demo       expert -> SFT -> RFT -> EEF on the built-in shop
 #   make bench      benchmarks, printed as `name: value` lines
 #   make sanitize   the test suite under ASan + UBSan
+#   make check-mem  valgrind over a short run and a few commands
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (clang)
 #   make test-mpi   distributed runs on Open MPI against one process (docs/scaling.md)
 #
 # Options: NATIVE=1 (-march=native), BLAS=0 (plain-C matmul instead of
@@ -54,7 +56,7 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 
 Q := $(if $(V),,@)
 
-.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz
+.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build
 all: $(EEF_BIN)
 
 # Missing Debian packages are installed once (scripts/install-deps says what
@@ -125,8 +127,59 @@ demo: $(EEF_BIN)
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)
 
+# valgrind (memcheck) over a short tiny run and a few commands: zero leaks
+# and zero errors (scripts/check-mem).
 check-mem: $(EEF_BIN)
-	@scripts/check-mem
+	@scripts/install-deps --check-mem
+	@scripts/check-mem ./$(EEF_BIN)
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer harnesses tests/fuzz/fuzz_*.c against a clang build of the
+# library with ASan + UBSan (build/fuzz; the SIMD kernels in src/nn/vec.c
+# use GCC's target pragmas and are compiled by gcc, uninstrumented).
+# `make fuzz` runs each harness FUZZ_SECONDS (default 60) on its corpus
+# tests/fuzz/<name>/; FUZZ=name runs one.
+FUZZ_DIR     := build/fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -fopenmp -Wall -Wextra -Isrc -Itests/fuzz \
+                $(BLASDEF) $(FUZZ_SANFLAGS) -DEEF_BUILD_FLAGS='"fuzz"' \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_STAMP   := $(FUZZ_DIR)/.deps-stamp
+
+# clang is needed only here: installed on first use (scripts/install-deps --fuzz)
+$(FUZZ_STAMP): scripts/install-deps | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@scripts/install-deps --fuzz
+	@touch $@
+
+$(FUZZ_DIR)/src/%.o: src/%.c | $(FUZZ_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/src/nn/vec.o: src/nn/vec.c | $(FUZZ_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $< (fuzz, gcc)")
+	$(Q)gcc -std=c11 -D_GNU_SOURCE -O2 $(ARCH) -fopenmp -Isrc -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libeef.a: $(FUZZ_LIB_OBJ)
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_cli_args: EXTRA_FUZZ_SRC := src/cli/args.c
+$(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/*.h $(FUZZ_DIR)/libeef.a
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(EXTRA_FUZZ_SRC) -o $@ \
+	    $(FUZZ_DIR)/libeef.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_DIR) $(FUZZ)
 
 clean:
 	rm -rf build eef

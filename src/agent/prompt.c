@@ -192,7 +192,8 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
     for (size_t i = first; !e && i < n_obs; i++) {
         size_t skip = i == n_obs - 1 ? cut_last : 0;
         e = push(out, EEF_TOK_OBS, 0);
-        if (!e) e = push_ids(out, o[i].ids + skip, o[i].n - skip, 0);
+        /* an empty observation has no ids (NULL): NULL + 0 is undefined */
+        if (!e && o[i].n > skip) e = push_ids(out, o[i].ids + skip, o[i].n - skip, 0);
         if (!e) e = push(out, EEF_TOK_ACT, 0);
         if (!e && i < n_acts) {
             float m = act_mask ? (float)(act_mask[i] != 0) : 1.0f;

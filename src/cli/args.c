@@ -9,6 +9,16 @@
 #include <omp.h>
 #endif
 
+/* A bound given as a double as a long.  (long)(double)LONG_MAX is
+ * undefined: the double is 2^63, one past the largest long, and x86 turns
+ * it into LONG_MIN, which made "0 to __LONG_MAX__" reject every value. */
+static long bound_to_long(double d)
+{
+    if (d >= 9223372036854775807.0) return __LONG_MAX__;
+    if (d <= -9223372036854775807.0) return -__LONG_MAX__ - 1;
+    return (long)d;
+}
+
 void cli_usage(const cli_spec *spec, FILE *out)
 {
     fprintf(out, "usage: eef %s %s\n  %s\n", spec->name, spec->args ? spec->args : "",
@@ -19,9 +29,20 @@ void cli_usage(const cli_spec *spec, FILE *out)
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
         fprintf(out, "  %-22s %s", left, o->help);
+        /* the range is printed too: a usage error for a number out of it
+         * then shows what is allowed */
+        int bounded = !(o->lo == 0 && o->hi == 0);
         switch (o->type) {
-        case OPT_INT: fprintf(out, " (default %ld)", *(long *)o->dst); break;
-        case OPT_DOUBLE: fprintf(out, " (default %g)", *(double *)o->dst); break;
+        case OPT_INT:
+            fprintf(out, " (default %ld", *(long *)o->dst);
+            if (bounded) fprintf(out, "; %ld to %ld", bound_to_long(o->lo), bound_to_long(o->hi));
+            fputc(')', out);
+            break;
+        case OPT_DOUBLE:
+            fprintf(out, " (default %g", *(double *)o->dst);
+            if (bounded) fprintf(out, "; %.15g to %.15g", o->lo, o->hi);
+            fputc(')', out);
+            break;
         case OPT_STR:
             if (*(const char **)o->dst) fprintf(out, " (default %s)", *(const char **)o->dst);
             break;
@@ -87,8 +108,8 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, char ***pos, int *npo
         int bounded = !(o->lo == 0 && o->hi == 0);
         if (o->type == OPT_INT) {
             long v;
-            if (eef_parse_long(val, bounded ? (long)o->lo : -__LONG_MAX__ - 1,
-                               bounded ? (long)o->hi : __LONG_MAX__, name, &v) != EEF_OK)
+            if (eef_parse_long(val, bounded ? bound_to_long(o->lo) : -__LONG_MAX__ - 1,
+                               bounded ? bound_to_long(o->hi) : __LONG_MAX__, name, &v) != EEF_OK)
                 return usage_error(spec, "%s%s", eef_errmsg(), "");
             *(long *)o->dst = v;
         } else if (o->type == OPT_DOUBLE) {

@@ -59,6 +59,9 @@ int cmd_train(int argc, char **argv)
     if (n_bad) fprintf(stderr, "eef train: skipped %zu malformed lines\n", n_bad);
     eef_model *m = NULL;
     eef_adamw *opt = NULL;
+    /* half-written checkpoints of a killed earlier run */
+    eef_clean_tmp_of(out);
+    eef_clean_tmp_of(opt_path);
     if (resume) {
         e = eef_model_load(out, &m);
         if (!e) e = eef_adamw_load(opt_path, m->n_params, &opt);

@@ -144,9 +144,34 @@ eef_err eef_mkdirs(const char *path); /* mkdir -p */
 int eef_file_exists(const char *path);
 /* Remove temp files left in `dir` by a killed writer (names *.tmp.<pid>). */
 void eef_clean_tmp(const char *dir);
+/* Remove the temp files of one target, "<path>.tmp.<pid>", whose writer
+ * process is gone (for files in a directory other processes may share). */
+void eef_clean_tmp_of(const char *path);
 /* Test hook: make the n-th write (counting from the call) fail with ENOSPC;
  * n < 0 disables.  Lets tests simulate a full disk at any point. */
 void eef_fault_inject_write(long n);
+
+/* ------------------------------------------------------------------ crash points
+ * Fault injection for the crash-resume and disk-full tests; no effect
+ * unless these environment variables are set (read once per process):
+ *   EEF_CRASH_AT="<point>[@<detail>]:<n>"     SIGKILL at the n-th hit of
+ *                                              the point (counted from 1)
+ *   EEF_DISKFULL_AT="<point>[@<detail>]:<n>"  from the n-th hit on, every
+ *                                              atomic-file write fails
+ *                                              with ENOSPC
+ *   EEF_CRASH_LOG=FILE                         appends "<point>\t<detail>"
+ *                                              for every hit
+ * A detail matches when equal or when the hit's ends with "/<detail>"
+ * (a file name inside any directory).  Points placed in core:
+ *   afile.open     @path  temp file created, empty
+ *   afile.write    @path  before each write (n-1 writes done)
+ *   afile.synced   @path  temp complete and fsynced, not yet renamed
+ *   afile.renamed  @path  renamed over path, directory not yet fsynced
+ *   progress       @label each eef_progress_add (a training step, a
+ *                         rollout: "sft", "train", "evaluate", ...)
+ * docs/robustness.md lists them all. */
+void eef_crash_point(const char *point);
+void eef_crash_point_at(const char *point, const char *detail);
 
 /* Join path components into `out` (size cap); returns out. */
 char *eef_path_join(char *out, size_t cap, const char *a, const char *b);

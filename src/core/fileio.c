@@ -1,10 +1,12 @@
 /* fileio.c: atomic writes (temp + fsync + rename + dir fsync), whole-file
  * reads, line reading with line numbers, and a fault-injection hook. */
 #include "core.h"
+#include "core_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,7 @@ eef_err eef_afile_open(eef_afile *af, const char *path)
         af->path = af->tmp = NULL;
         return e;
     }
+    eef_crash_point_at("afile.open", af->path);
     return EEF_OK;
 }
 
@@ -87,6 +90,11 @@ eef_err eef_afile_write(eef_afile *af, const void *p, size_t n)
 {
     if (!af->f) return eef_fail(EEF_ESTATE, "write to a closed file");
     if (n == 0) return EEF_OK;
+    eef_crash_point_at("afile.write", af->path);
+    if (eef_crash_diskfull()) {
+        errno = ENOSPC;
+        return eef_fail(EEF_EIO, "%s: write: %s (injected)", af->path, strerror(ENOSPC));
+    }
     if (fault_fires()) {
         errno = ENOSPC;
         return eef_fail(EEF_EIO, "%s: write: %s (injected)", af->path, strerror(ENOSPC));
@@ -107,8 +115,10 @@ eef_err eef_afile_commit(eef_afile *af)
     if (fclose(af->f) != 0 && !err)
         err = eef_fail(EEF_EIO, "%s: close: %s", af->path, strerror(errno));
     af->f = NULL;
+    if (!err) eef_crash_point_at("afile.synced", af->path);
     if (!err && rename(af->tmp, af->path) != 0)
         err = eef_fail(EEF_EIO, "%s: rename: %s", af->path, strerror(errno));
+    if (!err) eef_crash_point_at("afile.renamed", af->path);
     if (!err) err = fsync_dir(af->path);
     if (err) unlink(af->tmp);
     free(af->path);
@@ -206,6 +216,32 @@ void eef_clean_tmp(const char *dir)
         while (*p >= '0' && *p <= '9') p++;
         if (*p) continue; /* not ours: name must end in .tmp.<digits> */
         unlink(eef_path_join(path, sizeof path, dir, e->d_name));
+    }
+    closedir(d);
+}
+
+void eef_clean_tmp_of(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    size_t lb = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, lb) != 0 || strncmp(e->d_name + lb, ".tmp.", 5) != 0) continue;
+        const char *q = e->d_name + lb + 5;
+        char *end;
+        long pid = strtol(q, &end, 10);
+        if (!*q || *end || pid <= 0) continue;
+        /* a live writer (another eef on the same file) keeps its temp */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        unlink(eef_path_join(p, sizeof p, dir, e->d_name));
     }
     closedir(d);
 }

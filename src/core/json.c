@@ -6,12 +6,15 @@
 #include <math.h>
 #include <string.h>
 
-int eef_utf8_valid(const char *s, size_t n)
+/* Bytes of s[0..n) before the first invalid UTF-8 sequence or NUL (n
+ * when there is none). */
+static size_t utf8_valid_prefix(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    const unsigned char *start = p;
     while (p < end) {
         unsigned c = *p;
-        if (c == 0) return 0;
+        if (c == 0) return (size_t)(p - start);
         if (c < 0x80) {
             p++;
             continue;
@@ -21,28 +24,49 @@ int eef_utf8_valid(const char *s, size_t n)
         if ((c & 0xE0) == 0xC0) k = 1, min = 0x80, c &= 0x1F;
         else if ((c & 0xF0) == 0xE0) k = 2, min = 0x800, c &= 0x0F;
         else if ((c & 0xF8) == 0xF0) k = 3, min = 0x10000, c &= 0x07;
-        else return 0;
-        if ((size_t)(end - p) <= k) return 0;
+        else return (size_t)(p - start);
+        if ((size_t)(end - p) <= k) return (size_t)(p - start);
         for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xC0) != 0x80) return 0;
+            if ((p[i] & 0xC0) != 0x80) return (size_t)(p - start);
             c = (c << 6) | (p[i] & 0x3F);
         }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return (size_t)(p - start);
         p += k + 1;
     }
-    return 1;
+    return n;
+}
+
+int eef_utf8_valid(const char *s, size_t n) { return utf8_valid_prefix(s, n) == n; }
+
+/* " (line L, column C)" for byte `off` of a text of several lines (a
+ * config file), "" for one line (a JSONL line: `where` has its number). */
+static void line_col(const char *text, size_t len, size_t off, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!memchr(text, '\n', len)) return;
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') line++, col = 1;
+        else col++;
+    }
+    snprintf(out, cap, " (line %zu, column %zu)", line, col);
 }
 
 eef_err eef_json_parse(const char *text, size_t len, const char *where, cJSON **out)
 {
     *out = NULL;
-    if (!eef_utf8_valid(text, len))
-        return eef_fail(EEF_EFORMAT, "%s: invalid UTF-8 or NUL byte", where);
+    char at[64];
+    size_t bad = utf8_valid_prefix(text, len);
+    if (bad < len) {
+        line_col(text, len, bad, at, sizeof at);
+        return eef_fail(EEF_EFORMAT, "%s: invalid UTF-8 or NUL byte at byte %zu%s", where, bad, at);
+    }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {
         size_t off = end ? (size_t)(end - text) : 0;
-        return eef_fail(EEF_EFORMAT, "%s: malformed JSON near byte %zu", where, off);
+        line_col(text, len, off, at, sizeof at);
+        return eef_fail(EEF_EFORMAT, "%s: malformed JSON near byte %zu%s", where, off, at);
     }
     /* only whitespace may follow the value */
     for (const char *p = end; p && p < text + len; p++) {

@@ -65,6 +65,7 @@ void eef_progress_begin(eef_progress *p, const char *label, double total, const 
 
 void eef_progress_add(eef_progress *p, double n)
 {
+    eef_crash_point_at("progress", p->label);
 #pragma omp critical(eef_progress)
     {
         p->done += n;

@@ -13,6 +13,8 @@
  */
 #include "nn_internal.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,10 +176,14 @@ eef_err eef_model_load(const char *path, eef_model **out)
     if (!e && n_params != eef_model_n_params(&c))
         e = eef_fail(EEF_EFORMAT, "%s: %llu parameters stored, the config needs %zu", path,
                      (unsigned long long)n_params, eef_model_n_params(&c));
-    if (!e && r.len - r.off != n_params * sizeof(float))
+    if (!e && (n_params > (r.len - r.off) / sizeof(float) || r.len - r.off != n_params * sizeof(float)))
         e = eef_fail(EEF_EFORMAT, "%s: %zu bytes of weights, expected %llu", path, r.len - r.off,
                      (unsigned long long)(n_params * sizeof(float)));
-    if (!e) e = eef_model_alloc(&c, tok, &m);
+    if (!e) {
+        e = eef_model_alloc(&c, tok, &m);
+        /* e.g. a tokenizer of another size than the config's vocab */
+        if (e && e != EEF_ENOMEM) e = eef_fail_ctx(EEF_EFORMAT, "%s", path);
+    }
     if (!e) {
         tok = NULL; /* owned by the model now */
         memcpy(m->params, r.p + r.off, n_params * sizeof(float));
@@ -204,10 +210,20 @@ eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out)
     if (!e) e = get(&r, &cosine, 4, "optimizer config");
     if (!e) e = get(&r, &step, 8, "step");
     if (!e) e = get(&r, &n, 8, "size");
+    /* values no writer produces: a file of another program, or damage the
+     * CRC happened to miss */
+    for (int i = 0; !e && i < 7; i++)
+        if (!isfinite(d[i]))
+            e = eef_fail(EEF_EFORMAT, "%s: optimizer setting %d is not finite", path, i);
+    if (!e && (u[0] > (uint64_t)LONG_MAX || u[1] > (uint64_t)LONG_MAX || step > (uint64_t)LONG_MAX))
+        e = eef_fail(EEF_EFORMAT, "%s: step counts out of range", path);
+    if (!e && cosine != 0 && cosine != 1)
+        e = eef_fail(EEF_EFORMAT, "%s: schedule flag %d is not 0 or 1", path, (int)cosine);
     if (!e && n != n_params)
         e = eef_fail(EEF_EFORMAT, "%s: optimizer state for %llu parameters, the model has %zu",
                      path, (unsigned long long)n, n_params);
-    if (!e && r.len - r.off != 2 * n * sizeof(float))
+    /* compared by division: 2 * n * 4 wraps to 0 for n = 2^61 */
+    if (!e && (n > (r.len - r.off) / (2 * sizeof(float)) || r.len - r.off != 2 * n * sizeof(float)))
         e = eef_fail(EEF_EFORMAT, "%s: %zu bytes of moments, expected %llu", path, r.len - r.off,
                      (unsigned long long)(2 * n * sizeof(float)));
     eef_adamw *o = NULL;

@@ -166,7 +166,20 @@ enum MHD_Result http_send_json(struct MHD_Connection *c, unsigned status, cJSON 
         return http_send(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", oom,
                          sizeof oom - 1);
     }
-    enum MHD_Result ok = http_send(c, status, "application/json", text, strlen(text));
+    size_t len = strlen(text);
+    enum MHD_Result ok;
+    if (eef_utf8_valid(text, len)) {
+        ok = http_send(c, status, "application/json", text, len);
+    } else {
+        /* a string echoed from the request (an unknown path, a model name)
+         * may not be UTF-8, or be cut inside a character by a %.120s: the
+         * reply stays valid JSON text, bad bytes become U+FFFD */
+        eef_buf b;
+        eef_buf_init(&b);
+        utf8_sanitize(text, len, 1, &b);
+        ok = http_send(c, status, "application/json", b.data ? b.data : "", b.len);
+        eef_buf_free(&b);
+    }
     free(text);
     return ok;
 }

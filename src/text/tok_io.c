@@ -10,6 +10,8 @@
 
 #define EEFT_VERSION 1
 
+_Static_assert(TOK_MAX_WORD < 256, "piece lengths are checked in bytes");
+
 eef_err eef_tok_save(const eef_tokenizer *t, eef_buf *out)
 {
     uint32_t hdr[3] = { EEFT_VERSION, (uint32_t)t->vocab, (uint32_t)t->n_merges };
@@ -54,16 +56,37 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
         return EEF_ENOMEM;
     }
     memcpy(t->merges, p + 16, (size_t)nm * 8);
+    /* Byte length of every merged piece: training never merges across a
+     * word, and words are at most TOK_MAX_WORD bytes, so a longer piece
+     * is damage.  Unchecked, merges that each double the previous piece
+     * (33 of them fit in 284 bytes) overflow the 32-bit piece lengths in
+     * tok_build and its copies run past the pieces buffer. */
+    uint8_t *plen = eef_malloc((size_t)nm + 1);
+    if (!plen) {
+        eef_tok_free(t);
+        return EEF_ENOMEM;
+    }
     for (uint32_t m = 0; m < nm; m++) {
         int32_t a = t->merges[2 * m], b = t->merges[2 * m + 1];
         int32_t limit = EEF_TOK_FIRST_MERGE + (int32_t)m;
         int special_a = a >= 256 && a < EEF_TOK_FIRST_MERGE, special_b = b >= 256 && b < EEF_TOK_FIRST_MERGE;
         if (a < 0 || b < 0 || a >= limit || b >= limit || special_a || special_b) {
+            free(plen);
             eef_tok_free(t);
             return eef_fail(EEF_EFORMAT, "%s: tokenizer merge %u (%d, %d) refers to an invalid id",
                             where, m, a, b);
         }
+        unsigned la = a < 256 ? 1 : plen[a - EEF_TOK_FIRST_MERGE];
+        unsigned lb = b < 256 ? 1 : plen[b - EEF_TOK_FIRST_MERGE];
+        if (la + lb > TOK_MAX_WORD) {
+            free(plen);
+            eef_tok_free(t);
+            return eef_fail(EEF_EFORMAT, "%s: tokenizer merge %u makes a piece of %u bytes "
+                            "(words are at most %d)", where, m, la + lb, TOK_MAX_WORD);
+        }
+        plen[m] = (uint8_t)(la + lb);
     }
+    free(plen);
     eef_err e = tok_build(t);
     if (e) {
         eef_tok_free(t);

@@ -193,8 +193,11 @@ eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_conf
     EEF_TRY(get_str(j, "env_options", where, c->env_options, sizeof c->env_options));
     EEF_TRY(get_str(j, "expert", where, c->expert, sizeof c->expert));
     EEF_TRY(get_str(j, "expert_options", where, c->expert_options, sizeof c->expert_options));
-    EEF_TRY(eef_json_num(j, "seed", where, &d));
-    c->seed = (uint64_t)d;
+    /* eef run takes seeds up to 2^52, exact as a JSON double; anything
+     * else (negative, fractional, 2^64 and up: undefined as a uint64_t) is
+     * a damaged file */
+    EEF_TRY(get_int(j, "seed", where, 0, 1L << 52, &v));
+    c->seed = (uint64_t)v;
     EEF_TRY(get_int(j, "iters", where, 0, 1000, &v));
     c->iters = (int)v;
     EEF_TRY(get_int(j, "n_train", where, 0, 1L << 40, &c->n_train));
