@@ -301,24 +301,12 @@ static void test_grad_shards(void **state)
 }
 
 /* ------------------------------------------------------------ MPI runs */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void test_mpi_run_equals_one_process(void **state)
 {
     (void)state;
     const char *mpi_eef = getenv("EEF_MPI");
     struct stat st;
-    if (!mpi_eef || stat(mpi_eef, &st) != 0 || sh("command -v mpirun >/dev/null 2>&1") != 0) {
+    if (!mpi_eef || stat(mpi_eef, &st) != 0 || tu_sh("command -v mpirun >/dev/null 2>&1") != 0) {
         printf("test_dist: the mpirun test is skipped: no MPI build (it runs where Open MPI "
                "is installed: scripts/install-deps mpi; or make test-mpi)\n");
         skip();
@@ -326,21 +314,21 @@ static void test_mpi_run_equals_one_process(void **state)
     char *dir = tu_tmpdir();
     const char *run = "run --method eef --preset tiny --quiet --threads 1";
     /* leak reports of the MPI library itself (sanitizer builds) are not ours */
-    int rc = sh("ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe --bind-to none %s %s %s --out %s/mpi "
+    int rc = tu_sh("ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe --bind-to none %s %s %s --out %s/mpi "
                 "> %s/mpi.log 2>&1", getuid() == 0 ? "--allow-run-as-root" : "", mpi_eef, run, dir,
                 dir);
     if (rc != 0) {
-        sh("tail -20 %s/mpi.log", dir);
+        tu_sh("tail -20 %s/mpi.log", dir);
         fail_msg("mpirun -np 2 eef run failed (rc %d)", rc);
     }
-    assert_int_equal(sh("%s %s --shards 2 --out %s/one > %s/one.log 2>&1", tu_eef(), run, dir, dir), 0);
+    assert_int_equal(tu_sh("%s %s --shards 2 --out %s/one > %s/one.log 2>&1", tu_eef(), run, dir, dir), 0);
     const char *files[] = { "config.json", "state.json", "expert_train.jsonl", "expert_test.jsonl",
                             "sft.eefm", "sft.json", "metrics.jsonl", "iter_0/eval.jsonl",
                             "iter_1/rft.jsonl", "iter_1/eef.jsonl", "iter_1/eef_states.jsonl",
                             "iter_1/explore.json", "iter_1/train.json", "iter_1/model.eefm",
                             "iter_1/eval.jsonl" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(files); i++)
-        if (sh("cmp -s %s/mpi/%s %s/one/%s", dir, files[i], dir, files[i]) != 0)
+        if (tu_sh("cmp -s %s/mpi/%s %s/one/%s", dir, files[i], dir, files[i]) != 0)
             fail_msg("%s differs between 2 ranks and one process", files[i]);
     tu_rmtree(dir);
 }

@@ -419,18 +419,6 @@ static void test_traj_odd_files(void **state)
 }
 
 /* ------------------------------------------------------------ through the CLI */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static int contains(const char *path, const char *what)
 {
     char *t;
@@ -452,10 +440,10 @@ static void test_skip_bad_cli(void **state)
     snprintf(good, sizeof good, "%s/good.jsonl", dir);
     snprintf(bad, sizeof bad, "%s/bad.jsonl", dir);
     snprintf(err, sizeof err, "%s/err.txt", dir);
-    assert_int_equal(sh("cd %s && %s expert --env house --env-opt train=5,test=1 --out %s --quiet "
+    assert_int_equal(tu_sh("cd %s && %s expert --env house --env-opt train=5,test=1 --out %s --quiet "
                         ">/dev/null 2>&1", dir, tu_eef(), good), 0);
     /* header, lines 2-3 good, line 4 bad, the rest good */
-    assert_int_equal(sh("sed '3a {\"id\": \"broken\", \"env\": 7}' %s > %s", good, bad), 0);
+    assert_int_equal(tu_sh("sed '3a {\"id\": \"broken\", \"env\": 7}' %s > %s", good, bad), 0);
     char where[700];
     snprintf(where, sizeof where, "%s:4: field 'env' is not a string", bad);
     const char *cmds[][2] = {
@@ -464,17 +452,17 @@ static void test_skip_bad_cli(void **state)
         { "train", " --preset tiny --vocab 300 --steps 1 --batch 1 --seq 64 --quiet --out M.eefm --data" },
     };
     for (size_t i = 0; i < EEF_ARRAY_LEN(cmds); i++) {
-        assert_int_equal(sh("cd %s && %s %s%s %s >/dev/null 2>%s", dir, tu_eef(), cmds[i][0],
+        assert_int_equal(tu_sh("cd %s && %s %s%s %s >/dev/null 2>%s", dir, tu_eef(), cmds[i][0],
                             cmds[i][1], bad, err), 1);
         assert_true(contains(err, where));
-        assert_int_equal(sh("cd %s && %s %s --skip-bad%s %s >%s.out 2>%s", dir, tu_eef(), cmds[i][0],
+        assert_int_equal(tu_sh("cd %s && %s %s --skip-bad%s %s >%s.out 2>%s", dir, tu_eef(), cmds[i][0],
                             cmds[i][1], bad, err, err), 0);
         assert_true(contains(err, where));
     }
     snprintf(where, sizeof where, "%s/err.txt.out", dir);
     assert_true(contains(where, "trained 1 steps on 5 trajectories"));
     /* a file that is not there: exit code 1 and its name */
-    assert_int_equal(sh("%s stats %s/none.jsonl >/dev/null 2>%s", tu_eef(), dir, err), 1);
+    assert_int_equal(tu_sh("%s stats %s/none.jsonl >/dev/null 2>%s", tu_eef(), dir, err), 1);
     assert_true(contains(err, "none.jsonl: cannot open"));
     tu_rmtree(dir);
 }
@@ -489,7 +477,7 @@ static void test_run_dir_damaged(void **state)
     char run[600], err[600], p[700];
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(err, sizeof err, "%s/err.txt", dir);
-    int rc = sh("EEF_CRASH_AT=afile.renamed@config.json:1 %s run --method eef --preset tiny "
+    int rc = tu_sh("EEF_CRASH_AT=afile.renamed@config.json:1 %s run --method eef --preset tiny "
                 "--out %s --quiet >/dev/null 2>&1", tu_eef(), run);
     assert_int_equal(rc, 128 + 9); /* SIGKILL, as the shell reports it */
     snprintf(p, sizeof p, "%s/config.json", run);
@@ -521,7 +509,7 @@ static void test_run_dir_damaged(void **state)
         snprintf(p, sizeof p, "%s/%s", run, cases[i].file);
         size_t n = cases[i].len ? cases[i].len : strlen(cases[i].text);
         put_file(p, cases[i].text, n);
-        rc = sh("EEF_CRASH_AT=progress@expert\\ on\\ train:1 %s run --method eef --preset tiny "
+        rc = tu_sh("EEF_CRASH_AT=progress@expert\\ on\\ train:1 %s run --method eef --preset tiny "
                 "--out %s --quiet >/dev/null 2>%s", tu_eef(), run, err);
         if (rc != 1) fail_msg("case %zu (%s): exit code %d (137: it started running)", i, cases[i].text, rc);
         assert_true(contains(err, cases[i].message));
@@ -532,7 +520,7 @@ static void test_run_dir_damaged(void **state)
     snprintf(p, sizeof p, "%s/metrics.jsonl", run);
     const char metrics[] = "{\"method\":\"eef\",\"iter\":0}\n{\"iter\":";
     put_file(p, metrics, sizeof metrics - 1);
-    assert_int_equal(sh("%s compare %s >/dev/null 2>%s", tu_eef(), run, err), 1);
+    assert_int_equal(tu_sh("%s compare %s >/dev/null 2>%s", tu_eef(), run, err), 1);
     assert_true(contains(err, "metrics.jsonl:2: malformed JSON"));
     free(cfg);
     tu_rmtree(dir);

@@ -9,28 +9,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    char *x, *y;
-    size_t nx, ny;
-    if (eef_read_file(a, &x, &nx) || eef_read_file(b, &y, &ny)) return 0;
-    int same = nx == ny && memcmp(x, y, nx) == 0;
-    free(x), free(y);
-    return same;
-}
-
 static void test_expert_replays(void **state)
 {
     (void)state;
@@ -38,9 +16,9 @@ static void test_expert_replays(void **state)
     for (int k = 0; k < 2; k++) {
         const char *env = k ? "house" : "shop";
         const char *opt = k ? "train=40,test=10" : "products=300,train=40,test=10";
-        assert_int_equal(sh("%s expert --env %s --env-opt %s --out %s/%s.jsonl --quiet > %s/%s.txt",
+        assert_int_equal(tu_sh("%s expert --env %s --env-opt %s --out %s/%s.jsonl --quiet > %s/%s.txt",
                             tu_eef(), env, opt, dir, env, dir, env), 0);
-        assert_int_equal(sh("%s replay %s/%s.jsonl --env-opt %s > %s/replay.txt", tu_eef(), dir,
+        assert_int_equal(tu_sh("%s replay %s/%s.jsonl --env-opt %s > %s/replay.txt", tu_eef(), dir,
                             env, opt, dir), 0);
         char p[512];
         snprintf(p, sizeof p, "%s/replay.txt", dir);
@@ -57,7 +35,7 @@ static void test_tiny_run_and_resume(void **state)
     (void)state;
     char *dir = tu_tmpdir();
     /* uninterrupted reference */
-    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/ref.log 2>&1",
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/ref.log 2>&1",
                         tu_eef(), dir, dir), 0);
     const char *files[] = { "config.json", "state.json", "expert_train.jsonl", "expert_test.jsonl",
                             "sft.eefm", "metrics.jsonl", "iter_1/rft.jsonl", "iter_1/eef.jsonl",
@@ -75,20 +53,20 @@ static void test_tiny_run_and_resume(void **state)
     assert_non_null(strstr(m, "\"train_solved\""));
     free(m);
     /* compared: table, report with plots, JSON, pooled over runs */
-    assert_int_equal(sh("%s compare %s/ref --md %s/report.md > %s/cmp.txt 2>&1", tu_eef(),
+    assert_int_equal(tu_sh("%s compare %s/ref --md %s/report.md > %s/cmp.txt 2>&1", tu_eef(),
                         dir, dir, dir), 0);
     const char *report[] = { "cmp.txt", "report.md", "win_rate.svg", "train_solved.svg" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(report); i++) {
         snprintf(p, sizeof p, "%s/%s", dir, report[i]);
         if (!eef_file_exists(p)) fail_msg("%s missing", p);
     }
-    assert_int_equal(sh("%s compare --json %s/ref > %s/cmp.json", tu_eef(), dir, dir), 0);
+    assert_int_equal(tu_sh("%s compare --json %s/ref > %s/cmp.json", tu_eef(), dir, dir), 0);
     snprintf(p, sizeof p, "%s/cmp.json", dir);
     assert_ok(eef_read_file(p, &m, NULL));
     assert_non_null(strstr(m, "\"final\""));
     free(m);
     /* the same run twice, pooled: twice the tasks, the same rate */
-    assert_int_equal(sh("%s compare --pool %s/ref %s/ref > %s/pool.txt", tu_eef(), dir, dir, dir), 0);
+    assert_int_equal(tu_sh("%s compare --pool %s/ref %s/ref > %s/pool.txt", tu_eef(), dir, dir, dir), 0);
     snprintf(p, sizeof p, "%s/pool.txt", dir);
     assert_ok(eef_read_file(p, &m, NULL));
     assert_non_null(strstr(m, "\neef         2     80 "));
@@ -97,17 +75,17 @@ static void test_tiny_run_and_resume(void **state)
     free(m);
 
     /* rerunning a finished run says so */
-    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",
                         tu_eef(), dir, dir), 0);
     snprintf(p, sizeof p, "%s/again.log", dir);
     assert_ok(eef_read_file(p, &m, NULL));
     assert_non_null(strstr(m, "already finished"));
     free(m);
     /* a different configuration in the same directory is refused */
-    assert_int_equal(sh("%s run --method eef --preset tiny --k 3 --out %s/ref --quiet > /dev/null 2>&1",
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --k 3 --out %s/ref --quiet > /dev/null 2>&1",
                         tu_eef(), dir), 1);
     /* so is another shard count: it changes the rounding of every step */
-    assert_int_equal(sh("%s run --method eef --preset tiny --shards 2 --out %s/ref > %s/shards.log 2>&1",
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --shards 2 --out %s/ref > %s/shards.log 2>&1",
                         tu_eef(), dir, dir), 1);
     snprintf(p, sizeof p, "%s/shards.log", dir);
     assert_ok(eef_read_file(p, &m, NULL));
@@ -133,17 +111,17 @@ static void test_tiny_run_and_resume(void **state)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
-    assert_int_equal(sh("%s run --method eef --preset tiny --out %s/killed --quiet > /dev/null 2>&1",
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/killed --quiet > /dev/null 2>&1",
                         tu_eef(), dir), 0);
     const char *same[] = { "metrics.jsonl", "sft.eefm", "iter_1/model.eefm", "iter_1/eef.jsonl",
                            "iter_1/eval.jsonl", "expert_train.jsonl" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(same); i++) {
         snprintf(p, sizeof p, "%s/ref/%s", dir, same[i]);
         snprintf(q, sizeof q, "%s/killed/%s", dir, same[i]);
-        if (!same_file(p, q)) fail_msg("%s differs after kill and resume", same[i]);
+        if (!tu_same_file(p, q)) fail_msg("%s differs after kill and resume", same[i]);
     }
     /* no temporary files left behind */
-    assert_int_equal(sh("ls %s/killed %s/killed/iter_* | grep -q '\\.tmp\\.'", dir, dir), 1);
+    assert_int_equal(tu_sh("ls %s/killed %s/killed/iter_* | grep -q '\\.tmp\\.'", dir, dir), 1);
     tu_rmtree(dir);
 }
 

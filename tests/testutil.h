@@ -48,4 +48,32 @@ static inline const char *tu_eef(void)
     return p ? p : "./eef";
 }
 
+/* Runs a shell command built like printf; its exit status (-1: killed). */
+static inline int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int tu_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* 1 when two files hold the same bytes. */
+static inline int tu_same_file(const char *a, const char *b)
+{
+    char *x, *y;
+    size_t nx, ny;
+    if (eef_read_file(a, &x, &nx)) return 0;
+    if (eef_read_file(b, &y, &ny)) {
+        free(x);
+        return 0;
+    }
+    int same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x), free(y);
+    return same;
+}
+
 #endif
