@@ -419,16 +419,6 @@ static void test_traj_odd_files(void **state)
 }
 
 /* ------------------------------------------------------------ through the CLI */
-static int contains(const char *path, const char *what)
-{
-    char *t;
-    if (eef_read_file(path, &t, NULL)) return 0;
-    int yes = strstr(t, what) != NULL;
-    if (!yes) fprintf(stderr, "%s does not contain '%s':\n%s\n", path, what, t);
-    free(t);
-    return yes;
-}
-
 /* A real trajectory file (house expert) with a bad line 4 inserted:
  * stats, train and replay name it as file:4 and stop with exit code 1;
  * with --skip-bad they report it and go on. */
@@ -454,16 +444,16 @@ static void test_skip_bad_cli(void **state)
     for (size_t i = 0; i < EEF_ARRAY_LEN(cmds); i++) {
         assert_int_equal(tu_sh("cd %s && %s %s%s %s >/dev/null 2>%s", dir, tu_eef(), cmds[i][0],
                             cmds[i][1], bad, err), 1);
-        assert_true(contains(err, where));
+        assert_true(tu_file_contains(err, where));
         assert_int_equal(tu_sh("cd %s && %s %s --skip-bad%s %s >%s.out 2>%s", dir, tu_eef(), cmds[i][0],
                             cmds[i][1], bad, err, err), 0);
-        assert_true(contains(err, where));
+        assert_true(tu_file_contains(err, where));
     }
     snprintf(where, sizeof where, "%s/err.txt.out", dir);
-    assert_true(contains(where, "trained 1 steps on 5 trajectories"));
+    assert_true(tu_file_contains(where, "trained 1 steps on 5 trajectories"));
     /* a file that is not there: exit code 1 and its name */
     assert_int_equal(tu_sh("%s stats %s/none.jsonl >/dev/null 2>%s", tu_eef(), dir, err), 1);
-    assert_true(contains(err, "none.jsonl: cannot open"));
+    assert_true(tu_file_contains(err, "none.jsonl: cannot open"));
     tu_rmtree(dir);
 }
 
@@ -512,7 +502,7 @@ static void test_run_dir_damaged(void **state)
         rc = tu_sh("EEF_CRASH_AT=progress@expert\\ on\\ train:1 %s run --method eef --preset tiny "
                 "--out %s --quiet >/dev/null 2>%s", tu_eef(), run, err);
         if (rc != 1) fail_msg("case %zu (%s): exit code %d (137: it started running)", i, cases[i].text, rc);
-        assert_true(contains(err, cases[i].message));
+        assert_true(tu_file_contains(err, cases[i].message));
     }
     /* eef compare on a run whose metrics.jsonl has a bad line 2 */
     snprintf(p, sizeof p, "%s/config.json", run);
@@ -521,7 +511,7 @@ static void test_run_dir_damaged(void **state)
     const char metrics[] = "{\"method\":\"eef\",\"iter\":0}\n{\"iter\":";
     put_file(p, metrics, sizeof metrics - 1);
     assert_int_equal(tu_sh("%s compare %s >/dev/null 2>%s", tu_eef(), run, err), 1);
-    assert_true(contains(err, "metrics.jsonl:2: malformed JSON"));
+    assert_true(tu_file_contains(err, "metrics.jsonl:2: malformed JSON"));
     free(cfg);
     tu_rmtree(dir);
 }

@@ -76,4 +76,15 @@ static inline int tu_same_file(const char *a, const char *b)
     return same;
 }
 
+/* 1 when the file holds `what`; on a miss it prints the file, for the log. */
+static inline int tu_file_contains(const char *path, const char *what)
+{
+    char *t;
+    if (eef_read_file(path, &t, NULL)) return 0;
+    int yes = strstr(t, what) != NULL;
+    if (!yes) fprintf(stderr, "%s does not contain '%s':\n%s\n", path, what, t);
+    free(t);
+    return yes;
+}
+
 #endif

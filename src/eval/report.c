@@ -338,7 +338,9 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
 
 /* ------------------------------------------------------------ pooled over seeds */
 /* Wins of a summary: its rate times its task count, back to a count. */
-static double wins_of(const cJSON *t, const char *tier)
+/* Wins and tasks of a summary (a tier's, or all with tier NULL): its rate
+ * times its task count, back to counts; 0 for what it lacks. */
+static double wins_of(const cJSON *t, const char *tier, double *n_out)
 {
     char w[48] = "win", n[48] = "n";
     if (tier) {
@@ -346,6 +348,7 @@ static double wins_of(const cJSON *t, const char *tier)
         snprintf(n, sizeof n, "tiers.%s.n", tier);
     }
     double nn = num(t, n), ww = num(t, w);
+    *n_out = isnan(nn) ? 0 : nn;
     return isnan(nn) || isnan(ww) ? 0 : floor(ww * nn + 0.5);
 }
 
@@ -358,15 +361,13 @@ typedef struct {
 
 static void pool_add(pool_row *p, const cJSON *t, double solved, double tasks)
 {
-    p->solved += solved, p->tasks += tasks;
     static const char *tiers[] = { NULL, "easy", "medium", "hard" };
     p->runs++;
+    p->solved += solved, p->tasks += tasks;
     for (int i = 0; i < 4; i++) {
-        p->k[i] += wins_of(t, tiers[i]);
-        char n[48] = "n";
-        if (tiers[i]) snprintf(n, sizeof n, "tiers.%s.n", tiers[i]);
-        double v = num(t, n);
-        p->n[i] += isnan(v) ? 0 : v;
+        double n;
+        p->k[i] += wins_of(t, tiers[i], &n);
+        p->n[i] += n;
     }
     p->score += num(t, "score") * num(t, "n");
 }
@@ -402,9 +403,10 @@ eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
             while (s < ns && strcmp(seen[s], key) != 0) s++;
             if (s == ns) {
                 snprintf(seen[ns++], sizeof *seen, "%s", key);
-                const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
-                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"),
-                         wins_of(tr, NULL), num(tr, "n"));
+                double n_train, won = wins_of(cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train"),
+                                              NULL, &n_train);
+                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"), won,
+                         n_train);
             }
         }
         if (!runs[r].n_iters) continue;
