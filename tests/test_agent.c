@@ -107,6 +107,53 @@ static void test_prompt_masks(void **state)
     eef_tok_free(t);
 }
 
+/* A training sequence with a language-model weight on the page texts:
+ * the instruction and observations weigh ctx_weight, the trained action
+ * 1, the masked (possibly harmful) expert action stays 0. */
+static void test_prompt_ctx_weight(void **state)
+{
+    (void)state;
+    eef_tokenizer *t = small_tok();
+    eef_traj_step steps[2] = {
+        { "WebShop [SEP] Instruction: [SEP] i need a blue shirt [SEP] Search", "search[blue shirt]", 0 },
+        { "Back to Search [SEP] Page 1 [SEP] B0ABC [SEP] Blue Shirt [SEP] $12.99", "click[B0ABC]", 1 },
+    };
+    eef_traj tr = { .instruction = "i need a blue shirt", .steps = steps, .n_steps = 2 };
+    eef_prompt p = { 0 }, q = { 0 };
+    assert_ok(eef_prompt_from_traj(t, &tr, 1000, 0.25f, &p));
+    assert_ok(eef_prompt_from_traj(t, &tr, 1000, 0.0f, &q));
+    assert_int_equal(p.n, q.n);
+    assert_memory_equal(p.tokens, q.tokens, (size_t)p.n * sizeof(int));
+    /* which action each position belongs to: 0 none, 1 or 2 */
+    int act = 0, n_ctx = 0, n_act[3] = { 0 };
+    for (int i = 0; i < p.n; i++) {
+        int tokn = p.tokens[i];
+        if (tokn == EEF_TOK_OBS) act = 0;
+        int in_act = act > 0; /* tokens after <|act|> up to and with <|end|> */
+        if (i == 0) {
+            assert_true(p.mask[i] == 0.0f); /* never predicted */
+        } else if (in_act && act == 1) {
+            assert_true(p.mask[i] == 0.0f);
+            n_act[1]++;
+        } else if (in_act && act == 2) {
+            assert_true(p.mask[i] == 1.0f);
+            assert_true(q.mask[i] == 1.0f);
+            n_act[2]++;
+        } else {
+            assert_true(p.mask[i] == 0.25f);
+            assert_true(q.mask[i] == 0.0f);
+            n_ctx++;
+        }
+        if (tokn == EEF_TOK_ACT) act = ++n_act[0];
+        if (tokn == EEF_TOK_END) act = 0;
+    }
+    assert_int_equal(n_act[0], 2);
+    assert_true(n_act[1] > 1 && n_act[2] > 1 && n_ctx > 10);
+    eef_prompt_free(&p);
+    eef_prompt_free(&q);
+    eef_tok_free(t);
+}
+
 /* A random tiny model still acts validly: constrained decoding only ever
  * produces a listed action or a well-formed free-text one. */
 static eef_model *random_agent_model(eef_env *env)
@@ -238,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_prompt_masks),
+        cmocka_unit_test(test_prompt_ctx_weight),
         cmocka_unit_test(test_agent_acts_validly),
         cmocka_unit_test(test_rollouts_deterministic_and_restored),
     };

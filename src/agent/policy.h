@@ -111,8 +111,11 @@ void eef_prompt_free(eef_prompt *p);
 eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
                          const char *const *obs, size_t n_obs, const char *const *acts,
                          const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out);
+/* A trajectory as a training sequence: the mask as above, except that the
+ * instruction's and observations' tokens weigh ctx_weight (a language-model
+ * loss on the environment's text; masked actions stay 0). */
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
-                             eef_prompt *out);
+                             float ctx_weight, eef_prompt *out);
 /* The observation as the model reads it (malloc'd). */
 char *eef_prompt_compact_obs(const char *obs, const char *instruction);
 /* The action as the model writes it: "verb[arg]" -> "verb arg" (malloc'd).

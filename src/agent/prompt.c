@@ -116,9 +116,9 @@ static eef_err encode(const eef_tokenizer *tok, const char *s, idvec *v)
     return eef_tok_encode(tok, s, strlen(s), &v->ids, &v->n, &v->cap);
 }
 
-eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
-                         const char *const *obs, size_t n_obs, const char *const *acts,
-                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out)
+static eef_err build(const eef_tokenizer *tok, const char *instruction, const char *const *obs,
+                     size_t n_obs, const char *const *acts, const int *act_mask, size_t n_acts,
+                     int max_tokens, float ctx_w, eef_prompt *out)
 {
     out->n = 0;
     if (n_obs != n_acts && n_obs != n_acts + 1)
@@ -186,15 +186,15 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
                      "budget of %d", total, max_tokens);
     if (!e) e = push(out, EEF_TOK_BOS, 0);
     if (!e && instr.n) {
-        e = push(out, EEF_TOK_INSTR, 0);
-        if (!e) e = push_ids(out, instr.ids, instr.n, 0);
+        e = push(out, EEF_TOK_INSTR, ctx_w);
+        if (!e) e = push_ids(out, instr.ids, instr.n, ctx_w);
     }
     for (size_t i = first; !e && i < n_obs; i++) {
         size_t skip = i == n_obs - 1 ? cut_last : 0;
-        e = push(out, EEF_TOK_OBS, 0);
+        e = push(out, EEF_TOK_OBS, ctx_w);
         /* an empty observation has no ids (NULL): NULL + 0 is undefined */
-        if (!e && o[i].n > skip) e = push_ids(out, o[i].ids + skip, o[i].n - skip, 0);
-        if (!e) e = push(out, EEF_TOK_ACT, 0);
+        if (!e && o[i].n > skip) e = push_ids(out, o[i].ids + skip, o[i].n - skip, ctx_w);
+        if (!e) e = push(out, EEF_TOK_ACT, ctx_w);
         if (!e && i < n_acts) {
             float m = act_mask ? (float)(act_mask[i] != 0) : 1.0f;
             e = push_ids(out, a[i].ids, a[i].n, m);
@@ -210,8 +210,15 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
     return e;
 }
 
+eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
+                         const char *const *obs, size_t n_obs, const char *const *acts,
+                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out)
+{
+    return build(tok, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, 0.0f, out);
+}
+
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
-                             eef_prompt *out)
+                             float ctx_weight, eef_prompt *out)
 {
     size_t n = t->n_steps;
     const char **obs = eef_malloc((n + 1) * sizeof *obs);
@@ -223,7 +230,7 @@ eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int ma
         acts[i] = t->steps[i].action;
         mask[i] = t->steps[i].mask;
     }
-    if (!e) e = eef_prompt_build(tok, t->instruction, obs, n, acts, mask, n, max_tokens, out);
+    if (!e) e = build(tok, t->instruction, obs, n, acts, mask, n, max_tokens, ctx_weight, out);
     free(obs);
     free(acts);
     free(mask);

@@ -22,6 +22,8 @@ typedef struct {
     long steps;           /* if > 0: total optimizer steps (instead of epochs) */
     int lm;               /* 1: loss on every token (language-model pretraining on
                              environment text), not only on the masked actions */
+    double ctx_weight;    /* loss weight of the instruction's and observations'
+                             tokens (0: the actions alone; masked actions stay 0) */
     int shards;           /* data parallelism: a batch's gradient is the sum of
                              this many row groups' (0: one per MPI rank; see
                              eef_dist_grad); ranks must divide it */
