@@ -172,11 +172,7 @@ static void assert_same_as_ref(const char *dir)
         char a[1024], b[1024];
         snprintf(a, sizeof a, "%s/%s", dir, mine[i]);
         snprintf(b, sizeof b, "%s/%s", g_ref, mine[i]);
-        size_t la, lb;
-        char *x = slurp(a, &la), *y = slurp(b, &lb);
-        int same = x && y && la == lb && memcmp(x, y, la) == 0;
-        free(x), free(y);
-        if (!same) fail_msg("%s differs from the uninterrupted run's", mine[i]);
+        if (!tu_same_file(a, b)) fail_msg("%s differs from the uninterrupted run's", mine[i]);
     }
 }
 
@@ -397,11 +393,7 @@ static void test_real_full_disk(void **state)
         char a[1024], b[1024];
         snprintf(a, sizeof a, "%s/%s", p, names[i]);
         snprintf(b, sizeof b, "%s/%s", pre, names[i]);
-        size_t la, lb;
-        char *x = slurp(a, &la), *y = slurp(b, &lb);
-        if (!x || !y || la != lb || memcmp(x, y, la) != 0)
-            fail_msg("full disk: %s changed or appeared", names[i]);
-        free(x), free(y);
+        if (!tu_same_file(a, b)) fail_msg("full disk: %s changed or appeared", names[i]);
     }
     if (n != nb) fail_msg("full disk: %zu files after, %zu before", n, nb);
     snprintf(p, sizeof p, "%s/resume.rc", g_dir);

@@ -35,7 +35,7 @@ static void seqset_free(seqset *s, size_t n_alloc)
 }
 
 static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int max_tokens,
-                         int lm, float ctx_weight, seqset *out)
+                         const eef_train_config *c, seqset *out)
 {
     out->p = eef_calloc(n ? n : 1, sizeof *out->p);
     out->seqs = eef_calloc(n ? n : 1, sizeof *out->seqs);
@@ -45,7 +45,7 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++) {
-        eef_err e = eef_prompt_from_traj(m->tok, &data[i], max_tokens, ctx_weight, &out->p[i]);
+        eef_err e = eef_prompt_from_traj(m->tok, &data[i], max_tokens, (float)c->ctx_weight, &out->p[i]);
         if (e) {
 #pragma omp critical(eef_make_seqs)
             if (!first) {
@@ -57,7 +57,7 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     }
     if (first) return eef_fail(first, "%s", msg);
     for (size_t i = 0; i < n; i++) {
-        if (lm)
+        if (c->lm)
             for (int k = 1; k < out->p[i].n; k++) out->p[i].mask[k] = 1.0f;
         double w = 0;
         for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
@@ -90,7 +90,7 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                         c->batch_rows, T, c->epochs);
     double t0 = eef_now();
     seqset ss;
-    eef_err e = make_seqs(m, data, n, T + 1, c->lm, (float)c->ctx_weight, &ss);
+    eef_err e = make_seqs(m, data, n, T + 1, c, &ss);
     if (e || ss.n == 0) {
         seqset_free(&ss, n);
         return e ? e : eef_fail(EEF_EINVAL, "training: no trajectory has a trained-on action");
