@@ -72,6 +72,23 @@ static void test_tiny_run_and_resume(void **state)
     assert_null(strstr(m, "won by eef and not rft")); /* no RFT run to pair with */
     free(m);
 
+    /* EEF taken --from an RFT run reads that run's rollouts from the task
+     * starts instead of sampling them again: the same bytes */
+    assert_int_equal(tu_sh("%s run --method rft --preset tiny --out %s/rft --quiet > /dev/null 2>&1",
+                        tu_eef(), dir), 0);
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --from %s/rft --out %s/eef2 > %s/eef2.log 2>&1",
+                        tu_eef(), dir, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/eef2.log", dir);
+    assert_true(tu_file_contains(p, "rollouts from the task starts: from"));
+    const char *reused[] = { "iter_1/rft.jsonl", "iter_1/explore.json", "iter_1/eef.jsonl",
+                             "iter_1/eef_states.jsonl", "iter_1/model.eefm", "iter_1/eval.jsonl",
+                             "metrics.jsonl" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(reused); i++) {
+        snprintf(p, sizeof p, "%s/ref/%s", dir, reused[i]);
+        snprintf(q, sizeof q, "%s/eef2/%s", dir, reused[i]);
+        if (!tu_same_file(p, q)) fail_msg("%s differs when taken --from the RFT run", reused[i]);
+    }
+
     /* rerunning a finished run says so */
     assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",
                         tu_eef(), dir, dir), 0);

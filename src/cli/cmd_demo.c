@@ -38,7 +38,9 @@ int cmd_demo(int argc, char **argv)
         printf("== %s: %s\n", eef_method_name(methods[i]), dirs[i]);
         fflush(stdout);
         int finished;
-        if (eef_run(&c, dirs[i], i ? dirs[0] : NULL, &finished)) return cli_error("demo");
+        /* RFT starts from the SFT run; EEF from the RFT run, whose
+         * rollouts from the task starts are its own first half */
+        if (eef_run(&c, dirs[i], i ? dirs[i - 1] : NULL, &finished)) return cli_error("demo");
     }
     eef_run_view v[3];
     int n = 0;

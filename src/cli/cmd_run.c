@@ -16,7 +16,7 @@ int cmd_run(int argc, char **argv)
     const char *schedule = NULL;
     long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
     long threads = 0, shards = -1;
-    double temp = -1;
+    double temp = -1, iter_epochs = -1;
     int from_sft = 0, quiet = 0;
     const cli_opt opts[] = {
         { "--method", OPT_STR, &method, "M", "sft, rft or eef", 0, 0 },
@@ -37,6 +37,7 @@ int cmd_run(int argc, char **argv)
         { "--stride", OPT_INT, &stride, "L", "EEF: every L-th state of a failure", 1, 1000 },
         { "--max-states", OPT_INT, &max_states, "M", "EEF: at most M states per failure", 1, EEF_MAX_CANDIDATES },
         { "--from-sft", OPT_FLAG, &from_sft, NULL, "retrain from the SFT model each iteration", 0, 0 },
+        { "--iter-epochs", OPT_DOUBLE, &iter_epochs, "E", "epochs of each iteration's training over its data", 0.01, 1000 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores, shared by the ranks on a host)", 0, 1024 },
         { "--shards", OPT_INT, &shards, "S", "MPI: training batches cut in S row groups (0: one per rank); "
           "the same S gives the same bits on 1 or 2 ranks", 0, 4096 },
@@ -71,6 +72,7 @@ int cmd_run(int argc, char **argv)
     if (stride > 0) c.eef.stride = (int)stride;
     if (max_states > 0) c.eef.max_states = (int)max_states;
     if (from_sft) c.iter_from_sft = 1;
+    if (iter_epochs > 0) c.iter.epochs = iter_epochs;
     if (search) {
         if (strcmp(search, "stride") == 0) c.eef.mode = EEF_SEARCH_STRIDE;
         else if (strcmp(search, "bisect") == 0) c.eef.mode = EEF_SEARCH_BISECT;

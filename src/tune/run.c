@@ -460,6 +460,71 @@ static void count_kind(cJSON *hist, const char *action)
     else cJSON_AddNumberToObject(hist, k, 1);
 }
 
+/* Iteration 1 samples from the task starts with the SFT model.  When this
+ * run is taken --from an RFT run with the same RFT settings that finished
+ * its iteration 1 exploration, those rollouts are the ones this run would
+ * sample (each is keyed by seed, iteration, task and rollout number), so
+ * its kept wins are read instead of sampled again.  *taken says whether
+ * they were; *seconds is what sampling them cost there. */
+static eef_err rft_from_base(const run_ctx *r, int iter, eef_rft_result *rr, int *taken,
+                             double *seconds)
+{
+    *taken = 0;
+    if (iter != 1 || !r->from) return EEF_OK;
+    char p[1024];
+    cJSON *theirs = NULL, *st = NULL, *info = NULL;
+    eef_err e = read_json(eef_path_join(p, sizeof p, r->from, "config.json"), &theirs);
+    cJSON *ours = eef_run_config_to_json(r->c);
+    int ok = !e && ours;
+    if (ok) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(theirs, "method");
+        ok = cJSON_IsString(m) && strcmp(m->valuestring, "rft") == 0 &&
+             cJSON_Compare(cJSON_GetObjectItemCaseSensitive(theirs, "rft"),
+                           cJSON_GetObjectItemCaseSensitive(ours, "rft"), 1);
+    }
+    if (ok) {
+        e = read_json(eef_path_join(p, sizeof p, r->from, "state.json"), &st);
+        const cJSON *it, *list = e ? NULL : cJSON_GetObjectItemCaseSensitive(st, "done");
+        ok = 0;
+        cJSON_ArrayForEach(it, list)
+            ok |= cJSON_IsString(it) && strcmp(it->valuestring, "iter_1.explore") == 0;
+    }
+    if (ok && !e) e = read_json(eef_path_join(p, sizeof p, r->from, "iter_1/explore.json"), &info);
+    if (ok && !e) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "rollouts");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(info, "env_steps");
+        if (!cJSON_IsNumber(n) || !cJSON_IsNumber(k))
+            e = eef_fail(EEF_EFORMAT, "%s: 'rollouts' or 'env_steps' missing", p);
+        else
+            rr->rollouts = (long)n->valuedouble, rr->steps = (long)k->valuedouble;
+    }
+    if (ok && !e) {
+        rr->n_tasks = r->n_train;
+        rr->won = eef_calloc(r->n_train ? r->n_train : 1, sizeof *rr->won);
+        if (!rr->won) e = EEF_ENOMEM;
+    }
+    if (ok && !e) e = eef_traj_read(eef_path_join(p, sizeof p, r->from, "iter_1/rft.jsonl"), 0,
+                                    &rr->kept, NULL);
+    for (size_t i = 0; ok && !e && i < rr->kept.n; i++) {
+        long x = rr->kept.items[i].index;
+        if (x < 0 || (size_t)x >= r->n_train)
+            e = eef_fail(EEF_EFORMAT, "%s: trajectory %zu: task index %ld out of range", p, i, x);
+        else
+            rr->won[x] = 1; /* every won task keeps at least one win */
+    }
+    if (ok && !e) {
+        *taken = 1;
+        *seconds = base_seconds(r->from, "iter_1.explore");
+        banner("iteration 1: rollouts from the task starts: from %s", r->from);
+    }
+    if (e) eef_rft_result_free(rr);
+    cJSON_Delete(ours);
+    cJSON_Delete(theirs);
+    cJSON_Delete(st);
+    cJSON_Delete(info);
+    return e;
+}
+
 static eef_err phase_explore(run_ctx *r, int iter)
 {
     char phase[64];
@@ -477,7 +542,10 @@ static eef_err phase_explore(run_ctx *r, int iter)
     eef_rft_config rc = r->c->rft;
     rc.seed = r->c->seed, rc.iteration = iter;
     eef_rft_result rr = { 0 };
-    if (!e) e = eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
+    int taken = 0;
+    double base_cost = 0;
+    if (!e) e = rft_from_base(r, iter, &rr, &taken, &base_cost);
+    if (!e && !taken) e = eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
     if (!e) e = save_trajs(pathf(r, "iter_%d/rft.jsonl", iter), rr.kept.items, rr.kept.n);
     cJSON *info = cJSON_CreateObject();
     long start_wins = 0;
@@ -604,7 +672,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
     eef_rft_result_free(&rr);
     if (agent) eef_policy_close(agent);
     eef_model_free(m);
-    return e ? e : mark_done(r, phase, eef_now() - t0);
+    return e ? e : mark_done(r, phase, eef_now() - t0 + base_cost);
 }
 
 /* Training data of iteration `iter`: expert wins, all kept agent wins and
