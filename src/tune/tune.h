@@ -199,7 +199,9 @@ eef_err eef_run_config_from_json(const struct cJSON *j, const char *where, eef_r
 
 /* Runs (or resumes) the pipeline in `dir`.  With from_dir, the expert
  * trajectories, the SFT model and its evaluation are taken from that run
- * (its configuration must agree on everything they depend on).
+ * (its configuration must agree on everything they depend on); if it is an
+ * RFT run with the same RFT settings, so are iteration 1's rollouts from
+ * the task starts (the same rollouts: they are keyed, not drawn in order).
  * *finished is set when the directory already held a finished run. */
 eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, int *finished);
 
