@@ -90,13 +90,16 @@ static eef_err copy_file(const char *src, const char *dst)
 }
 
 /* ------------------------------------------------------------ phases */
-static int done(const run_ctx *r, const char *phase)
+/* Whether a run state ({"done": [...]}, this run's or a base's) lists phase. */
+static int state_has(const cJSON *state, const char *phase)
 {
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r->state, "done"), *it;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(state, "done"), *it;
     cJSON_ArrayForEach(it, list)
         if (cJSON_IsString(it) && strcmp(it->valuestring, phase) == 0) return 1;
     return 0;
 }
+
+static int done(const run_ctx *r, const char *phase) { return state_has(r->state, phase); }
 
 static eef_err mark_done(run_ctx *r, const char *phase, double seconds)
 {
@@ -464,65 +467,61 @@ static void count_kind(cJSON *hist, const char *action)
  * run is taken --from an RFT run with the same RFT settings that finished
  * its iteration 1 exploration, those rollouts are the ones this run would
  * sample (each is keyed by seed, iteration, task and rollout number), so
- * its kept wins are read instead of sampled again.  *taken says whether
- * they were; *seconds is what sampling them cost there. */
-static eef_err rft_from_base(const run_ctx *r, int iter, eef_rft_result *rr, int *taken,
-                             double *seconds)
+ * its kept wins can be read instead of sampled again.  (check_from has
+ * already read the base's config and state.) */
+static int base_has_rft(const run_ctx *r)
 {
-    *taken = 0;
-    if (iter != 1 || !r->from) return EEF_OK;
     char p[1024];
-    cJSON *theirs = NULL, *st = NULL, *info = NULL;
-    eef_err e = read_json(eef_path_join(p, sizeof p, r->from, "config.json"), &theirs);
-    cJSON *ours = eef_run_config_to_json(r->c);
-    int ok = !e && ours;
+    cJSON *theirs = NULL, *st = NULL, *ours = eef_run_config_to_json(r->c);
+    int ok = ours && !read_json(eef_path_join(p, sizeof p, r->from, "config.json"), &theirs) &&
+             !read_json(eef_path_join(p, sizeof p, r->from, "state.json"), &st);
     if (ok) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(theirs, "method");
         ok = cJSON_IsString(m) && strcmp(m->valuestring, "rft") == 0 &&
              cJSON_Compare(cJSON_GetObjectItemCaseSensitive(theirs, "rft"),
-                           cJSON_GetObjectItemCaseSensitive(ours, "rft"), 1);
+                           cJSON_GetObjectItemCaseSensitive(ours, "rft"), 1) &&
+             state_has(st, "iter_1.explore");
     }
-    if (ok) {
-        e = read_json(eef_path_join(p, sizeof p, r->from, "state.json"), &st);
-        const cJSON *it, *list = e ? NULL : cJSON_GetObjectItemCaseSensitive(st, "done");
-        ok = 0;
-        cJSON_ArrayForEach(it, list)
-            ok |= cJSON_IsString(it) && strcmp(it->valuestring, "iter_1.explore") == 0;
-    }
-    if (ok && !e) e = read_json(eef_path_join(p, sizeof p, r->from, "iter_1/explore.json"), &info);
-    if (ok && !e) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "rollouts");
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(info, "env_steps");
-        if (!cJSON_IsNumber(n) || !cJSON_IsNumber(k))
-            e = eef_fail(EEF_EFORMAT, "%s: 'rollouts' or 'env_steps' missing", p);
-        else
-            rr->rollouts = (long)n->valuedouble, rr->steps = (long)k->valuedouble;
-    }
-    if (ok && !e) {
-        rr->n_tasks = r->n_train;
-        rr->won = eef_calloc(r->n_train ? r->n_train : 1, sizeof *rr->won);
-        if (!rr->won) e = EEF_ENOMEM;
-    }
-    if (ok && !e) e = eef_traj_read(eef_path_join(p, sizeof p, r->from, "iter_1/rft.jsonl"), 0,
-                                    &rr->kept, NULL);
-    for (size_t i = 0; ok && !e && i < rr->kept.n; i++) {
+    cJSON_Delete(ours);
+    cJSON_Delete(theirs);
+    cJSON_Delete(st);
+    return ok;
+}
+
+/* The base's iteration 1 rollouts from the task starts, as
+ * eef_rft_explore would return them; *seconds is what they cost there. */
+static eef_err rft_from_base(const run_ctx *r, eef_rft_result *rr, double *seconds)
+{
+    char p[1024];
+    cJSON *info = NULL;
+    EEF_TRY(read_json(eef_path_join(p, sizeof p, r->from, "iter_1/explore.json"), &info));
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "rollouts");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(info, "env_steps");
+    eef_err e = EEF_OK;
+    if (!cJSON_IsNumber(n) || !cJSON_IsNumber(k))
+        e = eef_fail(EEF_EFORMAT, "%s: 'rollouts' or 'env_steps' missing", p);
+    else
+        rr->rollouts = (long)n->valuedouble, rr->steps = (long)k->valuedouble;
+    cJSON_Delete(info);
+    rr->n_tasks = r->n_train;
+    rr->won = e ? NULL : eef_calloc(r->n_train ? r->n_train : 1, sizeof *rr->won);
+    if (!e && !rr->won) e = EEF_ENOMEM;
+    if (!e) e = eef_traj_read(eef_path_join(p, sizeof p, r->from, "iter_1/rft.jsonl"), 0,
+                              &rr->kept, NULL);
+    for (size_t i = 0; !e && i < rr->kept.n; i++) {
         long x = rr->kept.items[i].index;
         if (x < 0 || (size_t)x >= r->n_train)
             e = eef_fail(EEF_EFORMAT, "%s: trajectory %zu: task index %ld out of range", p, i, x);
         else
             rr->won[x] = 1; /* every won task keeps at least one win */
     }
-    if (ok && !e) {
-        *taken = 1;
-        *seconds = base_seconds(r->from, "iter_1.explore");
-        banner("iteration 1: rollouts from the task starts: from %s", r->from);
+    if (e) {
+        eef_rft_result_free(rr);
+        return e;
     }
-    if (e) eef_rft_result_free(rr);
-    cJSON_Delete(ours);
-    cJSON_Delete(theirs);
-    cJSON_Delete(st);
-    cJSON_Delete(info);
-    return e;
+    *seconds = base_seconds(r->from, "iter_1.explore");
+    banner("iteration 1: rollouts from the task starts: from %s", r->from);
+    return EEF_OK;
 }
 
 static eef_err phase_explore(run_ctx *r, int iter)
@@ -542,10 +541,10 @@ static eef_err phase_explore(run_ctx *r, int iter)
     eef_rft_config rc = r->c->rft;
     rc.seed = r->c->seed, rc.iteration = iter;
     eef_rft_result rr = { 0 };
-    int taken = 0;
     double base_cost = 0;
-    if (!e) e = rft_from_base(r, iter, &rr, &taken, &base_cost);
-    if (!e && !taken) e = eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
+    if (!e) e = iter == 1 && r->from && base_has_rft(r)
+                    ? rft_from_base(r, &rr, &base_cost)
+                    : eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
     if (!e) e = save_trajs(pathf(r, "iter_%d/rft.jsonl", iter), rr.kept.items, rr.kept.n);
     cJSON *info = cJSON_CreateObject();
     long start_wins = 0;
@@ -757,13 +756,8 @@ static eef_err check_from(const eef_run_config *c, const char *from)
     }
     cJSON *st = NULL;
     if (!e) e = read_json(eef_path_join(p, sizeof p, from, "state.json"), &st);
-    if (!e) {
-        int ok = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(st, "done"))
-            ok |= cJSON_IsString(it) && strcmp(it->valuestring, "iter_0.eval") == 0;
-        if (!ok) e = eef_fail(EEF_ESTATE, "--from %s: its SFT phase is not finished", from);
-    }
+    if (!e && !state_has(st, "iter_0.eval"))
+        e = eef_fail(EEF_ESTATE, "--from %s: its SFT phase is not finished", from);
     cJSON_Delete(st);
     cJSON_Delete(ours);
     cJSON_Delete(theirs);
