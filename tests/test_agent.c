@@ -11,22 +11,22 @@ static void test_render(void **state)
 {
     (void)state;
     char *s;
-    s = eef_prompt_render_action("click[Next >]");
+    s = eef_prompt_render_action("click[Next >]", NULL);
     assert_string_equal(s, "click Next >");
     free(s);
-    s = eef_prompt_render_action("search[blue shirt]");
+    s = eef_prompt_render_action("search[blue shirt]", NULL);
     assert_string_equal(s, "search blue shirt");
     free(s);
-    s = eef_prompt_render_action("search[");
+    s = eef_prompt_render_action("search[", NULL);
     assert_string_equal(s, "search");
     free(s);
-    s = eef_prompt_render_action("go to countertop 1");
+    s = eef_prompt_render_action("go to countertop 1", NULL);
     assert_string_equal(s, "go to countertop 1");
     free(s);
-    s = eef_prompt_render_action("[weird]");
+    s = eef_prompt_render_action("[weird]", NULL);
     assert_string_equal(s, "[weird]");
     free(s);
-    s = eef_prompt_render_action("click[unclosed");
+    s = eef_prompt_render_action("click[unclosed", NULL);
     assert_string_equal(s, "click[unclosed");
     free(s);
     s = eef_prompt_compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search", "i need x");
@@ -37,6 +37,42 @@ static void test_render(void **state)
     free(s);
     s = eef_prompt_compact_obs("You arrive at desk 1.", "put a book on desk");
     assert_string_equal(s, "You arrive at desk 1.");
+    free(s);
+}
+
+/* Product ids are read and written as their rank on the page. */
+static void test_render_items(void **state)
+{
+    (void)state;
+    const char *page = "Instruction: [SEP] i need x [SEP] Back to Search [SEP] Page 2 (Total "
+                       "results: 50) [SEP] < Prev [SEP] Next > [SEP] B0ABCDEFG1 [SEP] Blue Mug "
+                       "B0ZZZZZZZ9 [SEP] $3.00 [SEP] B0XYZ12345 [SEP] Red Mug [SEP] $4.50";
+    char *s = eef_prompt_compact_obs(page, "i need x");
+    /* an id inside a title is text, not a field */
+    assert_string_equal(s, "Back to Search | Page 2 (Total results: 50) | < Prev | Next > | "
+                           "#1 | Blue Mug B0ZZZZZZZ9 | $3.00 | #2 | Red Mug | $4.50");
+    free(s);
+    assert_int_equal(eef_prompt_item_rank(page, "B0XYZ12345"), 2);
+    assert_int_equal(eef_prompt_item_rank(page, "B0ABCDEFG1"), 1);
+    assert_int_equal(eef_prompt_item_rank(page, "B0ZZZZZZZ9"), 0);
+    assert_int_equal(eef_prompt_item_rank(NULL, "B0XYZ12345"), 0);
+    assert_int_equal(eef_prompt_item_rank(page, "Blue Mug"), 0);
+    s = eef_prompt_render_action("click[B0XYZ12345]", page);
+    assert_string_equal(s, "click #2");
+    free(s);
+    /* not on this page (or no page): the id itself */
+    s = eef_prompt_render_action("click[B0QQQQQQQ1]", page);
+    assert_string_equal(s, "click B0QQQQQQQ1");
+    free(s);
+    s = eef_prompt_render_action("click[B0XYZ12345]", NULL);
+    assert_string_equal(s, "click B0XYZ12345");
+    free(s);
+    /* an id-shaped field that ends the observation, lowercase is no id */
+    s = eef_prompt_compact_obs("Next > [SEP] B0ABCDEFG1", NULL);
+    assert_string_equal(s, "Next > | #1");
+    free(s);
+    s = eef_prompt_compact_obs("Next > [SEP] b0abcdefg1 [SEP] B0ABCDEFG [SEP] B0ABCDEFG12", NULL);
+    assert_string_equal(s, "Next > | b0abcdefg1 | B0ABCDEFG | B0ABCDEFG12");
     free(s);
 }
 
@@ -284,6 +320,7 @@ int main(void)
     eef_progress_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_render_items),
         cmocka_unit_test(test_prompt_masks),
         cmocka_unit_test(test_prompt_ctx_weight),
         cmocka_unit_test(test_agent_acts_validly),

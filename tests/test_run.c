@@ -102,6 +102,17 @@ static void test_tiny_run_and_resume(void **state)
                         tu_eef(), dir, dir), 1);
     snprintf(p, sizeof p, "%s/shards.log", dir);
     assert_true(tu_file_contains(p, "(sft differs)"));
+    /* and a run made with another prompt format (here: one from before
+     * the format was recorded), resumed or taken --from */
+    assert_int_equal(tu_sh("sed -i 's/\"prompt\":[^,]*,//' %s/rft/config.json", dir), 0);
+    assert_int_equal(tu_sh("%s run --method rft --preset tiny --out %s/rft > %s/prompt.log 2>&1",
+                        tu_eef(), dir, dir), 1);
+    snprintf(p, sizeof p, "%s/prompt.log", dir);
+    assert_true(tu_file_contains(p, "(prompt differs)"));
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --from %s/rft --out %s/eef3 > %s/prompt2.log 2>&1",
+                        tu_eef(), dir, dir, dir), 1);
+    snprintf(p, sizeof p, "%s/prompt2.log", dir);
+    assert_true(tu_file_contains(p, "its 'prompt' differs"));
 
     /* killed at several moments, resumed each time: the same bytes */
     double delays[] = { 0.3, 0.8, 1.3, 1.8 };

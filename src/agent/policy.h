@@ -86,9 +86,11 @@ eef_err eef_expert_open(const char *env, const char *expert, const char *options
  *    out (it is given once at the top), and " [SEP] " becomes " | "; a page
  *    identical to one seen at an earlier step k of the episode reads
  *    "(as at step k)" (the item page after each option click, the results
- *    after "< Prev"): the model need not read it twice;
- *  - actions: "verb[arg]" becomes "verb arg" (other actions are kept).
- * So an id, an option or a word is tokenized the same way in the
+ *    after "< Prev"): the model need not read it twice; a product id
+ *    field reads as its rank on the page, "#1" ... "#10";
+ *  - actions: "verb[arg]" becomes "verb arg" (other actions are kept), and
+ *    "click[ID]" "click #R" when ID is the page's R-th product id.
+ * So a rank, an option or a word is tokenized the same way in the
  * instruction, the observations and the actions, which is what lets a
  * small model copy it; and free text (search[...]) ends at <|end|>.  The loss mask
  * is 1 on the tokens of an action and its <|end|> when that step's mask
@@ -97,6 +99,10 @@ eef_err eef_expert_open(const char *env, const char *expert, const char *options
  * replaced by "...", then the oldest steps are dropped, then the current
  * observation's start is cut.
  */
+/* The prompt's format, kept in a run's configuration so that a model is
+ * never resumed or tuned under another one: 1 wrote product ids as they
+ * are, 2 writes them as their rank on the page. */
+#define EEF_PROMPT_VERSION 2
 typedef struct {
     int *tokens;
     float *mask;  /* mask[i]: is tokens[i] trained on (predicted) */
@@ -116,11 +122,21 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
  * loss on the environment's text; masked actions stay 0). */
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
                              float ctx_weight, eef_prompt *out);
-/* The observation as the model reads it (malloc'd). */
+/* The observation as the model reads it (malloc'd): without the
+ * instruction, " | " between fields, and each product id field (WebShop's
+ * ASIN, "B0" and 8 capitals or digits) written as its rank among the
+ * page's ids, "#1", "#2", ...: a small model picks a product by where
+ * and what it is, instead of copying ten random characters. */
 char *eef_prompt_compact_obs(const char *obs, const char *instruction);
-/* The action as the model writes it: "verb[arg]" -> "verb arg" (malloc'd).
- * A free-text prefix "verb[" renders as "verb". */
-char *eef_prompt_render_action(const char *action);
+#define EEF_ITEM_ID_LEN 10
+/* 1-based rank of product id `id` among the id fields of `obs`; 0 when
+ * it is none of them (or obs is NULL). */
+int eef_prompt_item_rank(const char *obs, const char *id);
+/* The action as the model writes it, answering observation obs (NULL:
+ * none) (malloc'd): "verb[arg]" -> "verb arg", and "click[ID]" -> "click
+ * #R" when ID is the R-th product id of obs.  A free-text prefix "verb["
+ * renders as "verb". */
+char *eef_prompt_render_action(const char *action, const char *obs);
 /* Appends the text the model will read and write for these trajectories
  * (instructions, rendered observations and actions), one piece a line:
  * the corpus a tokenizer should learn from. */

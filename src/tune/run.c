@@ -739,7 +739,7 @@ static eef_err phase_train(run_ctx *r, int iter)
 /* ------------------------------------------------------------ the run */
 /* Fields a run taken --from another must share with it. */
 static const char *base_keys[] = { "env", "env_options", "expert", "expert_options", "seed", "n_train",
-                                   "n_test", "model", "vocab", "sft" };
+                                   "n_test", "model", "prompt", "vocab", "sft" };
 
 static eef_err check_from(const eef_run_config *c, const char *from)
 {

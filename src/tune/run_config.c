@@ -142,6 +142,7 @@ cJSON *eef_run_config_to_json(const eef_run_config *c)
     cJSON_AddNumberToObject(o, "n_train", (double)c->n_train);
     cJSON_AddNumberToObject(o, "n_test", (double)c->n_test);
     cJSON_AddStringToObject(o, "model", c->model_preset);
+    cJSON_AddNumberToObject(o, "prompt", EEF_PROMPT_VERSION);
     cJSON_AddNumberToObject(o, "vocab", c->vocab);
     cJSON_AddItemToObject(o, "sft", train_json(&c->sft));
     cJSON_AddItemToObject(o, "iter_train", train_json(&c->iter));
