@@ -231,8 +231,16 @@ static void test_agent_acts_validly(void **state)
     assert_ok(eef_rollout_batch(env, p, specs, 12, NULL, t));
     eef_episode *ep;
     assert_ok(env->ops->episode_open(env, &ep));
+    int items = 0; /* product clicks: the model wrote "click #R", the agent the id */
     for (int i = 0; i < 12; i++) {
         assert_true(t[i].n_steps >= 1);
+        for (size_t k = 0; k < t[i].n_steps; k++) {
+            const char *a = t[i].steps[k].action;
+            char id[EEF_ITEM_ID_LEN + 1] = "";
+            if (strncmp(a, "click[", 6) == 0 && strlen(a) == 6 + EEF_ITEM_ID_LEN + 1)
+                memcpy(id, a + 6, EEF_ITEM_ID_LEN);
+            items += eef_prompt_item_rank(t[i].steps[k].obs, id) > 0;
+        }
         /* replay: every action valid in its state */
         eef_step st;
         assert_ok(env->ops->reset(ep, EEF_SPLIT_TRAIN, specs[i].index, &st));
@@ -249,6 +257,7 @@ static void test_agent_acts_validly(void **state)
         assert_true(t[i].reward == st.reward);
         eef_traj_free(&t[i]);
     }
+    assert_true(items > 0);
     env->ops->episode_close(ep);
     eef_policy_close(p);
     eef_model_free(m);
