@@ -54,8 +54,8 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
     } else if (strcmp(name, "demo") == 0) {
         /* a shop of 8 product types and 5000 train tasks: about 2100 expert
          * wins to clone, ~260 per type (the SFT agent's test win rate
-         * grows steeply with them: 32.0% from 1259 wins, 40.4% from 2532,
-         * docs/eef.md); 1500 test tasks, so that a seed measures a win
+         * grows steeply with them, prompt format 1: 32.0% from 1259 wins,
+         * 40.4% from 2532, docs/eef.md); 1500 test tasks, so that a seed measures a win
          * rate within about +-2.5 points (the first 500 are the same tasks
          * as with test=500: the train tasks and the test tasks' order do not
          * depend on the test count) */
@@ -80,9 +80,10 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
             c->rft.k = 2;
         }
         c->iter = c->sft;
-        /* the shop's iteration under-fits its data with one epoch (seeds 1
-         * and 2: RFT 37.9 / 34.7 -> 40.5 / 37.9% test wins with two, EEF
-         * 38.6 / 37.2 -> 44.3 / 43.7%, docs/eef.md).  Two fit the demo's
+        /* the shop's iteration under-fits its data with one epoch (prompt
+         * format 1, seeds 1 and 2: RFT 37.9 / 34.7 -> 40.5 / 37.9% test
+         * wins with two, EEF 38.6 / 37.2 -> 44.3 / 43.7%, docs/eef.md).
+         * Two fit the demo's
          * 20 minutes without the language-model loss, which makes a step
          * ~18% cheaper (the head then runs on the actions only).  The
          * house's iteration gains nothing from more epochs (three, seed 1:
