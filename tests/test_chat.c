@@ -188,6 +188,28 @@ static void test_action_parsing(void **state)
         eef_actions_free(&x.valid);
         fake_stop(&f);
     }
+    /* a product named by its rank on the current page, as an eef agent
+     * writes it: the page's second id */
+    const char *ranked[][2] = { { "click #2", "click[B0REDD5678]" }, { "click #3", "click #3" } };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(ranked); i++) {
+        scripted s[] = { { 200, ranked[i][0], 0 } };
+        fake_server f;
+        fake_start(&f, s, 1);
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+        ctx_fixture x;
+        fixture(&x);
+        x.obs[2] = "Page 1 [SEP] B0BLUE1234 [SEP] Blue Mug [SEP] B0REDD5678 [SEP] Red Mug";
+        eef_strlist_push(&x.valid.items, "click[B0BLUE1234]");
+        eef_strlist_push(&x.valid.items, "click[B0REDD5678]");
+        eef_buf action;
+        eef_buf_init(&action);
+        assert_ok(act_once(url, NULL, NULL, &x, &action));
+        assert_string_equal(action.data, ranked[i][1]);
+        eef_buf_free(&action);
+        eef_actions_free(&x.valid);
+        fake_stop(&f);
+    }
 }
 
 static const cJSON *msg_at(const cJSON *req, int i)
