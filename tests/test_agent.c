@@ -7,37 +7,31 @@
 
 #include <omp.h>
 
+/* s (malloc'd) equals want; s is freed */
+static void assert_owned(char *s, const char *want)
+{
+    assert_non_null(s);
+    assert_string_equal(s, want);
+    free(s);
+}
+
 static void test_render(void **state)
 {
     (void)state;
-    char *s;
-    s = eef_prompt_render_action("click[Next >]", NULL);
-    assert_string_equal(s, "click Next >");
-    free(s);
-    s = eef_prompt_render_action("search[blue shirt]", NULL);
-    assert_string_equal(s, "search blue shirt");
-    free(s);
-    s = eef_prompt_render_action("search[", NULL);
-    assert_string_equal(s, "search");
-    free(s);
-    s = eef_prompt_render_action("go to countertop 1", NULL);
-    assert_string_equal(s, "go to countertop 1");
-    free(s);
-    s = eef_prompt_render_action("[weird]", NULL);
-    assert_string_equal(s, "[weird]");
-    free(s);
-    s = eef_prompt_render_action("click[unclosed", NULL);
-    assert_string_equal(s, "click[unclosed");
-    free(s);
-    s = eef_prompt_compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search", "i need x");
-    assert_string_equal(s, "WebShop | Search");
-    free(s);
-    s = eef_prompt_compact_obs("Instruction: [SEP] i need x [SEP] Back to Search [SEP] Page 1", "i need x");
-    assert_string_equal(s, "Back to Search | Page 1");
-    free(s);
-    s = eef_prompt_compact_obs("You arrive at desk 1.", "put a book on desk");
-    assert_string_equal(s, "You arrive at desk 1.");
-    free(s);
+    assert_owned(eef_prompt_render_action("click[Next >]", NULL), "click Next >");
+    assert_owned(eef_prompt_render_action("search[blue shirt]", NULL), "search blue shirt");
+    assert_owned(eef_prompt_render_action("search[", NULL), "search");
+    assert_owned(eef_prompt_render_action("go to countertop 1", NULL), "go to countertop 1");
+    assert_owned(eef_prompt_render_action("[weird]", NULL), "[weird]");
+    assert_owned(eef_prompt_render_action("click[unclosed", NULL), "click[unclosed");
+    assert_owned(eef_prompt_compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search",
+                                        "i need x"),
+                 "WebShop | Search");
+    assert_owned(eef_prompt_compact_obs("Instruction: [SEP] i need x [SEP] Back to Search [SEP] "
+                                        "Page 1", "i need x"),
+                 "Back to Search | Page 1");
+    assert_owned(eef_prompt_compact_obs("You arrive at desk 1.", "put a book on desk"),
+                 "You arrive at desk 1.");
 }
 
 /* Product ids are read and written as their rank on the page. */
@@ -47,33 +41,24 @@ static void test_render_items(void **state)
     const char *page = "Instruction: [SEP] i need x [SEP] Back to Search [SEP] Page 2 (Total "
                        "results: 50) [SEP] < Prev [SEP] Next > [SEP] B0ABCDEFG1 [SEP] Blue Mug "
                        "B0ZZZZZZZ9 [SEP] $3.00 [SEP] B0XYZ12345 [SEP] Red Mug [SEP] $4.50";
-    char *s = eef_prompt_compact_obs(page, "i need x");
     /* an id inside a title is text, not a field */
-    assert_string_equal(s, "Back to Search | Page 2 (Total results: 50) | < Prev | Next > | "
-                           "#1 | Blue Mug B0ZZZZZZZ9 | $3.00 | #2 | Red Mug | $4.50");
-    free(s);
+    assert_owned(eef_prompt_compact_obs(page, "i need x"),
+                 "Back to Search | Page 2 (Total results: 50) | < Prev | Next > | "
+                 "#1 | Blue Mug B0ZZZZZZZ9 | $3.00 | #2 | Red Mug | $4.50");
     assert_int_equal(eef_prompt_item_rank(page, "B0XYZ12345"), 2);
     assert_int_equal(eef_prompt_item_rank(page, "B0ABCDEFG1"), 1);
     assert_int_equal(eef_prompt_item_rank(page, "B0ZZZZZZZ9"), 0);
     assert_int_equal(eef_prompt_item_rank(NULL, "B0XYZ12345"), 0);
     assert_int_equal(eef_prompt_item_rank(page, "Blue Mug"), 0);
-    s = eef_prompt_render_action("click[B0XYZ12345]", page);
-    assert_string_equal(s, "click #2");
-    free(s);
+    assert_owned(eef_prompt_render_action("click[B0XYZ12345]", page), "click #2");
     /* not on this page (or no page): the id itself */
-    s = eef_prompt_render_action("click[B0QQQQQQQ1]", page);
-    assert_string_equal(s, "click B0QQQQQQQ1");
-    free(s);
-    s = eef_prompt_render_action("click[B0XYZ12345]", NULL);
-    assert_string_equal(s, "click B0XYZ12345");
-    free(s);
+    assert_owned(eef_prompt_render_action("click[B0QQQQQQQ1]", page), "click B0QQQQQQQ1");
+    assert_owned(eef_prompt_render_action("click[B0XYZ12345]", NULL), "click B0XYZ12345");
     /* an id-shaped field that ends the observation, lowercase is no id */
-    s = eef_prompt_compact_obs("Next > [SEP] B0ABCDEFG1", NULL);
-    assert_string_equal(s, "Next > | #1");
-    free(s);
-    s = eef_prompt_compact_obs("Next > [SEP] b0abcdefg1 [SEP] B0ABCDEFG [SEP] B0ABCDEFG12", NULL);
-    assert_string_equal(s, "Next > | b0abcdefg1 | B0ABCDEFG | B0ABCDEFG12");
-    free(s);
+    assert_owned(eef_prompt_compact_obs("Next > [SEP] B0ABCDEFG1", NULL), "Next > | #1");
+    assert_owned(eef_prompt_compact_obs("Next > [SEP] b0abcdefg1 [SEP] B0ABCDEFG [SEP] B0ABCDEFG12",
+                                        NULL),
+                 "Next > | b0abcdefg1 | B0ABCDEFG | B0ABCDEFG12");
 }
 
 static eef_tokenizer *small_tok(void)
@@ -235,11 +220,10 @@ static void test_agent_acts_validly(void **state)
     for (int i = 0; i < 12; i++) {
         assert_true(t[i].n_steps >= 1);
         for (size_t k = 0; k < t[i].n_steps; k++) {
-            const char *a = t[i].steps[k].action;
-            char id[EEF_ITEM_ID_LEN + 1] = "";
-            if (strncmp(a, "click[", 6) == 0 && strlen(a) == 6 + EEF_ITEM_ID_LEN + 1)
-                memcpy(id, a + 6, EEF_ITEM_ID_LEN);
-            items += eef_prompt_item_rank(t[i].steps[k].obs, id) > 0;
+            char *r = eef_prompt_render_action(t[i].steps[k].action, t[i].steps[k].obs);
+            assert_non_null(r);
+            items += strncmp(r, "click #", 7) == 0;
+            free(r);
         }
         /* replay: every action valid in its state */
         eef_step st;
