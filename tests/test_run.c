@@ -3,6 +3,7 @@
  * after being killed with the same bytes, and refuses a changed
  * configuration. */
 #include "testutil.h"
+#include "traj/traj.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -147,11 +148,74 @@ static void test_tiny_run_and_resume(void **state)
     tu_rmtree(dir);
 }
 
+/* Every trajectory of a run's iteration file is of a task below n. */
+static void assert_tasks_below(const char *dir, const char *file, long n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    eef_trajset s = { 0 };
+    assert_ok(eef_traj_read(p, 0, &s, NULL));
+    for (size_t i = 0; i < s.n; i++)
+        if (s.items[i].index < 0 || s.items[i].index >= n)
+            fail_msg("%s: task %ld is not among the first %ld", p, s.items[i].index, n);
+    eef_trajset_free(&s);
+}
+
+/* --explore-tasks N: the iteration explores the first N train tasks only
+ * (their starts, and the expert's failures among them); the SFT model,
+ * trained on the expert's wins on all 60, is the same. */
+static void test_explore_tasks(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    assert_int_equal(tu_sh("%s run --method rft --preset tiny --out %s/all --quiet > /dev/null 2>&1",
+                        tu_eef(), dir), 0);
+    assert_int_equal(tu_sh("%s run --method eef --preset tiny --explore-tasks 20 --from %s/all "
+                           "--out %s/sub > %s/sub.log 2>&1", tu_eef(), dir, dir, dir), 0);
+    char p[1024], q[1024];
+    snprintf(p, sizeof p, "%s/sub.log", dir);
+    /* the RFT run explored all 60: its rollouts are not reused */
+    assert_false(tu_file_contains(p, "rollouts from the task starts: from"));
+    snprintf(p, sizeof p, "%s/all/sft.eefm", dir);
+    snprintf(q, sizeof q, "%s/sub/sft.eefm", dir);
+    assert_true(tu_same_file(p, q));
+    snprintf(p, sizeof p, "%s/sub/config.json", dir);
+    assert_true(tu_file_contains(p, "\"tasks\":20"));
+    snprintf(p, sizeof p, "%s/all/config.json", dir);
+    assert_false(tu_file_contains(p, "\"tasks\""));
+    /* the tiny preset samples 2 rollouts per task start */
+    snprintf(p, sizeof p, "%s/sub/iter_1/explore.json", dir);
+    assert_true(tu_file_contains(p, "\"start_rollouts\":40,"));
+    snprintf(p, sizeof p, "%s/all/iter_1/explore.json", dir);
+    assert_true(tu_file_contains(p, "\"start_rollouts\":120,"));
+    snprintf(p, sizeof p, "%s/sub", dir);
+    assert_tasks_below(p, "iter_1/rft.jsonl", 20);
+    assert_tasks_below(p, "iter_1/eef.jsonl", 20);
+    /* every failure explored is of the first 20 */
+    snprintf(p, sizeof p, "%s/sub/iter_1/eef_states.jsonl", dir);
+    char *text;
+    assert_ok(eef_read_file(p, &text, NULL));
+    int lines = 0;
+    for (char *l = text; *l; lines++) {
+        char *nl = strchr(l, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        const char *ix = strstr(l, "\"index\":");
+        assert_non_null(ix);
+        if (atol(ix + 8) >= 20) fail_msg("explored a failure of task %s", ix + 8);
+        l = nl + 1;
+    }
+    assert_true(lines > 0);
+    free(text);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expert_replays),
         cmocka_unit_test(test_tiny_run_and_resume),
+        cmocka_unit_test(test_explore_tasks),
     };
     return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }

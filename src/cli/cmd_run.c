@@ -15,7 +15,7 @@ int cmd_run(int argc, char **argv)
     const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
     const char *schedule = NULL;
     long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
-    long threads = 0, shards = -1;
+    long threads = 0, shards = -1, explore_tasks = -1;
     double temp = -1, iter_epochs = -1;
     int from_sft = 0, quiet = 0;
     const cli_opt opts[] = {
@@ -31,6 +31,7 @@ int cmd_run(int argc, char **argv)
         { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options (chat: model=, key_env=, ...)", 0, 0 },
         { "--n-train", OPT_INT, &n_train, "N", "train tasks used (0: all)", 0, 100000000 },
         { "--n-test", OPT_INT, &n_test, "N", "test tasks evaluated (0: all)", 0, 100000000 },
+        { "--explore-tasks", OPT_INT, &explore_tasks, "N", "iterations explore the first N train tasks (0: all)", 0, 100000000 },
         { "--k", OPT_INT, &k, "K", "rollouts per task start and per EEF state", 1, 1024 },
         { "--temp", OPT_DOUBLE, &temp, "T", "exploration temperature", 0, 100 },
         { "--search", OPT_STR, &search, "S", "EEF state search: stride or bisect", 0, 0 },
@@ -67,6 +68,7 @@ int cmd_run(int argc, char **argv)
     if (expert_opt) snprintf(c.expert_options, sizeof c.expert_options, "%s", expert_opt);
     if (n_train >= 0) c.n_train = n_train;
     if (n_test >= 0) c.n_test = n_test;
+    if (explore_tasks >= 0) c.rft.tasks = explore_tasks;
     if (k > 0) c.rft.k = c.eef.k = (int)k;
     if (temp >= 0) c.rft.temperature = c.eef.temperature = temp;
     if (stride > 0) c.eef.stride = (int)stride;

@@ -542,9 +542,10 @@ static eef_err phase_explore(run_ctx *r, int iter)
     rc.seed = r->c->seed, rc.iteration = iter;
     eef_rft_result rr = { 0 };
     double base_cost = 0;
+    size_t n_explore = rc.tasks > 0 && (size_t)rc.tasks < r->n_train ? (size_t)rc.tasks : r->n_train;
     if (!e) e = iter == 1 && r->from && base_has_rft(r)
                     ? rft_from_base(r, &rr, &base_cost)
-                    : eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, r->n_train, &rc, &rr);
+                    : eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, n_explore, &rc, &rr);
     if (!e) e = save_trajs(pathf(r, "iter_%d/rft.jsonl", iter), rr.kept.items, rr.kept.n);
     cJSON *info = cJSON_CreateObject();
     long start_wins = 0;
@@ -577,7 +578,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
         if (!e && (!failed || !start)) e = EEF_ENOMEM;
         for (size_t i = 0; !e && i < ex.n; i++) {
             const eef_traj *t = &ex.items[i];
-            if (t->win || t->index < 0 || (size_t)t->index >= r->n_train || solved[t->index]) continue;
+            if (t->win || t->index < 0 || (size_t)t->index >= n_explore || solved[t->index]) continue;
             start[nf] = rr.won[t->index];
             failed[nf++] = *t; /* shallow: ex owns it */
         }
@@ -662,7 +663,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
         eef_trajset_free(&ex);
     } else if (!e) {
         eef_info("iteration %d: %ld of %zu tasks won from the start, %zu wins kept", iter,
-                 start_wins, r->n_train, rr.kept.n);
+                 start_wins, n_explore, rr.kept.n);
     }
     cJSON_AddNumberToObject(info, "rollouts", (double)rollouts);
     cJSON_AddNumberToObject(info, "env_steps", (double)steps);

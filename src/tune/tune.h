@@ -59,6 +59,9 @@ typedef struct {
     int k;
     int keep;
     double temperature;
+    long tasks; /* a run's iterations explore its first `tasks` train tasks
+                 * (their starts, and the expert's failures among them);
+                 * 0: all of them.  SFT clones the expert on all. */
     uint64_t seed;
     int iteration;
 } eef_rft_config;
