@@ -77,8 +77,8 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
              * many passes over few: seed 1's SFT test wins were 14.3% from
              * 1,000 train tasks (~430 expert wins) x 20 epochs, 19.3% from
              * 4,000 x 5 and 30.0% from 10,000 x 3, each ~800 steps
-             * (docs/house.md).  Exploring all 10,000 would take over an
-             * hour on 2 cores; the iterations explore the first 2,000 */
+             * (docs/house.md).  Exploring all 10,000 would add ~45 minutes
+             * per seed on 2 cores; the iterations explore the first 2,000 */
             c->sft.epochs = 3;
             c->rft.k = 2;
             c->rft.tasks = 2000;
