@@ -87,4 +87,16 @@ static inline int tu_file_contains(const char *path, const char *what)
     return yes;
 }
 
+/* 1 when the file can be read and does not hold `what`; on a hit it
+ * prints the file, for the log. */
+static inline int tu_file_lacks(const char *path, const char *what)
+{
+    char *t;
+    if (eef_read_file(path, &t, NULL)) return 0;
+    int no = strstr(t, what) == NULL;
+    if (!no) fprintf(stderr, "%s contains '%s':\n%s\n", path, what, t);
+    free(t);
+    return no;
+}
+
 #endif
