@@ -76,27 +76,27 @@ static inline int tu_same_file(const char *a, const char *b)
     return same;
 }
 
-/* 1 when the file holds `what`; on a miss it prints the file, for the log. */
-static inline int tu_file_contains(const char *path, const char *what)
+/* 1 when the file can be read and holding `what` is `want`; otherwise
+ * it prints the file, for the log. */
+static inline int tu_file_check(const char *path, const char *what, int want)
 {
     char *t;
     if (eef_read_file(path, &t, NULL)) return 0;
-    int yes = strstr(t, what) != NULL;
-    if (!yes) fprintf(stderr, "%s does not contain '%s':\n%s\n", path, what, t);
+    int has = strstr(t, what) != NULL;
+    if (has != want)
+        fprintf(stderr, "%s %s '%s':\n%s\n", path, has ? "contains" : "does not contain", what, t);
     free(t);
-    return yes;
+    return has == want;
 }
 
-/* 1 when the file can be read and does not hold `what`; on a hit it
- * prints the file, for the log. */
+static inline int tu_file_contains(const char *path, const char *what)
+{
+    return tu_file_check(path, what, 1);
+}
+
 static inline int tu_file_lacks(const char *path, const char *what)
 {
-    char *t;
-    if (eef_read_file(path, &t, NULL)) return 0;
-    int no = strstr(t, what) == NULL;
-    if (!no) fprintf(stderr, "%s contains '%s':\n%s\n", path, what, t);
-    free(t);
-    return no;
+    return tu_file_check(path, what, 0);
 }
 
 #endif

@@ -55,10 +55,10 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         /* a shop of 8 product types and 5000 train tasks: about 2100 expert
          * wins to clone, ~260 per type (the SFT agent's test win rate
          * grows steeply with them, prompt format 1: 32.0% from 1259 wins,
-         * 40.4% from 2532, docs/eef.md); 1500 test tasks, so that a seed measures a win
-         * rate within about +-2.5 points (the first 500 are the same tasks
-         * as with test=500: the train tasks and the test tasks' order do not
-         * depend on the test count) */
+         * 40.4% from 2532, docs/eef.md); 1500 test tasks, so that a seed
+         * measures a win rate within about +-2.5 points (the first 500 are
+         * the same tasks as with test=500: the train tasks and the test
+         * tasks' order do not depend on the test count) */
         if (shop)
             snprintf(c->env_options, sizeof c->env_options, "products=3000,types=8,train=5000,test=1500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
@@ -87,11 +87,11 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         /* the shop's iteration under-fits its data with one epoch (prompt
          * format 1, seeds 1 and 2: RFT 37.9 / 34.7 -> 40.5 / 37.9% test
          * wins with two, EEF 38.6 / 37.2 -> 44.3 / 43.7%, docs/eef.md).
-         * Two fit the demo's
-         * 20 minutes without the language-model loss, which makes a step
-         * ~18% cheaper (the head then runs on the actions only).  The
-         * house's iteration gains nothing from more epochs (three, seed 1:
-         * RFT 14.5 -> 13.8%, EEF 14.8 -> 13.8%) */
+         * Two fit the demo's 20 minutes without the language-model loss,
+         * which makes a step ~18% cheaper (the head then runs on the
+         * actions only).  The house's iteration gained nothing from more
+         * epochs with 1,000 train tasks (three, seed 1: RFT 14.5 -> 13.8%,
+         * EEF 14.8 -> 13.8%) */
         if (!house) c->iter.epochs = 2, c->iter.ctx_weight = 0;
         else c->iter.epochs = 1;
         /* one iteration fits the demo's 20 minutes on 2 cores */
