@@ -766,6 +766,70 @@ static int run_cmd(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A shop episode: search, open a product, then `last` on its page. */
+static void priced(eef_traj *t, const char *instruction, const char *page, const char *last, int win)
+{
+    eef_traj_init(t);
+    t->id = eef_strdup("shop-test-0/a"), t->env = eef_strdup("shop");
+    t->task = eef_strdup("shop-test-0"), t->source = eef_strdup("agent");
+    t->instruction = eef_strdup(instruction);
+    t->win = win, t->reward = win;
+    assert_ok(eef_traj_push(t, "WebShop [SEP] Search", "search[mug]", 1));
+    assert_ok(eef_traj_push(t, "Page 1 [SEP] B01 [SEP] Blue Mug [SEP] $9.99", "click[B01]", 1));
+    assert_ok(eef_traj_push(t, page, last, 1));
+}
+
+static void test_stats_price(void **state)
+{
+    (void)state;
+    const char *bound = "i need a blue mug, and price lower than 20.00 dollars";
+    const char *over = "< Prev [SEP] Blue Mug [SEP] Price: $25.50 [SEP] Buy Now";
+    const char *under = "< Prev [SEP] Blue Mug [SEP] Price: $19.99 [SEP] Buy Now";
+    eef_traj t[6];
+    priced(&t[0], bound, over, "click[Buy Now]", 0);             /* above the bound */
+    priced(&t[1], bound, under, "click[buy now]", 1);             /* within */
+    priced(&t[2], bound, over, "click[< Prev]", 0);              /* out of steps */
+    priced(&t[3], "i need a blue mug", over, "click[Buy Now]", 0); /* no bound stated */
+    priced(&t[4], bound, "Blue Mug [SEP] Buy Now", "click[Buy Now]", 0); /* no price shown */
+    priced(&t[5], "a mug, price lower than any", over, "click[Buy Now]", 0); /* no number */
+
+    double b = 0, paid = 0;
+    assert_int_equal(eef_traj_price_paid(&t[0], &b, &paid), 1);
+    assert_true(b == 20.0 && paid == 25.5);
+    assert_int_equal(eef_traj_price_paid(&t[1], &b, &paid), 1);
+    assert_true(paid == 19.99);
+    for (int i = 2; i < 6; i++) assert_int_equal(eef_traj_price_paid(&t[i], &b, &paid), 0);
+
+    eef_traj_stats s;
+    eef_traj_stats_init(&s);
+    for (int i = 0; i < 6; i++) assert_ok(eef_traj_stats_add(&s, &t[i]));
+    assert_int_equal(s.price_stated, 4); /* 0, 1, 2, 4 */
+    assert_int_equal(s.price_over, 1);
+    assert_int_equal(s.price_unbought, 1);
+    eef_traj_stats_free(&s);
+
+    /* what `eef stats` prints of them */
+    char *dir = tu_tmpdir(), path[600], cmd[1400], *out;
+    snprintf(path, sizeof path, "%s/priced.jsonl", dir);
+    assert_ok(eef_traj_write(path, t, 6));
+    snprintf(cmd, sizeof cmd, "%s stats %s", tu_eef(), path);
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    if (!strstr(out, "price bound   stated in 4: bought above it 1 (25.0%), ended unbought 1 (25.0%)"))
+        fail_msg("no price bound line in:\n%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s stats --json %s", tu_eef(), path);
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    cJSON *j = cJSON_Parse(out), *pb = cJSON_GetObjectItem(j, "price_bound");
+    free(out);
+    assert_non_null(pb);
+    assert_int_equal(cJSON_GetObjectItem(pb, "stated")->valueint, 4);
+    assert_int_equal(cJSON_GetObjectItem(pb, "bought_above")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(pb, "unbought")->valueint, 1);
+    cJSON_Delete(j);
+    tu_rmtree(dir);
+    for (int i = 0; i < 6; i++) eef_traj_free(&t[i]);
+}
+
 static void test_stats_cli(void **state)
 {
     (void)state;
@@ -778,6 +842,7 @@ static void test_stats_cli(void **state)
     assert_non_null(strstr(out, "  medium          2     50.0%    50.00\n"));
     assert_non_null(strstr(out, "click[Buy Now]"));
     assert_non_null(strstr(out, "12 unmasked (loss 1), 4 masked (loss 0)"));
+    assert_null(strstr(out, "price bound")); /* none of its instructions states one */
     free(out);
 
     snprintf(cmd, sizeof cmd, "%s stats --json %s", tu_eef(), fixture("small.jsonl"));
@@ -1148,7 +1213,8 @@ int main(void)
         cmocka_unit_test(test_skip_bad),       cmocka_unit_test(test_writer_rejects),
         cmocka_unit_test(test_eto_import),     cmocka_unit_test(test_eto_bad),
         cmocka_unit_test(test_eto_export),     cmocka_unit_test(test_action_type),
-        cmocka_unit_test(test_stats),          cmocka_unit_test(test_stats_cli),
+        cmocka_unit_test(test_stats),          cmocka_unit_test(test_stats_price),
+        cmocka_unit_test(test_stats_cli),
         cmocka_unit_test(test_replay),         cmocka_unit_test(test_replay_cli),
         cmocka_unit_test(test_many),
     };

@@ -1,6 +1,7 @@
 /* eef stats: what a trajectory file holds: outcome overall, by tier and by
- * source, lengths, loss masks, and an action-type histogram that sets
- * the actions of won trajectories beside those of failed ones. */
+ * source, lengths, loss masks, how often a stated price bound was broken,
+ * and an action-type histogram that sets the actions of won trajectories
+ * beside those of failed ones. */
 #include "cli.h"
 #include "traj/traj.h"
 
@@ -36,6 +37,11 @@ static void print_text(const char *path, const eef_traj_stats *s, size_t n_bad)
         else
             printf("  %-8s %8zu %9s %8s\n", tier_label(i), t->n, "-", "-");
     }
+
+    if (s->price_stated)
+        printf("\n  price bound   stated in %zu: bought above it %zu (%.1f%%), ended unbought %zu (%.1f%%)\n",
+               s->price_stated, s->price_over, pct(s->price_over, s->price_stated),
+               s->price_unbought, pct(s->price_unbought, s->price_stated));
 
     int w = 6;
     for (size_t i = 0; i < s->n_sources; i++) w = EEF_MAX(w, (int)strlen(s->sources[i].name));
@@ -83,6 +89,10 @@ static int print_json(const char *path, const eef_traj_stats *s, size_t n_bad)
     cJSON *tiers = cJSON_AddObjectToObject(o, "tiers");
     for (int i = 0; i <= EEF_N_TIERS; i++)
         if (i < EEF_N_TIERS || s->tier[i].n) cJSON_AddItemToObject(tiers, tier_label(i), tally_json(&s->tier[i]));
+    cJSON *price = cJSON_AddObjectToObject(o, "price_bound");
+    cJSON_AddNumberToObject(price, "stated", (double)s->price_stated);
+    cJSON_AddNumberToObject(price, "bought_above", (double)s->price_over);
+    cJSON_AddNumberToObject(price, "unbought", (double)s->price_unbought);
     cJSON *src = cJSON_AddObjectToObject(o, "sources");
     for (size_t i = 0; i < s->n_sources; i++)
         cJSON_AddNumberToObject(src, s->sources[i].name, (double)s->sources[i].n);
@@ -115,7 +125,7 @@ int cmd_stats(int argc, char **argv)
     };
     const cli_spec spec = { "stats", "FILE.jsonl [--json] [--skip-bad]",
                             "statistics of a trajectory file: outcome by tier and source, "
-                            "lengths, masks, action types of wins vs failures",
+                            "lengths, masks, price bounds broken, action types of wins vs failures",
                             opts, 1, 1 };
     char **pos;
     int npos, rc = cli_parse(&spec, argc, argv, &pos, &npos);

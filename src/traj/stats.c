@@ -59,6 +59,33 @@ void eef_traj_action_type(const char *action, char *out, size_t cap)
     out[k] = 0;
 }
 
+/* The number after the first `key` in `text` (case-insensitive), or -1. */
+static double number_after(const char *text, const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *p = text; *p; p++)
+        if (strncasecmp(p, key, k) == 0) {
+            const char *q = p + k;
+            if (!isdigit((unsigned char)*q)) return -1;
+            return strtod(q, NULL);
+        }
+    return -1;
+}
+
+static int is_buy(const char *action) { return strcasecmp(action, "click[Buy Now]") == 0; }
+
+int eef_traj_price_paid(const eef_traj *t, double *bound, double *paid)
+{
+    if (!t->instruction || !t->n_steps) return 0;
+    double b = number_after(t->instruction, "price lower than ");
+    const eef_traj_step *last = &t->steps[t->n_steps - 1];
+    if (b < 0 || !is_buy(last->action)) return 0;
+    double p = number_after(last->obs, "Price: $");
+    if (p < 0) return 0;
+    *bound = b, *paid = p;
+    return 1;
+}
+
 void eef_traj_stats_init(eef_traj_stats *s)
 {
     memset(s, 0, sizeof *s);
@@ -126,6 +153,12 @@ eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t)
     s->steps_min = EEF_MIN(s->steps_min, t->n_steps);
     s->steps_max = EEF_MAX(s->steps_max, t->n_steps);
     EEF_TRY(count_source(s, t->source ? t->source : "?"));
+    if (t->instruction && number_after(t->instruction, "price lower than ") >= 0) {
+        double bound, paid;
+        s->price_stated++;
+        if (eef_traj_price_paid(t, &bound, &paid)) s->price_over += paid > bound;
+        else if (!t->n_steps || !is_buy(t->steps[t->n_steps - 1].action)) s->price_unbought++;
+    }
     char type[64];
     for (size_t i = 0; i < t->n_steps; i++) {
         if (t->steps[i].mask) s->n_unmasked++;

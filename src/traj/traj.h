@@ -184,8 +184,17 @@ typedef struct {
     size_t n_sources;
     eef_traj_action_count *actions;       /* in order of first appearance */
     size_t n_actions;
+    /* WebShop's price bound ("... price lower than 50.00 dollars"): of the
+     * trajectories whose instruction states one, those ending in Buy Now
+     * on a page showing a higher "Price: $", and those ending unbought */
+    size_t price_stated, price_over, price_unbought;
 } eef_traj_stats;
 
+/* The instruction's price bound and the price of the product the last
+ * action bought: 1 when both are found (*bound, *paid set), 0 when the
+ * instruction states no bound or the trajectory does not end in Buy Now
+ * on a page that shows a price. */
+int eef_traj_price_paid(const eef_traj *t, double *bound, double *paid);
 void eef_traj_stats_init(eef_traj_stats *s);
 eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t);
 /* Sorts actions by total count (descending), then name. */
