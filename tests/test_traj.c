@@ -792,6 +792,8 @@ static void test_stats_price(void **state)
     priced(&t[3], "i need a blue mug", over, "click[Buy Now]", 0); /* no bound stated */
     priced(&t[4], bound, "Blue Mug [SEP] Buy Now", "click[Buy Now]", 0); /* no price shown */
     priced(&t[5], "a mug, price lower than any", over, "click[Buy Now]", 0); /* no number */
+    eef_traj big;
+    priced(&big, "a desk, and price lower than 1,300.00 dollars", "Price: $1,299.99", "click[Buy Now]", 1);
 
     double b = 0, paid = 0;
     assert_int_equal(eef_traj_price_paid(&t[0], &b, &paid), 1);
@@ -799,6 +801,9 @@ static void test_stats_price(void **state)
     assert_int_equal(eef_traj_price_paid(&t[1], &b, &paid), 1);
     assert_true(paid == 19.99);
     for (int i = 2; i < 6; i++) assert_int_equal(eef_traj_price_paid(&t[i], &b, &paid), 0);
+    assert_int_equal(eef_traj_price_paid(&big, &b, &paid), 1);
+    assert_true(b == 1300.0 && paid == 1299.99);
+    eef_traj_free(&big);
 
     eef_traj_stats s;
     eef_traj_stats_init(&s);

@@ -59,7 +59,8 @@ void eef_traj_action_type(const char *action, char *out, size_t cap)
     out[k] = 0;
 }
 
-/* The number after the first `key` in `text` (case-insensitive), or -1. */
+/* The number after the first `key` in `text` (case-insensitive; "1,299.99"
+ * reads as 1299.99), or -1. */
 static double number_after(const char *text, const char *key)
 {
     size_t k = strlen(key);
@@ -67,7 +68,12 @@ static double number_after(const char *text, const char *key)
         if (strncasecmp(p, key, k) == 0) {
             const char *q = p + k;
             if (!isdigit((unsigned char)*q)) return -1;
-            return strtod(q, NULL);
+            char num[32];
+            size_t n = 0;
+            for (; (isdigit((unsigned char)*q) || *q == '.' || *q == ',') && n + 1 < sizeof num; q++)
+                if (*q != ',') num[n++] = *q;
+            num[n] = 0;
+            return strtod(num, NULL);
         }
     return -1;
 }
