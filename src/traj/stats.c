@@ -78,16 +78,25 @@ static double number_after(const char *text, const char *key)
     return -1;
 }
 
-static int is_buy(const char *action) { return strcasecmp(action, "click[Buy Now]") == 0; }
+/* The instruction's price bound, or -1 when it states none. */
+static double price_bound(const eef_traj *t)
+{
+    return t->instruction ? number_after(t->instruction, "price lower than ") : -1;
+}
+
+/* The step of the final Buy Now, or NULL when the episode ended otherwise. */
+static const eef_traj_step *final_buy(const eef_traj *t)
+{
+    const eef_traj_step *last = t->n_steps ? &t->steps[t->n_steps - 1] : NULL;
+    return last && strcasecmp(last->action, "click[Buy Now]") == 0 ? last : NULL;
+}
 
 int eef_traj_price_paid(const eef_traj *t, double *bound, double *paid)
 {
-    if (!t->instruction || !t->n_steps) return 0;
-    double b = number_after(t->instruction, "price lower than ");
-    const eef_traj_step *last = &t->steps[t->n_steps - 1];
-    if (b < 0 || !is_buy(last->action)) return 0;
-    double p = number_after(last->obs, "Price: $");
-    if (p < 0) return 0;
+    double b = price_bound(t);
+    const eef_traj_step *buy = final_buy(t);
+    double p = buy ? number_after(buy->obs, "Price: $") : -1;
+    if (b < 0 || p < 0) return 0;
     *bound = b, *paid = p;
     return 1;
 }
@@ -159,11 +168,11 @@ eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t)
     s->steps_min = EEF_MIN(s->steps_min, t->n_steps);
     s->steps_max = EEF_MAX(s->steps_max, t->n_steps);
     EEF_TRY(count_source(s, t->source ? t->source : "?"));
-    if (t->instruction && number_after(t->instruction, "price lower than ") >= 0) {
+    if (price_bound(t) >= 0) {
         double bound, paid;
         s->price_stated++;
-        if (eef_traj_price_paid(t, &bound, &paid)) s->price_over += paid > bound;
-        else if (!t->n_steps || !is_buy(t->steps[t->n_steps - 1].action)) s->price_unbought++;
+        if (!final_buy(t)) s->price_unbought++;
+        else if (eef_traj_price_paid(t, &bound, &paid)) s->price_over += paid > bound;
     }
     char type[64];
     for (size_t i = 0; i < t->n_steps; i++) {
