@@ -6,21 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void eef_wilson(size_t k, size_t n, double *lo, double *hi)
-{
-    if (n == 0) {
-        *lo = 0, *hi = 1;
-        return;
-    }
-    const double z = 1.959963984540054;
-    double p = (double)k / (double)n, nn = (double)n;
-    double den = 1 + z * z / nn;
-    double mid = (p + z * z / (2 * nn)) / den;
-    double half = z * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / den;
-    *lo = fmax(0.0, mid - half);
-    *hi = fmin(1.0, mid + half);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
