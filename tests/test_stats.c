@@ -337,7 +337,8 @@ static void test_bootstrap_numpy(void **state)
     fixture_free(&f);
 }
 
-/* eval.c's score interval (1,000 resamples) against numpy's 200,000. */
+/* eval.c's score interval against numpy's of 200,000 resamples: the
+ * function with 100,000, a summary (1,000) within its wider tolerance. */
 static void test_score_interval_numpy(void **state)
 {
     (void)state;
@@ -350,22 +351,28 @@ static void test_score_interval_numpy(void **state)
         r->pos = 1;
         size_t n = next_size(r);
         eef_traj *t = calloc(n, sizeof *t);
-        double sum = 0;
+        double *rw = calloc(n, sizeof *rw), sum = 0;
         for (size_t k = 0; k < n; k++) {
             eef_traj_init(&t[k]);
-            t[k].reward = next_num(r);
+            t[k].reward = rw[k] = next_num(r);
             t[k].win = t[k].reward == 1.0;
             t[k].tier = (int)(k % 3);
             sum += t[k].reward;
         }
-        double lo = next_num(r), hi = next_num(r), tol = next_num(r);
+        double lo = next_num(r), hi = next_num(r);
+        size_t reps = next_size(r);
+        double tol = next_num(r), tol_summary = next_num(r), flo, fhi;
+        eef_score_interval(rw, n, reps, 77, &flo, &fhi);
+        if (!near(flo, lo, tol) || !near(fhi, hi, tol))
+            fail_msg("score interval of %zu resamples [%.3f, %.3f], numpy [%.3f, %.3f] (tolerance %.3f)",
+                     reps, flo, fhi, lo, hi, tol);
         eef_eval_summary s;
         eef_eval_summarize(t, n, 5, &s);
         assert_true(near(s.all.score, 100 * sum / (double)n, 1e-9));
-        if (!near(s.all.score_lo, lo, tol) || !near(s.all.score_hi, hi, tol))
-            fail_msg("score interval [%.3f, %.3f], numpy [%.3f, %.3f] (tolerance %.3f)", s.all.score_lo,
-                     s.all.score_hi, lo, hi, tol);
-        free(t);
+        if (!near(s.all.score_lo, lo, tol_summary) || !near(s.all.score_hi, hi, tol_summary))
+            fail_msg("summary's score interval [%.3f, %.3f], numpy [%.3f, %.3f] (tolerance %.3f)",
+                     s.all.score_lo, s.all.score_hi, lo, hi, tol_summary);
+        free(t), free(rw);
         seen++;
     }
     assert_int_equal(seen, 1);
@@ -553,10 +560,10 @@ static double jnum(const cJSON *o, const char *k)
 
 /* 2 seeds, SFT (iteration 0 only), RFT and EEF (iterations 0..2), with
  * the discordant counts chosen: per seed EEF - RFT at iteration 2 is
- * a_only 5 / b_only 1 (seed 1) and 4 / 2 (seed 2). */
+ * a_only 4 / b_only 4 in both seeds; on the hard tier (i % 3 == 2) 2 / 1 in seed 1. */
 #define S1_SFT  "110000000000000000001111"
 #define S1_RFT2 "111100000000000000001111"
-#define S1_EEF2 "101011111000000000001111"
+#define S1_EEF2 "100001111000000000001111"
 #define S2_SFT  "000000000000000011111111"
 #define S2_RFT2 "110000000000000011111111"
 #define S2_EEF2 "001111000000000011111100"
@@ -589,6 +596,14 @@ static size_t count_only(const char *x, const char *y)
 {
     size_t k = 0;
     for (size_t i = 0; x[i]; i++) k += x[i] == '1' && y[i] == '0';
+    return k;
+}
+
+/* the same, on the hard tier only (tasks i with i % 3 == 2 here) */
+static size_t count_only_hard(const char *x, const char *y)
+{
+    size_t k = 0;
+    for (size_t i = 0; x[i]; i++) k += i % 3 == 2 && x[i] == '1' && y[i] == '0';
     return k;
 }
 
@@ -634,6 +649,9 @@ static void test_compare_pairs(void **state)
     assert_int_equal(jnum(ps2, "b_only"), b2);
     assert_true(near(jnum(ps1, "p"), eef_mcnemar_exact(a1, b1), 1e-12));
     assert_true(near(jnum(ps2, "diff"), ((double)a2 - (double)b2) / 24, 1e-12));
+    assert_int_equal(jnum(ps1, "hard_a_only"), count_only_hard(S1_EEF2, S1_RFT2));
+    assert_int_equal(jnum(ps1, "hard_b_only"), count_only_hard(S1_RFT2, S1_EEF2));
+    assert_true(count_only_hard(S1_EEF2, S1_RFT2) > 0 && count_only_hard(S1_RFT2, S1_EEF2) > 0);
     /* the expert, once per seed, paired too */
     const cJSON *se = find_pair(blk, "sft", "expert");
     assert_int_equal(jnum(se, "a_only"), count_only(S1_SFT, EXP1) + count_only(S2_SFT, EXP2));
@@ -662,6 +680,32 @@ static void test_compare_pairs(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "iterations")), 2);
     assert_int_equal(jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "iterations"), 1), "iter"), 2);
     cJSON_Delete(j);
+
+    /* a seed's resamples are its own: seed 2 alone gives the intervals it
+     * gives beside seed 1 (few resamples, so other draws would show) */
+    assert_int_equal(tu_sh("%s compare --pool --json --reps 100 %s > %s/both.json", tu_eef(), runs, dir), 0);
+    assert_int_equal(tu_sh("%s compare --pool --json --reps 100 %s/seed2/sft %s/seed2/rft %s/seed2/eef "
+                           "> %s/alone.json", tu_eef(), dir, dir, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/both.json", dir);
+    j = read_json_out(p);
+    snprintf(p, sizeof p, "%s/alone.json", dir);
+    cJSON *j2 = read_json_out(p);
+    const cJSON *blk1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "iterations"), 0);
+    const cJSON *blk2 = cJSON_GetArrayItem(cJSON_GetObjectItem(j2, "iterations"), 0);
+    const char *pairs[][2] = { { "sft", "expert" }, { "rft", "expert" }, { "rft", "sft" },
+                               { "eef", "expert" }, { "eef", "sft" }, { "eef", "rft" } };
+    const char *fields[] = { "diff_lo", "diff_hi", "poi_lo", "poi_hi" };
+    for (size_t k = 0; k < EEF_ARRAY_LEN(pairs); k++) {
+        const cJSON *both = cJSON_GetArrayItem(cJSON_GetObjectItem(find_pair(blk1, pairs[k][0], pairs[k][1]),
+                                                                   "per_seed"), 1);
+        const cJSON *alone = find_pair(blk2, pairs[k][0], pairs[k][1]);
+        assert_int_equal(jnum(both, "seed"), 2);
+        for (size_t q = 0; q < EEF_ARRAY_LEN(fields); q++)
+            if (jnum(both, fields[q]) != jnum(alone, fields[q]))
+                fail_msg("%s - %s, seed 2: %s %g beside seed 1, %g alone", pairs[k][0], pairs[k][1],
+                         fields[q], jnum(both, fields[q]), jnum(alone, fields[q]));
+    }
+    cJSON_Delete(j), cJSON_Delete(j2);
 
     /* the text, the Markdown and the report carry the same pairs */
     assert_int_equal(tu_sh("%s compare --pool --reps 2000 %s > %s/pool.txt", tu_eef(), runs, dir), 0);

@@ -75,7 +75,12 @@ eef_err eef_pair_estimate(const eef_stratum *st, size_t n_strata, const eef_boot
                           size_t b, double level, eef_pair_est *pooled, eef_pair_est *per);
 
 /* ------------------------------------------------------------ evaluation */
-/* Summary of finished trajectories; the score's bootstrap draws use `seed`. */
+/* Percentile bootstrap interval of the mean reward x 100 of rewards[0..n):
+ * `reps` resamples drawn from the stream `key`. */
+void eef_score_interval(const double *rewards, size_t n, size_t reps, uint64_t key, double *lo,
+                        double *hi);
+/* Summary of finished trajectories; the score's interval (1,000 resamples)
+ * draws from a key made of `seed`. */
 void eef_eval_summarize(const eef_traj *t, size_t n, uint64_t seed, eef_eval_summary *out);
 
 /* Rolls the policy out once from the start of the first n tasks of a split

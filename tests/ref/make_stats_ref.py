@@ -23,9 +23,12 @@ against implementations that share nothing with them, least of all the RNG:
                                 the stratified paired bootstrap by numpy with
                                 reps = 200,000, and the tolerance a C run of
                                 10,000 resamples must meet (below)
-  score     n r1 .. rn lo hi tol
-                                eval.c's score interval (1,000 resamples of the
-                                mean reward x 100) against numpy's 200,000
+  score     n r1 .. rn lo hi reps tol tol_summary
+                                eval.c's score interval (the percentile
+                                bootstrap of the mean reward x 100) against
+                                numpy's 200,000 resamples: eef_score_interval
+                                with `reps` resamples within tol, a summary's
+                                (1,000 resamples) within tol_summary
 
 Outcome strings a_s, b_s are '0'/'1' per test task of stratum s (seed s),
 the same tasks for A and B.
@@ -58,7 +61,8 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
 LEVEL = 0.95
 QS = ((1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2)
 B_C = 10000        # resamples of the C run the 'boot' tolerances are for
-B_C_SCORE = 1000   # eval.c's score bootstrap
+B_C_SCORE = 1000   # eval.c's score bootstrap in a summary
+B_C_SCORE_FN = 100000  # eef_score_interval run by the test
 B_REF = 200000
 
 lines = ["eef-stats-ref 1"]
@@ -274,17 +278,26 @@ for name, strata in sets.items():
                  f"{g(tol)} {g(plo)} {g(phi)} {g(ptol)}")
 
 # ---------------------------------------------------------------- score
+# 30 rewards: few enough that resampling n - 1 of them, or reading the 95%
+# point for the 97.5% one, moves the interval by more than the Monte-Carlo
+# error of 100,000 resamples (the C function's run); the summary's own 1,000
+# resamples get the wider tolerance.  Rewards are multiples of 1/12, so
+# means x 100 move in steps of 100 / (12 n).
 r = np.random.default_rng(11)
-rewards = np.round(r.choice([0.0, 1.0, 0.5, 0.75, 1 / 3], size=400, p=[0.4, 0.3, 0.1, 0.1, 0.1]), 6)
+rewards = r.choice([0.0, 1.0, 0.5, 0.75, 1 / 3], size=30, p=[0.4, 0.3, 0.1, 0.1, 0.1])
 means = np.empty(B_REF)
 for lo in range(0, B_REF, 5000):
     hi = min(B_REF, lo + 5000)
     means[lo:hi] = 100 * rewards[r.integers(0, len(rewards), size=(hi - lo, len(rewards)))].mean(axis=1)
 slo, shi = np.percentile(means, [2.5, 97.5])
 sd = float(np.std(means))
-se = math.sqrt(0.025 * 0.975) * math.sqrt(1 / B_C_SCORE + 1 / B_REF) / (st.norm.pdf(1.96) / sd)
+step = 100 / (12 * len(rewards))
+tols = []
+for b_c in (B_C_SCORE_FN, B_C_SCORE):
+    se = math.sqrt(0.025 * 0.975) * math.sqrt(1 / b_c + 1 / B_REF) / (st.norm.pdf(1.96) / sd)
+    tols.append(4 * se + step)
 lines.append(f"score {len(rewards)} " + " ".join(g(x) for x in rewards)
-             + f" {g(slo)} {g(shi)} {g(4 * se + 100 / len(rewards))}")
+             + f" {g(slo)} {g(shi)} {B_C_SCORE_FN} {g(tols[0])} {g(tols[1])}")
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
