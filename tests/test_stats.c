@@ -576,7 +576,7 @@ static void make_seeds(const char *dir)
     const char *sft[2] = { S1_SFT, S2_SFT }, *rft[2] = { S1_RFT2, S2_RFT2 }, *eef[2] = { S1_EEF2, S2_EEF2 };
     const char *exp[2] = { EXP1, EXP2 };
     for (int s = 0; s < 2; s++) {
-        char w[16];
+        char w[32];
         snprintf(w, sizeof w, "world%d", s + 1);
         snprintf(p, sizeof p, "%s/seed%d", dir, s + 1);
         mkdir(p, 0755);
