@@ -722,6 +722,16 @@ static void test_compare_pairs(void **state)
     snprintf(p, sizeof p, "%s/report.md", dir);
     assert_true(tu_file_contains(p, "## Methods compared"));
     assert_true(tu_file_contains(p, "| **eef − rft** | 2 | 48 |"));
+    /* scripts/tables: the same table, with where the runs were measured */
+    assert_int_equal(tu_sh("scripts/tables --eef %s --stamp %s/seed1/sft %s/seed1/rft %s/seed1/eef "
+                           "%s/seed2/sft %s/seed2/rft %s/seed2/eef > /dev/null", tu_eef(), dir, dir, dir,
+                           dir, dir, dir), 0);
+    assert_int_equal(tu_sh("scripts/tables --eef %s %s > %s/table.md", tu_eef(), runs, dir), 0);
+    snprintf(p, sizeof p, "%s/table.md", dir);
+    assert_true(tu_file_contains(p, "| **eef − rft** | 2 | 48 |"));
+    assert_true(tu_file_contains(p, "Runs measured: commit "));
+    assert_true(tu_file_contains(p, "Table made at commit "));
+    assert_int_equal(tu_sh("scripts/tables --eef %s %s %s/seed1/eef > /dev/null 2>&1", tu_eef(), runs, dir), 1);
     /* deterministic: the same bytes again */
     assert_int_equal(tu_sh("%s compare --pool --reps 2000 %s > %s/pool2.txt", tu_eef(), runs, dir), 0);
     snprintf(runs, sizeof runs, "%s/pool.txt", dir);
