@@ -607,9 +607,9 @@ eef_err eef_compare_pool_md(const eef_run_view *runs, size_t n, const eef_compar
     return EEF_OK;
 }
 
-static cJSON *est_json(const eef_pair_est *e)
+/* Adds an estimate's fields to o. */
+static cJSON *est_json(cJSON *o, const eef_pair_est *e)
 {
-    cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "tasks", (double)e->n);
     cJSON_AddNumberToObject(o, "diff", e->diff);
     cJSON_AddNumberToObject(o, "diff_lo", e->diff_lo);
@@ -669,14 +669,16 @@ static cJSON *block_json(const block *b)
     cJSON *ps = cJSON_AddArrayToObject(o, "pairs");
     for (size_t k = 0; k < b->np; k++) {
         const pair_row *p = &b->pair[k];
-        cJSON *j = est_json(&p->all);
+        cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "a", b->method[p->a]);
         cJSON_AddStringToObject(j, "b", b->method[p->b]);
+        est_json(j, &p->all);
         cJSON *per = cJSON_AddArrayToObject(j, "per_seed");
         for (size_t s = 0; s < b->ng; s++) {
             if (!p->per[s].n) continue;
-            cJSON *x = est_json(&p->per[s]);
+            cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "seed", b->g[s].seed);
+            est_json(x, &p->per[s]);
             cJSON_AddNumberToObject(x, "hard_a_only", (double)p->hard_a[s]);
             cJSON_AddNumberToObject(x, "hard_b_only", (double)p->hard_b[s]);
             cJSON_AddItemToArray(per, x);
