@@ -533,8 +533,9 @@ static void block_text(const block *b, int heading, eef_buf *out)
     }
 }
 
-eef_err eef_compare_pool(const eef_run_view *runs, size_t n, const eef_compare_opts *o,
-                         eef_buf *out)
+/* Every iteration's block, written by `write`, headed when there are several. */
+static eef_err blocks_write(const eef_run_view *runs, size_t n, const eef_compare_opts *o,
+                            void (*write)(const block *, int, eef_buf *), eef_buf *out)
 {
     block *b;
     size_t nb;
@@ -542,10 +543,16 @@ eef_err eef_compare_pool(const eef_run_view *runs, size_t n, const eef_compare_o
     int heading = o && o->iter == EEF_ITER_ALL;
     for (size_t k = 0; k < nb; k++) {
         if (k) eef_buf_puts(out, "\n");
-        block_text(&b[k], heading, out);
+        write(&b[k], heading, out);
     }
     blocks_free(b, nb);
     return EEF_OK;
+}
+
+eef_err eef_compare_pool(const eef_run_view *runs, size_t n, const eef_compare_opts *o,
+                         eef_buf *out)
+{
+    return blocks_write(runs, n, o, block_text, out);
 }
 
 static void block_md(const block *b, int heading, eef_buf *out)
@@ -595,16 +602,7 @@ static void block_md(const block *b, int heading, eef_buf *out)
 eef_err eef_compare_pool_md(const eef_run_view *runs, size_t n, const eef_compare_opts *o,
                             eef_buf *out)
 {
-    block *b;
-    size_t nb;
-    EEF_TRY(blocks_make(runs, n, o, &b, &nb));
-    int heading = o && o->iter == EEF_ITER_ALL;
-    for (size_t k = 0; k < nb; k++) {
-        if (k) eef_buf_puts(out, "\n");
-        block_md(&b[k], heading, out);
-    }
-    blocks_free(b, nb);
-    return EEF_OK;
+    return blocks_write(runs, n, o, block_md, out);
 }
 
 /* Adds an estimate's fields to o. */
