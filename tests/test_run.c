@@ -64,14 +64,20 @@ static void test_tiny_run_and_resume(void **state)
     assert_int_equal(tu_sh("%s compare --json %s/ref > %s/cmp.json", tu_eef(), dir, dir), 0);
     snprintf(p, sizeof p, "%s/cmp.json", dir);
     assert_true(tu_file_contains(p, "\"final\""));
-    /* the same run twice, pooled: twice the tasks, the same rate */
-    assert_int_equal(tu_sh("%s compare --pool %s/ref %s/ref > %s/pool.txt", tu_eef(), dir, dir, dir), 0);
+    /* pooled: the run and the expert of its seed, paired on the test tasks */
+    assert_int_equal(tu_sh("%s compare --pool %s/ref > %s/pool.txt", tu_eef(), dir, dir), 0);
     snprintf(p, sizeof p, "%s/pool.txt", dir);
     assert_ok(eef_read_file(p, &m, NULL));
-    assert_non_null(strstr(m, "\neef         2     80 "));
-    assert_non_null(strstr(m, "\nexpert      1     40 "));
+    assert_non_null(strstr(m, "\neef         1    1     40 "));
+    assert_non_null(strstr(m, "\nexpert      -    1     40 "));
+    assert_non_null(strstr(m, "\neef - expert         1     40 "));
     assert_null(strstr(m, "won by eef and not rft")); /* no RFT run to pair with */
     free(m);
+    /* the same run twice would pair a run with itself: refused */
+    assert_int_equal(tu_sh("%s compare --pool %s/ref %s/ref > /dev/null 2> %s/pool.err", tu_eef(), dir,
+                        dir, dir), 1);
+    snprintf(p, sizeof p, "%s/pool.err", dir);
+    assert_true(tu_file_contains(p, "two eef runs"));
 
     /* EEF taken --from an RFT run reads that run's rollouts from the task
      * starts instead of sampling them again: the same bytes */
@@ -89,6 +95,11 @@ static void test_tiny_run_and_resume(void **state)
         snprintf(q, sizeof q, "%s/eef2/%s", dir, reused[i]);
         if (!tu_same_file(p, q)) fail_msg("%s differs when taken --from the RFT run", reused[i]);
     }
+    /* RFT and EEF of one seed: paired, with the hard tier's discordant tasks */
+    assert_int_equal(tu_sh("%s compare --pool %s/rft %s/ref > %s/pool2.txt", tu_eef(), dir, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/pool2.txt", dir);
+    assert_true(tu_file_contains(p, "\neef - rft            1     40 "));
+    assert_true(tu_file_contains(p, "seed 1: hard-tier test tasks won by eef and not rft:"));
 
     /* rerunning a finished run says so */
     assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/ref --quiet > %s/again.log 2>&1",

@@ -56,7 +56,7 @@ int cmd_demo(int argc, char **argv)
         if (!e) printf("\n%s", t.data ? t.data : "");
         eef_buf_free(&t);
     }
-    if (!e) e = eef_compare_report(v, (size_t)n, md);
+    if (!e) e = eef_compare_report(v, (size_t)n, md, NULL);
     for (int i = 0; i < n; i++) eef_run_view_free(&v[i]);
     if (e) return cli_error("demo");
     printf("\nreport: %s   (%.0f s)\n", md, eef_now() - t0);

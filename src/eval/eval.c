@@ -6,25 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-void eef_wilson(size_t k, size_t n, double *lo, double *hi)
-{
-    if (n == 0) {
-        *lo = 0, *hi = 1;
-        return;
-    }
-    const double z = 1.959963984540054;
-    double p = (double)k / (double)n, nn = (double)n;
-    double den = 1 + z * z / nn;
-    double mid = (p + z * z / (2 * nn)) / den;
-    double half = z * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / den;
-    *lo = fmax(0.0, mid - half);
-    *hi = fmin(1.0, mid + half);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+void eef_score_interval(const double *rewards, size_t n, size_t reps, uint64_t key, double *lo,
+                        double *hi)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += rewards[i];
+    *lo = *hi = n ? 100.0 * sum / (double)n : 0;
+    double *means = n && reps ? malloc(reps * sizeof(double)) : NULL;
+    if (!means) return; /* out of memory: the point, no interval */
+    eef_rng rng = eef_rng_make(key);
+    for (size_t b = 0; b < reps; b++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += rewards[eef_rng_below(&rng, n)];
+        means[b] = 100.0 * s / (double)n;
+    }
+    qsort(means, reps, sizeof(double), cmp_double);
+    /* order statistics 0.025 reps and 0.975 reps - 1 (counted from 0):
+     * what metrics.jsonl has always held, kept so runs stay the same bytes */
+    *lo = means[(size_t)(0.025 * (double)reps)];
+    *hi = means[(size_t)(0.975 * (double)reps) - 1];
+    free(means);
 }
 
 /* rate of a subset (tier < 0: all) */
@@ -51,23 +58,9 @@ static void rate_of(const eef_traj *t, size_t n, int tier, uint64_t seed, eef_ra
     eef_wilson(wins, m, &r->win_lo, &r->win_hi);
     r->score = 100.0 * sum / (double)m;
     r->score_lo = r->score_hi = r->score;
-    if (rewards) {
-        /* percentile bootstrap of the mean, 1000 resamples */
-        enum { NB = 1000 };
-        double *means = malloc(NB * sizeof(double));
-        if (means) {
-            eef_rng rng = eef_rng_make(eef_rng_key(seed, 0xB007, (uint64_t)(tier + 1), m));
-            for (int b = 0; b < NB; b++) {
-                double s = 0;
-                for (size_t i = 0; i < m; i++) s += rewards[eef_rng_below(&rng, m)];
-                means[b] = 100.0 * s / (double)m;
-            }
-            qsort(means, NB, sizeof(double), cmp_double);
-            r->score_lo = means[(int)(0.025 * NB)];
-            r->score_hi = means[(int)(0.975 * NB) - 1];
-            free(means);
-        }
-    }
+    if (rewards)
+        eef_score_interval(rewards, m, 1000, eef_rng_key(seed, 0xB007, (uint64_t)(tier + 1), m),
+                           &r->score_lo, &r->score_hi);
     free(rewards);
 }
 

@@ -1,6 +1,7 @@
 /* report.c: `eef compare` — runs side by side as a table, as JSON, and as
  * report.md with SVG plots. */
 #include "eval.h"
+#include "eval_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -89,7 +90,7 @@ eef_err eef_run_view_load(const char *dir, eef_run_view *v)
     return e;
 }
 
-static double num(const cJSON *o, const char *path)
+double eval_num(const cJSON *o, const char *path)
 {
     /* "a.b.c" */
     char key[64];
@@ -112,9 +113,9 @@ static void row_text(eef_buf *b, const char *name, const char *method, const cha
     if (!isnan(rollouts)) snprintf(roll, sizeof roll, "%.0f", rollouts);
     if (!isnan(wall) && wall > 0) snprintf(wl, sizeof wl, "%.0fs", wall);
     eef_buf_printf(b, "%-24.24s %-6s %4s  %5.1f [%5.1f,%5.1f]  %5.1f  %5.1f %6.1f %5.1f  %9s %8s %7s\n",
-                   name, method, iter, 100 * num(test, "win"), 100 * num(test, "win_lo"),
-                   100 * num(test, "win_hi"), num(test, "score"), 100 * num(test, "tiers.easy.win"),
-                   100 * num(test, "tiers.medium.win"), 100 * num(test, "tiers.hard.win"), solv,
+                   name, method, iter, 100 * eval_num(test, "win"), 100 * eval_num(test, "win_lo"),
+                   100 * eval_num(test, "win_hi"), eval_num(test, "score"), 100 * eval_num(test, "tiers.easy.win"),
+                   100 * eval_num(test, "tiers.medium.win"), 100 * eval_num(test, "tiers.hard.win"), solv,
                    roll, wl);
 }
 
@@ -127,7 +128,7 @@ eef_err eef_compare_table(const eef_run_view *runs, size_t n, eef_buf *out)
         if (runs[r].expert) {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test");
             const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
-            row_text(out, "expert", "expert", "-", t, num(tr, "win") * num(tr, "n"), num(tr, "n"),
+            row_text(out, "expert", "expert", "-", t, eval_num(tr, "win") * eval_num(tr, "n"), eval_num(tr, "n"),
                      NAN, NAN);
             break;
         }
@@ -135,10 +136,10 @@ eef_err eef_compare_table(const eef_run_view *runs, size_t n, eef_buf *out)
         for (size_t i = 0; i < runs[r].n_iters; i++) {
             const cJSON *it = runs[r].iters[i];
             char iter[16];
-            snprintf(iter, sizeof iter, "%.0f", num(it, "iter"));
+            snprintf(iter, sizeof iter, "%.0f", eval_num(it, "iter"));
             row_text(out, runs[r].dir, runs[r].method, iter,
-                     cJSON_GetObjectItemCaseSensitive(it, "test"), num(it, "train_solved"),
-                     num(it, "train_tasks"), num(it, "rollouts"), runs[r].wall[i]);
+                     cJSON_GetObjectItemCaseSensitive(it, "test"), eval_num(it, "train_solved"),
+                     eval_num(it, "train_tasks"), eval_num(it, "rollouts"), runs[r].wall[i]);
         }
     return EEF_OK;
 }
@@ -171,7 +172,7 @@ static unsigned char *hard_wins(const eef_run_view *v, size_t *n_out)
     *n_out = 0;
     if (!v->n_iters) return NULL;
     char p[1100];
-    snprintf(p, sizeof p, "%s/iter_%.0f/eval.jsonl", v->dir, num(v->iters[v->n_iters - 1], "iter"));
+    snprintf(p, sizeof p, "%s/iter_%.0f/eval.jsonl", v->dir, eval_num(v->iters[v->n_iters - 1], "iter"));
     eef_trajset s = { 0 };
     if (eef_traj_read(p, 0, &s, NULL)) return NULL;
     size_t mx = 0;
@@ -189,16 +190,17 @@ static void md_row(eef_buf *b, const char *name, const char *method, const char 
                    const cJSON *t, double solved, double rollouts)
 {
     eef_buf_printf(b, "| %s | %s | %s | %.1f [%.1f, %.1f] | %.1f | %.1f | %.1f | %.1f |", name,
-                   method, iter, 100 * num(t, "win"), 100 * num(t, "win_lo"), 100 * num(t, "win_hi"),
-                   num(t, "score"), 100 * num(t, "tiers.easy.win"), 100 * num(t, "tiers.medium.win"),
-                   100 * num(t, "tiers.hard.win"));
+                   method, iter, 100 * eval_num(t, "win"), 100 * eval_num(t, "win_lo"), 100 * eval_num(t, "win_hi"),
+                   eval_num(t, "score"), 100 * eval_num(t, "tiers.easy.win"), 100 * eval_num(t, "tiers.medium.win"),
+                   100 * eval_num(t, "tiers.hard.win"));
     if (isnan(solved)) eef_buf_puts(b, " - |");
     else eef_buf_printf(b, " %.0f |", solved);
     if (isnan(rollouts)) eef_buf_puts(b, " - |\n");
     else eef_buf_printf(b, " %.0f |\n", rollouts);
 }
 
-eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_path)
+eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_path,
+                           const eef_compare_opts *o)
 {
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s", md_path);
@@ -218,16 +220,16 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
         if (runs[r].expert) {
             const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
             md_row(&b, "expert", "expert", "-", cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"),
-                   num(tr, "win") * num(tr, "n"), NAN);
+                   eval_num(tr, "win") * eval_num(tr, "n"), NAN);
             break;
         }
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < runs[r].n_iters; i++) {
             const cJSON *it = runs[r].iters[i];
             char iter[16];
-            snprintf(iter, sizeof iter, "%.0f", num(it, "iter"));
+            snprintf(iter, sizeof iter, "%.0f", eval_num(it, "iter"));
             md_row(&b, runs[r].dir, runs[r].method, iter, cJSON_GetObjectItemCaseSensitive(it, "test"),
-                   num(it, "train_solved"), num(it, "rollouts"));
+                   eval_num(it, "train_solved"), eval_num(it, "rollouts"));
         }
 
     /* plots: test win rate and train tasks solved per iteration */
@@ -243,11 +245,11 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
             double *x = buf + ns * 256, *y = x + 64, *lo = y + 64, *hi = lo + 64;
             for (size_t i = 0; i < m; i++) {
                 const cJSON *it = runs[r].iters[i];
-                x[i] = num(it, "iter");
-                y[i] = plot ? num(it, "train_solved") : 100 * num(it, "test.win");
-                lo[i] = plot ? y[i] : 100 * num(it, "test.win_lo");
-                hi[i] = plot ? y[i] : 100 * num(it, "test.win_hi");
-                if (plot) ymax = fmax(ymax, num(it, "train_tasks"));
+                x[i] = eval_num(it, "iter");
+                y[i] = plot ? eval_num(it, "train_solved") : 100 * eval_num(it, "test.win");
+                lo[i] = plot ? y[i] : 100 * eval_num(it, "test.win_lo");
+                hi[i] = plot ? y[i] : 100 * eval_num(it, "test.win_hi");
+                if (plot) ymax = fmax(ymax, eval_num(it, "train_tasks"));
             }
             snprintf(names[ns], sizeof names[ns], "%s", runs[r].dir);
             ser[ns] = (eef_svg_series){ names[ns], x, y, plot ? NULL : lo, plot ? NULL : hi, m };
@@ -258,6 +260,24 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
                           "iteration", plot ? "tasks" : "win %", ser, ns, 0, ymax);
     }
     eef_buf_puts(&b, "\n![test win rate](win_rate.svg)\n\n![train tasks solved](train_solved.svg)\n");
+
+    /* methods pooled over seeds and compared pair by pair; runs that
+     * cannot be paired (two variants of one method in a seed, say) still
+     * get the rest of the report, with the reason here */
+    if (!e) {
+        eef_buf_puts(&b, "\n## Methods compared\n\n");
+        eef_buf sec;
+        eef_buf_init(&sec);
+        e = eef_compare_pool_md(runs, n, o, &sec);
+        if (e == EEF_EINVAL) {
+            eef_buf_printf(&b, "Not compared: %s.\n", eef_errmsg());
+            eef_errclear();
+            e = EEF_OK;
+        } else if (!e && sec.data) {
+            eef_buf_puts(&b, sec.data);
+        }
+        eef_buf_free(&sec);
+    }
 
     /* salvaged expert actions (EEF runs): kinds summed over iterations */
     const char *kinds[32];
@@ -334,117 +354,4 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
     free(names);
     eef_buf_free(&b);
     return e;
-}
-
-/* ------------------------------------------------------------ pooled over seeds */
-/* Wins of a summary: its rate times its task count, back to a count. */
-/* Wins and tasks of a summary (a tier's, or all with tier NULL): its rate
- * times its task count, back to counts; 0 for what it lacks. */
-static double wins_of(const cJSON *t, const char *tier, double *n_out)
-{
-    char w[48] = "win", n[48] = "n";
-    if (tier) {
-        snprintf(w, sizeof w, "tiers.%s.win", tier);
-        snprintf(n, sizeof n, "tiers.%s.n", tier);
-    }
-    double nn = num(t, n), ww = num(t, w);
-    *n_out = isnan(nn) ? 0 : nn;
-    return isnan(nn) || isnan(ww) ? 0 : floor(ww * nn + 0.5);
-}
-
-typedef struct {
-    char name[32];
-    int runs;
-    double k[4], n[4], score; /* all, easy, medium, hard; score summed x n */
-    double solved, tasks;     /* train tasks with a win in the training data */
-} pool_row;
-
-static void pool_add(pool_row *p, const cJSON *t, double solved, double tasks)
-{
-    static const char *tiers[] = { NULL, "easy", "medium", "hard" };
-    p->runs++;
-    p->solved += solved, p->tasks += tasks;
-    for (int i = 0; i < 4; i++) {
-        double n;
-        p->k[i] += wins_of(t, tiers[i], &n);
-        p->n[i] += n;
-    }
-    p->score += num(t, "score") * num(t, "n");
-}
-
-static void pool_print(eef_buf *b, const pool_row *p)
-{
-    double lo, hi;
-    eef_wilson((size_t)p->k[0], (size_t)p->n[0], &lo, &hi);
-    eef_buf_printf(b, "%-8s %4d %6.0f  %5.1f [%5.1f,%5.1f]  %5.1f", p->name, p->runs, p->n[0],
-                   p->n[0] ? 100 * p->k[0] / p->n[0] : 0, 100 * lo, 100 * hi,
-                   p->n[0] ? p->score / p->n[0] : 0);
-    for (int i = 1; i < 4; i++) eef_buf_printf(b, "  %5.1f", p->n[i] ? 100 * p->k[i] / p->n[i] : 0);
-    eef_buf_printf(b, "  %6.0f/%-6.0f\n", p->solved, p->tasks);
-}
-
-eef_err eef_compare_pool(const eef_run_view *runs, size_t n, eef_buf *out)
-{
-    /* the expert once per world (seed, environment, options), then each
-     * method's last evaluation, in order of first appearance */
-    pool_row rows[9] = { { .name = "expert" } };
-    size_t nr = 1;
-    char (*seen)[600] = eef_calloc(n ? n : 1, sizeof *seen);
-    if (!seen) return EEF_ENOMEM;
-    size_t ns = 0;
-    for (size_t r = 0; r < n; r++) {
-        if (runs[r].expert) {
-            char key[600];
-            const cJSON *c = runs[r].config;
-            snprintf(key, sizeof key, "%.0f|%s|%s", num(c, "seed"),
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "env")),
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "env_options")));
-            size_t s = 0;
-            while (s < ns && strcmp(seen[s], key) != 0) s++;
-            if (s == ns) {
-                snprintf(seen[ns++], sizeof *seen, "%s", key);
-                double n_train, won = wins_of(cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train"),
-                                              NULL, &n_train);
-                pool_add(&rows[0], cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"), won,
-                         n_train);
-            }
-        }
-        if (!runs[r].n_iters) continue;
-        size_t i = 1;
-        while (i < nr && strcmp(rows[i].name, runs[r].method) != 0) i++;
-        if (i == nr) {
-            if (nr == 9) continue;
-            memset(&rows[nr], 0, sizeof rows[nr]);
-            snprintf(rows[nr++].name, sizeof rows[0].name, "%s", runs[r].method);
-        }
-        const cJSON *last = runs[r].iters[runs[r].n_iters - 1];
-        pool_add(&rows[i], cJSON_GetObjectItemCaseSensitive(last, "test"), num(last, "train_solved"),
-                 num(last, "train_tasks"));
-    }
-    free(seen);
-    eef_buf_printf(out, "%-8s %4s %6s  %-20s  %5s  %5s  %5s  %5s  %s\n", "method", "runs", "tasks",
-                   "test win % [95% CI]", "score", "easy", "medium", "hard", "train solved");
-    for (size_t i = 0; i < nr; i++)
-        if (rows[i].runs) pool_print(out, &rows[i]);
-
-    /* hard-tier test tasks one method wins and another does not, over the
-     * worlds both were run in (runs paired by seed) */
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = 0; b < n; b++) {
-            if (a == b || strcmp(runs[a].method, "eef") != 0 || strcmp(runs[b].method, "rft") != 0 ||
-                num(runs[a].config, "seed") != num(runs[b].config, "seed"))
-                continue;
-            size_t na, nb;
-            unsigned char *wa = hard_wins(&runs[a], &na), *wb = hard_wins(&runs[b], &nb);
-            size_t only_a = 0, only_b = 0;
-            for (size_t t = 0; wa && wb && t < (na > nb ? na : nb); t++) {
-                int x = t < na && wa[t], y = t < nb && wb[t];
-                only_a += x && !y, only_b += y && !x;
-            }
-            free(wa);
-            free(wb);
-            eef_buf_printf(out, "seed %.0f: hard-tier test tasks won by eef and not rft: %zu; by rft "
-                           "and not eef: %zu\n", num(runs[a].config, "seed"), only_a, only_b);
-        }
-    return EEF_OK;
 }
