@@ -640,8 +640,11 @@ static void test_refusals(void **state)
         { "model.merges", "[\"abc\"]", "is not two tokens" },
         { "added_tokens", "[{\"id\": 5, \"content\": \"x\", \"single_word\": true}]", "single_word is not supported" },
         { "added_tokens", "[{\"id\": 99999999, \"content\": \"x\"}]", "not an id" },
-        { "added_tokens", "[{\"id\": 3, \"content\": \"<a>\"}, {\"id\": 3, \"content\": \"<b>\"}]",
-          "id 3 is given to two tokens" },
+        { "added_tokens", "[{\"id\": 5000, \"content\": \"<a>\"}, {\"id\": 5000, \"content\": \"<b>\"}]",
+          "id 5000 is given to two tokens" },
+        { "added_tokens", "[{\"id\": 5000, \"content\": \"<a>\"}, {\"id\": 5001, \"content\": \"<a>\"}]",
+          "added token \"<a>\" appears twice" },
+        { "added_tokens", "[{\"id\": 3, \"content\": \"<a>\"}]", "which the vocabulary gives another token" },
     };
     for (size_t i = 0; i < EEF_ARRAY_LEN(bad); i++) {
         cJSON *j = cJSON_ParseWithLength(good, n);

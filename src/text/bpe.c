@@ -208,7 +208,7 @@ static int eef_vocab_text(const eef_tokenizer *base, int id, eef_buf *out)
     const char *p = eef_piece(base, id, &len);
     if (!p) return -1;
     if (eef_type(base, id) == EEF_TOKTYPE_CONTROL) return eef_buf_append(out, p, len);
-    return bytelevel_encode((const unsigned char *)p, len, out);
+    return tok_bytelevel_encode((const unsigned char *)p, len, out);
 }
 
 /* ------------------------------------------------------------ encoding */

@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void chat_free(tok_chat *c)
+void tok_chat_free(tok_chat *c)
 {
     free(c->default_system);
     c->default_system = NULL;
@@ -90,7 +90,7 @@ static eef_err need(eef_tokenizer *t, const char *name, const char *where, int *
     return EEF_OK;
 }
 
-eef_err chat_recognise(eef_tokenizer *t, const char *tmpl, const char *where, tok_chat *c)
+eef_err tok_chat_recognise(eef_tokenizer *t, const char *tmpl, const char *where, tok_chat *c)
 {
     memset(c, 0, sizeof *c);
     c->bos = -1, c->think_open = -1, c->think_close = -1, c->header_end = -1;
@@ -211,12 +211,12 @@ static eef_err clean_content(const eef_tokenizer *t, const char *s, eef_buf *out
     size_t n = strlen(s);
     eef_buf tmp;
     eef_buf_init(&tmp);
-    if (utf8_valid_prefix_len(u, n) < n) {
-        if (utf8_sanitize(u, n, &tmp)) return EEF_ENOMEM;
+    if (tok_utf8_valid_len(u, n) < n) {
+        if (tok_utf8_repair(u, n, &tmp)) return EEF_ENOMEM;
         u = (const unsigned char *)tmp.data, n = tmp.len;
     }
     eef_err e = EEF_OK;
-    if (t->kind == EEF_TOK_KIND_HF && ((const tok_hf *)t)->nfc) e = utf8_nfc(u, n, out);
+    if (t->kind == EEF_TOK_KIND_HF && ((const tok_hf *)t)->nfc) e = tok_utf8_nfc(u, n, out);
     else if (eef_buf_append(out, u, n)) e = EEF_ENOMEM;
     eef_buf_free(&tmp);
     if (!out->data && !e && eef_buf_append(out, "", 0)) e = EEF_ENOMEM;
@@ -230,14 +230,14 @@ static void strip_py(const char **s, size_t *n, int left, int right)
     size_t a = 0, b = *n;
     while (left && a < b) {
         size_t l;
-        if (!uc_is_py_space(utf8_decode(u, b, a, &l))) break;
+        if (!tok_uc_is_py_space(tok_utf8_decode(u, b, a, &l))) break;
         a += l;
     }
     while (right && b > a) {
         size_t j = b - 1;
         while (j > a && (u[j] & 0xC0) == 0x80) j--;
         size_t l;
-        if (!uc_is_py_space(utf8_decode(u, b, j, &l))) break;
+        if (!tok_uc_is_py_space(tok_utf8_decode(u, b, j, &l))) break;
         b = j;
     }
     *s += a, *n = b - a;

@@ -101,7 +101,7 @@ static eef_err split_piece(enc *c, const hf_regex *re, piece x, int mapped, plis
         }
         for (size_t i = 0; i < x.len; i++) {
             size_t at = c->map.len;
-            if (utf8_put(&c->map, bytelevel_cp(x.p[i]))) return EEF_ENOMEM;
+            if (tok_utf8_put(&c->map, tok_bytelevel_cp(x.p[i]))) return EEF_ENOMEM;
             for (size_t k = at; k < c->map.len; k++) c->rawat[k] = i;
         }
         c->rawat[c->map.len] = x.len;
@@ -125,7 +125,7 @@ static eef_err split_digits(piece x, int individual, plist *out)
     int in_num = -1;
     for (size_t i = 0; i < x.len;) {
         size_t l;
-        int num = uc_is_numeric(utf8_decode(x.p, x.len, i, &l));
+        int num = tok_uc_is_numeric(tok_utf8_decode(x.p, x.len, i, &l));
         if (i > start && (num != in_num || (num && individual))) {
             if (plist_push(out, sub(x, start, i))) return EEF_ENOMEM;
             start = i;
@@ -245,7 +245,7 @@ static eef_err split_added(const tok_hf *t, int pass, const unsigned char *s, si
                 size_t j = p->off + p->len - 1;
                 while (j > p->off && (s[j] & 0xC0) == 0x80) j--;
                 size_t l;
-                if (!uc_is_white_space(utf8_decode(s, n, j, &l))) break;
+                if (!tok_uc_is_white_space(tok_utf8_decode(s, n, j, &l))) break;
                 p->len = j - p->off;
             }
         }
@@ -253,7 +253,7 @@ static eef_err split_added(const tok_hf *t, int pass, const unsigned char *s, si
             seg *p = &out->v[k + 1];
             while (p->len > 0) {
                 size_t l;
-                if (!uc_is_white_space(utf8_decode(s, p->off + p->len, p->off, &l))) break;
+                if (!tok_uc_is_white_space(tok_utf8_decode(s, p->off + p->len, p->off, &l))) break;
                 p->off += l, p->len -= l;
             }
         }
@@ -286,7 +286,7 @@ static eef_err encode_clean(enc *c, const unsigned char *s, size_t n, unsigned f
             continue;
         }
         eef_buf_clear(&norm);
-        e = utf8_nfc(s + g.off, g.len, &norm);
+        e = tok_utf8_nfc(s + g.off, g.len, &norm);
         const unsigned char *ns = (const unsigned char *)norm.data;
         if (!e) e = split_added(t, 1, ns, norm.len, flags, &inner);
         for (size_t q = 0; !e && q < inner.n; q++) {
@@ -308,8 +308,8 @@ eef_err hf_encode(const eef_tokenizer *base, const char *text, size_t len, unsig
     const unsigned char *s = (const unsigned char *)text;
     eef_buf clean;
     eef_buf_init(&clean);
-    if (utf8_valid_prefix_len(s, len) < len) {
-        if (utf8_sanitize(s, len, &clean)) return EEF_ENOMEM;
+    if (tok_utf8_valid_len(s, len) < len) {
+        if (tok_utf8_repair(s, len, &clean)) return EEF_ENOMEM;
         s = (const unsigned char *)clean.data, len = clean.len;
     }
     enc c = { .t = t };

@@ -409,7 +409,7 @@ static eef_err load_mem(const char *json, size_t len, const char *config, size_t
     cJSON *root = NULL, *cfg = NULL;
     loader L = { .where = where };
     eef_arena_init(&L.arena, 1 << 16);
-    hf_spec s = { .where = where, .bos = -1, .eos = -1, .pad = -1 };
+    hf_spec s = { .where = where, .config_where = config ? cwhere : NULL, .bos = -1, .eos = -1, .pad = -1 };
     eef_err e = eef_json_parse(json, len, where, &root);
     if (!e && !cJSON_IsObject(root)) e = eef_fail(EEF_EFORMAT, "%s: not a tokenizer.json (not an object)", where);
     if (!e) {

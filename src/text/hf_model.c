@@ -227,7 +227,7 @@ static int hf_vocab_text(const eef_tokenizer *base, int id, eef_buf *out)
     const tok_hf *t = (const tok_hf *)base;
     int e = hf_entry(t, id);
     if (e == -1) return -1;
-    if (e >= 0) return bytelevel_encode((const unsigned char *)t->pool + t->v_off[e], t->v_len[e], out);
+    if (e >= 0) return tok_bytelevel_encode((const unsigned char *)t->pool + t->v_off[e], t->v_len[e], out);
     const hf_addtok *a = &t->added[-2 - e];
     return eef_buf_append(out, t->pool + a->off, a->len);
 }
@@ -292,7 +292,7 @@ static int bytelevel_decode(const char *s, eef_buf *pool)
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
         size_t l;
-        int b = bytelevel_byte(utf8_decode(u, n, i, &l));
+        int b = tok_bytelevel_byte(tok_utf8_decode(u, n, i, &l));
         if (b < 0) return -1;
         char c = (char)b;
         if (eef_buf_append(pool, &c, 1)) return -2;
@@ -408,7 +408,7 @@ static eef_err build(tok_hf *t, const hf_spec *s)
         if (v < 0) {
             eef_buf tmp;
             eef_buf_init(&tmp);
-            bytelevel_encode(&c, 1, &tmp);
+            tok_bytelevel_encode(&c, 1, &tmp);
             e = eef_fail(EEF_EFORMAT, "%s: byte 0x%02x (\"%s\") has no token: a ByteLevel BPE needs all 256",
                          where, b, tmp.data ? tmp.data : "");
             eef_buf_free(&tmp);
@@ -441,6 +441,11 @@ static eef_err build(tok_hf *t, const hf_spec *s)
                                    .rstrip = (uint8_t)!!a->rstrip,
                                    .normalized = (uint8_t)(s->nfc && a->normalized) };
         max_id = a->id > max_id ? a->id : max_id;
+        /* over a vocabulary entry (GPT-2's <|endoftext|>): the same text */
+        int over = hf_entry(t, a->id);
+        if (over >= 0 && (t->v_len[over] != len || memcmp(pool.data + t->v_off[over], a->content, len) != 0))
+            return eef_fail(EEF_EFORMAT, "%s: added token \"%s\" has id %d, which the vocabulary gives "
+                            "another token", where, excerpt(a->content, ex, sizeof ex), a->id);
         e = id_insert(t, a->id, -2 - (int)k, where);
     }
     if (e) return e;
@@ -566,7 +571,8 @@ static eef_err build(tok_hf *t, const hf_spec *s)
                                      .add_bos = s->add_bos && s->bos >= 0 };
     t->base.pretok_name = pretok_name(s);
     if (s->chat_template) {
-        EEF_TRY(chat_recognise(&t->base, s->chat_template, where, &t->base.chat));
+        EEF_TRY(tok_chat_recognise(&t->base, s->chat_template, s->config_where ? s->config_where : where,
+                               &t->base.chat));
         if (t->base.chat.family != CHAT_NONE) t->base.roles.eot = t->base.chat.close;
     }
     if (s->src_json) {

@@ -48,8 +48,8 @@ typedef struct {
 
 /* Recognises a chat template; `find` looks a token up by its text.
  * Unknown templates are refused with their first characters. */
-eef_err chat_recognise(eef_tokenizer *t, const char *tmpl, const char *where, tok_chat *out);
-void chat_free(tok_chat *c);
+eef_err tok_chat_recognise(eef_tokenizer *t, const char *tmpl, const char *where, tok_chat *out);
+void tok_chat_free(tok_chat *c);
 
 /* ------------------------------------------------------------ the common part */
 typedef struct tok_ops {
@@ -105,31 +105,31 @@ eef_err tok_eef_export_hf(const eef_tokenizer *t, eef_buf *json, eef_buf *config
 
 /* ------------------------------------------------------------ UTF-8 (utf8.c) */
 /* Length of the valid UTF-8 prefix of s (no surrogates, no overlongs). */
-size_t utf8_valid_prefix_len(const unsigned char *s, size_t n);
+size_t tok_utf8_valid_len(const unsigned char *s, size_t n);
 /* s with every invalid sequence replaced by U+FFFD, maximal subparts as the
  * WHATWG Encoding Standard's decoder does; appended to out. */
-int utf8_sanitize(const unsigned char *s, size_t n, eef_buf *out);
+int tok_utf8_repair(const unsigned char *s, size_t n, eef_buf *out);
 /* The code point at s[i..] (valid UTF-8) and its length in *len. */
-uint32_t utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len);
+uint32_t tok_utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len);
 /* Appends cp as UTF-8; 0 ok, -1 out of memory. */
-int utf8_put(eef_buf *b, uint32_t cp);
+int tok_utf8_put(eef_buf *b, uint32_t cp);
 /* NFC of valid UTF-8 s[0..n), appended to out (utf8proc). */
-eef_err utf8_nfc(const unsigned char *s, size_t n, eef_buf *out);
+eef_err tok_utf8_nfc(const unsigned char *s, size_t n, eef_buf *out);
 /* Unicode White_Space (Rust's char::is_whitespace, HF's lstrip/rstrip). */
-int uc_is_white_space(uint32_t cp);
+int tok_uc_is_white_space(uint32_t cp);
 /* Python's str.isspace (Jinja's trim and strip in chat templates). */
-int uc_is_py_space(uint32_t cp);
+int tok_uc_is_py_space(uint32_t cp);
 /* General category N* (Rust's char::is_numeric, HF's Digits). */
-int uc_is_numeric(uint32_t cp);
+int tok_uc_is_numeric(uint32_t cp);
 
 /* ------------------------------------------------------------ ByteLevel */
-/* The GPT-2 byte <-> character map: byte b is character bytelevel_cp(b)
+/* The GPT-2 byte <-> character map: byte b is character tok_bytelevel_cp(b)
  * (printable Latin-1 stands for itself, the other 68 bytes for U+0100..0143). */
-uint32_t bytelevel_cp(unsigned b);
+uint32_t tok_bytelevel_cp(unsigned b);
 /* The byte of a ByteLevel character, -1 for a character outside the map. */
-int bytelevel_byte(uint32_t cp);
+int tok_bytelevel_byte(uint32_t cp);
 /* Appends the ByteLevel form of bytes s[0..n) (UTF-8); 0 ok, -1 out of memory. */
-int bytelevel_encode(const unsigned char *s, size_t n, eef_buf *out);
+int tok_bytelevel_encode(const unsigned char *s, size_t n, eef_buf *out);
 
 /* ------------------------------------------------------------ regexes (hf_regex.c) */
 typedef struct hf_regex hf_regex;
@@ -170,6 +170,7 @@ typedef struct {
 
 typedef struct {
     const char *where;           /* names the source in messages */
+    const char *config_where;    /* names the config (chat template, roles) */
     size_t n_vocab;
     const char *const *vocab;    /* token strings in the ByteLevel alphabet */
     const int *vocab_id;

@@ -27,7 +27,7 @@ eef_err tok_out_reserve(tok_out *o, size_t m)
 void eef_tok_free(eef_tokenizer *t)
 {
     if (!t) return;
-    chat_free(&t->chat);
+    tok_chat_free(&t->chat);
     t->ops->destroy(t);
 }
 

@@ -8,7 +8,7 @@
 #include <utf8proc.h>
 
 /* ------------------------------------------------------------ UTF-8 */
-size_t utf8_valid_prefix_len(const unsigned char *s, size_t n)
+size_t tok_utf8_valid_len(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -42,12 +42,12 @@ size_t utf8_valid_prefix_len(const unsigned char *s, size_t n)
 /* The WHATWG decoder, byte by byte: a lead byte sets how many continuation
  * bytes follow and the range the first of them must lie in; a byte out of
  * range ends the sequence as one U+FFFD and is itself read again. */
-int utf8_sanitize(const unsigned char *s, size_t n, eef_buf *out)
+int tok_utf8_repair(const unsigned char *s, size_t n, eef_buf *out)
 {
     static const char fffd[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
     size_t i = 0;
     while (i < n) {
-        size_t ok = utf8_valid_prefix_len(s + i, n - i);
+        size_t ok = tok_utf8_valid_len(s + i, n - i);
         if (eef_buf_append(out, s + i, ok)) return -1;
         i += ok;
         if (i >= n) break;
@@ -76,7 +76,7 @@ int utf8_sanitize(const unsigned char *s, size_t n, eef_buf *out)
     return 0;
 }
 
-uint32_t utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len)
+uint32_t tok_utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len)
 {
     unsigned char c = s[i];
     if (c < 0x80 || i + 1 >= n) {
@@ -96,7 +96,7 @@ uint32_t utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len)
            ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
 }
 
-int utf8_put(eef_buf *b, uint32_t cp)
+int tok_utf8_put(eef_buf *b, uint32_t cp)
 {
     char u[4];
     size_t n;
@@ -111,7 +111,7 @@ int utf8_put(eef_buf *b, uint32_t cp)
     return eef_buf_append(b, u, n);
 }
 
-eef_err utf8_nfc(const unsigned char *s, size_t n, eef_buf *out)
+eef_err tok_utf8_nfc(const unsigned char *s, size_t n, eef_buf *out)
 {
     /* Text below U+0300 is already NFC: no character there decomposes
      * canonically into something else and none composes with a neighbour
@@ -133,19 +133,19 @@ eef_err utf8_nfc(const unsigned char *s, size_t n, eef_buf *out)
 }
 
 /* ------------------------------------------------------------ properties */
-int uc_is_white_space(uint32_t c)
+int tok_uc_is_white_space(uint32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
            c == 0x205F || c == 0x3000;
 }
 
-int uc_is_py_space(uint32_t c)
+int tok_uc_is_py_space(uint32_t c)
 {
-    return uc_is_white_space(c) || (c >= 0x1C && c <= 0x1F);
+    return tok_uc_is_white_space(c) || (c >= 0x1C && c <= 0x1F);
 }
 
-int uc_is_numeric(uint32_t c)
+int tok_uc_is_numeric(uint32_t c)
 {
     if (c < 0x80) return c >= '0' && c <= '9';
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
@@ -156,7 +156,7 @@ int uc_is_numeric(uint32_t c)
 /* GPT-2's table: the printable bytes 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF stand
  * for themselves; the other 68 take U+0100.. in byte order (0x00-0x20,
  * then 0x7F-0xA0, then 0xAD). */
-uint32_t bytelevel_cp(unsigned b)
+uint32_t tok_bytelevel_cp(unsigned b)
 {
     if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) return b;
     if (b <= 0x20) return 0x100 + b;
@@ -164,7 +164,7 @@ uint32_t bytelevel_cp(unsigned b)
     return 0x100 + 67; /* 0xAD */
 }
 
-int bytelevel_byte(uint32_t cp)
+int tok_bytelevel_byte(uint32_t cp)
 {
     if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
         return (int)cp;
@@ -174,9 +174,9 @@ int bytelevel_byte(uint32_t cp)
     return -1;
 }
 
-int bytelevel_encode(const unsigned char *s, size_t n, eef_buf *out)
+int tok_bytelevel_encode(const unsigned char *s, size_t n, eef_buf *out)
 {
     for (size_t i = 0; i < n; i++)
-        if (utf8_put(out, bytelevel_cp(s[i]))) return -1;
+        if (tok_utf8_put(out, tok_bytelevel_cp(s[i]))) return -1;
     return 0;
 }
