@@ -605,6 +605,53 @@ static void test_chat_content_is_text(void **state)
     eef_tok_free(q);
 }
 
+/* Long runs (one pre-tokenizer piece, one BPE word of 256 KiB) encode
+ * in linear-ish time and give the text back; threads share a tokenizer. */
+static void test_long_runs_and_threads(void **state)
+{
+    (void)state;
+    eef_tokenizer *ts[2] = { load_variant(entry_named("llama3"), NULL), load_variant(entry_named("smollm2-style"), NULL) };
+    const char fill[] = { ' ', 'a', '7', '!', '\n' };
+    size_t n = 1 << 18;
+    char *s = malloc(n);
+    for (int k = 0; k < 2; k++)
+        for (size_t f = 0; f < sizeof fill; f++) {
+            memset(s, fill[f], n);
+            int *ids = NULL;
+            size_t ni = 0, cap = 0;
+            double t0 = eef_now();
+            assert_ok(eef_tok_encode(ts[k], s, n, &ids, &ni, &cap));
+            assert_true(eef_now() - t0 < 20); /* quadratic would be hours */
+            eef_buf b;
+            eef_buf_init(&b);
+            assert_ok(eef_tok_decode(ts[k], ids, ni, &b));
+            assert_int_equal(b.len, n);
+            assert_memory_equal(b.data, s, n);
+            eef_buf_free(&b);
+            free(ids);
+        }
+    free(s);
+    /* the same ids from 4 threads at once */
+    const char *text = "WebShop [SEP] i need a long clip-in hair extension, price lower than 40.00 dollars "
+                       "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80 <|eot_id|>";
+    int *ref = NULL;
+    size_t nr = 0, cr = 0;
+    assert_ok(eef_tok_encode_ex(ts[0], text, strlen(text), EEF_TOK_ENC_SPECIAL, &ref, &nr, &cr));
+    int bad = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int i = 0; i < 400; i++) {
+        int *ids = NULL;
+        size_t ni = 0, cap = 0;
+        if (eef_tok_encode_ex(ts[0], text, strlen(text), EEF_TOK_ENC_SPECIAL, &ids, &ni, &cap) || ni != nr ||
+            memcmp(ids, ref, nr * sizeof *ids) != 0)
+            bad++;
+        free(ids);
+    }
+    assert_int_equal(bad, 0);
+    free(ref);
+    eef_tok_free(ts[0]), eef_tok_free(ts[1]);
+}
+
 /* Loading refuses what it does not implement, naming it, with the file. */
 static void test_refusals(void **state)
 {
@@ -880,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_regex_like_oniguruma),
         cmocka_unit_test(test_llama31_date_block),
         cmocka_unit_test(test_chat_content_is_text),
+        cmocka_unit_test(test_long_runs_and_threads),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_saved_form),
         cmocka_unit_test(test_load_dir),
