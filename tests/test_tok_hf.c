@@ -191,7 +191,7 @@ static void test_corpus_full_files(void **state)
         print_message("full tokenizer files not here (tests/ref/make_tok_fixtures.sh fetches them)\n");
         return;
     }
-    const char *names[] = { "llama3", "llama3-template", "qwen3", "qwen3-added", "smollm2-style" };
+    const char *names[] = { "llama3", "llama3-template", "qwen3", "qwen3-added", "smollm2-style", "gpt2-style" };
     size_t checked = 0;
     int bad = 0;
     for (size_t i = 0; i < EEF_ARRAY_LEN(names); i++) {

@@ -119,6 +119,14 @@ const variants = [
             // @huggingface/tokenizers' ByteLevel regex is a JavaScript
             // literal whose \s takes U+FEFF (Oniguruma's, eef's: not)
             "unicode-spaces": "ByteLevel(use_regex): the reference's GPT-2 regex uses JavaScript's \\s, which takes U+FEFF; Hugging Face's Oniguruma and eef do not" } },
+  // GPT-2's shape: ByteLevel alone, its own regex; with the prefix space
+  // RoBERTa-style files set (added to every stretch between added tokens)
+  { name: "gpt2-style", base: "qwen3", patch: {
+      normalizer: null,
+      pre_tokenizer: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+      post_processor: { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
+      decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true } },
+    skip: { "unicode-spaces": "ByteLevel(use_regex): the reference's GPT-2 regex uses JavaScript's \\s, which takes U+FEFF; Hugging Face's Oniguruma and eef do not" } },
   { name: "eef", base: "eef" },
 ];
 const extraTexts = { "qwen3-added": ["added <mask>  here \t<mask>x  <mask>", "Cafe\u0301 Caf\u00e9 cafe\u0301 WebShop [SEP] Search [SEP]  [SEP] "] };
