@@ -8,29 +8,37 @@
 #include <utf8proc.h>
 
 /* ------------------------------------------------------------ UTF-8 */
+/* A lead byte: how many continuation bytes follow and the range the
+ * first of them must lie in (no overlongs, surrogates or > U+10FFFF);
+ * 0 for a byte that cannot start a sequence. */
+static int lead(unsigned char c, size_t *need, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80, *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) *need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        *need = 2;
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        *need = 3;
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+    } else
+        return 0;
+    return 1;
+}
+
 size_t tok_utf8_valid_len(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
         size_t need;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F; /* no surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
-            return i;
-        if (n - i <= need) return i;
+        unsigned char lo, hi;
+        if (!lead(s[i], &need, &lo, &hi) || n - i <= need) return i;
         if (s[i + 1] < lo || s[i + 1] > hi) return i;
         for (size_t k = 2; k <= need; k++)
             if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
@@ -52,19 +60,9 @@ int tok_utf8_repair(const unsigned char *s, size_t n, eef_buf *out)
         i += ok;
         if (i >= n) break;
         /* an invalid sequence starts at s[i]: consume its maximal subpart */
-        unsigned char c = s[i];
         size_t need = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        }
+        unsigned char lo, hi;
+        if (!lead(s[i], &need, &lo, &hi)) need = 0;
         size_t j = i + 1;
         for (size_t k = 0; k < need && j < n; k++, j++) {
             if (s[j] < lo || s[j] > hi) break;
