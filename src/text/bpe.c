@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const special_names[EEF_TOK_N_SPECIAL] = {
+const char *const tok_eef_special_names[EEF_TOK_N_SPECIAL] = {
     "<|bos|>", "<|instr|>", "<|obs|>", "<|act|>", "<|end|>", "<|pad|>",
 };
 
@@ -81,17 +81,18 @@ static uint64_t pair_key(int a, int b) { return ((uint64_t)(uint32_t)a << 32) | 
 
 static uint64_t mix(uint64_t x) { return eef_hash64(x + 0x9E3779B97F4A7C15ULL); }
 
-eef_err tok_build(eef_tokenizer *t)
+eef_err tok_build(tok_eef *t)
 {
+    const int V = t->base.vocab;
     /* pieces: every id's bytes */
     size_t total = 256;
-    for (int i = 0; i < EEF_TOK_N_SPECIAL; i++) total += strlen(special_names[i]);
-    t->piece_off = eef_malloc(((size_t)t->vocab + 1) * sizeof(size_t));
-    t->piece_len = eef_malloc((size_t)t->vocab * sizeof(uint32_t));
+    for (int i = 0; i < EEF_TOK_N_SPECIAL; i++) total += strlen(tok_eef_special_names[i]);
+    t->piece_off = eef_malloc(((size_t)V + 1) * sizeof(size_t));
+    t->piece_len = eef_malloc((size_t)V * sizeof(uint32_t));
     if (!t->piece_off || !t->piece_len) return EEF_ENOMEM;
     /* lengths first, then the bytes */
     for (int i = 0; i < 256; i++) t->piece_len[i] = 1;
-    for (int i = 0; i < EEF_TOK_N_SPECIAL; i++) t->piece_len[256 + i] = (uint32_t)strlen(special_names[i]);
+    for (int i = 0; i < EEF_TOK_N_SPECIAL; i++) t->piece_len[256 + i] = (uint32_t)strlen(tok_eef_special_names[i]);
     for (int m = 0; m < t->n_merges; m++) {
         int id = EEF_TOK_FIRST_MERGE + m;
         t->piece_len[id] = t->piece_len[t->merges[2 * m]] + t->piece_len[t->merges[2 * m + 1]];
@@ -100,12 +101,12 @@ eef_err tok_build(eef_tokenizer *t)
     t->pieces = eef_malloc(total ? total : 1);
     if (!t->pieces) return EEF_ENOMEM;
     size_t off = 0;
-    for (int id = 0; id < t->vocab; id++) {
+    for (int id = 0; id < V; id++) {
         t->piece_off[id] = off;
         if (id < 256) {
             t->pieces[off] = (char)id;
         } else if (id < EEF_TOK_FIRST_MERGE) {
-            memcpy(t->pieces + off, special_names[id - 256], t->piece_len[id]);
+            memcpy(t->pieces + off, tok_eef_special_names[id - 256], t->piece_len[id]);
         } else {
             int m = id - EEF_TOK_FIRST_MERGE, a = t->merges[2 * m], b = t->merges[2 * m + 1];
             memcpy(t->pieces + off, t->pieces + t->piece_off[a], t->piece_len[a]);
@@ -113,7 +114,7 @@ eef_err tok_build(eef_tokenizer *t)
         }
         off += t->piece_len[id];
     }
-    t->piece_off[t->vocab] = off;
+    t->piece_off[V] = off;
     /* rank table: (a, b) -> merge index, open addressing */
     size_t cap = 16;
     while (cap < 2 * (size_t)t->n_merges + 16) cap *= 2;
@@ -134,7 +135,7 @@ eef_err tok_build(eef_tokenizer *t)
     return EEF_OK;
 }
 
-static int rank_of(const eef_tokenizer *t, int a, int b)
+static int rank_of(const tok_eef *t, int a, int b)
 {
     uint64_t k = pair_key(a, b);
     size_t h = mix(k) & (t->rank_cap - 1);
@@ -145,9 +146,9 @@ static int rank_of(const eef_tokenizer *t, int a, int b)
     return -1;
 }
 
-void eef_tok_free(eef_tokenizer *t)
+static void eef_destroy(eef_tokenizer *base)
 {
-    if (!t) return;
+    tok_eef *t = (tok_eef *)base;
     free(t->merges);
     free(t->pieces);
     free(t->piece_off);
@@ -157,11 +158,10 @@ void eef_tok_free(eef_tokenizer *t)
     free(t);
 }
 
-int eef_tok_vocab_size(const eef_tokenizer *t) { return t->vocab; }
-
-const char *eef_tok_piece(const eef_tokenizer *t, int id, size_t *len)
+static const char *eef_piece(const eef_tokenizer *base, int id, size_t *len)
 {
-    if (id < 0 || id >= t->vocab) {
+    const tok_eef *t = (const tok_eef *)base;
+    if (id < 0 || id >= base->vocab) {
         if (len) *len = 0;
         return NULL;
     }
@@ -169,9 +169,51 @@ const char *eef_tok_piece(const eef_tokenizer *t, int id, size_t *len)
     return t->pieces + t->piece_off[id];
 }
 
+static eef_tok_type eef_type(const eef_tokenizer *base, int id)
+{
+    if (id < 0 || id >= base->vocab) return EEF_TOKTYPE_NONE;
+    return id >= 256 && id < EEF_TOK_FIRST_MERGE ? EEF_TOKTYPE_CONTROL : EEF_TOKTYPE_NORMAL;
+}
+
+/* The id of the token with these bytes: a special by its name, else the
+ * single byte or the merge that makes them (walking merges from the
+ * longest down would be quadratic; a linear scan of pieces is enough for
+ * a lookup that is rare). */
+static int eef_find(const eef_tokenizer *base, const char *s, size_t len)
+{
+    const tok_eef *t = (const tok_eef *)base;
+    for (int i = 0; i < EEF_TOK_N_SPECIAL; i++)
+        if (strlen(tok_eef_special_names[i]) == len && memcmp(tok_eef_special_names[i], s, len) == 0)
+            return 256 + i;
+    if (len == 1) return (unsigned char)s[0];
+    for (int id = EEF_TOK_FIRST_MERGE; id < base->vocab; id++)
+        if (t->piece_len[id] == len && memcmp(t->pieces + t->piece_off[id], s, len) == 0) return id;
+    return -1;
+}
+
+static size_t eef_merge_count(const eef_tokenizer *base) { return (size_t)((const tok_eef *)base)->n_merges; }
+
+static void eef_merge_at(const eef_tokenizer *base, size_t k, int *left, int *right)
+{
+    const tok_eef *t = (const tok_eef *)base;
+    *left = t->merges[2 * k];
+    *right = t->merges[2 * k + 1];
+}
+
+/* A normal token as a tokenizer.json writes it: its bytes in the
+ * ByteLevel alphabet; a special as its name. */
+static int eef_vocab_text(const eef_tokenizer *base, int id, eef_buf *out)
+{
+    size_t len;
+    const char *p = eef_piece(base, id, &len);
+    if (!p) return -1;
+    if (eef_type(base, id) == EEF_TOKTYPE_CONTROL) return eef_buf_append(out, p, len);
+    return tok_bytelevel_encode((const unsigned char *)p, len, out);
+}
+
 /* ------------------------------------------------------------ encoding */
 /* Merges inside one word: repeatedly the adjacent pair of lowest rank. */
-static size_t encode_word(const eef_tokenizer *t, const unsigned char *w, size_t n, int *sym)
+static size_t encode_word(const tok_eef *t, const unsigned char *w, size_t n, int *sym)
 {
     for (size_t i = 0; i < n; i++) sym[i] = w[i];
     size_t m = n;
@@ -190,43 +232,104 @@ static size_t encode_word(const eef_tokenizer *t, const unsigned char *w, size_t
     return m;
 }
 
-eef_err eef_tok_encode(const eef_tokenizer *t, const char *text, size_t len, int **ids, size_t *n,
-                       size_t *cap)
+/* The words of text[0..len) (ends relative to text). */
+static eef_err encode_plain(const tok_eef *t, const unsigned char *s, size_t len, size_t at, tok_out *o)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    int local[256];
+    int sym[TOK_MAX_WORD];
     size_t i = 0;
     while (i < len) {
         size_t j = tok_next_word(s, len, i);
-        size_t wl = j - i;
-        int *sym = wl <= 256 ? local : eef_malloc(wl * sizeof(int));
-        if (!sym) return EEF_ENOMEM;
-        size_t m = encode_word(t, s + i, wl, sym);
-        if (*n + m > *cap) {
-            size_t c = *cap ? *cap : 64;
-            while (c < *n + m) c *= 2;
-            int *p = eef_realloc(*ids, c * sizeof(int));
-            if (!p) {
-                if (sym != local) free(sym);
-                return EEF_ENOMEM;
-            }
-            *ids = p, *cap = c;
+        size_t m = encode_word(t, s + i, j - i, sym);
+        EEF_TRY(tok_out_reserve(o, m));
+        size_t end = at + i;
+        for (size_t k = 0; k < m; k++) {
+            end += t->piece_len[sym[k]];
+            tok_out_put(o, sym[k], end);
         }
-        memcpy(*ids + *n, sym, m * sizeof(int));
-        *n += m;
-        if (sym != local) free(sym);
         i = j;
     }
     return EEF_OK;
 }
 
-eef_err eef_tok_decode(const eef_tokenizer *t, const int *ids, size_t n, eef_buf *out)
+/* The special whose name starts at s[0..n), or -1. */
+static int special_at(const unsigned char *s, size_t n, size_t *len)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *p = eef_tok_piece(t, ids[i], &len);
-        if (!p) return eef_fail(EEF_EINVAL, "token id %d out of range [0, %d)", ids[i], t->vocab);
-        if (eef_buf_append(out, p, len)) return EEF_ENOMEM;
+    if (n < 2 || s[0] != '<' || s[1] != '|') return -1;
+    for (int k = 0; k < EEF_TOK_N_SPECIAL; k++) {
+        size_t l = strlen(tok_eef_special_names[k]);
+        if (l <= n && memcmp(s, tok_eef_special_names[k], l) == 0) {
+            *len = l;
+            return 256 + k;
+        }
     }
-    return EEF_OK;
+    return -1;
 }
+
+static eef_err eef_encode(const eef_tokenizer *base, const char *text, size_t len, unsigned flags,
+                          tok_out *o)
+{
+    const tok_eef *t = (const tok_eef *)base;
+    const unsigned char *s = (const unsigned char *)text;
+    if (flags & EEF_TOK_ENC_ADD_SPECIAL) {
+        EEF_TRY(tok_out_reserve(o, 1));
+        tok_out_put(o, EEF_TOK_BOS, 0);
+    }
+    if (!(flags & EEF_TOK_ENC_SPECIAL)) return encode_plain(t, s, len, 0, o);
+    /* the text between specials is encoded as if it stood alone, as a
+     * Hugging Face tokenizer splits on added tokens before anything else */
+    size_t from = 0;
+    for (size_t i = 0; i < len;) {
+        size_t l;
+        int id = special_at(s + i, len - i, &l);
+        if (id < 0) {
+            i++;
+            continue;
+        }
+        EEF_TRY(encode_plain(t, s + from, i - from, from, o));
+        EEF_TRY(tok_out_reserve(o, 1));
+        tok_out_put(o, id, i + l);
+        i += l;
+        from = i;
+    }
+    return encode_plain(t, s + from, len - from, from, o);
+}
+
+static eef_err eef_save(const eef_tokenizer *t, eef_buf *out);
+
+static const tok_ops eef_ops = {
+    .destroy = eef_destroy,
+    .encode = eef_encode,
+    .piece = eef_piece,
+    .type = eef_type,
+    .find = eef_find,
+    .save = eef_save,
+    .export_hf = tok_eef_export_hf,
+    .vocab_text = eef_vocab_text,
+    .merge_count = eef_merge_count,
+    .merge_at = eef_merge_at,
+};
+
+tok_eef *tok_eef_new(int vocab, int merge_cap)
+{
+    tok_eef *t = eef_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->merges = eef_malloc(((size_t)merge_cap + 1) * 2 * sizeof(int32_t));
+    if (!t->merges) {
+        free(t);
+        return NULL;
+    }
+    eef_tokenizer *b = &t->base;
+    b->ops = &eef_ops;
+    b->kind = EEF_TOK_KIND_EEF;
+    b->vocab = vocab;
+    b->roles = (eef_tok_roles){
+        .bos = EEF_TOK_BOS, .eos = EEF_TOK_END, .eot = EEF_TOK_END, .pad = EEF_TOK_PAD,
+        .instr = EEF_TOK_INSTR, .obs = EEF_TOK_OBS, .act = EEF_TOK_ACT, .act_end = EEF_TOK_END,
+        .add_bos = 1,
+    };
+    b->chat.family = CHAT_NONE;
+    b->pretok_name = "eef";
+    return t;
+}
+
+static eef_err eef_save(const eef_tokenizer *t, eef_buf *out) { return tok_eef_save((const tok_eef *)t, out); }

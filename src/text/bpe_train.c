@@ -213,10 +213,9 @@ eef_err eef_tok_train(const char *text, size_t len, int vocab_size, eef_tokenize
     EEF_TRY(count_words(text, len, &w, &nw));
     pair_map pm = { 0 };
     heap hp = { 0 };
-    eef_tokenizer *t = eef_calloc(1, sizeof *t);
     int max_merges = vocab_size - EEF_TOK_FIRST_MERGE;
+    tok_eef *t = tok_eef_new(EEF_TOK_FIRST_MERGE, max_merges);
     eef_err e = t ? EEF_OK : EEF_ENOMEM;
-    if (!e && !(t->merges = malloc(((size_t)max_merges + 1) * 2 * sizeof(int32_t)))) e = EEF_ENOMEM;
     /* initial pair counts */
     for (int i = 0; !e && i < nw; i++)
         for (int k = 0; k + 1 < w[i].len; k++) {
@@ -319,13 +318,13 @@ eef_err eef_tok_train(const char *text, size_t len, int vocab_size, eef_tokenize
     for (int i = 0; i < nw; i++) free(w[i].sym);
     free(w);
     if (!e) {
-        t->vocab = EEF_TOK_FIRST_MERGE + t->n_merges;
+        t->base.vocab = EEF_TOK_FIRST_MERGE + t->n_merges;
         e = tok_build(t);
     }
     if (e) {
-        eef_tok_free(t);
+        eef_tok_free(t ? &t->base : NULL);
         return e == EEF_ENOMEM ? eef_fail(e, "out of memory training the tokenizer") : e;
     }
-    *out = t;
+    *out = &t->base;
     return EEF_OK;
 }

@@ -1,20 +1,23 @@
-/* tok_io.c: the tokenizer's serialized form (also stored inside .eefm).
+/* tok_io.c: eef's tokenizer's serialized form (also stored inside .eefm).
  *
  *   "EEFT" u32 version=1, u32 vocab, u32 n_merges,
  *   n_merges x (i32 left, i32 right), u32 CRC-32 of everything before
- * little-endian.  Loading checks every merge refers to an earlier id. */
+ * little-endian.  Loading checks every merge refers to an earlier id.
+ * A Hugging Face tokenizer's form ("EEFH") is hf_load.c's; eef_tok_load
+ * tells them apart by the magic. */
 #include "text_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define EEFT_VERSION 1
 
 _Static_assert(TOK_MAX_WORD < 256, "piece lengths are checked in bytes");
 
-eef_err eef_tok_save(const eef_tokenizer *t, eef_buf *out)
+eef_err tok_eef_save(const tok_eef *t, eef_buf *out)
 {
-    uint32_t hdr[3] = { EEFT_VERSION, (uint32_t)t->vocab, (uint32_t)t->n_merges };
+    uint32_t hdr[3] = { EEFT_VERSION, (uint32_t)t->base.vocab, (uint32_t)t->n_merges };
     size_t start = out->len;
     if (eef_buf_append(out, "EEFT", 4) || eef_buf_append(out, hdr, sizeof hdr) ||
         eef_buf_append(out, t->merges, (size_t)t->n_merges * 2 * sizeof(int32_t)))
@@ -28,6 +31,7 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
     *out = NULL;
     const unsigned char *p = data;
     if (len < 20) return eef_fail(EEF_EFORMAT, "%s: tokenizer truncated (%zu bytes)", where, len);
+    if (memcmp(p, "EEFH", 4) == 0) return hf_load_blob(p, len, where, out);
     if (memcmp(p, "EEFT", 4) != 0) return eef_fail(EEF_EFORMAT, "%s: not a tokenizer (bad magic)", where);
     uint32_t hdr[3];
     memcpy(hdr, p + 4, sizeof hdr);
@@ -46,15 +50,9 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
     memcpy(&crc, p + len - 4, 4);
     if (eef_crc32(0, p, len - 4) != crc)
         return eef_fail(EEF_EFORMAT, "%s: tokenizer checksum mismatch (corrupted)", where);
-    eef_tokenizer *t = eef_calloc(1, sizeof *t);
+    tok_eef *t = tok_eef_new((int)vocab, (int)nm);
     if (!t) return EEF_ENOMEM;
-    t->vocab = (int)vocab;
     t->n_merges = (int)nm;
-    t->merges = eef_malloc(((size_t)nm + 1) * 2 * sizeof(int32_t));
-    if (!t->merges) {
-        eef_tok_free(t);
-        return EEF_ENOMEM;
-    }
     memcpy(t->merges, p + 16, (size_t)nm * 8);
     /* Byte length of every merged piece: training never merges across a
      * word, and words are at most TOK_MAX_WORD bytes, so a longer piece
@@ -63,7 +61,7 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
      * tok_build and its copies run past the pieces buffer. */
     uint8_t *plen = eef_malloc((size_t)nm + 1);
     if (!plen) {
-        eef_tok_free(t);
+        eef_tok_free(&t->base);
         return EEF_ENOMEM;
     }
     for (uint32_t m = 0; m < nm; m++) {
@@ -72,7 +70,7 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
         int special_a = a >= 256 && a < EEF_TOK_FIRST_MERGE, special_b = b >= 256 && b < EEF_TOK_FIRST_MERGE;
         if (a < 0 || b < 0 || a >= limit || b >= limit || special_a || special_b) {
             free(plen);
-            eef_tok_free(t);
+            eef_tok_free(&t->base);
             return eef_fail(EEF_EFORMAT, "%s: tokenizer merge %u (%d, %d) refers to an invalid id",
                             where, m, a, b);
         }
@@ -80,7 +78,7 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
         unsigned lb = b < 256 ? 1 : plen[b - EEF_TOK_FIRST_MERGE];
         if (la + lb > TOK_MAX_WORD) {
             free(plen);
-            eef_tok_free(t);
+            eef_tok_free(&t->base);
             return eef_fail(EEF_EFORMAT, "%s: tokenizer merge %u makes a piece of %u bytes "
                             "(words are at most %d)", where, m, la + lb, TOK_MAX_WORD);
         }
@@ -89,10 +87,10 @@ eef_err eef_tok_load(const void *data, size_t len, const char *where, eef_tokeni
     free(plen);
     eef_err e = tok_build(t);
     if (e) {
-        eef_tok_free(t);
+        eef_tok_free(&t->base);
         return e;
     }
-    *out = t;
+    *out = &t->base;
     return EEF_OK;
 }
 
@@ -108,10 +106,28 @@ eef_err eef_tok_save_file(const eef_tokenizer *t, const char *path)
 
 eef_err eef_tok_load_file(const char *path, eef_tokenizer **out)
 {
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return eef_tok_load_hf_dir(path, out);
     char *data;
     size_t len;
     EEF_TRY(eef_read_file(path, &data, &len));
-    eef_err e = eef_tok_load(data, len, path, out);
-    free(data);
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) i++;
+    eef_err e;
+    if (i < len && data[i] == '{') {
+        /* a tokenizer.json: its config beside it, when there */
+        char dir[4096], cfg[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) slash[1] = 0;
+        else dir[0] = 0;
+        snprintf(cfg, sizeof cfg, "%stokenizer_config.json", dir);
+        free(data);
+        e = eef_tok_load_hf(path, eef_file_exists(cfg) ? cfg : NULL, out);
+    } else {
+        e = eef_tok_load(data, len, path, out);
+        free(data);
+    }
     return e;
 }
