@@ -133,25 +133,27 @@ static void test_rope_grad(void **state)
     enum { N = 6, D = 8, H = 2 };
     int pos[N] = { 0, 1, 2, 0, 1, 5 };
     rope_table t;
-    assert_ok(rope_table_init(&t, 16, D / H, 10000.0f));
+    eef_model_config rc = { .d_model = D, .n_heads = H, .head_dim = D / H, .rope_theta = 10000.0f };
+    const nn_heads s = { H, H, D / H };
+    assert_ok(rope_table_init(&t, 16, &rc));
     float x[N * 3 * D], y[N * 3 * D], r[N * 3 * D], dx[N * 3 * D];
     fill(x, N * 3 * D, 1), fill(r, N * 3 * D, 1);
     /* the backward of a rotation is the inverse rotation of the gradient */
     memcpy(dx, r, sizeof dx);
-    rope_apply(dx, pos, N, D, H, &t, -1);
+    rope_apply(dx, pos, N, &s, &t, -1);
     const float h = 1e-2f;
     for (size_t i = 0; i < N * 3 * D; i++) {
         float keep = x[i];
-        x[i] = keep + h, memcpy(y, x, sizeof y), rope_apply(y, pos, N, D, H, &t, +1);
+        x[i] = keep + h, memcpy(y, x, sizeof y), rope_apply(y, pos, N, &s, &t, +1);
         double jp = dot(y, r, N * 3 * D);
-        x[i] = keep - h, memcpy(y, x, sizeof y), rope_apply(y, pos, N, D, H, &t, +1);
+        x[i] = keep - h, memcpy(y, x, sizeof y), rope_apply(y, pos, N, &s, &t, +1);
         double jm = dot(y, r, N * 3 * D);
         x[i] = keep;
         expect_close((jp - jm) / (2 * h), dx[i], "rope dx", i);
     }
     /* position 0 is the identity; rotation preserves norms */
     memcpy(y, x, sizeof y);
-    rope_apply(y, pos, N, D, H, &t, +1);
+    rope_apply(y, pos, N, &s, &t, +1);
     for (int i = 0; i < 2 * D; i++) assert_true(fabs(y[i] - x[i]) < 1e-6);
     rope_table_free(&t);
 }
@@ -172,23 +174,24 @@ static void test_attention_grad(void **state)
     }
     for (int t = 9; t < T; t++) pos[T + t] = 0; /* padding: length-1 segments */
     static float qkv[N * 3 * D], out[N * D], lse[N * H], r[N * D], dqkv[N * 3 * D];
+    const nn_heads s = { H, H, D / H };
     fill(qkv, N * 3 * D, 1), fill(r, N * D, 1);
-    assert_ok(attention_forward(out, lse, qkv, pos, B, T, D, H));
+    assert_ok(attention_forward(out, lse, qkv, pos, B, T, &s));
     /* causality and segment isolation: changing a later token, or a token
      * of another segment, leaves an output unchanged */
     static float out2[N * D];
     qkv[6 * 3 * D + D] += 1.0f; /* key of position 6 (segment 2 of row 0) */
-    assert_ok(attention_forward(out2, lse, qkv, pos, B, T, D, H));
+    assert_ok(attention_forward(out2, lse, qkv, pos, B, T, &s));
     assert_memory_equal(out, out2, 5 * D * sizeof(float)); /* segment 1 untouched */
     qkv[6 * 3 * D + D] -= 1.0f;
-    assert_ok(attention_forward(out, lse, qkv, pos, B, T, D, H));
-    assert_ok(attention_backward(dqkv, r, qkv, out, lse, pos, B, T, D, H));
+    assert_ok(attention_forward(out, lse, qkv, pos, B, T, &s));
+    assert_ok(attention_backward(dqkv, r, qkv, out, lse, pos, B, T, &s));
     const float h = 1e-2f;
     for (size_t i = 0; i < N * 3 * D; i += 5) {
         float keep = qkv[i];
-        qkv[i] = keep + h, attention_forward(out2, lse, qkv, pos, B, T, D, H);
+        qkv[i] = keep + h, attention_forward(out2, lse, qkv, pos, B, T, &s);
         double jp = dot(out2, r, N * D);
-        qkv[i] = keep - h, attention_forward(out2, lse, qkv, pos, B, T, D, H);
+        qkv[i] = keep - h, attention_forward(out2, lse, qkv, pos, B, T, &s);
         double jm = dot(out2, r, N * D);
         qkv[i] = keep;
         expect_close((jp - jm) / (2 * h), dqkv[i], "attention dqkv", i);
