@@ -225,7 +225,10 @@ static eef_err find_tensors(hf_dir *h)
             struct found *f = slot(h, kk, l);
             for (int i = 0; i < h->n_sh && !f->t; i++)
                 if ((f->t = st_find(&h->sh[i].st, name))) f->shard = i;
-            if (!f->t) return eef_fail(EEF_EFORMAT, "%s: tensor '%s' missing", h->dir, name);
+            if (!f->t)
+                return eef_fail(EEF_EFORMAT, "%s%s: tensor '%s' missing",
+                                h->n_sh == 1 ? h->sh[0].path : h->dir,
+                                h->n_sh == 1 ? "" : "/model.safetensors.index.json", name);
             const st_tensor *t = f->t;
             const char *file = h->sh[f->shard].path;
             int ok = cols ? t->n_dims == 2 && t->shape[0] == rows && t->shape[1] == cols

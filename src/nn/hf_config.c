@@ -212,6 +212,7 @@ eef_err nn_hf_config_parse(const char *text, size_t len, const char *path, nn_hf
                                      strcmp(lay->valuestring, "rotate_half") != 0))
             e = eef_fail(EEF_EFORMAT, "%s: eef_rope_layout must be \"pairs\" or \"rotate_half\"", path);
         else out->pairs = strcmp(lay->valuestring, "pairs") == 0;
+        if (out->pairs) c->rope_layout = EEF_ROPE_PAIRS; /* the rows are permuted back on import */
     }
     cJSON_Delete(j);
     if (e) return e;
