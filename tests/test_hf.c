@@ -24,6 +24,13 @@
 
 static const char *const fixtures[] = { "llama32", "qwen25", "qwen3", "smollm2", "mistral" };
 
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    char *d;
+    assert_ok(eef_read_file(path, &d, len));
+    return (unsigned char *)d;
+}
+
 static double tol_of(const ref_tensor *ref) { return 1e-4 * fmax(1.0, ref_max_abs(ref->data, ref->n)); }
 
 /* The fixture's batch: 2 rows of 16, row 1 two packed sequences. */
@@ -294,6 +301,15 @@ static void roundtrip(const eef_model_config *c, const char *dir)
     free(lb);
 }
 
+/* A small model with every Llama-family feature eef has. */
+static eef_model_config llama_family(void)
+{
+    return (eef_model_config){ .vocab = 70, .d_model = 24, .n_layers = 2, .n_heads = 6, .d_ff = 40,
+                               .max_ctx = 64, .rope_theta = 5e5f, .norm_eps = 1e-6f,
+                               .n_kv_heads = 2, .head_dim = 6, .qkv_bias = 1, .qk_norm = 1,
+                               .rope_layout = EEF_ROPE_HALF, .rope_scaling = { 8, 1, 4, 32 } };
+}
+
 static void test_roundtrip(void **state)
 {
     (void)state;
@@ -307,10 +323,7 @@ static void test_roundtrip(void **state)
     c.tied = 1;
     roundtrip(&c, dir); /* written over the first */
     /* every Llama-family feature, in both layouts */
-    eef_model_config g = { .vocab = 70, .d_model = 24, .n_layers = 2, .n_heads = 6, .d_ff = 40,
-                           .max_ctx = 64, .rope_theta = 5e5f, .norm_eps = 1e-6f, .n_kv_heads = 2,
-                           .head_dim = 6, .qk_norm = 1,
-                           .rope_scaling = { 8, 1, 4, 32 } };
+    eef_model_config g = llama_family();
     for (int layout = 0; layout < 2; layout++) {
         g.rope_layout = layout;
         g.qk_norm = 1, g.qkv_bias = 0;
@@ -340,18 +353,62 @@ static void test_roundtrip(void **state)
     tu_rmtree(tmp);
 }
 
+/* .eefm: eef's own architecture stays version 1; the Llama family is
+ * version 2; a frozen (imported) model saves its weights as f32. */
+static void test_eefm(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), p[600];
+    snprintf(p, sizeof p, "%s/m.eefm", tmp);
+    eef_model_config c;
+    assert_ok(eef_model_preset("tiny", 300, &c));
+    eef_model *a, *b;
+    assert_ok(eef_model_new(&c, NULL, 1, &a));
+    assert_ok(eef_model_save(a, p));
+    size_t len;
+    unsigned char *d = slurp(p, &len);
+    assert_int_equal(d[4], 1);
+    free(d);
+    eef_model_free(a);
+    eef_model_config g = llama_family();
+    assert_ok(eef_model_new(&g, NULL, 2, &a));
+    assert_ok(eef_model_save(a, p));
+    d = slurp(p, &len);
+    assert_int_equal(d[4], 2);
+    free(d);
+    assert_ok(eef_model_load(p, &b));
+    assert_memory_equal(&a->cfg, &b->cfg, sizeof a->cfg);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    eef_model_free(b);
+    eef_model_free(a);
+    /* an imported bf16 model, saved: f32 weights that are the bf16 ones */
+    ref_set r;
+    ref_load(FIX "/qwen3/ref.bin", &r);
+    assert_ok(eef_model_load(FIX "/qwen3", &a));
+    assert_ok(eef_model_save(a, p));
+    assert_ok(eef_model_load(p, &b));
+    assert_non_null(b->params);
+    double tol = tol_of(ref_get(&r, "logits")), dl = forward_diff(b, &r, "logits");
+    printf("qwen3 through .eefm: logits max |diff| %.2e\n", dl);
+    assert_true(dl <= tol);
+    /* frozen again, as bf16: the very bytes of the file */
+    assert_ok(eef_model_freeze(b, EEF_DT_BF16));
+    assert_null(b->params);
+    size_t rb = eef_dtype_row_bytes(EEF_DT_BF16, a->layer[0].wq.cols);
+    assert_memory_equal(a->layer[0].wq.data, b->layer[0].wq.data, (size_t)a->layer[0].wq.rows * rb);
+    assert_int_equal(eef_model_backward(b, 1.0f), EEF_ESTATE);
+    eef_model_free(b);
+    eef_model_free(a);
+    ref_free(&r);
+    tu_rmtree(tmp);
+}
+
 /* ------------------------------------------------------------ damaged files */
 static void copy_fixture(const char *name, const char *to)
 {
     assert_int_equal(tu_sh("rm -rf '%s' && mkdir -p '%s' && cp " FIX "/%s/*.json " FIX
                            "/%s/*.safetensors '%s'/", to, to, name, name, to), 0);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    char *d;
-    assert_ok(eef_read_file(path, &d, len));
-    return (unsigned char *)d;
 }
 
 static void spit(const char *path, const void *p, size_t n)
@@ -664,7 +721,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configs),   cmocka_unit_test(test_logits),
         cmocka_unit_test(test_bf16_decode), cmocka_unit_test(test_grads),
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_eefm),
+        cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_safetensors_header), cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests_name("hf", tests, NULL, NULL);

@@ -23,23 +23,6 @@
 
 #define QB 64
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 typedef struct {
     int start, len, head;
@@ -94,7 +77,7 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
               K = heads_k(sh);
     int n_units;
     att_unit *units = make_units(pos, B, T, H, &n_units);
-    float *scratch = eef_malloc((size_t)max_threads() * QB * T * sizeof(float));
+    float *scratch = eef_malloc((size_t)nn_max_threads() * QB * T * sizeof(float));
     if (!units || !scratch) {
         free(units);
         free(scratch);
@@ -103,7 +86,7 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
-        float *S = scratch + (size_t)thread_id() * QB * T;
+        float *S = scratch + (size_t)nn_thread_id() * QB * T;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {
             const int s = units[u].start, L = units[u].len, h = units[u].head, g = h / G;
@@ -133,7 +116,7 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
               K = heads_k(sh);
     int n_units;
     att_unit *units = make_units(pos, B, T, sh->Hkv, &n_units);
-    float *scratch = eef_malloc((size_t)max_threads() * 2 * QB * T * sizeof(float));
+    float *scratch = eef_malloc((size_t)nn_max_threads() * 2 * QB * T * sizeof(float));
     if (!units || !scratch) {
         free(units);
         free(scratch);
@@ -142,7 +125,7 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
-        float *P = scratch + (size_t)thread_id() * 2 * QB * T;
+        float *P = scratch + (size_t)nn_thread_id() * 2 * QB * T;
         float *dS = P + (size_t)QB * T;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {

@@ -132,7 +132,7 @@ static eef_err write_weights(const eef_model *m, const char *path, eef_dtype *ma
         st_writer_add(&w, t->name, t->out, t->n_dims, t->shape, x_bytes(t));
         if (t->n_dims == 2) *main_dtype = t->out;
     }
-    static const char *const meta[] = { "format", "pt", "producer", "eef " EEF_VERSION };
+    static const char *const meta[] = { "format", "pt", "producer", ("eef " EEF_VERSION) };
     eef_afile af = { 0 };
     if (!e) e = eef_afile_open(&af, path);
     if (!e) {

@@ -43,14 +43,6 @@ struct eef_kv {
     unsigned char *see;  /* [n, n] may new token i attend to new token j */
 };
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 static int kv_width(const eef_model_config *c) { return c->n_kv_heads * c->head_dim; }
 
@@ -172,7 +164,7 @@ static eef_err ensure_scratch(eef_kv *kv, int n, int rows)
         if (brows > N) brows = N;
         kv->score_block = (brows * (size_t)keys + 15) & ~(size_t)15;
         float *base = eef_alloc_aligned(total * sizeof(float));
-        kv->score_threads = max_threads();
+        kv->score_threads = nn_max_threads();
         kv->scores = eef_alloc_aligned((size_t)kv->score_threads * kv->score_block * sizeof(float));
         kv->pos = eef_malloc(N * sizeof(int));
         kv->see = eef_malloc(N * N);
@@ -227,11 +219,7 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
     const int parent_tree = ka->parent != NULL;
 #pragma omp parallel for schedule(static) num_threads(kv->score_threads)
     for (int h = 0; h < s.H; h++) {
-#ifdef _OPENMP
-        float *S = kv->scores + (size_t)omp_get_thread_num() * kv->score_block;
-#else
-        float *S = kv->scores;
-#endif
+        float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
         for (int q0 = 0; q0 < n; q0 += brows) {
             const int nb = n - q0 < brows ? n - q0 : brows;

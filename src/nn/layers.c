@@ -35,12 +35,8 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
     /* dg: split the D columns over threads; each sums all N rows in order */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)D * tid / nth), hi = (int)((long)D * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(D, &lo, &hi);
         for (int n = 0; n < N; n++) {
             const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
             float r = rstd[n];
@@ -84,12 +80,8 @@ void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, cons
      * head in order */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)hd * tid / nth), hi = (int)((long)hd * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(hd, &lo, &hi);
         for (int n = 0; n < N; n++)
             for (int h = 0; h < nh; h++) {
                 const float *xr = x + (size_t)n * W + h * hd, *dyr = dy + (size_t)n * W + h * hd;
@@ -110,12 +102,8 @@ void bias_backward(float *db, const float *dy, int N, int W)
 {
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)W * tid / nth), hi = (int)((long)W * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(W, &lo, &hi);
         for (int n = 0; n < N; n++) {
             const float *d = dy + (size_t)n * W;
             for (int i = lo; i < hi; i++) db[i] += d[i];

@@ -4,6 +4,42 @@
 
 #include "nn.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ------------------------------------------------------------ threads */
+static inline int nn_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static inline int nn_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Inside a parallel region: the calling thread's share [lo, hi) of n
+ * columns.  Sums over rows split this way add each column in row order on
+ * one thread, so they do not depend on the thread count. */
+static inline void nn_my_cols(int n, int *lo, int *hi)
+{
+#ifdef _OPENMP
+    int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+    int nth = 1, tid = 0;
+#endif
+    *lo = (int)((long)n * tid / nth), *hi = (int)((long)n * (tid + 1) / nth);
+}
+
 /* ------------------------------------------------------------ shapes
  * The attention's heads: H query heads and Hkv key/value heads of hd
  * values each; query head h reads key/value head h / (H / Hkv) (HF's

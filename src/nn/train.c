@@ -294,12 +294,8 @@ eef_err eef_model_backward(eef_model *m, float scale)
      * gradient element is summed by one thread in position order */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)D * tid / nth), hi = (int)((long)D * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(D, &lo, &hi);
         for (int n = 0; n < N; n++) {
             float *gw = g->wte + (size_t)b->tokens[n] * D;
             const float *d = a->dres + (size_t)n * D;
