@@ -1,14 +1,18 @@
 /*
- * nn: a Llama-style decoder-only transformer that trains and samples on CPU.
+ * nn: a Llama-family decoder-only transformer that trains and samples on CPU.
  *
  *   token embedding -> n_layers x [RMSNorm -> causal self-attention with
- *   rotary positions -> residual -> RMSNorm -> SwiGLU MLP -> residual]
+ *   rotary positions (grouped-query, optional q/k/v biases and per-head
+ *   q/k norms) -> residual -> RMSNorm -> SwiGLU MLP -> residual]
  *   -> RMSNorm -> output head (tied to the embedding or not)
  *
- * Parameters, gradients and the two AdamW moments are each ONE contiguous
- * float buffer with named views (as llm.c), so zeroing, saving and
- * all-reducing are single calls.  Weights follow PyTorch's nn.Linear
- * convention: W is [out, in] and y = x W^T.
+ * eef's own models and imported ones (Hugging Face Llama, Mistral, Qwen2,
+ * Qwen3) are the same model with different configs.  Trainable
+ * parameters, their gradients and the two AdamW moments are each ONE
+ * contiguous float buffer with named views (as llm.c), so zeroing, saving
+ * and all-reducing are single calls; frozen weights (an imported model)
+ * may stay in the dtype and the mapped file they came in.  Weights follow
+ * PyTorch's nn.Linear convention: W is [out, in] and y = x W^T.
  *
  * nn knows nothing of environments: it sees token ids and loss masks.
  */

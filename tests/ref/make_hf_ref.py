@@ -361,10 +361,15 @@ def make_full(name, dt, out_dir):
     with open(path + ".tmp", "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h)
         for n, s in specs:
-            t = random_tensor(n, s, g).to(torch.float32) * (0.05 if len(s) == 2 else 1.0)
-            if n == "model.embed_tokens.weight":
-                t = t * 0.02 / 0.05
-            f.write(to_bytes(t, c["dtype"]))
+            # float32, 4096 rows at a time: memory stays small at any size;
+            # std 0.02 for the embedding, 1/sqrt(fan_in) / 20 for matrices
+            if len(s) == 1:
+                f.write(to_bytes(random_tensor(n, s, g).float(), c["dtype"]))
+                continue
+            std = 0.02 if n == "model.embed_tokens.weight" else 0.05 / math.sqrt(s[1])
+            for r in range(0, s[0], 4096):
+                rows = min(4096, s[0] - r)
+                f.write(to_bytes(torch.randn((rows, s[1]), generator=g) * std, c["dtype"]))
     os.replace(path + ".tmp", path)
     write_atomic(os.path.join(out_dir, "config.json"), (json.dumps(config_json(c, L), indent=2) + "\n").encode())
     print("%s: %s %s, %d bytes of weights" % (out_dir, name, dt, off), file=sys.stderr)
