@@ -500,6 +500,40 @@ static void test_mask_exact(void **state)
     eef_model_free(m);
 }
 
+/* Activations sized for a larger batch serve a smaller one: the gradient
+ * of the smaller batch is the same bits as with a fresh model. */
+static void test_acts_reuse(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 2; variant++) {
+        eef_model *a = tiny_model_v(0, variant), *b = tiny_model_v(0, variant);
+        memcpy(b->params, a->params, a->n_params * sizeof(float));
+        eef_batch big, small;
+        make_batch(&big);
+        assert_ok(eef_batch_alloc(&small, 1, big.T));
+        memcpy(small.tokens, big.tokens + big.T, big.T * sizeof(int));
+        memcpy(small.targets, big.targets + big.T, big.T * sizeof(int));
+        memcpy(small.pos, big.pos + big.T, big.T * sizeof(int));
+        memcpy(small.mask, big.mask + big.T, big.T * sizeof(float));
+        double l1, l2;
+        eef_model_zero_grad(a);
+        assert_ok(eef_model_forward(a, &big, NULL, &l1));
+        assert_ok(eef_model_backward(a, 1.0f));
+        eef_model_zero_grad(a);
+        assert_ok(eef_model_forward(a, &small, NULL, &l1));
+        assert_ok(eef_model_backward(a, 1.0f));
+        eef_model_zero_grad(b);
+        assert_ok(eef_model_forward(b, &small, NULL, &l2));
+        assert_ok(eef_model_backward(b, 1.0f));
+        assert_true(l1 == l2);
+        assert_memory_equal(a->grads, b->grads, a->n_params * sizeof(float));
+        eef_batch_free(&big);
+        eef_batch_free(&small);
+        eef_model_free(a);
+        eef_model_free(b);
+    }
+}
+
 int main(void)
 {
     rng = eef_rng_make(eef_rng_key(42, 0, 0, 0));
@@ -510,7 +544,7 @@ int main(void)
         cmocka_unit_test(test_model_grad_tied),  cmocka_unit_test(test_mask_exact),
         cmocka_unit_test(test_head_norm_grad),   cmocka_unit_test(test_bias_grad),
         cmocka_unit_test(test_rope_half_grad),   cmocka_unit_test(test_attention_gqa_grad),
-        cmocka_unit_test(test_model_grad_llama_family),
+        cmocka_unit_test(test_model_grad_llama_family), cmocka_unit_test(test_acts_reuse),
     };
     return cmocka_run_group_tests_name("nn gradients", tests, NULL, NULL);
 }

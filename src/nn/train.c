@@ -128,15 +128,16 @@ static eef_err train_attention(const nn_attn *att, int l, const float *qkv, floa
 {
     const train_attn *t = (const train_attn *)att;
     const eef_batch *b = t->a->batch;
-    float *lse = t->a->lse + (size_t)l * t->a->N * t->s.H;
+    float *lse = t->a->lse + (size_t)l * b->B * b->T * t->s.H;
     return attention_forward(out, lse, qkv, b->pos, b->B, b->T, &t->s);
 }
 
-/* Layer l's slices of the activations. */
-static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int l)
+/* Layer l's slices of the activations, for a batch of n positions (the
+ * buffers may have been sized for a larger one: layers are n apart). */
+static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int l, int n)
 {
     const nn_heads s = nn_heads_of(c);
-    const size_t N = (size_t)a->N, D = (size_t)c->d_model, F = (size_t)c->d_ff,
+    const size_t N = (size_t)n, D = (size_t)c->d_model, F = (size_t)c->d_ff,
                  W = (size_t)heads_w(&s), Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
     nn_layer_buf b = {
         .xn1 = a->xn1 + l * N * D,     .rstd1 = a->rstd1 + l * N, .qkv = a->qkv + l * N * W,
@@ -163,7 +164,7 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
     train_attn att = { { train_attention }, a, nn_heads_of(c) };
     for (int l = 0; l < L; l++) {
         size_t ND = (size_t)N * D;
-        nn_layer_buf lb = layer_buf(a, c, l);
+        nn_layer_buf lb = layer_buf(a, c, l, N);
         EEF_TRY(nn_layer_forward(m, l, N, a->res + l * ND, a->res + (l + 1) * ND, b->pos,
                                  &a->rope, &lb, &att.base));
     }
@@ -259,7 +260,7 @@ eef_err eef_model_backward(eef_model *m, float scale)
 
     for (int l = L - 1; l >= 0; l--) {
         const eef_layer_weights *w = &m->layer[l];
-        nn_layer_buf lb = layer_buf(a, c, l);
+        nn_layer_buf lb = layer_buf(a, c, l, N);
         const float *x = a->res + l * ND;
         /* MLP: dres is d/dx3 and, through the residual, part of d/dx2 */
         EEF_TRY(nn_matmul_backward(a->dhact, F, g->w2 + (size_t)l * D * F, a->dres, D, lb.hact, F,
