@@ -217,7 +217,7 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
     int brows = (int)(kv->score_block / (size_t)nk);
     if (brows > n) brows = n;
     const int parent_tree = ka->parent != NULL;
-#pragma omp parallel for schedule(static) num_threads(kv->score_threads)
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if ((size_t)n * nk >= 2048)
     for (int h = 0; h < s.H; h++) {
         float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;

@@ -43,7 +43,7 @@ eef_err nn_layer_forward(const eef_model *m, int l, int N, const float *x, float
     EEF_TRY(att->run(att, l, b->qkv, b->att));
     EEF_TRY(nn_matmul(b->x2, D, b->att, Q, &w->wo, N));
     float *x2 = b->x2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= 8)
     for (size_t i = 0; i < ND; i++) x2[i] += x[i];
     /* MLP block */
     rmsnorm_forward(b->xn2, b->rstd2, x2, w->mlp_norm, N, D, c->norm_eps);
@@ -51,7 +51,7 @@ eef_err nn_layer_forward(const eef_model *m, int l, int N, const float *x, float
     EEF_TRY(project(b->h13, 2 * F, b->xn2, D, mlp_w, 2, N));
     swiglu_forward(b->hact, b->h13, N, F);
     EEF_TRY(nn_matmul(out, D, b->hact, F, &w->w2, N));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= 8)
     for (size_t i = 0; i < ND; i++) out[i] += x2[i];
     return EEF_OK;
 }
@@ -59,7 +59,7 @@ eef_err nn_layer_forward(const eef_model *m, int l, int N, const float *x, float
 void nn_embed(const eef_model *m, const int *tokens, int N, float *x)
 {
     const int D = m->cfg.d_model;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= 8)
     for (int n = 0; n < N; n++) nn_tensor_rows_f32(&m->embed, tokens[n], tokens[n] + 1, x + (size_t)n * D);
 }
 

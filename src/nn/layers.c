@@ -3,6 +3,11 @@
  * N positions, D model width, W = the width of a q | k | v row. */
 #include "nn_internal.h"
 
+/* Row-wise layers run on the threads from this many rows on: decoding one
+ * token is not worth a parallel region (and each is a barrier that, on a
+ * busy machine, waits for a descheduled thread). */
+#define ROWS_PAR 8
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +23,7 @@
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D,
                      float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         rstd[n] = nn_vec.rms_row(y + (size_t)n * D, x + (size_t)n * D, g, D, eps);
     }
@@ -52,7 +57,7 @@ void head_norm_forward(float *y, float *rstd, const float *x, const float *gq, c
                        int N, const nn_heads *s, float eps)
 {
     const int hd = s->hd, W = heads_w(s), Q = heads_q(s), nh = s->H + s->Hkv;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * W;
         float *yr = y + (size_t)n * W, *r = rstd + (size_t)n * nh;
@@ -94,7 +99,7 @@ void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, cons
 /* ------------------------------------------------------------ biases */
 void bias_forward(float *y, const float *b, int N, int W)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) nn_vec.add(y + (size_t)n * W, b, W);
 }
 
@@ -170,7 +175,7 @@ void rope_apply(float *qkv, const int *pos, int N, const nn_heads *s, const rope
     const int hd = s->hd, half = hd / 2, W = heads_w(s), Q = heads_q(s), nh = s->H + s->Hkv;
     /* element j of pair i: j0 = 2i, j1 = 2i+1 (pairs) or i, i + half */
     const int step = t->layout == EEF_ROPE_HALF ? 1 : 2, other = t->layout == EEF_ROPE_HALF ? half : 1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         const float *c = t->cos + (size_t)pos[n] * half, *sn = t->sin + (size_t)pos[n] * half;
         float *row = qkv + (size_t)n * W;
@@ -191,7 +196,7 @@ void rope_apply(float *qkv, const int *pos, int N, const nn_heads *s, const rope
  * d silu / da = s (1 + a (1 - s)). */
 void swiglu_forward(float *act, const float *h, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         const float *a = h + (size_t)n * 2 * F;
         nn_vec.swiglu_row(act + (size_t)n * F, a, a + F, F);

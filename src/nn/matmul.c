@@ -135,10 +135,11 @@ static int n_threads(void)
 #endif
 }
 
-/* f32: y = x W^T with the rows of x split over the threads. */
+/* f32: y = x W^T with the rows of x split over the threads (in units of
+ * 16 rows: up to 16 rows are one thread's, so no team is started). */
 static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
 {
-#pragma omp parallel
+#pragma omp parallel if (N > 16)
     {
         int lo, hi;
         my_range(N, 16, &lo, &hi);
@@ -218,7 +219,7 @@ eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *
     const size_t rb = eef_dtype_row_bytes(w->dtype, NI);
     if (ops->dot_rows && N < 4) {
         /* a few rows of x (decoding): each weight row read once per row of x */
-#pragma omp parallel
+#pragma omp parallel if ((size_t)NO * NI >= SPLIT_W_MIN)
         {
             int lo, hi;
             my_range(NO, 16, &lo, &hi);
