@@ -31,6 +31,8 @@ static unsigned char *slurp(const char *path, size_t *len)
     return (unsigned char *)d;
 }
 
+static void logits_of(eef_model *m, const int *tokens, int T, float *out);
+
 static double tol_of(const ref_tensor *ref) { return 1e-4 * fmax(1.0, ref_max_abs(ref->data, ref->n)); }
 
 /* The fixture's batch: 2 rows of 16, row 1 two packed sequences. */
@@ -145,6 +147,38 @@ static void test_bf16_decode(void **state)
     assert_true(d <= tol);
     eef_model_free(m);
     ref_free(&r);
+}
+
+/* A long context: the cache of a model with an 8 K context starts at 256
+ * slots and grows (by doubling, keys and values copied); prefill across
+ * the boundary, then decoding across the next, agree with the training
+ * forward of the whole sequence. */
+static void test_kv_growth(void **state)
+{
+    (void)state;
+    eef_model *m;
+    assert_ok(eef_model_load(FIX "/smollm2", &m));
+    enum { T = 600 };
+    const int V = m->cfg.vocab;
+    int tokens[T];
+    for (int t = 0; t < T; t++) tokens[t] = (t * 17 + 5) % V;
+    float *ref = malloc((size_t)T * V * sizeof(float)), *lg = malloc((size_t)V * sizeof(float));
+    logits_of(m, tokens, T, ref);
+    double scale = 1e-4 * fmax(1.0, ref_max_abs(ref, (size_t)T * V));
+    eef_kv *kv;
+    assert_ok(eef_kv_new(m, 0, &kv));
+    assert_ok(eef_kv_feed(kv, tokens, 300, lg)); /* 300 > 256 slots at once */
+    double d = ref_max_diff(lg, ref + (size_t)299 * V, (size_t)V);
+    for (int t = 300; t < T; t++) { /* and one at a time past 512 */
+        assert_ok(eef_kv_feed(kv, tokens + t, 1, lg));
+        d = fmax(d, ref_max_diff(lg, ref + (size_t)t * V, (size_t)V));
+    }
+    printf("smollm2, %d tokens through a growing cache: max |diff| %.2e (tol %.1e)\n", T, d, scale);
+    assert_true(d <= scale);
+    eef_kv_free(kv);
+    free(ref);
+    free(lg);
+    eef_model_free(m);
 }
 
 /* What config.json said, as eef read it. */
@@ -720,6 +754,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configs),   cmocka_unit_test(test_logits),
+        cmocka_unit_test(test_kv_growth),
         cmocka_unit_test(test_bf16_decode), cmocka_unit_test(test_grads),
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_eefm),
         cmocka_unit_test(test_damaged),
