@@ -181,6 +181,42 @@ static void test_kv_growth(void **state)
     eef_model_free(m);
 }
 
+/* Tree attention on a grouped-query bf16 model: the log-probabilities of
+ * a trie's sequences, scored at once, equal feeding each in turn. */
+static void test_trie_gqa(void **state)
+{
+    (void)state;
+    eef_model *m;
+    assert_ok(eef_model_load(FIX "/qwen3", &m));
+    const int V = m->cfg.vocab;
+    int prompt[6] = { 3, 9, 27, 17, 51, 1 };
+    int seqs[3][4] = { { 5, 6, 7, 8 }, { 5, 6, 10, 0 }, { 11, 12, 0, 0 } };
+    int lens[3] = { 4, 3, 2 };
+    eef_trie *t = eef_trie_new();
+    for (int i = 0; i < 3; i++) assert_ok(eef_trie_add(t, seqs[i], lens[i], i));
+    eef_kv *kv;
+    assert_ok(eef_kv_new(m, 0, &kv));
+    assert_ok(eef_kv_feed(kv, prompt, 6, NULL));
+    double lp[3];
+    assert_ok(eef_score_trie(kv, t, lp));
+    float *lg = malloc((size_t)V * sizeof(float));
+    for (int i = 0; i < 3; i++) {
+        eef_kv_truncate(kv, 5);
+        assert_ok(eef_kv_feed(kv, prompt + 5, 1, lg));
+        double want = 0;
+        for (int k = 0; k < lens[i]; k++) {
+            want += (double)lg[seqs[i][k]] - nn_logsumexp(lg, V);
+            assert_ok(eef_kv_feed(kv, &seqs[i][k], 1, lg));
+        }
+        printf("trie sequence %d: %.6f scored, %.6f fed\n", i, lp[i], want);
+        assert_true(fabs(lp[i] - want) <= 1e-4 * (1 + fabs(want)));
+    }
+    free(lg);
+    eef_kv_free(kv);
+    eef_trie_free(t);
+    eef_model_free(m);
+}
+
 /* What config.json said, as eef read it. */
 static void test_configs(void **state)
 {
@@ -754,7 +790,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configs),   cmocka_unit_test(test_logits),
-        cmocka_unit_test(test_kv_growth),
+        cmocka_unit_test(test_kv_growth), cmocka_unit_test(test_trie_gqa),
         cmocka_unit_test(test_bf16_decode), cmocka_unit_test(test_grads),
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_eefm),
         cmocka_unit_test(test_damaged),
