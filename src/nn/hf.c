@@ -213,7 +213,6 @@ static eef_err find_tensors(hf_dir *h)
     size_t n_slots = (size_t)(c->n_layers + 1) * T_KINDS;
     h->found = eef_calloc(n_slots, sizeof *h->found);
     if (!h->found) return EEF_ENOMEM;
-    size_t wanted = 0;
     for (int l = 0; l < c->n_layers + 1; l++)
         for (int k = 0; k < T_KINDS; k++) {
             kind kk = (kind)k;
@@ -248,15 +247,12 @@ static eef_err find_tensors(hf_dir *h)
             if (t->dtype == EEF_DT_COUNT)
                 return eef_fail(EEF_EFORMAT, "%s: tensor '%s' is %s; eef reads F32, F16 and BF16",
                                 file, name, t->dtype_name);
-            wanted++;
         }
     /* anything else in the files is a part of a model eef would not run */
-    size_t seen = 0;
     for (int i = 0; i < h->n_sh; i++)
         for (size_t k = 0; k < h->sh[i].st.n; k++) {
             const char *name = h->sh[i].st.t[k].name;
             if (ignorable(h, name)) continue;
-            seen++;
             int known = 0;
             for (size_t s = 0; s < n_slots && !known; s++)
                 known = h->found[s].t == &h->sh[i].st.t[k];
@@ -264,8 +260,6 @@ static eef_err find_tensors(hf_dir *h)
                 return eef_fail(EEF_EFORMAT, "%s: tensor '%.100s' is not part of a %s model with "
                                 "this config", h->sh[i].path, name, h->hc.arch);
         }
-    (void)seen;
-    (void)wanted;
     return EEF_OK;
 }
 
