@@ -515,6 +515,63 @@ static void test_rotary_permutation(void **state)
     tu_rmtree(dir);
 }
 
+/* Grouped-query attention in the HF rotate_half layout, to GGUF: two
+ * key/value heads, and q/k rows back in llama.cpp's pair layout (GGUF row
+ * 2j of a head = the model's row j, 2j + 1 = row hd/2 + j). */
+static void test_gguf_gqa(void **state)
+{
+    (void)state;
+    eef_model *base = model(0, 1);
+    eef_model_config c = base->cfg;
+    c.n_kv_heads = 2, c.rope_layout = EEF_ROPE_HALF;
+    eef_tokenizer *tok = base->tok;
+    base->tok = NULL;
+    eef_model_free(base);
+    eef_model *m;
+    assert_ok(eef_model_new(&c, tok, 4, &m));
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/g.gguf", dir);
+    assert_ok(eef_model_export(m, "gguf", path));
+    size_t len;
+    unsigned char *p = slurp(path, &len);
+    gfile g;
+    gguf_read(p, len, &g);
+    assert_int_equal(gget(&g, "llama.attention.head_count")->u, 4);
+    assert_int_equal(gget(&g, "llama.attention.head_count_kv")->u, 2);
+    const int D = c.d_model, hd = D / 4, K = 2 * hd;
+    int found = 0;
+    for (int i = 0; i < g.n_t; i++) {
+        if (strcmp(g.tname[i], "blk.0.attn_k.weight") != 0) continue;
+        found = 1;
+        assert_int_equal(g.tdims[i][0], D);
+        assert_int_equal(g.tdims[i][1], K);
+        const float *data = (const float *)(p + g.data + g.toff[i]);
+        const float *k = m->w.wqkv + (size_t)D * D; /* layer 0: rows after q */
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < hd / 2; j++) {
+                assert_memory_equal(data + (size_t)(h * hd + 2 * j) * D, k + (size_t)(h * hd + j) * D,
+                                    D * sizeof(float));
+                assert_memory_equal(data + (size_t)(h * hd + 2 * j + 1) * D,
+                                    k + (size_t)(h * hd + hd / 2 + j) * D, D * sizeof(float));
+            }
+    }
+    assert_true(found);
+    gguf_free(&g);
+    free(p);
+    /* biases and q/k norms have no place in GGUF's llama yet: refused */
+    eef_model_free(m);
+    base = model(0, 1);
+    tok = base->tok;
+    base->tok = NULL;
+    eef_model_free(base);
+    c.qkv_bias = 1;
+    assert_ok(eef_model_new(&c, tok, 4, &m));
+    assert_int_equal(eef_model_export(m, "gguf", path), EEF_EINVAL);
+    assert_non_null(strstr(eef_errmsg(), "biases"));
+    eef_model_free(m);
+    tu_rmtree(dir);
+}
+
 static void test_cli_export(void **state)
 {
     (void)state;
@@ -548,6 +605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gguf_and_safetensors),
         cmocka_unit_test(test_rotary_permutation),
+        cmocka_unit_test(test_gguf_gqa),
         cmocka_unit_test(test_cli_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,82 +15,16 @@
 #include "testutil.h"
 
 #include "nn/nn_internal.h"
+#include "ref_fixture.h"
 
-typedef struct {
-    char name[64];
-    int ndim, dims[4];
-    size_t n;
-    float *data;
-} ref_tensor;
+static ref_set fixture;
 
-static ref_tensor tensors[64];
-static int n_tensors;
-
-static const ref_tensor *get(const char *name)
-{
-    for (int i = 0; i < n_tensors; i++)
-        if (strcmp(tensors[i].name, name) == 0) return &tensors[i];
-    fail_msg("fixture has no tensor '%s'", name);
-    return NULL;
-}
-
-static void load_fixture(void)
-{
-    char *data;
-    size_t len;
-    const char *path = "tests/fixtures/nn_ref.bin";
-    assert_ok(eef_read_file(path, &data, &len));
-    assert_true(len > 12 && memcmp(data, "EEFR", 4) == 0);
-    uint32_t ver, count;
-    memcpy(&ver, data + 4, 4);
-    memcpy(&count, data + 8, 4);
-    assert_int_equal(ver, 1);
-    assert_true(count <= 64);
-    size_t off = 12;
-    for (uint32_t k = 0; k < count; k++) {
-        ref_tensor *t = &tensors[n_tensors++];
-        uint32_t nl, nd;
-        memcpy(&nl, data + off, 4), off += 4;
-        assert_true(nl < sizeof t->name);
-        memcpy(t->name, data + off, nl), off += nl;
-        t->name[nl] = 0;
-        memcpy(&nd, data + off, 4), off += 4;
-        assert_true(nd <= 4);
-        t->ndim = (int)nd;
-        t->n = 1;
-        for (uint32_t d = 0; d < nd; d++) {
-            uint32_t v;
-            memcpy(&v, data + off, 4), off += 4;
-            t->dims[d] = (int)v;
-            t->n *= v;
-        }
-        assert_true(off + t->n * 4 <= len);
-        t->data = malloc(t->n * sizeof(float));
-        memcpy(t->data, data + off, t->n * 4);
-        off += t->n * 4;
-    }
-    assert_int_equal(off, len);
-    free(data);
-}
-
-static double max_abs(const float *a, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
+static const ref_tensor *get(const char *name) { return ref_get(&fixture, name); }
 
 static void test_against_pytorch(void **state)
 {
     (void)state;
-    load_fixture();
+    ref_load("tests/fixtures/nn_ref.bin", &fixture);
     const float *cf = get("config")->data;
     int V = (int)cf[0], D = (int)cf[1], L = (int)cf[2], H = (int)cf[3], F = (int)cf[4],
         CTX = (int)cf[5], B = (int)cf[6], T = (int)cf[7];
@@ -130,7 +64,7 @@ static void test_against_pytorch(void **state)
     float *logits = malloc((size_t)B * T * V * sizeof(float));
     double loss;
     assert_ok(eef_model_forward(m, &b, logits, &loss));
-    double dl = max_diff(logits, get("logits")->data, (size_t)B * T * V);
+    double dl = ref_max_diff(logits, get("logits")->data, (size_t)B * T * V);
     printf("logits max |diff| %.2e\n", dl);
     assert_true(dl <= 1e-4);
     double lref = get("loss")->data[0];
@@ -145,7 +79,7 @@ static void test_against_pytorch(void **state)
         char nm[64];
         snprintf(nm, sizeof nm, "g.%s", w[k].name);
         const ref_tensor *t = get(nm);
-        double d = max_diff(*w[k].g, t->data, t->n), s = max_abs(t->data, t->n);
+        double d = ref_max_diff(*w[k].g, t->data, t->n), s = ref_max_abs(t->data, t->n);
         printf("grad %-9s max |diff| %.2e (max |g| %.2e)\n", w[k].name, d, s);
         assert_true(d <= 1e-3 * s);
     }
@@ -165,7 +99,7 @@ static void test_against_pytorch(void **state)
         char nm[64];
         snprintf(nm, sizeof nm, "step.%s", w[k].name);
         const ref_tensor *t = get(nm);
-        double d = max_diff(w[k].p, t->data, t->n);
+        double d = ref_max_diff(w[k].p, t->data, t->n);
         printf("step %-9s max |diff| %.2e\n", w[k].name, d);
         assert_true(d <= 1e-5 + 1e-3 * oc.lr);
     }
@@ -173,7 +107,7 @@ static void test_against_pytorch(void **state)
     free(logits);
     eef_batch_free(&b);
     eef_model_free(m);
-    for (int i = 0; i < n_tensors; i++) free(tensors[i].data);
+    ref_free(&fixture);
 }
 
 int main(void)

@@ -24,11 +24,17 @@
 #define LLVMFuzzerTestOneInput fuzz_eto_one
 #include "fuzz/fuzz_eto.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_hf_config_one
+#include "fuzz/fuzz_hf_config.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_house_actions_one
 #include "fuzz/fuzz_house_actions.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_run_config_one
 #include "fuzz/fuzz_run_config.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_safetensors_one
+#include "fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_shop_actions_one
 #include "fuzz/fuzz_shop_actions.c"
@@ -60,9 +66,11 @@ static const struct {
 } harnesses[] = {
     { "chat_request", fuzz_chat_request_one },   { "checkpoint", fuzz_checkpoint_one },
     { "cli_args", fuzz_cli_args_one },           { "env_server", fuzz_env_server_one },
-    { "eto", fuzz_eto_one },                     { "house_actions", fuzz_house_actions_one },
-    { "run_config", fuzz_run_config_one },       { "shop_actions", fuzz_shop_actions_one },
-    { "tok_hf", fuzz_tok_hf_one },               { "tok_load", fuzz_tok_load_one },           { "tok_roundtrip", fuzz_tok_roundtrip_one },
+    { "eto", fuzz_eto_one },                     { "hf_config", fuzz_hf_config_one },
+    { "house_actions", fuzz_house_actions_one }, { "run_config", fuzz_run_config_one },
+    { "safetensors", fuzz_safetensors_one },     { "shop_actions", fuzz_shop_actions_one },
+    { "tok_hf", fuzz_tok_hf_one },               { "tok_load", fuzz_tok_load_one },
+    { "tok_roundtrip", fuzz_tok_roundtrip_one },
     { "tok_train", fuzz_tok_train_one },         { "traj_file", fuzz_traj_file_one },
     { "traj_json", fuzz_traj_json_one },
 };
@@ -108,6 +116,17 @@ static void test_corpora(void **state)
     const char *suffixes[] = { ".in.jsonl", ".out.jsonl", ".in.json", ".out.json", ".eefm",
                                ".back.eefm", ".eefo", ".back.eefo" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(suffixes); i++) unlink(fuzz_tmp_path(suffixes[i]));
+    /* and the model directories of the safetensors and config harnesses */
+    const char *dirs[] = { ".hf", ".hfout" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(dirs); i++) {
+        const char *files[] = { "config.json", "generation_config.json", "model.safetensors" };
+        char p[400];
+        for (size_t k = 0; k < EEF_ARRAY_LEN(files); k++) {
+            snprintf(p, sizeof p, "%s/%s", fuzz_tmp_path(dirs[i]), files[k]);
+            unlink(p);
+        }
+        rmdir(fuzz_tmp_path(dirs[i]));
+    }
 }
 
 int main(void)

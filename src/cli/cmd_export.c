@@ -1,5 +1,5 @@
-/* eef export: a model's weights in GGUF (llama.cpp) or safetensors
- * (Hugging Face) form; see nn/export.c and docs/serving.md. */
+/* eef export: a model's weights in GGUF (llama.cpp), safetensors or as a
+ * Hugging Face model directory; see nn/export.c and docs/serving.md. */
 #include "cli.h"
 
 #include "nn/nn.h"
@@ -10,17 +10,19 @@ int cmd_export(int argc, char **argv)
 {
     const char *format = NULL;
     const cli_opt opts[] = {
-        { "--format", OPT_STR, &format, "FMT", "gguf or safetensors", 0, 0 },
+        { "--format", OPT_STR, &format, "FMT", "gguf, safetensors or hf (a directory)", 0, 0 },
         { 0 },
     };
-    const cli_spec spec = { "export", "--format gguf|safetensors M.eefm OUT",
-                            "export a model to GGUF or safetensors", opts, 2, 2 };
+    const cli_spec spec = { "export", "--format gguf|safetensors|hf MODEL OUT",
+                            "export a model to GGUF, safetensors or a Hugging Face directory",
+                            opts, 2, 2 };
     char **pos;
     int npos;
     int rc = cli_parse(&spec, argc, argv, &pos, &npos);
     if (rc) return rc < 0 ? 0 : rc;
-    if (!format || (strcmp(format, "gguf") != 0 && strcmp(format, "safetensors") != 0)) {
-        fprintf(stderr, "eef export: --format gguf or --format safetensors is required\n");
+    if (!format || (strcmp(format, "gguf") != 0 && strcmp(format, "safetensors") != 0 &&
+                    strcmp(format, "hf") != 0)) {
+        fprintf(stderr, "eef export: --format gguf, safetensors or hf is required\n");
         cli_usage(&spec, stderr);
         return 2;
     }
@@ -29,7 +31,7 @@ int cmd_export(int argc, char **argv)
     eef_err e = eef_model_export(m, format, pos[1]);
     if (!e)
         fprintf(stderr, "eef export: %s -> %s (%s, %zu parameters)\n", pos[0], pos[1], format,
-                m->n_params);
+                eef_model_n_params(&m->cfg));
     eef_model_free(m);
     return e ? cli_error("export") : 0;
 }

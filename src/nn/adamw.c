@@ -81,14 +81,23 @@ static double sum_squares(const float *g, size_t n)
     return total;
 }
 
-/* 1 for parameters that get weight decay (matrices), 0 for norm gains. */
-static void decay_ranges(const eef_model *m, size_t r[3][2])
+/* The ranges of the buffer without weight decay: norm gains and biases
+ * (as PyTorch recipes exclude them); the matrices decay. */
+enum { N_NO_DECAY = 6 };
+static void decay_ranges(const eef_model *m, size_t r[N_NO_DECAY][2])
 {
     const eef_model_config *c = &m->cfg;
-    size_t D = (size_t)c->d_model, L = (size_t)c->n_layers;
-    r[0][0] = (size_t)(m->w.attn_norm - m->params), r[0][1] = r[0][0] + L * D;
-    r[1][0] = (size_t)(m->w.mlp_norm - m->params), r[1][1] = r[1][0] + L * D;
-    r[2][0] = (size_t)(m->w.out_norm - m->params), r[2][1] = r[2][0] + D;
+    size_t D = (size_t)c->d_model, L = (size_t)c->n_layers, hd = (size_t)c->head_dim,
+           W = (size_t)(c->n_heads + 2 * c->n_kv_heads) * hd;
+    const struct {
+        const float *p;
+        size_t n;
+    } t[N_NO_DECAY] = { { m->w.attn_norm, L * D }, { m->w.mlp_norm, L * D }, { m->w.out_norm, D },
+                        { m->w.bqkv, L * W },      { m->w.q_norm, L * hd },  { m->w.k_norm, L * hd } };
+    for (int i = 0; i < N_NO_DECAY; i++) {
+        r[i][0] = t[i].p ? (size_t)(t[i].p - m->params) : 0;
+        r[i][1] = t[i].p ? r[i][0] + t[i].n : 0;
+    }
 }
 
 eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
@@ -108,14 +117,14 @@ eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
     const double bc2 = 1.0 - pow(c->beta2, (double)o->step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float decay = (float)(1.0 - lr * c->weight_decay);
-    size_t nd[3][2];
+    size_t nd[N_NO_DECAY][2];
     decay_ranges(m, nd);
     float *p = m->params, *g = m->grads, *mm = o->m, *vv = o->v;
     const size_t n = m->n_params;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        int no_decay = (i >= nd[0][0] && i < nd[0][1]) || (i >= nd[1][0] && i < nd[1][1]) ||
-                       (i >= nd[2][0] && i < nd[2][1]);
+        int no_decay = 0;
+        for (int k = 0; k < N_NO_DECAY; k++) no_decay |= i >= nd[k][0] && i < nd[k][1];
         float gi = g[i] * gscale;
         if (!no_decay) p[i] *= decay;
         mm[i] = b1 * mm[i] + (1.0f - b1) * gi;

@@ -1,16 +1,18 @@
 /* export.c: the weights in formats other runtimes read.
  *
- * Both use the Llama architecture's tensor names, float32, and split
- * eef's fused projections: wqkv [3D, D] into q, k, v (rows 0..D, D..2D,
- * 2D..3D) and w13 [2F, D] into gate (rows 0..F) and up (rows F..2F).
+ * All use the Llama architecture's tensor names and split eef's fused
+ * projections: wqkv [W, D] into q, k, v and w13 [2F, D] into gate (rows
+ * 0..F) and up (rows F..2F).  GGUF and the one-file safetensors are
+ * float32; the Hugging Face directory (hf_export.c) keeps 16-bit weights
+ * 16-bit.
  *
- * Rotary layout.  eef rotates the pairs (2i, 2i+1) of each head (Meta's
- * original Llama).  llama.cpp's "llama" architecture does the same (rope
- * type NORM), so GGUF takes q and k as they are.  Hugging Face's Llama
- * rotates the pairs (i, i + hd/2) (rotate_half), so for safetensors the
- * rows of q and k are permuted within each head: HF row j < hd/2 is eef
- * row 2j, HF row hd/2 + j is eef row 2j + 1 (what HF's conversion script
- * from Meta's checkpoints does).  Scores q.k are unchanged.
+ * Rotary layout.  eef's own models rotate the pairs (2i, 2i+1) of each
+ * head (Meta's original Llama), imported HF models the pairs (i, i + hd/2)
+ * (rotate_half).  llama.cpp's "llama" architecture expects the first
+ * (rope type NORM), Hugging Face the second, so the rows of q and k are
+ * permuted within each head where the layouts differ: HF row j < hd/2 is
+ * eef row 2j, HF row hd/2 + j is eef row 2j + 1 (what HF's conversion
+ * script from Meta's checkpoints does).  Scores q.k are unchanged.
  *
  * GGUF (version 3): "GGUF", u32 version, u64 tensor count, u64 metadata
  * count, the metadata (key, type, value), the tensor infos (name, dims
@@ -22,7 +24,8 @@
  * data_offsets}, "__metadata__": {...}} padded with spaces to 8 bytes,
  * then the data.
  */
-#include "nn.h"
+#include "export.h"
+#include "safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,22 +36,8 @@
 
 #define GGUF_ALIGN 32
 
-/* One tensor of the exported file: where its rows come from. */
-typedef struct {
-    char name[64];
-    int n_dims;
-    uint64_t shape[2];   /* PyTorch order: [out, in] (or [n]) */
-    const float *src;    /* contiguous rows */
-    int permute_heads;   /* > 0: apply the rotate_half row permutation with this many heads */
-} xtensor;
-
-typedef struct {
-    xtensor *t;
-    int n, cap;
-} xlist;
-
-static eef_err add(xlist *l, const char *name, const float *src, uint64_t rows, uint64_t cols,
-                   int permute_heads)
+static eef_err add(xlist *l, const char *name, eef_tensor src, int vec, x_perm perm, int hd,
+                   int own_dtype)
 {
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
@@ -59,66 +48,107 @@ static eef_err add(xlist *l, const char *name, const float *src, uint64_t rows, 
     xtensor *t = &l->t[l->n++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
-    t->n_dims = cols ? 2 : 1;
-    t->shape[0] = rows;
-    t->shape[1] = cols;
+    t->n_dims = vec ? 1 : 2;
+    t->shape[0] = (uint64_t)src.rows;
+    t->shape[1] = (uint64_t)src.cols;
     t->src = src;
-    t->permute_heads = permute_heads;
+    t->perm = perm;
+    t->hd = hd;
+    /* 16-bit weights stay 16-bit where the format allows; the rest is f32 */
+    t->out = own_dtype && (src.dtype == EEF_DT_BF16 || src.dtype == EEF_DT_F16) ? src.dtype
+                                                                              : EEF_DT_F32;
     return EEF_OK;
 }
 
-static uint64_t numel(const xtensor *t) { return t->shape[0] * (t->n_dims == 2 ? t->shape[1] : 1); }
+static eef_tensor vec_of(const float *p, int n) { return (eef_tensor){ EEF_DT_F32, n, 1, p }; }
 
-/* The tensor list in each naming scheme. */
-static eef_err list_tensors(const eef_model *m, int hf, xlist *l)
+uint64_t x_bytes(const xtensor *t)
+{
+    return (uint64_t)t->src.rows * eef_dtype_row_bytes(t->out, t->src.cols);
+}
+
+eef_err x_list(const eef_model *m, x_scheme scheme, int want_layout, xlist *l)
 {
     const eef_model_config *c = &m->cfg;
-    const uint64_t V = (uint64_t)c->vocab, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff;
-    const eef_weights *w = &m->w;
+    const int hf = scheme != X_GGUF, own = scheme == X_HF, D = c->d_model, hd = c->head_dim;
+    const int Q = c->n_heads * hd, K = c->n_kv_heads * hd;
+    const x_perm qk = c->rope_layout == want_layout ? PERM_NONE
+                      : want_layout == EEF_ROPE_HALF ? PERM_TO_HALF : PERM_TO_PAIRS;
     char name[64];
-    EEF_TRY(add(l, hf ? "model.embed_tokens.weight" : "token_embd.weight", w->wte, V, D, 0));
+    EEF_TRY(add(l, hf ? "model.embed_tokens.weight" : "token_embd.weight", m->embed, 0, PERM_NONE,
+                0, own));
     for (int i = 0; i < c->n_layers; i++) {
-        const float *qkv = w->wqkv + (size_t)i * 3 * D * D, *w13 = w->w13 + (size_t)i * 2 * F * D;
-        int ph = hf ? c->n_heads : 0;
-#define LAYER(hfname, ggname, src, rows, cols, perm)                                               \
+        const eef_layer_weights *w = &m->layer[i];
+#define LAYER(hfname, ggname, src, vec, perm)                                                      \
     do {                                                                                           \
-        if (hf) snprintf(name, sizeof name, "model.layers.%d.%s.weight", i, hfname);               \
-        else snprintf(name, sizeof name, "blk.%d.%s.weight", i, ggname);                           \
-        EEF_TRY(add(l, name, src, rows, cols, perm));                                              \
+        if (hf) snprintf(name, sizeof name, "model.layers.%d.%s", i, hfname);                      \
+        else snprintf(name, sizeof name, "blk.%d.%s", i, ggname);                                  \
+        EEF_TRY(add(l, name, src, vec, perm, hd, own));                                            \
     } while (0)
-        LAYER("input_layernorm", "attn_norm", w->attn_norm + (size_t)i * D, D, 0, 0);
-        LAYER("self_attn.q_proj", "attn_q", qkv, D, D, ph);
-        LAYER("self_attn.k_proj", "attn_k", qkv + D * D, D, D, ph);
-        LAYER("self_attn.v_proj", "attn_v", qkv + 2 * D * D, D, D, 0);
-        LAYER("self_attn.o_proj", "attn_output", w->wo + (size_t)i * D * D, D, D, 0);
-        LAYER("post_attention_layernorm", "ffn_norm", w->mlp_norm + (size_t)i * D, D, 0, 0);
-        LAYER("mlp.gate_proj", "ffn_gate", w13, F, D, 0);
-        LAYER("mlp.up_proj", "ffn_up", w13 + F * D, F, D, 0);
-        LAYER("mlp.down_proj", "ffn_down", w->w2 + (size_t)i * D * F, D, F, 0);
+        LAYER("input_layernorm.weight", "attn_norm.weight", vec_of(w->attn_norm, D), 1, PERM_NONE);
+        LAYER("self_attn.q_proj.weight", "attn_q.weight", w->wq, 0, qk);
+        LAYER("self_attn.k_proj.weight", "attn_k.weight", w->wk, 0, qk);
+        LAYER("self_attn.v_proj.weight", "attn_v.weight", w->wv, 0, PERM_NONE);
+        if (c->qkv_bias) {
+            LAYER("self_attn.q_proj.bias", "attn_q.bias", vec_of(w->bqkv, Q), 1, qk);
+            LAYER("self_attn.k_proj.bias", "attn_k.bias", vec_of(w->bqkv + Q, K), 1, qk);
+            LAYER("self_attn.v_proj.bias", "attn_v.bias", vec_of(w->bqkv + Q + K, K), 1, PERM_NONE);
+        }
+        if (c->qk_norm) {
+            LAYER("self_attn.q_norm.weight", "attn_q_norm.weight", vec_of(w->q_norm, hd), 1, qk);
+            LAYER("self_attn.k_norm.weight", "attn_k_norm.weight", vec_of(w->k_norm, hd), 1, qk);
+        }
+        LAYER("self_attn.o_proj.weight", "attn_output.weight", w->wo, 0, PERM_NONE);
+        LAYER("post_attention_layernorm.weight", "ffn_norm.weight", vec_of(w->mlp_norm, D), 1,
+              PERM_NONE);
+        LAYER("mlp.gate_proj.weight", "ffn_gate.weight", w->w1, 0, PERM_NONE);
+        LAYER("mlp.up_proj.weight", "ffn_up.weight", w->w3, 0, PERM_NONE);
+        LAYER("mlp.down_proj.weight", "ffn_down.weight", w->w2, 0, PERM_NONE);
 #undef LAYER
     }
-    EEF_TRY(add(l, hf ? "model.norm.weight" : "output_norm.weight", w->out_norm, D, 0, 0));
+    EEF_TRY(add(l, hf ? "model.norm.weight" : "output_norm.weight", vec_of(m->out_norm, D), 1,
+                PERM_NONE, 0, own));
     /* a tied head is the embedding: GGUF readers fall back to token_embd,
      * HF reads tie_word_embeddings */
-    if (!c->tied) EEF_TRY(add(l, hf ? "lm_head.weight" : "output.weight", w->head, V, D, 0));
+    if (!c->tied)
+        EEF_TRY(add(l, hf ? "lm_head.weight" : "output.weight", m->head, 0, PERM_NONE, 0, own));
     return EEF_OK;
 }
 
-/* Writes a tensor's data (rows permuted for rotate_half when asked). */
-static eef_err write_data(eef_afile *af, const xtensor *t)
+/* The source row of output row r. */
+static int perm_row(const xtensor *t, int r)
 {
-    if (!t->permute_heads) return eef_afile_write(af, t->src, numel(t) * sizeof(float));
-    const uint64_t rows = t->shape[0], cols = t->shape[1];
-    const uint64_t hd = rows / (uint64_t)t->permute_heads, half = hd / 2;
-    float *buf = eef_malloc(rows * cols * sizeof(float));
-    if (!buf) return EEF_ENOMEM;
-    for (uint64_t h = 0; h < (uint64_t)t->permute_heads; h++)
-        for (uint64_t j = 0; j < hd; j++) {
-            uint64_t from = j < half ? 2 * j : 2 * (j - half) + 1;
-            memcpy(buf + (h * hd + j) * cols, t->src + (h * hd + from) * cols, cols * sizeof(float));
-        }
-    eef_err e = eef_afile_write(af, buf, rows * cols * sizeof(float));
-    free(buf);
+    if (t->perm == PERM_NONE) return r;
+    int h = r / t->hd, j = r % t->hd, half = t->hd / 2;
+    if (t->perm == PERM_TO_HALF) return h * t->hd + (j < half ? 2 * j : 2 * (j - half) + 1);
+    return h * t->hd + (j % 2 ? half + j / 2 : j / 2);
+}
+
+/* Writes a tensor's data: its bytes as they are, or row by row converted
+ * to the output dtype and/or permuted. */
+eef_err x_write(eef_afile *af, const xtensor *t)
+{
+    const eef_tensor *s = &t->src;
+    if (t->perm == PERM_NONE && t->out == s->dtype)
+        return eef_afile_write(af, s->data, (size_t)s->rows * eef_dtype_row_bytes(s->dtype, s->cols));
+    const nn_dtype_ops *to = nn_dtype_ops_of(t->out);
+    size_t rb = eef_dtype_row_bytes(t->out, s->cols);
+    float *row = eef_malloc((size_t)s->cols * sizeof(float));
+    unsigned char *o = eef_malloc(rb);
+    eef_err e = (!row || !o) ? EEF_ENOMEM : EEF_OK;
+    /* vectors (one element a row) are gathered, then written at once */
+    unsigned char *all = !e && s->cols == 1 ? eef_malloc((size_t)s->rows * rb) : NULL;
+    if (!e && s->cols == 1 && !all) e = EEF_ENOMEM;
+    for (int r = 0; !e && r < s->rows; r++) {
+        int from = perm_row(t, r);
+        nn_tensor_rows_f32(s, from, from + 1, row);
+        to->from_f32(row, all ? all + (size_t)r * rb : o, s->cols);
+        if (!all) e = eef_afile_write(af, o, rb);
+    }
+    if (!e && all) e = eef_afile_write(af, all, (size_t)s->rows * rb);
+    free(all);
+    free(row);
+    free(o);
     return e;
 }
 
@@ -260,8 +290,12 @@ static eef_err export_gguf(const eef_model *m, const xlist *l, const char *path)
     kv_u32(&meta, "llama.block_count", (uint32_t)c->n_layers);
     kv_u32(&meta, "llama.feed_forward_length", (uint32_t)c->d_ff);
     kv_u32(&meta, "llama.attention.head_count", (uint32_t)c->n_heads);
-    kv_u32(&meta, "llama.attention.head_count_kv", (uint32_t)c->n_heads);
-    kv_u32(&meta, "llama.rope.dimension_count", (uint32_t)(c->d_model / c->n_heads));
+    kv_u32(&meta, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    kv_u32(&meta, "llama.rope.dimension_count", (uint32_t)c->head_dim);
+    if (c->head_dim * c->n_heads != c->d_model) {
+        kv_u32(&meta, "llama.attention.key_length", (uint32_t)c->head_dim);
+        kv_u32(&meta, "llama.attention.value_length", (uint32_t)c->head_dim);
+    }
     kv_f32(&meta, "llama.rope.freq_base", c->rope_theta);
     kv_f32(&meta, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
     eef_err e = m->tok ? gguf_tokenizer(m->tok, &meta) : EEF_OK;
@@ -277,7 +311,7 @@ static eef_err export_gguf(const eef_model *m, const xlist *l, const char *path)
         else g_u64(&info, t->shape[0]);
         g_u32(&info, 0); /* GGML_TYPE_F32 */
         g_u64(&info, off);
-        off += (numel(t) * 4 + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
+        off += (x_bytes(t) + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
     }
     if (!e && (meta.oom || info.oom)) e = EEF_ENOMEM;
     eef_afile af = { 0 };
@@ -299,8 +333,8 @@ static eef_err export_gguf(const eef_model *m, const xlist *l, const char *path)
     size_t head = 24 + meta.b.len + info.b.len;
     if (!e) e = eef_afile_write(&af, zeros, (GGUF_ALIGN - head % GGUF_ALIGN) % GGUF_ALIGN);
     for (int i = 0; !e && i < l->n; i++) {
-        size_t bytes = numel(&l->t[i]) * 4;
-        e = write_data(&af, &l->t[i]);
+        size_t bytes = x_bytes(&l->t[i]);
+        e = x_write(&af, &l->t[i]);
         if (!e) e = eef_afile_write(&af, zeros, (GGUF_ALIGN - bytes % GGUF_ALIGN) % GGUF_ALIGN);
     }
     eef_buf_free(&meta.b);
@@ -327,12 +361,12 @@ static eef_err export_safetensors(const eef_model *m, const xlist *l, const char
                              "\"rope_theta\":\"%.9g\",\"rms_norm_eps\":\"%.9g\","
                              "\"tie_word_embeddings\":\"%s\",\"rope_layout\":\"rotate_half\"}",
                              EEF_VERSION, c->vocab, c->d_model, c->n_layers, c->n_heads,
-                             c->n_heads, c->d_ff, c->max_ctx, (double)c->rope_theta,
+                             c->n_kv_heads, c->d_ff, c->max_ctx, (double)c->rope_theta,
                              (double)c->norm_eps, c->tied ? "true" : "false");
     uint64_t off = 0;
     for (int i = 0; !bad && i < l->n; i++) {
         const xtensor *t = &l->t[i];
-        uint64_t bytes = numel(t) * 4;
+        uint64_t bytes = x_bytes(t);
         if (t->n_dims == 2)
             bad = eef_buf_printf(&h, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%llu,%llu],"
                                  "\"data_offsets\":[%llu,%llu]}", t->name,
@@ -356,7 +390,7 @@ static eef_err export_safetensors(const eef_model *m, const xlist *l, const char
     uint64_t hlen = h.len;
     if (!e) e = eef_afile_write(&af, &hlen, 8);
     if (!e) e = eef_afile_write(&af, h.data, h.len);
-    for (int i = 0; !e && i < l->n; i++) e = write_data(&af, &l->t[i]);
+    for (int i = 0; !e && i < l->n; i++) e = x_write(&af, &l->t[i]);
     eef_buf_free(&h);
     if (e) {
         if (af.f) eef_afile_abort(&af);
@@ -367,13 +401,21 @@ static eef_err export_safetensors(const eef_model *m, const xlist *l, const char
 
 eef_err eef_model_export(const eef_model *m, const char *format, const char *path)
 {
-    int gguf = strcmp(format, "gguf") == 0, st = strcmp(format, "safetensors") == 0;
-    if (!gguf && !st)
-        return eef_fail(EEF_EINVAL, "export: unknown format '%s' (gguf or safetensors)", format);
+    int gguf = strcmp(format, "gguf") == 0, st = strcmp(format, "safetensors") == 0,
+        hf = strcmp(format, "hf") == 0;
+    if (!gguf && !st && !hf)
+        return eef_fail(EEF_EINVAL, "export: unknown format '%s' (gguf, safetensors or hf)", format);
+    if (hf) return nn_export_hf(m, path);
+    const eef_model_config *c = &m->cfg;
     if (gguf && !m->tok)
         return eef_fail(EEF_EINVAL, "export: GGUF carries the tokenizer, and this model has none");
+    /* llama.cpp's llama architecture has no q/k/v biases, q/k norms or
+     * precomputed llama3 frequencies (qwen2 / qwen3 GGUF: issue 20) */
+    if (gguf && (c->qkv_bias || c->qk_norm || c->rope_scaling.factor != 0))
+        return eef_fail(EEF_EINVAL, "export: GGUF export of q/k/v biases, q/k norms or llama3 rope "
+                        "scaling is not supported yet");
     xlist l = { 0 };
-    eef_err e = list_tensors(m, st, &l);
+    eef_err e = x_list(m, gguf ? X_GGUF : X_SAFETENSORS, gguf ? EEF_ROPE_PAIRS : EEF_ROPE_HALF, &l);
     if (!e) e = gguf ? export_gguf(m, &l, path) : export_safetensors(m, &l, path);
     free(l.t);
     if (e) return eef_fail_ctx(e, "exporting to %s", path);

@@ -4,27 +4,76 @@
  * number: each new token attends to every cached token and to the new
  * tokens it may see — the earlier ones for a causal feed, its ancestors for
  * a trie (tree attention: many alternative continuations scored at once
- * without touching the cache).
+ * without touching the cache).  The layers are nn/layer.c's, shared with
+ * training; the attention over the cache is here.
+ *
+ * The cache holds keys (rotated) and values of Hkv heads per token
+ * ([L, slots, K]); its slots grow by doubling up to the capacity, so a
+ * model with a 128 K-token context costs memory only for what is used.
  */
 #include "nn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Score blocks: at most this many floats of attention scores at once, so
+ * a long prompt against a long cache does not need n x keys floats. */
+#define SCORE_MAX ((size_t)1 << 20)
 
 struct eef_kv {
     const eef_model *m;
-    int cap, len;
-    float *k, *v;        /* [L, cap, D]: keys (rotated) and values of cached tokens */
-    rope_table rope;
+    int cap, len;        /* most tokens; tokens cached */
+    int slots;           /* allocated positions per layer (<= cap) */
+    float *k, *v;        /* [L, slots, K]: keys (rotated) and values of cached tokens */
+    rope_table rope;     /* positions [0, slots) */
     float *last_logits;  /* [V] logits after the last fed token (valid if have_last) */
     int have_last;
     /* scratch for n tokens (grown on demand) */
-    int scratch_n, scratch_keys;
-    float *x, *xn, *qkv, *att, *x2, *h13, *hact, *scores, *rstd;
+    int scratch_n, scratch_keys, scratch_rows;
+    float *x, *xn, *qkv_pre, *qk_rstd, *qkv, *att, *x2, *h13, *hact, *rstd;
+    float *scores;       /* [score_threads, score block] */
+    size_t score_block;  /* floats per thread */
+    int score_threads;
+    float *logits;       /* [scratch_rows, V] */
     int *pos;
-    unsigned char *see; /* [n, n] may new token i attend to new token j */
+    unsigned char *see;  /* [n, n] may new token i attend to new token j */
 };
+
+
+static int kv_width(const eef_model_config *c) { return c->n_kv_heads * c->head_dim; }
+
+/* Slots for at least `need` tokens (keys, values and rotary table). */
+static eef_err ensure_slots(eef_kv *kv, int need)
+{
+    if (need <= kv->slots) return EEF_OK;
+    const eef_model_config *c = &kv->m->cfg;
+    int slots = kv->slots ? kv->slots : 256;
+    while (slots < need) slots *= 2;
+    if (slots > kv->cap) slots = kv->cap;
+    const size_t K = (size_t)kv_width(c), L = (size_t)c->n_layers;
+    float *k = eef_alloc_aligned(L * slots * K * sizeof(float));
+    float *v = eef_alloc_aligned(L * slots * K * sizeof(float));
+    rope_table rt = { 0 };
+    eef_err e = (!k || !v) ? EEF_ENOMEM : rope_table_init(&rt, slots, c);
+    if (e) {
+        eef_free_aligned(k);
+        eef_free_aligned(v);
+        return e;
+    }
+    for (size_t l = 0; kv->len > 0 && l < L; l++) {
+        memcpy(k + l * slots * K, kv->k + l * kv->slots * K, (size_t)kv->len * K * sizeof(float));
+        memcpy(v + l * slots * K, kv->v + l * kv->slots * K, (size_t)kv->len * K * sizeof(float));
+    }
+    eef_free_aligned(kv->k);
+    eef_free_aligned(kv->v);
+    rope_table_free(&kv->rope);
+    kv->k = k, kv->v = v, kv->rope = rt, kv->slots = slots;
+    return EEF_OK;
+}
 
 eef_err eef_kv_new(const eef_model *m, int capacity, eef_kv **out)
 {
@@ -35,12 +84,9 @@ eef_err eef_kv_new(const eef_model *m, int capacity, eef_kv **out)
     const eef_model_config *c = &m->cfg;
     kv->m = m;
     kv->cap = capacity;
-    size_t n = (size_t)c->n_layers * capacity * c->d_model;
-    kv->k = eef_alloc_aligned(n * sizeof(float));
-    kv->v = eef_alloc_aligned(n * sizeof(float));
     kv->last_logits = eef_alloc_aligned((size_t)c->vocab * sizeof(float));
-    eef_err e = (!kv->k || !kv->v || !kv->last_logits) ? EEF_ENOMEM : EEF_OK;
-    if (!e) e = rope_table_init(&kv->rope, c->max_ctx, c->d_model / c->n_heads, c->rope_theta);
+    /* eef's own models (contexts of 1-2 K) get every slot at once */
+    eef_err e = !kv->last_logits ? EEF_ENOMEM : ensure_slots(kv, capacity <= 4096 ? capacity : 1);
     if (e) {
         eef_kv_free(kv);
         return e;
@@ -52,12 +98,14 @@ eef_err eef_kv_new(const eef_model *m, int capacity, eef_kv **out)
 static void free_scratch(eef_kv *kv)
 {
     eef_free_aligned(kv->x);
+    eef_free_aligned(kv->scores);
+    eef_free_aligned(kv->logits);
     free(kv->pos);
     free(kv->see);
-    kv->x = NULL;
+    kv->x = kv->scores = kv->logits = NULL;
     kv->pos = NULL;
     kv->see = NULL;
-    kv->scratch_n = kv->scratch_keys = 0;
+    kv->scratch_n = kv->scratch_keys = kv->scratch_rows = 0;
 }
 
 void eef_kv_free(eef_kv *kv)
@@ -87,93 +135,100 @@ void eef_kv_truncate(eef_kv *kv, int len)
     }
 }
 
-static eef_err ensure_scratch(eef_kv *kv, int n)
+/* Buffers for n new tokens against the current slots, with logits for
+ * `rows` of them. */
+static eef_err ensure_scratch(eef_kv *kv, int n, int rows)
 {
     const eef_model_config *c = &kv->m->cfg;
-    int keys = kv->cap;
-    if (n <= kv->scratch_n && keys <= kv->scratch_keys) return EEF_OK;
-    free_scratch(kv);
-    size_t D = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab, N = (size_t)n;
-    size_t sizes[] = { N * D, N * D, N * 3 * D, N * D, N * D, N * 2 * F, N * F,
-                       N * ((size_t)keys > V ? (size_t)keys : V), N };
-    size_t total = 0;
-    for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) total += (sizes[i] + 15) & ~(size_t)15;
-    float *base = eef_alloc_aligned(total * sizeof(float));
-    kv->pos = eef_malloc(N * sizeof(int));
-    kv->see = eef_malloc(N * N);
-    if (!base || !kv->pos || !kv->see) {
-        eef_free_aligned(base);
-        free_scratch(kv);
-        return EEF_ENOMEM;
+    const nn_heads s = nn_heads_of(c);
+    int keys = kv->slots;
+    if (n > kv->scratch_n || keys > kv->scratch_keys) {
+        eef_free_aligned(kv->x);
+        eef_free_aligned(kv->scores);
+        free(kv->pos);
+        free(kv->see);
+        kv->x = kv->scores = NULL, kv->pos = NULL, kv->see = NULL;
+        kv->scratch_n = kv->scratch_keys = 0;
+        size_t D = (size_t)c->d_model, F = (size_t)c->d_ff, N = (size_t)n, W = (size_t)heads_w(&s),
+               Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
+        size_t qn = c->qk_norm ? 1 : 0;
+        size_t sizes[] = { N * D, N * D, qn * N * W, qn * N * NH, N * W, N * Q, N * D,
+                           N * 2 * F, N * F, N };
+        float **views[] = { &kv->x,   &kv->xn, &kv->qkv_pre, &kv->qk_rstd, &kv->qkv,
+                            &kv->att, &kv->x2, &kv->h13,     &kv->hact,    &kv->rstd };
+        size_t total = 0;
+        for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) total += (sizes[i] + 15) & ~(size_t)15;
+        /* one score block per thread: query rows x keys, at most SCORE_MAX */
+        size_t brows = SCORE_MAX / (size_t)keys;
+        if (brows < 1) brows = 1;
+        if (brows > N) brows = N;
+        kv->score_block = (brows * (size_t)keys + 15) & ~(size_t)15;
+        float *base = eef_alloc_aligned(total * sizeof(float));
+        kv->score_threads = nn_max_threads();
+        kv->scores = eef_alloc_aligned((size_t)kv->score_threads * kv->score_block * sizeof(float));
+        kv->pos = eef_malloc(N * sizeof(int));
+        kv->see = eef_malloc(N * N);
+        if (!base || !kv->scores || !kv->pos || !kv->see) {
+            eef_free_aligned(base);
+            free_scratch(kv);
+            return EEF_ENOMEM;
+        }
+        size_t off = 0;
+        for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) {
+            *views[i] = sizes[i] ? base + off : NULL;
+            off += (sizes[i] + 15) & ~(size_t)15;
+        }
+        kv->scratch_n = n;
+        kv->scratch_keys = keys;
     }
-    float **views[] = { &kv->x, &kv->xn, &kv->qkv, &kv->att, &kv->x2, &kv->h13, &kv->hact,
-                        &kv->scores, &kv->rstd };
-    size_t off = 0;
-    for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) {
-        *views[i] = base + off;
-        off += (sizes[i] + 15) & ~(size_t)15;
+    if (rows > kv->scratch_rows) {
+        eef_free_aligned(kv->logits);
+        kv->logits = eef_alloc_aligned((size_t)rows * c->vocab * sizeof(float));
+        kv->scratch_rows = kv->logits ? rows : 0;
+        if (!kv->logits) return EEF_ENOMEM;
     }
-    kv->scratch_n = n;
-    kv->scratch_keys = keys;
     return EEF_OK;
 }
 
-/* Runs n new tokens through the model.  parent[i] (or NULL for a causal
- * feed) is the index of token i's predecessor among the new tokens, -1 for
- * one that follows the cache directly.  The new tokens' keys and values
- * are written at cache slots len..len+n-1 but len is not advanced.  If
- * want_logits, logits [n, V] for the rows with want[i] != 0 (all if want is
- * NULL) are left in kv->scores (row i at i * V). */
-static eef_err forward_new(eef_kv *kv, const int *tokens, const int *parent, int n,
-                           const unsigned char *want)
+/* The attention of n new tokens over the cache (and each other): stores
+ * their keys and values at slots len..len+n-1, then per query head
+ * softmax(q k^T / sqrt(hd)) v over the keys each new token may see. */
+typedef struct {
+    nn_attn base;
+    eef_kv *kv;
+    int n;
+    const int *parent; /* NULL: causal */
+} kv_attn;
+
+static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *out)
 {
-    const eef_model *m = kv->m;
-    const eef_model_config *c = &m->cfg;
-    const int D = c->d_model, H = c->n_heads, F = c->d_ff, V = c->vocab, hd = D / H;
-    const int L = c->n_layers, len = kv->len, nk = len + n;
-    if (n <= 0) return EEF_OK;
-    if (nk > kv->cap)
-        return eef_fail(EEF_EINVAL, "context full: %d cached + %d new tokens > capacity %d", len,
-                        n, kv->cap);
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= V)
-            return eef_fail(EEF_EINVAL, "token id %d out of range [0, %d)", tokens[i], V);
-    EEF_TRY(ensure_scratch(kv, n));
-    /* positions and visibility among the new tokens */
+    const kv_attn *ka = (const kv_attn *)att;
+    eef_kv *kv = ka->kv;
+    const eef_model_config *c = &kv->m->cfg;
+    const nn_heads s = nn_heads_of(c);
+    const int n = ka->n, len = kv->len, nk = len + n, hd = s.hd, G = s.H / s.Hkv;
+    const int W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
+    float *kc = kv->k + (size_t)l * kv->slots * K, *vc = kv->v + (size_t)l * kv->slots * K;
     for (int i = 0; i < n; i++) {
-        int p = parent ? parent[i] : i - 1;
-        if (p >= i) return eef_fail(EEF_EINVAL, "tree: parent %d of node %d must precede it", p, i);
-        kv->pos[i] = p < 0 ? len : kv->pos[p] + 1;
-        if (kv->pos[i] >= c->max_ctx)
-            return eef_fail(EEF_EINVAL, "position %d beyond context %d", kv->pos[i], c->max_ctx);
-        unsigned char *row = kv->see + (size_t)i * n;
-        if (!parent) {
-            for (int j = 0; j < n; j++) row[j] = j <= i;
-        } else {
-            memset(row, 0, (size_t)n);
-            for (int j = i; j >= 0; j = parent[j]) row[j] = 1;
-        }
+        memcpy(kc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q, K * sizeof(float));
+        memcpy(vc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q + K, K * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int i = 0; i < n; i++)
-        memcpy(kv->x + (size_t)i * D, m->w.wte + (size_t)tokens[i] * D, D * sizeof(float));
-    float *rstd = kv->rstd;
-    for (int l = 0; l < L; l++) {
-        float *kc = kv->k + (size_t)l * kv->cap * D, *vc = kv->v + (size_t)l * kv->cap * D;
-        rmsnorm_forward(kv->xn, rstd, kv->x, m->w.attn_norm + (size_t)l * D, n, D, c->norm_eps);
-        mm_forward(kv->qkv, kv->xn, m->w.wqkv + (size_t)l * 3 * D * D, n, D, 3 * D);
-        rope_apply(kv->qkv, kv->pos, n, D, H, &kv->rope, +1);
-        for (int i = 0; i < n; i++) {
-            memcpy(kc + (size_t)(len + i) * D, kv->qkv + (size_t)i * 3 * D + D, D * sizeof(float));
-            memcpy(vc + (size_t)(len + i) * D, kv->qkv + (size_t)i * 3 * D + 2 * D,
-                   D * sizeof(float));
-        }
-        for (int h = 0; h < H; h++) {
-            float *S = kv->scores;
-            nn_gemm(0, 1, n, nk, hd, scale, kv->qkv + h * hd, 3 * D, kc + h * hd, D, 0.0f, S, nk);
-            for (int i = 0; i < n; i++) {
-                float *row = S + (size_t)i * nk;
-                if (!parent) { /* causal: keys [0, len + i] */
+    int brows = (int)(kv->score_block / (size_t)nk);
+    if (brows > n) brows = n;
+    const int parent_tree = ka->parent != NULL;
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if ((size_t)n * nk >= 2048)
+    for (int h = 0; h < s.H; h++) {
+        float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
+        const int g = h / G;
+        for (int q0 = 0; q0 < n; q0 += brows) {
+            const int nb = n - q0 < brows ? n - q0 : brows;
+            nn_gemm(0, 1, nb, nk, hd, scale, qkv + (size_t)q0 * W + h * hd, W, kc + g * hd, K,
+                    0.0f, S, nk);
+            for (int r = 0; r < nb; r++) {
+                const int i = q0 + r;
+                float *row = S + (size_t)r * nk;
+                if (!parent_tree) { /* causal: keys [0, len + i] */
                     int nv = len + i + 1;
                     float mx = nn_vec.max(row, nv);
                     float sum = nn_vec.exp_shift_sum(row, nv, mx);
@@ -194,31 +249,61 @@ static eef_err forward_new(eef_kv *kv, const int *tokens, const int *parent, int
                 }
                 nn_vec.scale(row, nk, 1.0f / sum);
             }
-            nn_gemm(0, 0, n, hd, nk, 1.0f, S, nk, vc + h * hd, D, 0.0f, kv->att + h * hd, D);
+            nn_gemm(0, 0, nb, hd, nk, 1.0f, S, nk, vc + g * hd, K, 0.0f,
+                    out + (size_t)q0 * Q + h * hd, Q);
         }
-        mm_forward(kv->x2, kv->att, m->w.wo + (size_t)l * D * D, n, D, D);
-        for (size_t i = 0; i < (size_t)n * D; i++) kv->x2[i] += kv->x[i];
-        rmsnorm_forward(kv->xn, rstd, kv->x2, m->w.mlp_norm + (size_t)l * D, n, D, c->norm_eps);
-        mm_forward(kv->h13, kv->xn, m->w.w13 + (size_t)l * 2 * F * D, n, D, 2 * F);
-        swiglu_forward(kv->hact, kv->h13, n, F);
-        mm_forward(kv->x, kv->hact, m->w.w2 + (size_t)l * D * F, n, F, D);
-        for (size_t i = 0; i < (size_t)n * D; i++) kv->x[i] += kv->x2[i];
     }
-    /* final norm and head on the wanted rows, logits into scores [n, V] */
-    int rows = 0;
-    for (int i = 0; i < n; i++) {
-        if (want && !want[i]) continue;
-        memcpy(kv->xn + (size_t)rows * D, kv->x + (size_t)i * D, D * sizeof(float));
-        kv->pos[rows++] = i; /* pos is no longer needed: reuse as the row map */
-    }
-    rmsnorm_forward(kv->x2, rstd, kv->xn, m->w.out_norm, rows, D, c->norm_eps);
-    mm_forward(kv->scores, kv->x2, m->w.head, rows, D, V);
-    /* spread row r to row pos[r] >= r, last first so nothing is overwritten early */
-    for (int r = rows - 1; r >= 0; r--)
-        if (kv->pos[r] != r)
-            memmove(kv->scores + (size_t)kv->pos[r] * V, kv->scores + (size_t)r * V,
-                    V * sizeof(float));
     return EEF_OK;
+}
+
+/* Runs n new tokens through the model.  parent[i] (or NULL for a causal
+ * feed) is the index of token i's predecessor among the new tokens, -1 for
+ * one that follows the cache directly.  The new tokens' keys and values
+ * are written at cache slots len..len+n-1 but len is not advanced.
+ * Logits are left in kv->logits: of the last token only (last_only), or
+ * of every new token (row i at i * V). */
+static eef_err forward_new(eef_kv *kv, const int *tokens, const int *parent, int n, int last_only)
+{
+    const eef_model *m = kv->m;
+    const eef_model_config *c = &m->cfg;
+    const int D = c->d_model, V = c->vocab, L = c->n_layers, len = kv->len, nk = len + n;
+    if (n <= 0) return EEF_OK;
+    if (nk > kv->cap)
+        return eef_fail(EEF_EINVAL, "context full: %d cached + %d new tokens > capacity %d", len,
+                        n, kv->cap);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return eef_fail(EEF_EINVAL, "token id %d out of range [0, %d)", tokens[i], V);
+    EEF_TRY(ensure_slots(kv, nk));
+    EEF_TRY(ensure_scratch(kv, n, last_only ? 1 : n));
+    /* positions and visibility among the new tokens */
+    for (int i = 0; i < n; i++) {
+        int p = parent ? parent[i] : i - 1;
+        if (p >= i) return eef_fail(EEF_EINVAL, "tree: parent %d of node %d must precede it", p, i);
+        kv->pos[i] = p < 0 ? len : kv->pos[p] + 1;
+        if (kv->pos[i] >= c->max_ctx || kv->pos[i] >= kv->slots)
+            return eef_fail(EEF_EINVAL, "position %d beyond context %d", kv->pos[i], c->max_ctx);
+        unsigned char *row = kv->see + (size_t)i * n;
+        if (!parent) {
+            for (int j = 0; j < n; j++) row[j] = j <= i;
+        } else {
+            memset(row, 0, (size_t)n);
+            for (int j = i; j >= 0; j = parent[j]) row[j] = 1;
+        }
+    }
+    nn_embed(m, tokens, n, kv->x);
+    kv_attn att = { { kv_attention }, kv, n, parent };
+    nn_layer_buf b = { .xn1 = kv->xn, .rstd1 = kv->rstd, .qkv_pre = kv->qkv_pre,
+                       .qk_rstd = kv->qk_rstd, .qkv = kv->qkv, .att = kv->att, .x2 = kv->x2,
+                       .xn2 = kv->xn, .rstd2 = kv->rstd, .h13 = kv->h13, .hact = kv->hact };
+    for (int l = 0; l < L; l++)
+        EEF_TRY(nn_layer_forward(m, l, n, kv->x, kv->x, kv->pos, &kv->rope, &b, &att.base));
+    /* final norm and head on the wanted rows */
+    if (last_only) {
+        memcpy(kv->xn, kv->x + (size_t)(n - 1) * D, D * sizeof(float));
+        return nn_head_forward(m, kv->xn, 1, kv->x2, kv->rstd, kv->logits);
+    }
+    return nn_head_forward(m, kv->x, n, kv->x2, kv->rstd, kv->logits);
 }
 
 eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits)
@@ -229,15 +314,9 @@ eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits)
         return n == 0 ? EEF_OK : eef_fail(EEF_EINVAL, "negative token count");
     }
     /* only the last row's logits are needed */
-    EEF_TRY(ensure_scratch(kv, n));
-    unsigned char *want = eef_calloc((size_t)n, 1);
-    if (!want) return EEF_ENOMEM;
-    want[n - 1] = 1;
-    eef_err e = forward_new(kv, tokens, NULL, n, want);
-    free(want);
-    if (e) return e;
+    EEF_TRY(forward_new(kv, tokens, NULL, n, 1));
     const int V = kv->m->cfg.vocab;
-    memcpy(kv->last_logits, kv->scores + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
+    memcpy(kv->last_logits, kv->logits, (size_t)V * sizeof(float));
     kv->have_last = 1;
     kv->len += n;
     if (logits) memcpy(logits, kv->last_logits, (size_t)V * sizeof(float));
@@ -594,13 +673,13 @@ eef_err eef_score_trie(eef_kv *kv, const eef_trie *trie, double *out)
         par[n] = nd->parent == 0 ? -1 : idx[nd->parent];
         n++;
     }
-    if (!e && n > 0) e = forward_new(kv, toks, par, n, NULL);
+    if (!e && n > 0) e = forward_new(kv, toks, par, n, 0);
     if (!e) {
         lp[0] = 0.0;
         for (int i = 1; i < trie->n; i++) {
             const trie_node *nd = &trie->nodes[i];
             const float *lg = nd->parent == 0 ? kv->last_logits
-                                              : kv->scores + (size_t)idx[nd->parent] * V;
+                                              : kv->logits + (size_t)idx[nd->parent] * V;
             lp[i] = lp[nd->parent] + (double)lg[nd->token] - nn_logsumexp(lg, V);
         }
         for (int k = 0; k < trie->n_seqs; k++) out[k] = lp[trie->seq_node[k]];

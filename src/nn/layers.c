@@ -1,6 +1,12 @@
-/* layers.c: the elementwise layers — RMSNorm, rotary embedding, SwiGLU —
- * each forward next to its backward.  Shapes: N positions, D model width. */
+/* layers.c: the elementwise layers — RMSNorm, per-head norms, biases,
+ * rotary embedding, SwiGLU — each forward next to its backward.  Shapes:
+ * N positions, D model width, W = the width of a q | k | v row. */
 #include "nn_internal.h"
+
+/* Row-wise layers run on the threads from this many rows on: decoding one
+ * token is not worth a parallel region (and each is a barrier that, on a
+ * busy machine, waits for a descheduled thread). */
+#define ROWS_PAR 8
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +23,7 @@
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D,
                      float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         rstd[n] = nn_vec.rms_row(y + (size_t)n * D, x + (size_t)n * D, g, D, eps);
     }
@@ -34,12 +40,8 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
     /* dg: split the D columns over threads; each sums all N rows in order */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)D * tid / nth), hi = (int)((long)D * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(D, &lo, &hi);
         for (int n = 0; n < N; n++) {
             const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
             float r = rstd[n];
@@ -48,23 +50,112 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
     }
 }
 
-/* ------------------------------------------------------------ rotary
- * Pairs (2i, 2i+1) of each head are rotated by angle pos * theta^(-2i/hd)
- * (the original Llama layout).  The inverse rotation is the backward. */
-eef_err rope_table_init(rope_table *t, int max_ctx, int head_dim, float theta)
+/* ------------------------------------------------------------ head norms
+ * Qwen3 normalizes each q and k head over its hd values (gains shared by
+ * the heads of a kind) before the rotary embedding. */
+void head_norm_forward(float *y, float *rstd, const float *x, const float *gq, const float *gk,
+                       int N, const nn_heads *s, float eps)
 {
-    t->max_ctx = max_ctx;
+    const int hd = s->hd, W = heads_w(s), Q = heads_q(s), nh = s->H + s->Hkv;
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * W;
+        float *yr = y + (size_t)n * W, *r = rstd + (size_t)n * nh;
+        for (int h = 0; h < nh; h++) /* q heads, then k heads (right after them) */
+            r[h] = nn_vec.rms_row(yr + h * hd, xr + h * hd, h < s->H ? gq : gk, hd, eps);
+        memcpy(yr + Q + heads_k(s), xr + Q + heads_k(s), (size_t)heads_k(s) * sizeof(float));
+    }
+}
+
+void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, const float *x,
+                        const float *rstd, const float *gq, const float *gk, int N,
+                        const nn_heads *s)
+{
+    const int hd = s->hd, W = heads_w(s), Q = heads_q(s), K = heads_k(s), nh = s->H + s->Hkv;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *dxr = dx + (size_t)n * W;
+        const float *dyr = dy + (size_t)n * W, *xr = x + (size_t)n * W, *r = rstd + (size_t)n * nh;
+        memset(dxr, 0, (size_t)(Q + K) * sizeof(float));
+        for (int h = 0; h < nh; h++)
+            nn_vec.rms_bwd_row(dxr + h * hd, dyr + h * hd, xr + h * hd, h < s->H ? gq : gk, r[h], hd);
+        memcpy(dxr + Q + K, dyr + Q + K, (size_t)K * sizeof(float));
+    }
+    /* gains: the hd columns split over threads, each summing every row and
+     * head in order */
+#pragma omp parallel
+    {
+        int lo, hi;
+        nn_my_cols(hd, &lo, &hi);
+        for (int n = 0; n < N; n++)
+            for (int h = 0; h < nh; h++) {
+                const float *xr = x + (size_t)n * W + h * hd, *dyr = dy + (size_t)n * W + h * hd;
+                float r = rstd[(size_t)n * nh + h], *dg = h < s->H ? dgq : dgk;
+                for (int i = lo; i < hi; i++) dg[i] += dyr[i] * xr[i] * r;
+            }
+    }
+}
+
+/* ------------------------------------------------------------ biases */
+void bias_forward(float *y, const float *b, int N, int W)
+{
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
+    for (int n = 0; n < N; n++) nn_vec.add(y + (size_t)n * W, b, W);
+}
+
+void bias_backward(float *db, const float *dy, int N, int W)
+{
+#pragma omp parallel
+    {
+        int lo, hi;
+        nn_my_cols(W, &lo, &hi);
+        for (int n = 0; n < N; n++) {
+            const float *d = dy + (size_t)n * W;
+            for (int i = lo; i < hi; i++) db[i] += d[i];
+        }
+    }
+}
+
+/* ------------------------------------------------------------ rotary
+ * Each head's values are rotated in pairs, pair i by the angle
+ * pos * theta^(-2i/hd): the pairs (2i, 2i+1) in eef's layout (Meta's
+ * original Llama), (i, i + hd/2) in Hugging Face's rotate_half layout.
+ * The two are the same rotation of differently ordered values, so a
+ * model's q and k rows can be kept in the order its file has.  Llama 3.1
+ * scales the frequencies (below).  The inverse rotation is the backward. */
+
+/* Llama 3.1: frequencies whose wavelength exceeds the original context /
+ * low_freq_factor are divided by `factor`, those below original /
+ * high_freq_factor kept, and those between interpolated. */
+static double llama3_freq(double f, const eef_rope_scaling *sc)
+{
+    const double pi = 3.14159265358979323846, orig = sc->original_ctx;
+    double wavelen = 2 * pi / f;
+    if (wavelen < orig / sc->high_freq_factor) return f;
+    if (wavelen > orig / sc->low_freq_factor) return f / sc->factor;
+    double smooth = (orig / wavelen - sc->low_freq_factor) /
+                    (sc->high_freq_factor - sc->low_freq_factor);
+    return (1 - smooth) * f / sc->factor + smooth * f;
+}
+
+eef_err rope_table_init(rope_table *t, int n_pos, const eef_model_config *c)
+{
+    const int head_dim = c->head_dim ? c->head_dim : c->d_model / c->n_heads;
+    const float theta = c->rope_theta;
+    t->n_pos = n_pos;
     t->half = head_dim / 2;
-    size_t n = (size_t)max_ctx * t->half;
+    t->layout = c->rope_layout;
+    size_t n = (size_t)n_pos * t->half;
     t->cos = eef_malloc(n * sizeof(float));
     t->sin = eef_malloc(n * sizeof(float));
     if (!t->cos || !t->sin) {
         rope_table_free(t);
         return EEF_ENOMEM;
     }
-    for (int p = 0; p < max_ctx; p++)
+    for (int p = 0; p < n_pos; p++)
         for (int i = 0; i < t->half; i++) {
             double freq = pow((double)theta, -2.0 * i / head_dim);
+            if (c->rope_scaling.factor != 0) freq = llama3_freq(freq, &c->rope_scaling);
             double a = p * freq;
             t->cos[(size_t)p * t->half + i] = (float)cos(a);
             t->sin[(size_t)p * t->half + i] = (float)sin(a);
@@ -79,23 +170,24 @@ void rope_table_free(rope_table *t)
     t->cos = t->sin = NULL;
 }
 
-void rope_apply(float *qkv, const int *pos, int N, int D, int H, const rope_table *t, int dir)
+void rope_apply(float *qkv, const int *pos, int N, const nn_heads *s, const rope_table *t, int dir)
 {
-    int hd = D / H, half = hd / 2;
-#pragma omp parallel for schedule(static)
+    const int hd = s->hd, half = hd / 2, W = heads_w(s), Q = heads_q(s), nh = s->H + s->Hkv;
+    /* element j of pair i: j0 = 2i, j1 = 2i+1 (pairs) or i, i + half */
+    const int step = t->layout == EEF_ROPE_HALF ? 1 : 2, other = t->layout == EEF_ROPE_HALF ? half : 1;
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
-        const float *c = t->cos + (size_t)pos[n] * half, *s = t->sin + (size_t)pos[n] * half;
-        float *row = qkv + (size_t)n * 3 * D;
-        for (int part = 0; part < 2; part++) /* q then k */
-            for (int h = 0; h < H; h++) {
-                float *x = row + part * D + h * hd;
-                for (int i = 0; i < half; i++) {
-                    float x0 = x[2 * i], x1 = x[2 * i + 1];
-                    float si = dir > 0 ? s[i] : -s[i];
-                    x[2 * i] = x0 * c[i] - x1 * si;
-                    x[2 * i + 1] = x0 * si + x1 * c[i];
-                }
+        const float *c = t->cos + (size_t)pos[n] * half, *sn = t->sin + (size_t)pos[n] * half;
+        float *row = qkv + (size_t)n * W;
+        for (int h = 0; h < nh; h++) { /* q heads then k heads: contiguous from row start */
+            float *x = row + (h < s->H ? h * hd : Q + (h - s->H) * hd);
+            for (int i = 0; i < half; i++) {
+                float x0 = x[step * i], x1 = x[step * i + other];
+                float si = dir > 0 ? sn[i] : -sn[i];
+                x[step * i] = x0 * c[i] - x1 * si;
+                x[step * i + other] = x0 * si + x1 * c[i];
             }
+        }
     }
 }
 
@@ -104,7 +196,7 @@ void rope_apply(float *qkv, const int *pos, int N, int D, int H, const rope_tabl
  * d silu / da = s (1 + a (1 - s)). */
 void swiglu_forward(float *act, const float *h, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N >= ROWS_PAR)
     for (int n = 0; n < N; n++) {
         const float *a = h + (size_t)n * 2 * F;
         nn_vec.swiglu_row(act + (size_t)n * F, a, a + F, F);

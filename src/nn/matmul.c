@@ -1,9 +1,11 @@
 /* matmul.c: every matrix product goes through here.  OpenBLAS sgemm when
  * built with it (single-threaded: we split the work over our own OpenMP
  * threads, so BLAS threads and OpenMP threads never fight for the cores),
- * else a plain-C loop nest that computes the same products. */
+ * else a plain-C loop nest that computes the same products.  Weights of
+ * other element types go through their kernels (nn_dtype_ops_of). */
 #include "nn_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -124,20 +126,38 @@ static void my_range(int n, int align, int *lo, int *hi)
     *hi = u1 * align < n ? u1 * align : n;
 }
 
-void mm_forward(float *out, const float *inp, const float *w, int N, int Din, int Dout)
+static int n_threads(void)
 {
-#pragma omp parallel
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* f32: y = x W^T with the rows of x split over the threads (in units of
+ * 16 rows: up to 16 rows are one thread's, so no team is started). */
+static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
+{
+#pragma omp parallel if (N > 16)
     {
         int lo, hi;
         my_range(N, 16, &lo, &hi);
         if (hi > lo)
-            nn_gemm(0, 1, hi - lo, Dout, Din, 1.0f, inp + (size_t)lo * Din, Din, w, Din, 0.0f,
-                    out + (size_t)lo * Dout, Dout);
+            nn_gemm(0, 1, hi - lo, NO, NI, 1.0f, x + (size_t)lo * ldx, ldx, w, NI, 0.0f,
+                    y + (size_t)lo * ldy, ldy);
     }
 }
 
-void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                 int N, int Din, int Dout)
+void mm_forward(float *out, const float *inp, const float *w, int N, int Din, int Dout)
+{
+    f32_rows(out, Dout, inp, Din, w, N, Din, Dout);
+}
+
+/* dinp (= or +=) dout W and dw += dout^T inp, f32. */
+static void f32_backward(float *dinp, int ldi, float *dw, const float *dout, int ldo,
+                         const float *inp, int ldx, const float *w, int N, int Din, int Dout,
+                         float beta)
 {
 #pragma omp parallel
     {
@@ -146,14 +166,128 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
         if (dinp) {
             my_range(N, 16, &lo, &hi);
             if (hi > lo)
-                nn_gemm(0, 0, hi - lo, Din, Dout, 1.0f, dout + (size_t)lo * Dout, Dout, w, Din, 0.0f,
-                        dinp + (size_t)lo * Din, Din);
+                nn_gemm(0, 0, hi - lo, Din, Dout, 1.0f, dout + (size_t)lo * ldo, ldo, w, Din, beta,
+                        dinp + (size_t)lo * ldi, ldi);
         }
         /* dw rows (outputs) are independent: split Dout, each thread sums
          * over all N in the same order whatever the thread count */
-        my_range(Dout, 16, &lo, &hi);
-        if (hi > lo)
-            nn_gemm(1, 0, hi - lo, Din, N, 1.0f, dout + lo, Dout, inp, Din, 1.0f, dw + (size_t)lo * Din,
-                    Din);
+        if (dw) {
+            my_range(Dout, 16, &lo, &hi);
+            if (hi > lo)
+                nn_gemm(1, 0, hi - lo, Din, N, 1.0f, dout + lo, ldo, inp, ldx, 1.0f,
+                        dw + (size_t)lo * Din, Din);
+        }
     }
+}
+
+void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                 int N, int Din, int Dout)
+{
+    f32_backward(dinp, Din, dw, dout, Dout, inp, Din, w, N, Din, Dout, 0.0f);
+}
+
+/* A weight of at least this many elements, multiplied with fewer rows
+ * than 16 per thread (decoding), has its rows split over the threads
+ * instead of the rows of x, which would leave all but one thread idle.
+ * Smaller products (every matrix of eef's own presets: at most 0.5 M
+ * weights) are not worth the threads' start-up. */
+#define SPLIT_W_MIN ((size_t)1 << 20)
+
+enum { TILE = 64 }; /* rows of a converted weight tile */
+
+eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N)
+{
+    const int NO = w->rows, NI = w->cols;
+    if (N <= 0 || NO <= 0) return EEF_OK;
+    if (w->dtype == EEF_DT_F32) {
+        const float *W = w->data;
+        if (N >= 16 * n_threads() || (size_t)NO * NI < SPLIT_W_MIN) {
+            f32_rows(y, ldy, x, ldx, W, N, NI, NO);
+            return EEF_OK;
+        }
+#pragma omp parallel
+        {
+            int lo, hi;
+            my_range(NO, 16, &lo, &hi);
+            if (hi > lo)
+                nn_gemm(0, 1, N, hi - lo, NI, 1.0f, x, ldx, W + (size_t)lo * NI, NI, 0.0f, y + lo, ldy);
+        }
+        return EEF_OK;
+    }
+    const nn_dtype_ops *ops = nn_dtype_ops_of(w->dtype);
+    if (!ops) return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
+    const size_t rb = eef_dtype_row_bytes(w->dtype, NI);
+    if (ops->dot_rows && N < 4) {
+        /* a few rows of x (decoding): each weight row read once per row of x */
+#pragma omp parallel if ((size_t)NO * NI >= SPLIT_W_MIN)
+        {
+            int lo, hi;
+            my_range(NO, 16, &lo, &hi);
+            for (int n = 0; hi > lo && n < N; n++)
+                ops->dot_rows(y + (size_t)n * ldy + lo, w->data, rb, x + (size_t)n * ldx, NI, lo, hi);
+        }
+        return EEF_OK;
+    }
+    /* many rows: tiles of W in f32, then sgemm; the threads share W's rows */
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        int lo, hi;
+        my_range(NO, TILE, &lo, &hi);
+        float *tile = hi > lo ? malloc((size_t)TILE * NI * sizeof(float)) : NULL;
+        failed = hi > lo && !tile;
+        for (int r = lo; tile && r < hi; r += TILE) {
+            int nr = hi - r < TILE ? hi - r : TILE;
+            nn_tensor_rows_f32(w, r, r + nr, tile);
+            nn_gemm(0, 1, N, nr, NI, 1.0f, x, ldx, tile, NI, 0.0f, y + r, ldy);
+        }
+        free(tile);
+    }
+    return failed ? eef_fail(EEF_ENOMEM, "out of memory converting a %s weight", ops->name) : EEF_OK;
+}
+
+eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int ldy,
+                           const float *x, int ldx_in, const eef_tensor *w, int N, int accumulate)
+{
+    const int NO = w->rows, NI = w->cols;
+    if (N <= 0 || NO <= 0) return EEF_OK;
+    if (w->dtype == EEF_DT_F32) {
+        f32_backward(dx, ldx, dw, dy, ldy, x, ldx_in, w->data, N, NI, NO, accumulate ? 1.0f : 0.0f);
+        return EEF_OK;
+    }
+    if (dw) return eef_fail(EEF_EINVAL, "%s weights cannot be trained", eef_dtype_name(w->dtype));
+    if (!dx) return EEF_OK;
+    if (!nn_dtype_ops_of(w->dtype))
+        return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
+    /* dx rows split over threads; each converts W tile by tile */
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        int lo, hi;
+        my_range(N, 16, &lo, &hi);
+        float *tile = hi > lo ? malloc((size_t)TILE * NI * sizeof(float)) : NULL;
+        failed = hi > lo && !tile;
+        for (int r = 0; tile && r < NO; r += TILE) {
+            int nr = NO - r < TILE ? NO - r : TILE;
+            nn_tensor_rows_f32(w, r, r + nr, tile);
+            float beta = (accumulate || r > 0) ? 1.0f : 0.0f;
+            nn_gemm(0, 0, hi - lo, NI, nr, 1.0f, dy + (size_t)lo * ldy + r, ldy, tile, NI, beta,
+                    dx + (size_t)lo * ldx, ldx);
+        }
+        free(tile);
+    }
+    return failed ? eef_fail(EEF_ENOMEM, "out of memory converting a weight") : EEF_OK;
+}
+
+int nn_tensor_join(const eef_tensor *const *w, int n, eef_tensor *out)
+{
+    *out = *w[0];
+    for (int i = 1; i < n; i++) {
+        size_t rb = eef_dtype_row_bytes(out->dtype, out->cols);
+        if (w[i]->dtype != out->dtype || w[i]->cols != out->cols ||
+            (const char *)w[i]->data != (const char *)out->data + (size_t)out->rows * rb)
+            return 0;
+        out->rows += w[i]->rows;
+    }
+    return 1;
 }

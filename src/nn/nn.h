@@ -1,14 +1,18 @@
 /*
- * nn: a Llama-style decoder-only transformer that trains and samples on CPU.
+ * nn: a Llama-family decoder-only transformer that trains and samples on CPU.
  *
  *   token embedding -> n_layers x [RMSNorm -> causal self-attention with
- *   rotary positions -> residual -> RMSNorm -> SwiGLU MLP -> residual]
+ *   rotary positions (grouped-query, optional q/k/v biases and per-head
+ *   q/k norms) -> residual -> RMSNorm -> SwiGLU MLP -> residual]
  *   -> RMSNorm -> output head (tied to the embedding or not)
  *
- * Parameters, gradients and the two AdamW moments are each ONE contiguous
- * float buffer with named views (as llm.c), so zeroing, saving and
- * all-reducing are single calls.  Weights follow PyTorch's nn.Linear
- * convention: W is [out, in] and y = x W^T.
+ * eef's own models and imported ones (Hugging Face Llama, Mistral, Qwen2,
+ * Qwen3) are the same model with different configs.  Trainable
+ * parameters, their gradients and the two AdamW moments are each ONE
+ * contiguous float buffer with named views (as llm.c), so zeroing, saving
+ * and all-reducing are single calls; frozen weights (an imported model)
+ * may stay in the dtype and the mapped file they came in.  Weights follow
+ * PyTorch's nn.Linear convention: W is [out, in] and y = x W^T.
  *
  * nn knows nothing of environments: it sees token ids and loss masks.
  */
@@ -18,61 +22,156 @@
 #include "core/core.h"
 #include "text/text.h"
 
-/* ------------------------------------------------------------ config */
+/* ------------------------------------------------------------ tensors
+ * Weights the forward pass reads are eef_tensors: a row-major matrix
+ * [rows, cols] (PyTorch's [out, in]) of some element type.  Trainable
+ * weights are always F32 (views into the one parameter buffer); frozen
+ * ones may stay as a file stores them (F16, BF16; the quantized GGUF types
+ * once their kernels exist).  Every product with a weight goes through one
+ * entry point with a per-type kernel table (nn_internal.h: nn_matmul).
+ */
+typedef enum {
+    EEF_DT_F32,
+    EEF_DT_F16,
+    EEF_DT_BF16,
+    EEF_DT_Q8_0, /* GGUF block types: 32 or 256 elements a block (issue 20) */
+    EEF_DT_Q4_K,
+    EEF_DT_Q5_K,
+    EEF_DT_Q6_K,
+    EEF_DT_COUNT
+} eef_dtype;
+
+const char *eef_dtype_name(eef_dtype t); /* "F32", "BF16", "Q4_K", ... */
+/* 1 if matrices of this type can be multiplied (its kernels are linked in). */
+int eef_dtype_supported(eef_dtype t);
+/* Bytes of one row of `cols` elements; 0 if cols is not a whole number of
+ * the type's blocks. */
+size_t eef_dtype_row_bytes(eef_dtype t, int cols);
+
 typedef struct {
-    int vocab;       /* tokenizer vocabulary size */
+    eef_dtype dtype;
+    int rows, cols;
+    const void *data; /* rows * row_bytes(cols) bytes, rows contiguous */
+} eef_tensor;
+
+/* ------------------------------------------------------------ config
+ * The Llama family: eef's own presets, Llama 2/3, Mistral, Qwen2, Qwen3,
+ * SmolLM.  Fields after `norm_eps` default to eef's own choice when 0, so
+ * a config written for eef's presets stays valid (eef_model_config_resolve
+ * fills them in). */
+typedef enum {
+    EEF_ROPE_PAIRS = 0, /* eef / Meta's original Llama / llama.cpp NORM: pairs (2i, 2i+1) */
+    EEF_ROPE_HALF = 1,  /* Hugging Face's rotate_half / llama.cpp NEOX: pairs (i, i + hd/2) */
+} eef_rope_layout;
+
+/* Llama 3.1's frequency scaling (HF rope_type "llama3"); factor 0: none. */
+typedef struct {
+    float factor, low_freq_factor, high_freq_factor;
+    int original_ctx; /* original_max_position_embeddings */
+} eef_rope_scaling;
+
+typedef struct {
+    int vocab;       /* embedding (and head) rows; the tokenizer may have fewer */
     int d_model;     /* D */
     int n_layers;    /* L */
-    int n_heads;     /* H; head dim = D / H */
+    int n_heads;     /* H: query heads */
     int d_ff;        /* F: hidden width of the SwiGLU MLP */
     int max_ctx;     /* longest sequence (positions) */
     int tied;        /* 1: the output head is the embedding matrix */
     float rope_theta;
     float norm_eps;
+    int n_kv_heads;  /* Hkv: key/value heads (grouped-query attention); 0: H */
+    int head_dim;    /* hd; 0: D / H */
+    int qkv_bias;    /* 1: the q, k and v projections have biases (Qwen2) */
+    int qk_norm;     /* 1: per-head RMSNorm of q and k before rotary (Qwen3) */
+    int rope_layout; /* eef_rope_layout */
+    eef_rope_scaling rope_scaling;
 } eef_model_config;
 
 /* Presets: "tiny" (tests), "small" (D 128, 4 layers, 4 heads, ctx 1024),
  * "base" (D 256, 6 layers, 8 heads, ctx 2048), "demo" (the pipeline's). */
 eef_err eef_model_preset(const char *name, int vocab, eef_model_config *out);
+/* Replaces the 0 defaults (n_kv_heads, head_dim) by their values. */
+void eef_model_config_resolve(eef_model_config *c);
 eef_err eef_model_config_check(const eef_model_config *c);
 size_t eef_model_n_params(const eef_model_config *c);
 
-/* Named views into the parameter buffer (or into the gradient / moment
- * buffers, which share the layout).  Per-layer tensors are stacked:
- * layer l of attn_norm is attn_norm + l * D. */
+/* Named views into the trainable parameter buffer (or into the gradient /
+ * moment buffers, which share the layout).  Per-layer tensors are stacked:
+ * layer l of attn_norm is attn_norm + l * D.  With Q = H hd, K = Hkv hd
+ * and W = Q + 2K (Q = K = D for eef's presets): */
 typedef struct {
     float *wte;       /* [V, D]     token embedding */
     float *attn_norm; /* [L, D]     RMSNorm gains before attention */
-    float *wqkv;      /* [L, 3D, D] query, key, value projections (rows q | k | v) */
-    float *wo;        /* [L, D, D]  attention output projection */
+    float *wqkv;      /* [L, W, D]  query, key, value projections (rows q | k | v) */
+    float *wo;        /* [L, D, Q]  attention output projection */
     float *mlp_norm;  /* [L, D]     RMSNorm gains before the MLP */
     float *w13;       /* [L, 2F, D] SwiGLU gate (rows 0..F) and up (rows F..2F) */
     float *w2;        /* [L, D, F]  SwiGLU down projection */
     float *out_norm;  /* [D]        final RMSNorm gain */
     float *head;      /* [V, D]     output head (== wte when tied) */
+    float *bqkv;      /* [L, W]     q | k | v biases (NULL without qkv_bias) */
+    float *q_norm;    /* [L, hd]    per-head RMSNorm gains of q (NULL without qk_norm) */
+    float *k_norm;    /* [L, hd]    ... and of k */
 } eef_weights;
 
 void eef_weights_view(const eef_model_config *c, float *base, eef_weights *w);
 
-/* ------------------------------------------------------------ model */
+/* ------------------------------------------------------------ model
+ * What the forward pass reads, per layer: for a trainable model these are
+ * views into `params` (through `w`); for a frozen one they point into the
+ * mapped weight files or into converted copies, and `params` is NULL. */
+typedef struct {
+    const float *attn_norm;       /* [D] */
+    eef_tensor wq, wk, wv;        /* [Q, D], [K, D], [K, D] */
+    const float *bqkv;            /* [W] or NULL */
+    const float *q_norm, *k_norm; /* [hd] or NULL */
+    eef_tensor wo;                /* [D, Q] */
+    const float *mlp_norm;        /* [D] */
+    eef_tensor w1, w3, w2;        /* gate [F, D], up [F, D], down [D, F] */
+} eef_layer_weights;
+
+/* Where a model came from and what its generation config says. */
+typedef struct {
+    char arch[16];     /* "eef", "llama", "mistral", "qwen2", "qwen3" */
+    int bos_id;        /* -1: none known */
+    int eos_ids[8];    /* generation stops after any of these */
+    int n_eos;
+} eef_model_meta;
+
 typedef struct eef_acts eef_acts;
+typedef struct nn_store nn_store;
 
 typedef struct {
-    eef_model_config cfg;
+    eef_model_config cfg; /* resolved: n_kv_heads and head_dim set */
+    eef_model_meta meta;
+    /* the weights the forward pass reads */
+    eef_tensor embed;     /* [V, D] */
+    const float *out_norm;
+    eef_tensor head;      /* [V, D] (the embedding when tied) */
+    eef_layer_weights *layer; /* [L] */
+    /* the trainable parameters: one f32 buffer; 0 / NULL when frozen */
     size_t n_params;
     float *params;        /* [n_params] */
     eef_weights w;
     float *grads;         /* [n_params], NULL until training */
     eef_weights g;
-    eef_tokenizer *tok;   /* owned; may be NULL in unit tests */
+    eef_tokenizer *tok;   /* owned; may be NULL (unit tests; an imported model
+                           * until the Hugging Face tokenizer is wired in) */
     eef_acts *acts;       /* training activations, sized on first use */
+    nn_store *store;      /* memory of frozen weights: file mappings, copies */
 } eef_model;
 
 /* A new model with weights drawn from the seed (normal(0, 0.02); output
- * projections scaled by 1/sqrt(2L)); takes ownership of `tok`. */
+ * projections scaled by 1/sqrt(2L); biases 0, norm gains 1); takes
+ * ownership of `tok`. */
 eef_err eef_model_new(const eef_model_config *cfg, eef_tokenizer *tok, uint64_t seed,
                       eef_model **out);
 void eef_model_free(eef_model *m);
+/* Freezes the weights: matrices (embedding, projections, head) converted
+ * to `dtype` (F32, F16 or BF16), norms and biases kept in f32, the
+ * trainable buffer (and gradients, activations) released. */
+eef_err eef_model_freeze(eef_model *m, eef_dtype dtype);
 
 /* ------------------------------------------------------------ batches
  * A batch is B rows of T positions.  Several sequences may be packed in a
@@ -145,24 +244,49 @@ eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm);
 
 /* ------------------------------------------------------------ checkpoints
  * .eefm: magic "EEFM", version, config, tokenizer, raw little-endian
- * float32 weights, CRC-32 of everything before it.  .eefo: magic "EEFO",
- * version, optimizer config and step, both moments, CRC-32.  Both written
- * atomically.  Loading checks magic, version, sizes and checksum and says
- * which file is wrong and how. */
+ * float32 weights, CRC-32 of everything before it.  Version 1 holds eef's
+ * own architecture; version 2 adds the Llama-family fields of the config
+ * and is written only for models that need them, so eef's own models
+ * keep their version 1 bytes.  .eefo: magic "EEFO", version, optimizer
+ * config and step, both moments, CRC-32.  Both written atomically.
+ * Loading checks magic, version, sizes and checksum and says which file
+ * is wrong and how.  A frozen model is saved with its weights in f32. */
 eef_err eef_model_save(const eef_model *m, const char *path);
-eef_err eef_model_load(const char *path, eef_model **out);
 eef_err eef_adamw_save(const eef_adamw *o, const char *path);
 eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
 
+/* ------------------------------------------------------------ loading
+ * One entry point for every model source:
+ *   an .eefm file                   (nn/checkpoint.c)
+ *   a Hugging Face model directory  (nn/hf.c: config.json, model.safetensors
+ *                                    or its shards + index, generation_config.json)
+ * (GGUF files plug in here too: nn/load.c.)  Every file is validated
+ * before anything it claims is allocated; errors read "file: reason". */
+typedef struct {
+    int trainable;   /* 1: every weight copied to f32 into the trainable buffer */
+    eef_dtype dtype; /* frozen matrices: EEF_DT_COUNT keeps the file's type
+                      * (mapped from the file where its layout allows), or
+                      * F32 / F16 / BF16 converts */
+} eef_load_opts;
+
+/* Defaults: an .eefm is loaded trainable (as training resumes from it), a
+ * Hugging Face directory frozen with its own dtypes. */
+eef_err eef_model_load(const char *path, eef_model **out);
+eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model **out);
+
 /* ------------------------------------------------------------ export
  * The weights in a standard format for other runtimes (nn/export.c),
- * float32, Llama tensor names, fused projections split:
- *   "gguf"         llama.cpp (architecture "llama"), with the tokenizer as
- *                  a GPT-2 style BPE; q/k rows as eef's (interleaved rotary
- *                  pairs, llama.cpp's NORM rope)
- *   "safetensors"  Hugging Face LlamaForCausalLM names; q/k rows permuted
- *                  for HF's rotate_half rotary layout; config in __metadata__
- * Written atomically.  docs/serving.md has the details. */
+ * Llama tensor names, fused projections split:
+ *   "gguf"         llama.cpp (architecture "llama"), float32, with the
+ *                  tokenizer as a GPT-2 style BPE; q/k rows in the pair
+ *                  layout (llama.cpp's NORM rope)
+ *   "safetensors"  one file, Hugging Face LlamaForCausalLM names, float32,
+ *                  q/k rows in HF's rotate_half layout, config in __metadata__
+ *   "hf"           a Hugging Face model directory (path is the directory):
+ *                  config.json (llama, qwen2 or qwen3), model.safetensors in
+ *                  the weights' own dtypes, generation_config.json; loadable
+ *                  by transformers and by eef_model_load
+ * Written atomically, file by file.  docs/serving.md has the details. */
 eef_err eef_model_export(const eef_model *m, const char *format, const char *path);
 
 /* ------------------------------------------------------------ inference

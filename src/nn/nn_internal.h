@@ -4,18 +4,112 @@
 
 #include "nn.h"
 
-/* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ------------------------------------------------------------ threads */
+static inline int nn_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static inline int nn_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Inside a parallel region: the calling thread's share [lo, hi) of n
+ * columns.  Sums over rows split this way add each column in row order on
+ * one thread, so they do not depend on the thread count. */
+static inline void nn_my_cols(int n, int *lo, int *hi)
+{
+#ifdef _OPENMP
+    int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+    int nth = 1, tid = 0;
+#endif
+    *lo = (int)((long)n * tid / nth), *hi = (int)((long)n * (tid + 1) / nth);
+}
+
+/* ------------------------------------------------------------ shapes
+ * The attention's heads: H query heads and Hkv key/value heads of hd
+ * values each; query head h reads key/value head h / (H / Hkv) (HF's
+ * repeat_kv).  A row of projections is q [Q] | k [K] | v [K] with
+ * Q = H hd, K = Hkv hd, W = Q + 2K. */
+typedef struct {
+    int H, Hkv, hd;
+} nn_heads;
+
+static inline nn_heads nn_heads_of(const eef_model_config *c)
+{
+    return (nn_heads){ c->n_heads, c->n_kv_heads, c->head_dim };
+}
+static inline int heads_q(const nn_heads *s) { return s->H * s->hd; }
+static inline int heads_k(const nn_heads *s) { return s->Hkv * s->hd; }
+static inline int heads_w(const nn_heads *s) { return (s->H + 2 * s->Hkv) * s->hd; }
+
+/* ------------------------------------------------------------ products
+ * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where
  * op(X) = X or X^T.  Single-threaded: callers split the work. */
 void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* out[N,O] = inp[N,I] W[O,I]^T, rows split over the OpenMP threads. */
+/* out[N,O] = inp[N,I] W[O,I]^T for f32 W, rows split over the OpenMP threads. */
 void mm_forward(float *out, const float *inp, const float *w, int N, int I, int O);
 /* dinp[N,I] = dout[N,O] W[O,I] (overwritten; skipped if NULL) and
  * dw[O,I] += dout^T inp. */
 void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                  int N, int I, int O);
 
+/* THE matrix product with a weight, any dtype:
+ *   y[n*ldy + o] = sum_i x[n*ldx + i] W[o, i]     (n < N, o < O = W.rows, i < I = W.cols)
+ * f32 weights go to sgemm (rows of x split over threads; for a few rows
+ * and a large W, W's rows are split instead); other types through their
+ * kernels in nn_dtype_table: dot_rows for a few rows (decoding), else
+ * tiles of W converted to f32 and sgemm (prefill, training). */
+eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N);
+/* The backward of nn_matmul: dx[n*ldx + i] = (accumulate ? dx : 0) +
+ * sum_o dy[n*ldy + o] W[o, i] (skipped if dx is NULL), and, for an f32
+ * weight with a gradient dw [O, I], dw += dy^T x. */
+eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int ldy,
+                           const float *x, int ldx_in, const eef_tensor *w, int N, int accumulate);
+/* Two or three weights whose rows lie one after the other in memory with
+ * one dtype (eef's fused q|k|v and gate|up) act as one matrix:
+ * returns 1 and the joined tensor in *out. */
+int nn_tensor_join(const eef_tensor *const *w, int n, eef_tensor *out);
+
+/* The per-dtype kernel table (dtype.c).  A new element type (the GGUF
+ * block types) is one entry: its block geometry, to_f32 (required: it
+ * makes tiles for sgemm, embedding rows and exports), and optionally
+ * dot_rows, the kernel for a few rows of x (decoding), and from_f32. */
+typedef struct {
+    const char *name;
+    int block;       /* elements per block (1 for F32/F16/BF16) */
+    int block_bytes; /* bytes per block */
+    /* dst[0..n) = the first n elements at src; n a multiple of block */
+    void (*to_f32)(const void *src, float *dst, int n);
+    /* dst = src rounded to this type (NULL: eef cannot write the type) */
+    void (*from_f32)(const float *src, void *dst, int n);
+    /* y[r - r0] = <row r of W, x> for rows r0..r1 of a matrix with I
+     * columns whose rows are row_bytes apart (NULL: tiles are used) */
+    void (*dot_rows)(float *y, const void *w, size_t row_bytes, const float *x, int I, int r0,
+                     int r1);
+} nn_dtype_ops;
+/* NULL where a type has no kernels yet. */
+const nn_dtype_ops *nn_dtype_ops_of(eef_dtype t);
+/* Rows [r0, r1) of W in f32, into dst [(r1 - r0), cols]. */
+void nn_tensor_rows_f32(const eef_tensor *w, int r0, int r1, float *dst);
+
+/* ------------------------------------------------------------ elementwise layers */
 /* y[N,D] = x / rms(x) * g; rstd[N] saved for the backward pass. */
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D,
                      float eps);
@@ -23,52 +117,111 @@ void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int 
 void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *rstd,
                       const float *g, int N, int D);
 
-/* Rotary tables: cos/sin [max_ctx, hd/2]. */
+/* Per-head RMSNorm of the q heads (gains gq [hd]) and the k heads (gk) of
+ * projection rows x [N, W]; v is copied.  rstd [N, H + Hkv]. */
+void head_norm_forward(float *y, float *rstd, const float *x, const float *gq, const float *gk,
+                       int N, const nn_heads *s, float eps);
+/* dx [N, W] (overwritten) from dy; dgq, dgk [hd] += their gradients. */
+void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, const float *x,
+                        const float *rstd, const float *gq, const float *gk, int N,
+                        const nn_heads *s);
+
+/* y[N, W] += b[W] on every row; db[W] += column sums of dy. */
+void bias_forward(float *y, const float *b, int N, int W);
+void bias_backward(float *db, const float *dy, int N, int W);
+
+/* Rotary tables: cos/sin [n_pos, hd/2] of position p at frequency i,
+ * theta^(-2i/hd) (scaled as Llama 3.1 when the config says so). */
 typedef struct {
-    int max_ctx, half;
+    int n_pos, half, layout;
     float *cos, *sin;
 } rope_table;
-eef_err rope_table_init(rope_table *t, int max_ctx, int head_dim, float theta);
+eef_err rope_table_init(rope_table *t, int n_pos, const eef_model_config *c);
 void rope_table_free(rope_table *t);
-/* Rotates the q and k parts of qkv [N, 3D] in place (inverse: dir = -1). */
-void rope_apply(float *qkv, const int *pos, int N, int D, int H, const rope_table *t, int dir);
+/* Rotates the q and k heads of rows qkv [N, W] in place by their
+ * positions (inverse: dir = -1), pairs as t->layout says. */
+void rope_apply(float *qkv, const int *pos, int N, const nn_heads *s, const rope_table *t,
+                int dir);
 
 /* act[N,F] = silu(h[:, :F]) * h[:, F:] for h [N, 2F]. */
 void swiglu_forward(float *act, const float *h, int N, int F);
 /* dh[N,2F] from dact and h. */
 void swiglu_backward(float *dh, const float *dact, const float *h, int N, int F);
 
-/* Causal self-attention within segments.  qkv [N, 3D] (q | k | v, heads
- * contiguous inside each), out [N, D], lse [N, H] (log-sum-exp of each
- * softmax row, saved for the backward pass).  The batch is B rows of T;
- * a segment starts wherever pos == 0. */
+/* ------------------------------------------------------------ attention (training)
+ * Causal self-attention within segments.  qkv [N, W], out [N, Q], lse
+ * [N, H] (log-sum-exp of each softmax row, saved for the backward pass).
+ * The batch is B rows of T; a segment starts wherever pos == 0. */
 eef_err attention_forward(float *out, float *lse, const float *qkv, const int *pos, int B, int T,
-                          int D, int H);
-/* dqkv [N, 3D] (overwritten) from dout [N, D]. */
+                          const nn_heads *s);
+/* dqkv [N, W] (overwritten) from dout [N, Q]. */
 eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
-                           const float *lse, const int *pos, int B, int T, int D, int H);
+                           const float *lse, const int *pos, int B, int T, const nn_heads *s);
+
+/* ------------------------------------------------------------ the layer
+ * One transformer layer, the same code for training (nn/train.c) and the
+ * KV cache (nn/infer.c); only the attention differs, given as a callback:
+ * training attends inside packed segments and keeps the log-sum-exps,
+ * inference attends to the cache (and to a trie's ancestors).
+ *
+ *   xn1 = rmsnorm(x) g1;  p = xn1 [Wq|Wk|Wv]^T + b;  qkv = rope(headnorm(p))
+ *   att = attention(qkv); x2 = x + att Wo^T
+ *   xn2 = rmsnorm(x2) g2; h13 = xn2 [W1|W3]^T; hact = silu(h1) h3
+ *   out = x2 + hact W2^T
+ */
+typedef struct nn_attn {
+    /* att [N, Q] from qkv [N, W] (rotated) for layer l */
+    eef_err (*run)(const struct nn_attn *a, int l, const float *qkv, float *att);
+} nn_attn;
+
+/* Buffers for one layer's intermediates, N rows each (the caller's: the
+ * training activations keep them for the backward pass, the KV cache
+ * reuses one set).  qkv_pre and qk_rstd are used with qk_norm only. */
+typedef struct {
+    float *xn1, *rstd1;   /* [N, D], [N] */
+    float *qkv_pre;       /* [N, W] projections before the head norms */
+    float *qk_rstd;       /* [N, H + Hkv] */
+    float *qkv;           /* [N, W] */
+    float *att;           /* [N, Q] */
+    float *x2;            /* [N, D] */
+    float *xn2, *rstd2;   /* [N, D], [N] */
+    float *h13;           /* [N, 2F] gate | up */
+    float *hact;          /* [N, F] */
+} nn_layer_buf;
+
+/* out [N, D] (may be x itself) from x [N, D] through layer l. */
+eef_err nn_layer_forward(const eef_model *m, int l, int N, const float *x, float *out,
+                         const int *pos, const rope_table *rope, const nn_layer_buf *b,
+                         const nn_attn *att);
+/* x [N, D] = embedding rows of tokens. */
+void nn_embed(const eef_model *m, const int *tokens, int N, float *x);
+/* logits [M, V] of rows xg [M, D]: final norm into xf [M, D] (rstd [M]), then the head. */
+eef_err nn_head_forward(const eef_model *m, const float *xg, int M, float *xf, float *rstd,
+                        float *logits);
 
 /* Training activations (sized for B*T positions). */
 struct eef_acts {
     int B, T, N;
-    float *res;    /* [L+1, N, D] residual stream entering each layer, then the final one */
-    float *xn1;    /* [L, N, D] */
-    float *rstd1;  /* [L, N] */
-    float *qkv;    /* [L, N, 3D] after rotary */
-    float *lse;    /* [L, N, H] */
-    float *att;    /* [L, N, D] attention output before Wo */
-    float *x2;     /* [L, N, D] residual after attention */
-    float *xn2;    /* [L, N, D] */
-    float *rstd2;  /* [L, N] */
-    float *h13;    /* [L, N, 2F] */
-    float *hact;   /* [L, N, F] */
-    float *rstdf;  /* [N] final norm */
-    float *xf;     /* [N, D] final normed rows of the scored positions */
-    float *logits; /* [N, V] logits of the scored positions */
-    int *rows;     /* [N] positions scored (mask != 0), M of them */
+    float *res;     /* [L+1, N, D] residual stream entering each layer, then the final one */
+    float *xn1;     /* [L, N, D] */
+    float *rstd1;   /* [L, N] */
+    float *qkv;     /* [L, N, W] after bias, head norms and rotary */
+    float *lse;     /* [L, N, H] */
+    float *att;     /* [L, N, Q] attention output before Wo */
+    float *x2;      /* [L, N, D] residual after attention */
+    float *xn2;     /* [L, N, D] */
+    float *rstd2;   /* [L, N] */
+    float *h13;     /* [L, N, 2F] */
+    float *hact;    /* [L, N, F] */
+    float *rstdf;   /* [N] final norm */
+    float *xf;      /* [N, D] final normed rows of the scored positions */
+    float *logits;  /* [N, V] logits of the scored positions */
+    float *qkv_pre; /* [L, N, W] before the head norms (qk_norm only) */
+    float *qk_rstd; /* [L, N, H + Hkv] (qk_norm only) */
+    int *rows;      /* [N] positions scored (mask != 0), M of them */
     int M;
     /* backward scratch */
-    float *dres, *dxn, *dqkv, *datt, *dh13, *dhact, *dxf;
+    float *dres, *dxn, *dqkv, *datt, *dh13, *dhact, *dxf, *dqkv_pre;
     /* the batch of the last forward */
     const eef_batch *batch;
     double mask_sum;
@@ -77,13 +230,49 @@ struct eef_acts {
 };
 void eef_acts_free(eef_acts *a);
 
+/* ------------------------------------------------------------ model internals */
+/* A model with its trainable buffer allocated (zeroed) and bound. */
 eef_err eef_model_alloc(const eef_model_config *cfg, eef_tokenizer *tok, eef_model **out);
+/* A model without weights: the caller (an importer) points every tensor
+ * of m->layer, m->embed, m->head, m->out_norm somewhere it keeps in
+ * m->store. */
+eef_err eef_model_alloc_frozen(const eef_model_config *cfg, eef_tokenizer *tok, eef_model **out);
 eef_err eef_model_ensure_grads(eef_model *m);
+/* Points the forward's tensors at the trainable buffer's views. */
+void nn_bind_params(eef_model *m);
+
+/* Memory that frozen weights live in: read-only file mappings and owned
+ * blocks, released with the model. */
+struct nn_store {
+    void **blocks;
+    size_t n_blocks, cap_blocks;
+    struct nn_map {
+        void *base;
+        size_t len;
+    } *maps;
+    size_t n_maps, cap_maps;
+};
+/* An owned, 64-byte aligned, zeroed block of n bytes (NULL: out of memory). */
+void *nn_store_alloc(eef_model *m, size_t n);
+/* Maps a whole file read-only (*len its size; an empty file gives a
+ * 1-byte static buffer and *len 0); unmap with nn_unmap_file. */
+eef_err nn_map_file(const char *path, const unsigned char **data, size_t *len);
+void nn_unmap_file(const unsigned char *data, size_t len);
+/* The model keeps (and unmaps when freed) a mapping of nn_map_file. */
+eef_err nn_store_adopt_map(eef_model *m, const unsigned char *data, size_t len);
+void nn_store_free(nn_store *s);
+
+/* The .eefm reader (checkpoint.c) and the Hugging Face importer (hf.c). */
+eef_err nn_load_eefm(const char *path, const eef_load_opts *o, eef_model **out);
+eef_err nn_load_hf(const char *dir, const eef_load_opts *o, eef_model **out);
+/* The Hugging Face exporter (hf_export.c). */
+eef_err nn_export_hf(const eef_model *m, const char *dir);
 
 /* log-softmax helpers */
 float nn_logsumexp(const float *x, int n);
 
-/* SIMD row kernels (vec.c), chosen at run time for the CPU. */
+/* ------------------------------------------------------------ SIMD row kernels
+ * (vec.c), chosen at run time for the CPU. */
 typedef struct {
     const char *name;
     float (*max)(const float *x, int n);
@@ -100,8 +289,17 @@ typedef struct {
     void (*swiglu_row)(float *o, const float *a, const float *b, int n);
     void (*swiglu_bwd_row)(float *da, float *db, const float *d, const float *a, const float *b,
                            int n);
+    /* 16-bit weights: widening (exact) and dot products with f32 x */
+    void (*bf16_to_f32)(const uint16_t *src, float *dst, int n);
+    void (*f16_to_f32)(const uint16_t *src, float *dst, int n);
+    float (*dot_bf16)(const uint16_t *w, const float *x, int n);
+    float (*dot_f16)(const uint16_t *w, const float *x, int n);
 } nn_vec_ops;
 extern nn_vec_ops nn_vec;
 void nn_vec_select(void);
+
+/* Rounding f32 to 16 bits (nearest, ties to even; NaN stays NaN). */
+uint16_t nn_f32_to_bf16(float x);
+uint16_t nn_f32_to_f16(float x);
 
 #endif

@@ -1,10 +1,17 @@
 /* train.c: the forward and backward passes over a packed batch.
  *
- * Shapes: N = B*T positions, D model width, H heads, F MLP width, V vocab,
- * M = positions whose target is scored (mask != 0).  The output head and
- * the loss are computed only on those M rows: positions with mask 0 add
- * nothing to the loss or its gradient, so skipping them is exact, and in
- * agent data (loss on actions only) it saves most of the head's cost.
+ * Shapes: N = B*T positions, D model width, H query heads and Hkv
+ * key/value heads of hd values, q | k | v rows of width W = Q + 2K
+ * (Q = H hd, K = Hkv hd), F MLP width, V vocab, M = positions whose target
+ * is scored (mask != 0).  The output head and the loss are computed only
+ * on those M rows: positions with mask 0 add nothing to the loss or its
+ * gradient, so skipping them is exact, and in agent data (loss on actions
+ * only) it saves most of the head's cost.
+ *
+ * The layers' forward pass is nn/layer.c's, shared with inference; the
+ * backward pass is here.  Frozen weights (no trainable buffer) have no
+ * gradients: the backward refuses them (adapters, issue 19, will train
+ * around frozen weights through nn_matmul_backward's dx).
  */
 #include "nn_internal.h"
 
@@ -28,23 +35,29 @@ void eef_acts_free(eef_acts *a)
  * and, when base is not NULL, points the views into it. */
 static size_t acts_layout(eef_acts *a, const eef_model_config *c, float *base)
 {
+    const nn_heads s = nn_heads_of(c);
     size_t N = (size_t)a->N, D = (size_t)c->d_model, L = (size_t)c->n_layers,
-           H = (size_t)c->n_heads, F = (size_t)c->d_ff, V = (size_t)c->vocab;
+           H = (size_t)c->n_heads, F = (size_t)c->d_ff, V = (size_t)c->vocab,
+           W = (size_t)heads_w(&s), Q = (size_t)heads_q(&s), NH = H + (size_t)s.Hkv;
+    size_t QD = Q > D ? Q : D; /* datt doubles as [M, D] scratch */
+    size_t qn = c->qk_norm ? 1 : 0;
     struct {
         float **p;
         size_t n;
     } t[] = {
         { &a->res, (L + 1) * N * D }, { &a->xn1, L * N * D },   { &a->rstd1, L * N },
-        { &a->qkv, L * N * 3 * D },   { &a->lse, L * N * H },   { &a->att, L * N * D },
+        { &a->qkv, L * N * W },       { &a->lse, L * N * H },   { &a->att, L * N * Q },
         { &a->x2, L * N * D },        { &a->xn2, L * N * D },   { &a->rstd2, L * N },
         { &a->h13, L * N * 2 * F },   { &a->hact, L * N * F },  { &a->rstdf, N },
         { &a->xf, N * D },            { &a->logits, N * V },    { &a->dres, N * D },
-        { &a->dxn, N * D },           { &a->dqkv, N * 3 * D },  { &a->datt, N * D },
+        { &a->dxn, N * D },           { &a->dqkv, N * W },      { &a->datt, N * QD },
         { &a->dh13, N * 2 * F },      { &a->dhact, N * F },     { &a->dxf, N * D },
+        { &a->qkv_pre, qn * L * N * W }, { &a->qk_rstd, qn * L * N * NH },
+        { &a->dqkv_pre, qn * N * W },
     };
     size_t off = 0;
     for (size_t i = 0; i < EEF_ARRAY_LEN(t); i++) {
-        if (base) *t[i].p = base + off;
+        if (base) *t[i].p = t[i].n ? base + off : NULL;
         off += (t[i].n + 15) & ~(size_t)15; /* keep every view 64-byte aligned */
     }
     return off;
@@ -72,8 +85,9 @@ static eef_err acts_ensure(eef_model *m, int B, int T)
         return EEF_ENOMEM;
     }
     acts_layout(a, &m->cfg, base);
+    /* positions count from 0 inside a row of T */
     const eef_model_config *c = &m->cfg;
-    eef_err e = rope_table_init(&a->rope, c->max_ctx, c->d_model / c->n_heads, c->rope_theta);
+    eef_err e = rope_table_init(&a->rope, T < c->max_ctx ? T : c->max_ctx, c);
     if (e) {
         eef_acts_free(a);
         m->acts = NULL;
@@ -102,43 +116,57 @@ static eef_err check_batch(const eef_model *m, const eef_batch *b)
     return EEF_OK;
 }
 
+/* The training attention: inside the batch's segments, keeping the
+ * log-sum-exps of layer l for the backward pass. */
+typedef struct {
+    nn_attn base;
+    eef_acts *a;
+    nn_heads s;
+} train_attn;
+
+static eef_err train_attention(const nn_attn *att, int l, const float *qkv, float *out)
+{
+    const train_attn *t = (const train_attn *)att;
+    const eef_batch *b = t->a->batch;
+    float *lse = t->a->lse + (size_t)l * b->B * b->T * t->s.H;
+    return attention_forward(out, lse, qkv, b->pos, b->B, b->T, &t->s);
+}
+
+/* Layer l's slices of the activations, for a batch of n positions (the
+ * buffers may have been sized for a larger one: layers are n apart). */
+static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int l, int n)
+{
+    const nn_heads s = nn_heads_of(c);
+    const size_t N = (size_t)n, D = (size_t)c->d_model, F = (size_t)c->d_ff,
+                 W = (size_t)heads_w(&s), Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
+    nn_layer_buf b = {
+        .xn1 = a->xn1 + l * N * D,     .rstd1 = a->rstd1 + l * N, .qkv = a->qkv + l * N * W,
+        .att = a->att + l * N * Q,     .x2 = a->x2 + l * N * D,   .xn2 = a->xn2 + l * N * D,
+        .rstd2 = a->rstd2 + l * N,     .h13 = a->h13 + l * N * 2 * F,
+        .hact = a->hact + l * N * F,
+        .qkv_pre = a->qkv_pre ? a->qkv_pre + l * N * W : NULL,
+        .qk_rstd = a->qk_rstd ? a->qk_rstd + l * N * NH : NULL,
+    };
+    return b;
+}
+
 eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, double *loss)
 {
     EEF_TRY(check_batch(m, b));
     EEF_TRY(acts_ensure(m, b->B, b->T));
     eef_acts *a = m->acts;
     const eef_model_config *c = &m->cfg;
-    const int N = b->B * b->T, D = c->d_model, H = c->n_heads, F = c->d_ff, V = c->vocab;
-    const int L = c->n_layers;
+    const int N = b->B * b->T, D = c->d_model, V = c->vocab, L = c->n_layers;
     a->batch = b;
     a->have_forward = 0;
 
-    /* embedding */
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++)
-        memcpy(a->res + (size_t)n * D, m->w.wte + (size_t)b->tokens[n] * D, D * sizeof(float));
-
+    nn_embed(m, b->tokens, N, a->res);
+    train_attn att = { { train_attention }, a, nn_heads_of(c) };
     for (int l = 0; l < L; l++) {
         size_t ND = (size_t)N * D;
-        float *x = a->res + l * ND, *xn1 = a->xn1 + l * ND, *qkv = a->qkv + l * ND * 3;
-        float *att = a->att + l * ND, *x2 = a->x2 + l * ND, *xn2 = a->xn2 + l * ND;
-        float *h13 = a->h13 + (size_t)l * N * 2 * F, *hact = a->hact + (size_t)l * N * F;
-        float *xo = a->res + (l + 1) * ND;
-        rmsnorm_forward(xn1, a->rstd1 + (size_t)l * N, x, m->w.attn_norm + (size_t)l * D, N, D,
-                        c->norm_eps);
-        mm_forward(qkv, xn1, m->w.wqkv + (size_t)l * 3 * D * D, N, D, 3 * D);
-        rope_apply(qkv, b->pos, N, D, H, &a->rope, +1);
-        EEF_TRY(attention_forward(att, a->lse + (size_t)l * N * H, qkv, b->pos, b->B, b->T, D, H));
-        mm_forward(x2, att, m->w.wo + (size_t)l * D * D, N, D, D);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < ND; i++) x2[i] += x[i];
-        rmsnorm_forward(xn2, a->rstd2 + (size_t)l * N, x2, m->w.mlp_norm + (size_t)l * D, N, D,
-                        c->norm_eps);
-        mm_forward(h13, xn2, m->w.w13 + (size_t)l * 2 * F * D, N, D, 2 * F);
-        swiglu_forward(hact, h13, N, F);
-        mm_forward(xo, hact, m->w.w2 + (size_t)l * D * F, N, F, D);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < ND; i++) xo[i] += x2[i];
+        nn_layer_buf lb = layer_buf(a, c, l, N);
+        EEF_TRY(nn_layer_forward(m, l, N, a->res + l * ND, a->res + (l + 1) * ND, b->pos,
+                                 &a->rope, &lb, &att.base));
     }
 
     /* rows whose output is needed, gathered: xg = final residual rows */
@@ -151,8 +179,7 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++)
         memcpy(xg + (size_t)r * D, xfin + (size_t)a->rows[r] * D, D * sizeof(float));
-    rmsnorm_forward(a->xf, a->rstdf, xg, m->w.out_norm, M, D, c->norm_eps);
-    mm_forward(a->logits, a->xf, m->w.head, M, D, V);
+    EEF_TRY(nn_head_forward(m, xg, M, a->xf, a->rstdf, a->logits));
 
     /* per-row losses, then summed in row order: an OpenMP reduction would
      * add the threads' partial sums in arrival order, and the loss that
@@ -177,6 +204,17 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
     return EEF_OK;
 }
 
+/* The backward of a projection whose weights (q|k|v or gate|up) are one
+ * block of the trainable buffer with gradient block dw. */
+static eef_err project_backward(float *dx, float *dw, const float *dy, int ldy, const float *x,
+                                int ldx, const eef_tensor *const *w, int n, int N)
+{
+    eef_tensor joined;
+    if (nn_tensor_join(w, n, &joined))
+        return nn_matmul_backward(dx, ldx, dw, dy, ldy, x, ldx, &joined, N, 0);
+    return eef_fail(EEF_ESTATE, "backward: projection weights are not one trainable block");
+}
+
 eef_err eef_model_backward(eef_model *m, float scale)
 {
     eef_acts *a = m->acts;
@@ -184,9 +222,11 @@ eef_err eef_model_backward(eef_model *m, float scale)
     EEF_TRY(eef_model_ensure_grads(m));
     const eef_batch *b = a->batch;
     const eef_model_config *c = &m->cfg;
-    const int N = b->B * b->T, D = c->d_model, H = c->n_heads, F = c->d_ff, V = c->vocab;
-    const int L = c->n_layers, M = a->M;
+    const nn_heads s = nn_heads_of(c);
+    const int N = b->B * b->T, D = c->d_model, F = c->d_ff, V = c->vocab, hd = c->head_dim;
+    const int L = c->n_layers, M = a->M, W = heads_w(&s), Q = heads_q(&s);
     const size_t ND = (size_t)N * D;
+    const eef_weights *g = &m->g;
     a->have_forward = 0; /* logits are overwritten by their gradient below */
 
     /* d loss / d logits = w (softmax - onehot) * scale / sum(w) */
@@ -209,51 +249,56 @@ eef_err eef_model_backward(eef_model *m, float scale)
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++)
         memcpy(xg + (size_t)r * D, xfin + (size_t)a->rows[r] * D, D * sizeof(float));
-    mm_backward(a->dxf, m->g.head, a->logits, a->xf, m->w.head, M, D, V);
+    EEF_TRY(nn_matmul_backward(a->dxf, D, g->head, a->logits, V, a->xf, D, &m->head, M, 0));
     memset(a->dres, 0, ND * sizeof(float));
     float *dxg = a->datt; /* scratch: [M, D] */
     memset(dxg, 0, (size_t)M * D * sizeof(float));
-    rmsnorm_backward(dxg, m->g.out_norm, a->dxf, xg, a->rstdf, m->w.out_norm, M, D);
+    rmsnorm_backward(dxg, g->out_norm, a->dxf, xg, a->rstdf, m->out_norm, M, D);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++)
         memcpy(a->dres + (size_t)a->rows[r] * D, dxg + (size_t)r * D, D * sizeof(float));
 
     for (int l = L - 1; l >= 0; l--) {
-        float *x = a->res + l * ND, *xn1 = a->xn1 + l * ND, *qkv = a->qkv + l * ND * 3;
-        float *att = a->att + l * ND, *x2 = a->x2 + l * ND, *xn2 = a->xn2 + l * ND;
-        float *h13 = a->h13 + (size_t)l * N * 2 * F, *hact = a->hact + (size_t)l * N * F;
+        const eef_layer_weights *w = &m->layer[l];
+        nn_layer_buf lb = layer_buf(a, c, l, N);
+        const float *x = a->res + l * ND;
         /* MLP: dres is d/dx3 and, through the residual, part of d/dx2 */
-        mm_backward(a->dhact, m->g.w2 + (size_t)l * D * F, a->dres, hact,
-                    m->w.w2 + (size_t)l * D * F, N, F, D);
-        swiglu_backward(a->dh13, a->dhact, h13, N, F);
-        mm_backward(a->dxn, m->g.w13 + (size_t)l * 2 * F * D, a->dh13, xn2,
-                    m->w.w13 + (size_t)l * 2 * F * D, N, D, 2 * F);
-        rmsnorm_backward(a->dres, m->g.mlp_norm + (size_t)l * D, a->dxn, x2, a->rstd2 + (size_t)l * N,
-                         m->w.mlp_norm + (size_t)l * D, N, D);
+        EEF_TRY(nn_matmul_backward(a->dhact, F, g->w2 + (size_t)l * D * F, a->dres, D, lb.hact, F,
+                                   &w->w2, N, 0));
+        swiglu_backward(a->dh13, a->dhact, lb.h13, N, F);
+        const eef_tensor *mlp_w[2] = { &w->w1, &w->w3 };
+        EEF_TRY(project_backward(a->dxn, g->w13 + (size_t)l * 2 * F * D, a->dh13, 2 * F, lb.xn2,
+                                 D, mlp_w, 2, N));
+        rmsnorm_backward(a->dres, g->mlp_norm + (size_t)l * D, a->dxn, lb.x2, lb.rstd2,
+                         w->mlp_norm, N, D);
         /* attention: dres is now d/dx2 */
-        mm_backward(a->datt, m->g.wo + (size_t)l * D * D, a->dres, att, m->w.wo + (size_t)l * D * D,
-                    N, D, D);
-        EEF_TRY(attention_backward(a->dqkv, a->datt, qkv, att, a->lse + (size_t)l * N * H, b->pos,
-                                   b->B, b->T, D, H));
-        rope_apply(a->dqkv, b->pos, N, D, H, &a->rope, -1);
-        mm_backward(a->dxn, m->g.wqkv + (size_t)l * 3 * D * D, a->dqkv, xn1,
-                    m->w.wqkv + (size_t)l * 3 * D * D, N, D, 3 * D);
-        rmsnorm_backward(a->dres, m->g.attn_norm + (size_t)l * D, a->dxn, x, a->rstd1 + (size_t)l * N,
-                         m->w.attn_norm + (size_t)l * D, N, D);
+        EEF_TRY(nn_matmul_backward(a->datt, Q, g->wo + (size_t)l * D * Q, a->dres, D, lb.att, Q,
+                                   &w->wo, N, 0));
+        EEF_TRY(attention_backward(a->dqkv, a->datt, lb.qkv, lb.att, a->lse + (size_t)l * N * s.H,
+                                   b->pos, b->B, b->T, &s));
+        rope_apply(a->dqkv, b->pos, N, &s, &a->rope, -1);
+        float *dproj = a->dqkv;
+        if (c->qk_norm) {
+            head_norm_backward(a->dqkv_pre, g->q_norm + (size_t)l * hd, g->k_norm + (size_t)l * hd,
+                               a->dqkv, lb.qkv_pre, lb.qk_rstd, w->q_norm, w->k_norm, N, &s);
+            dproj = a->dqkv_pre;
+        }
+        if (c->qkv_bias) bias_backward(g->bqkv + (size_t)l * W, dproj, N, W);
+        const eef_tensor *qkv_w[3] = { &w->wq, &w->wk, &w->wv };
+        EEF_TRY(project_backward(a->dxn, g->wqkv + (size_t)l * W * D, dproj, W, lb.xn1, D, qkv_w,
+                                 3, N));
+        rmsnorm_backward(a->dres, g->attn_norm + (size_t)l * D, a->dxn, x, lb.rstd1,
+                         w->attn_norm, N, D);
     }
 
     /* embedding: scatter-add rows; columns split over threads so that each
      * gradient element is summed by one thread in position order */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-        int nth = 1, tid = 0;
-#endif
-        int lo = (int)((long)D * tid / nth), hi = (int)((long)D * (tid + 1) / nth);
+        int lo, hi;
+        nn_my_cols(D, &lo, &hi);
         for (int n = 0; n < N; n++) {
-            float *gw = m->g.wte + (size_t)b->tokens[n] * D;
+            float *gw = g->wte + (size_t)b->tokens[n] * D;
             const float *d = a->dres + (size_t)n * D;
             for (int i = lo; i < hi; i++) gw[i] += d[i];
         }

@@ -4,8 +4,11 @@
  * anywhere; the same kernels are also compiled for AVX2+FMA and for
  * AVX-512, and eef_nn_init() picks the widest the CPU supports
  * (__builtin_cpu_supports).  Results are identical run to run on one
- * machine; across machines the vector width changes summation order. */
+ * machine; across machines the vector width changes summation order.
+ * (Every CPU with AVX2 and FMA has F16C, so those targets widen f16 with it.) */
 #include "nn_internal.h"
+
+#include <immintrin.h>
 
 #define VSUF _base
 #define VNAME "sse4.2"
@@ -14,7 +17,7 @@
 #undef VNAME
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2")
+#pragma GCC target("avx2,fma,bmi2,f16c")
 #define VSUF _avx2
 #define VNAME "avx2"
 #include "vec_impl.h"
@@ -23,7 +26,7 @@
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi2,prefer-vector-width=512")
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi2,f16c,prefer-vector-width=512")
 #define VSUF _avx512
 #define VNAME "avx512"
 #include "vec_impl.h"

@@ -137,6 +137,86 @@ static void VFN(vswiglu_bwd_row)(float *restrict da, float *restrict db, const f
     }
 }
 
+/* 16-bit weights.  bf16 is the top half of an f32: widening is a shift.
+ * f16 is widened by the F16C instruction where the target has it, else
+ * bit by bit (normal, subnormal, inf and NaN). */
+static inline float VFN(bf16f)(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline float VFN(f16f)(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+    if (e == 0x1f) u = sign | 0x7f800000u | (man << 13);   /* inf, NaN */
+    else if (e) u = sign | ((e + 112) << 23) | (man << 13); /* normal */
+    else {                                                   /* subnormal: man * 2^-24 */
+        float f = (float)man * 5.9604644775390625e-8f;
+        __builtin_memcpy(&u, &f, 4);
+        u |= sign;
+    }
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+static void VFN(vbf16_to_f32)(const uint16_t *restrict src, float *restrict dst, int n)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) dst[i] = VFN(bf16f)(src[i]);
+}
+
+static float VFN(vdot_bf16)(const uint16_t *restrict w, const float *restrict x, int n)
+{
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++) s += VFN(bf16f)(w[i]) * x[i];
+    return s;
+}
+
+#ifdef __F16C__
+static void VFN(vf16_to_f32)(const uint16_t *restrict src, float *restrict dst, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = VFN(f16f)(src[i]);
+}
+
+static float VFN(vdot_f16)(const uint16_t *restrict w, const float *restrict x, int n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8)));
+        acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_add_ps(acc0, acc1));
+    float s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    for (; i < n; i++) s += VFN(f16f)(w[i]) * x[i];
+    return s;
+}
+#else
+static void VFN(vf16_to_f32)(const uint16_t *restrict src, float *restrict dst, int n)
+{
+    for (int i = 0; i < n; i++) dst[i] = VFN(f16f)(src[i]);
+}
+
+static float VFN(vdot_f16)(const uint16_t *restrict w, const float *restrict x, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += VFN(f16f)(w[i]) * x[i];
+    return s;
+}
+#endif
+
 static const nn_vec_ops VFN(nn_vec_ops) = {
     .name = VNAME,
     .max = VFN(vmax),
@@ -152,6 +232,10 @@ static const nn_vec_ops VFN(nn_vec_ops) = {
     .rms_bwd_row = VFN(vrms_bwd_row),
     .swiglu_row = VFN(vswiglu_row),
     .swiglu_bwd_row = VFN(vswiglu_bwd_row),
+    .bf16_to_f32 = VFN(vbf16_to_f32),
+    .f16_to_f32 = VFN(vf16_to_f32),
+    .dot_bf16 = VFN(vdot_bf16),
+    .dot_f16 = VFN(vdot_f16),
 };
 
 #undef VFN

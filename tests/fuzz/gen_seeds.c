@@ -6,7 +6,8 @@
  *      $(pkg-config --libs libcjson openblas) -fopenmp -lm -o /tmp/gen_seeds
  *   /tmp/gen_seeds tests/fuzz
  *
- * The text seeds are hand-written files in tests/fuzz/<harness>/. */
+ * The text seeds are hand-written files in tests/fuzz/<harness>/ (for
+ * hf_config: the fixtures' config.json files, tests/fixtures/hf). */
 #include "core/core.h"
 #include "nn/nn.h"
 #include "text/text.h"
@@ -95,6 +96,37 @@ int main(int argc, char **argv)
     seed(d, "tiny_model", pm, 2, p);
     seed(d, "tiny_optimizer", po, 2, q);
     unlink(p), unlink(q);
+    /* safetensors: the 1-layer qwen2 of fuzz_safetensors.c's config, as
+     * eef exports it (F32), for both modes (parse only: prefix 1; the
+     * import: prefix 0) */
+    eef_model_config hc = { .vocab = 16, .d_model = 8, .n_layers = 1, .n_heads = 2, .d_ff = 8,
+                            .max_ctx = 64, .rope_theta = 10000.0f, .norm_eps = 1e-6f,
+                            .n_kv_heads = 1, .qkv_bias = 1, .rope_layout = EEF_ROPE_HALF };
+    eef_model *hm;
+    char hd[1024], hs[1200];
+    snprintf(hd, sizeof hd, "/tmp/gen_seeds_%d_hf", (int)getpid());
+    snprintf(hs, sizeof hs, "%s/model.safetensors", hd);
+    if (eef_model_new(&hc, NULL, 5, &hm) || eef_model_export(hm, "hf", hd)) {
+        fprintf(stderr, "%s\n", eef_errmsg());
+        return 1;
+    }
+    snprintf(d, sizeof d, "%s/safetensors", dir);
+    eef_mkdirs(d);
+    unsigned char s0 = 0, s1 = 1;
+    seed(d, "qwen2_tiny_load", &s0, 1, hs);
+    seed(d, "qwen2_tiny_parse", &s1, 1, hs);
+    /* the same weights in BF16 (imported frozen, and converted: prefix 4)
+     * and F16 (imported trainable: prefix 2) */
+    unsigned char s2 = 2, s4 = 4;
+    if (eef_model_freeze(hm, EEF_DT_BF16) || eef_model_export(hm, "hf", hd)) return 1;
+    seed(d, "qwen2_tiny_bf16_load", &s0, 1, hs);
+    seed(d, "qwen2_tiny_bf16_convert", &s4, 1, hs);
+    eef_model_free(hm);
+    if (eef_model_new(&hc, NULL, 5, &hm) || eef_model_freeze(hm, EEF_DT_F16) ||
+        eef_model_export(hm, "hf", hd))
+        return 1;
+    seed(d, "qwen2_tiny_f16_trainable", &s2, 1, hs);
+    eef_model_free(hm);
     eef_adamw_free(o);
     eef_model_free(m);
     eef_buf_free(&tb);
