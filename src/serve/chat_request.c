@@ -277,6 +277,8 @@ eef_err chat_req_parse(const char *body, size_t len, chat_req *out, const char *
 eef_err chat_req_prompt(const chat_req *r, const eef_tokenizer *tok, int max_tokens,
                         eef_prompt *out)
 {
-    return eef_prompt_build(tok, r->instruction, (const char *const *)r->obs.items, r->obs.n,
+    /* a served model does not know its environment: the default text */
+    return eef_prompt_build(tok, eef_env_text_of(NULL), r->instruction,
+                            (const char *const *)r->obs.items, r->obs.n,
                             (const char *const *)r->acts.items, NULL, r->acts.n, max_tokens, out);
 }

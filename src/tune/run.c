@@ -431,33 +431,12 @@ static eef_err phase_eval(run_ctx *r, int iter)
 }
 
 /* ------------------------------------------------------------ iterations */
-/* A short name for the kind of an action, for the salvaged-action table:
- * buttons by name, other clicks as one kind, free-text actions and
- * verb-first actions by their verb. */
-static void action_kind(const char *a, char *out, size_t cap)
-{
-    static const char *buttons[] = { "Next >", "< Prev", "Back to Search", "Buy Now",
-                                     "Description", "Features", "Reviews", "Attributes" };
-    if (strncmp(a, "click[", 6) == 0) {
-        for (size_t i = 0; i < EEF_ARRAY_LEN(buttons); i++) {
-            size_t l = strlen(buttons[i]);
-            if (strncmp(a + 6, buttons[i], l) == 0 && a[6 + l] == ']' && !a[7 + l]) {
-                snprintf(out, cap, "click[%s]", buttons[i]);
-                return;
-            }
-        }
-        snprintf(out, cap, "click[item-or-option]");
-        return;
-    }
-    const char *b = strchr(a, '['), *sp = strchr(a, ' ');
-    size_t n = b ? (size_t)(b - a) : sp ? (size_t)(sp - a) : strlen(a);
-    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), a);
-}
-
-static void count_kind(cJSON *hist, const char *action)
+/* Counts the action under its kind (as its environment names kinds), for
+ * the salvaged-action table. */
+static void count_kind(const eef_env_text *text, cJSON *hist, const char *action)
 {
     char k[64];
-    action_kind(action, k, sizeof k);
+    text->action_kind(action, k, sizeof k);
     cJSON *v = cJSON_GetObjectItemCaseSensitive(hist, k);
     if (v) cJSON_SetNumberValue(v, v->valuedouble + 1);
     else cJSON_AddNumberToObject(hist, k, 1);
@@ -626,7 +605,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
                 for (size_t a = 0; a < k; a++) {
                     const char *act = failed[i].steps[a].action;
                     cJSON_AddItemToArray(a < x->j ? ma : sa, cJSON_CreateString(act));
-                    if (a >= x->j) count_kind(salv, act);
+                    if (a >= x->j) count_kind(eef_env_text_of(r->env->ops->name), salv, act);
                 }
                 masked += (long)x->j;
                 cJSON_AddStringToObject(rec, "solution", x->solution.id ? x->solution.id : "");
