@@ -220,6 +220,8 @@ char *eef_path_join(char *out, size_t cap, const char *a, const char *b);
 struct cJSON;
 eef_err eef_json_parse(const char *text, size_t len, const char *where,
                        struct cJSON **out);
+/* A whole file as one JSON value (errors name the path). */
+eef_err eef_json_read_file(const char *path, struct cJSON **out);
 eef_err eef_json_str(const struct cJSON *obj, const char *key,
                      const char *where, const char **out);
 eef_err eef_json_num(const struct cJSON *obj, const char *key,

@@ -17,18 +17,18 @@ static eef_err metrics_line(const run_ctx *r, int it, long *rollouts, long *step
     cJSON *ev = NULL, *ex = NULL, *tr = NULL;
     cJSON_AddStringToObject(line, "method", eef_method_name(r->c->method));
     cJSON_AddNumberToObject(line, "iter", it);
-    EEF_TRY(run_read_json(run_file(r, &p, "iter_%d/eval.json", it), &ev));
+    EEF_TRY(eef_json_read_file(run_file(r, &p, "iter_%d/eval.json", it), &ev));
     cJSON_AddItemToObject(line, "test", ev);
     if (it > 0) {
-        EEF_TRY(run_read_json(run_file(r, &p, "iter_%d/explore.json", it), &ex));
+        EEF_TRY(eef_json_read_file(run_file(r, &p, "iter_%d/explore.json", it), &ex));
         const cJSON *ro = cJSON_GetObjectItemCaseSensitive(ex, "rollouts");
         const cJSON *so = cJSON_GetObjectItemCaseSensitive(ex, "env_steps");
         *rollouts += cJSON_IsNumber(ro) ? (long)ro->valuedouble : 0;
         *steps += cJSON_IsNumber(so) ? (long)so->valuedouble : 0;
         cJSON_AddItemToObject(line, "explore", ex);
-        EEF_TRY(run_read_json(run_file(r, &p, "iter_%d/train.json", it), &tr));
+        EEF_TRY(eef_json_read_file(run_file(r, &p, "iter_%d/train.json", it), &tr));
     } else {
-        EEF_TRY(run_read_json(run_file(r, &p, "sft.json"), &tr));
+        EEF_TRY(eef_json_read_file(run_file(r, &p, "sft.json"), &tr));
     }
     cJSON_AddItemToObject(line, "train", tr);
     /* train tasks with at least one win in the iteration's training data */
@@ -104,10 +104,8 @@ static eef_err evaluate(const run_ctx *r, int iter)
 
 eef_err run_phase_eval(run_ctx *r, int iter)
 {
-    char phase[64];
-    snprintf(phase, sizeof phase, "iter_%d.eval", iter);
-    if (run_done(r, phase)) return EEF_OK;
-    double t0 = eef_now();
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, iter, "eval")) return EEF_OK;
     run_path p;
     EEF_TRY(eef_mkdirs(run_file(r, &p, "iter_%d", iter)));
     if (iter == 0 && r->from) { /* the SFT model's, as the base evaluated it */
@@ -117,5 +115,6 @@ eef_err run_phase_eval(run_ctx *r, int iter)
         EEF_TRY(evaluate(r, iter));
     }
     EEF_TRY(write_metrics(r, iter));
-    return run_mark_done(r, phase, iter == 0 && r->from ? run_base_seconds(r, phase) : eef_now() - t0);
+    if (iter == 0 && r->from) return run_mark_done(r, ph.name, run_base_seconds(r, ph.name));
+    return run_phase_end(r, &ph, 0);
 }

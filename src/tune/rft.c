@@ -73,7 +73,7 @@ static eef_err rft_from_base(const run_ctx *r, eef_rft_result *rr, double *secon
 {
     run_path p;
     cJSON *info = NULL;
-    EEF_TRY(run_read_json(base_file(r, &p, "iter_1/explore.json"), &info));
+    EEF_TRY(eef_json_read_file(base_file(r, &p, "iter_1/explore.json"), &info));
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "rollouts");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(info, "env_steps");
     eef_err e = EEF_OK;

@@ -21,7 +21,7 @@ static eef_err check_config(const run_ctx *r)
         return e;
     }
     cJSON *old = NULL;
-    e = run_read_json(p.s, &old);
+    e = eef_json_read_file(p.s, &old);
     if (!e && !cJSON_Compare(old, cfg, 1)) {
         const char *field = "?";
         for (cJSON *it = cfg->child; it; it = it->next)
@@ -47,7 +47,7 @@ static eef_err load_state(run_ctx *r)
         cJSON_AddArrayToObject(r->state, "done");
         return EEF_OK;
     }
-    EEF_TRY(run_read_json(p.s, &r->state));
+    EEF_TRY(eef_json_read_file(p.s, &r->state));
     if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r->state, "done"))) return EEF_OK;
     cJSON_Delete(r->state);
     r->state = NULL;
@@ -59,10 +59,8 @@ static eef_err load_state(run_ctx *r)
  * failures; explore.json holds the facts of both. */
 static eef_err phase_explore(run_ctx *r, int iter)
 {
-    char phase[64];
-    snprintf(phase, sizeof phase, "iter_%d.explore", iter);
-    if (run_done(r, phase)) return EEF_OK;
-    double t0 = eef_now();
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, iter, "explore")) return EEF_OK;
     run_path p;
     EEF_TRY(eef_mkdirs(run_file(r, &p, "iter_%d", iter)));
     run_banner("iteration %d: explore (%s)", iter, eef_method_name(r->c->method));
@@ -86,7 +84,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
     eef_rft_result_free(&rr);
     if (agent) eef_policy_close(agent);
     eef_model_free(m);
-    return e ? e : run_mark_done(r, phase, eef_now() - t0 + base_cost);
+    return e ? e : run_phase_end(r, &ph, base_cost);
 }
 
 /* The phases, each skipped when done: expert, SFT, its evaluation, then

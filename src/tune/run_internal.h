@@ -54,7 +54,6 @@ eef_err run_save_model(const eef_model *m, const char *path);
 eef_err run_save_json(const char *path, const cJSON *j);   /* one line */
 eef_err run_save_text(const char *path, const eef_buf *b);
 eef_err run_copy_from_base(const run_ctx *r, const char *name); /* base/name -> dir/name */
-eef_err run_read_json(const char *path, cJSON **out);
 
 /* ------------------------------------------------------------ phases */
 /* Whether a run state ({"done": [...]}, this run's or a base's) lists phase. */
@@ -63,6 +62,16 @@ int run_done(const run_ctx *r, const char *phase);
 /* Records the phase as done (state.json; its wall time in timing.jsonl),
  * then waits for the other ranks. */
 eef_err run_mark_done(run_ctx *r, const char *phase, double seconds);
+/* A phase: its name in state.json ("sft", "iter_2.train") and its start. */
+typedef struct {
+    char name[64];
+    double t0;
+} run_phase;
+/* Names the phase (iter < 0: `kind`; else "iter_<iter>.<kind>") and starts
+ * its clock; 0 when the run has done it already (then skip it). */
+int run_phase_begin(const run_ctx *r, run_phase *ph, int iter, const char *kind);
+/* run_mark_done with the phase's wall time plus `extra` seconds. */
+eef_err run_phase_end(run_ctx *r, const run_phase *ph, double extra);
 /* Seconds a phase took in the base run, so that a run built --from it
  * reports the base's cost, not the copy's. */
 double run_base_seconds(const run_ctx *r, const char *phase);

@@ -54,16 +54,6 @@ eef_err run_save_text(const char *path, const eef_buf *b)
     return run_writer() ? eef_write_file_atomic(path, b->data ? b->data : "", b->len) : EEF_OK;
 }
 
-eef_err run_read_json(const char *path, cJSON **out)
-{
-    char *data;
-    size_t len;
-    EEF_TRY(eef_read_file(path, &data, &len));
-    eef_err e = eef_json_parse(data, len, path, out);
-    free(data);
-    return e;
-}
-
 eef_err run_copy_from_base(const run_ctx *r, const char *name)
 {
     if (!run_writer()) return EEF_OK;
@@ -105,6 +95,19 @@ eef_err run_mark_done(run_ctx *r, const char *phase, double seconds)
     return eef_dist_barrier();
 }
 
+int run_phase_begin(const run_ctx *r, run_phase *ph, int iter, const char *kind)
+{
+    if (iter < 0) snprintf(ph->name, sizeof ph->name, "%s", kind);
+    else snprintf(ph->name, sizeof ph->name, "iter_%d.%s", iter, kind);
+    ph->t0 = eef_now();
+    return !run_done(r, ph->name);
+}
+
+eef_err run_phase_end(run_ctx *r, const run_phase *ph, double extra)
+{
+    return run_mark_done(r, ph->name, eef_now() - ph->t0 + extra);
+}
+
 double run_base_seconds(const run_ctx *r, const char *phase)
 {
     run_path p;
@@ -144,7 +147,7 @@ eef_err run_check_base(const eef_run_config *c, const char *from)
 {
     run_path p;
     cJSON *theirs;
-    EEF_TRY(run_read_json(run_path_in(from, &p, "config.json"), &theirs));
+    EEF_TRY(eef_json_read_file(run_path_in(from, &p, "config.json"), &theirs));
     cJSON *ours = eef_run_config_to_json(c);
     eef_err e = EEF_OK;
     for (size_t i = 0; i < EEF_ARRAY_LEN(base_keys) && !e; i++) {
@@ -154,7 +157,7 @@ eef_err run_check_base(const eef_run_config *c, const char *from)
             e = eef_fail(EEF_EINVAL, "--from %s: its '%s' differs from this run's", from, base_keys[i]);
     }
     cJSON *st = NULL;
-    if (!e) e = run_read_json(run_path_in(from, &p, "state.json"), &st);
+    if (!e) e = eef_json_read_file(run_path_in(from, &p, "state.json"), &st);
     if (!e && !run_state_has(st, "iter_0.eval"))
         e = eef_fail(EEF_ESTATE, "--from %s: its SFT phase is not finished", from);
     cJSON_Delete(st);
@@ -167,8 +170,8 @@ int run_base_has_rft(const run_ctx *r)
 {
     run_path p;
     cJSON *theirs = NULL, *st = NULL, *ours = eef_run_config_to_json(r->c);
-    int ok = ours && !run_read_json(base_file(r, &p, "config.json"), &theirs) &&
-             !run_read_json(base_file(r, &p, "state.json"), &st);
+    int ok = ours && !eef_json_read_file(base_file(r, &p, "config.json"), &theirs) &&
+             !eef_json_read_file(base_file(r, &p, "state.json"), &st);
     if (ok) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(theirs, "method");
         ok = cJSON_IsString(m) && strcmp(m->valuestring, "rft") == 0 &&

@@ -50,8 +50,8 @@ static eef_err save_expert(const run_ctx *r, const eef_trajset *tr, const eef_tr
 
 eef_err run_phase_expert(run_ctx *r)
 {
-    if (run_done(r, "expert")) return EEF_OK;
-    double t0 = eef_now();
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, -1, "expert")) return EEF_OK;
     if (r->from) {
         run_banner("expert: from %s", r->from);
         EEF_TRY(run_copy_from_base(r, "expert_train.jsonl"));
@@ -75,7 +75,7 @@ eef_err run_phase_expert(run_ctx *r)
                  100 * s_tr.tier[2].win, 100 * s_te.all.win);
     eef_trajset_free(&tr);
     eef_trajset_free(&te);
-    return e ? e : run_mark_done(r, "expert", eef_now() - t0);
+    return e ? e : run_phase_end(r, &ph, 0);
 }
 
 /* ------------------------------------------------------------ sft */
@@ -103,8 +103,8 @@ static eef_err new_model(const run_ctx *r, eef_tokenizer *tok, eef_model **out)
 
 eef_err run_phase_sft(run_ctx *r)
 {
-    if (run_done(r, "sft")) return EEF_OK;
-    double t0 = eef_now();
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, -1, "sft")) return EEF_OK;
     if (r->from) {
         run_banner("sft: from %s", r->from);
         EEF_TRY(run_copy_from_base(r, "sft.eefm"));
@@ -135,5 +135,5 @@ eef_err run_phase_sft(run_ctx *r)
     eef_model_free(m);
     eef_trajset_free(&wins);
     eef_trajset_free(&ex);
-    return e ? e : run_mark_done(r, "sft", eef_now() - t0);
+    return e ? e : run_phase_end(r, &ph, 0);
 }

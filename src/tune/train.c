@@ -173,10 +173,8 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
  * model of iteration iter - 1, or from the SFT model (--from-sft). */
 eef_err run_phase_train(run_ctx *r, int iter)
 {
-    char phase[64];
-    snprintf(phase, sizeof phase, "iter_%d.train", iter);
-    if (run_done(r, phase)) return EEF_OK;
-    double t0 = eef_now();
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, iter, "train")) return EEF_OK;
     eef_trajset data = { 0 };
     EEF_TRY(run_training_data(r, iter, &data, NULL));
     run_banner("iteration %d: train on %zu trajectories", iter, data.n);
@@ -196,5 +194,5 @@ eef_err run_phase_train(run_ctx *r, int iter)
     }
     eef_model_free(m);
     eef_trajset_free(&data);
-    return e ? e : run_mark_done(r, phase, eef_now() - t0);
+    return e ? e : run_phase_end(r, &ph, 0);
 }

@@ -22,6 +22,11 @@ eef_err eef_shop_oracle(eef_env *env, eef_split split, size_t index, eef_strlist
 eef_err eef_shop_key_actions(eef_env *env, eef_split split, size_t index,
                              const char *const *actions, size_t n, unsigned char *is_key);
 
+/* 1 when the (lowercase) word is a filler word of instructions ("i",
+ * "need", "looking", ...): what the natural query of an instruction drops,
+ * and what the built-in expert does not count among its key words. */
+int eef_shop_filler_word(const char *word);
+
 /* The text of WebShop's pages (env/shop/shop_render.c), for the shop and
  * for remote WebShop servers:
  *  - observations: the instruction, repeated in every page, is cut out
