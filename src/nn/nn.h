@@ -26,8 +26,8 @@
  * Weights the forward pass reads are eef_tensors: a row-major matrix
  * [rows, cols] (PyTorch's [out, in]) of some element type.  Trainable
  * weights are always F32 (views into the one parameter buffer); frozen
- * ones may stay as a file stores them (F16, BF16; the quantized GGUF types
- * once their kernels exist).  Every product with a weight goes through one
+ * ones may stay as a file stores them (F16, BF16, and GGUF's block types
+ * Q8_0, Q4_K, Q5_K, Q6_K: nn/quant.c).  Every product with a weight goes through one
  * entry point with a per-type kernel table (nn_internal.h: nn_matmul).
  */
 typedef enum {
