@@ -503,7 +503,7 @@ static eef_err xh_act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, ee
      * sees the same weaknesses, whatever the order in which a runner
      * interleaves rollouts on this actor, and the expert needs no memory
      * between calls (it rebuilds its belief from the history). */
-    eef_rng c = eef_rng_make(eef_rng_key(rng->key, 0x657870657274ULL /* "expert" */, 0, 0));
+    eef_rng c = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_HOUSE_EXPERT, 0, 0));
     a->no_open = eef_rng_uniform(&c) < k->p_no_open;
     a->skip_transform = eef_rng_uniform(&c) < k->p_skip_transform;
     a->stop_two = eef_rng_uniform(&c) < k->p_stop_two;

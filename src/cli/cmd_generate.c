@@ -80,7 +80,7 @@ int cmd_generate(int argc, char **argv)
     if (!e && max_new < 1) e = eef_fail(EEF_EINVAL, "the prompt fills the model's context");
     if (!e) e = eef_kv_new(m, 0, &kv);
     eef_sampling s = { .temperature = temp, .top_p = top_p };
-    eef_rng rng = eef_rng_make(eef_rng_key((uint64_t)seed, 0x6E7, 0, 0));
+    eef_rng rng = eef_rng_make(eef_rng_key((uint64_t)seed, EEF_STREAM_GENERATE, 0, 0));
     /* eef's models end a sequence with <|bos|>; imported ones with their eos ids */
     int stop_eef = EEF_TOK_BOS;
     const int *stop = m->meta.n_eos ? m->meta.eos_ids : &stop_eef;
