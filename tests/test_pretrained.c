@@ -1,0 +1,273 @@
+/* test_pretrained.c: a model and its tokenizer through a Hugging Face
+ * directory (issue 18).
+ *
+ *   - eef -> HF dir -> eef: the same tokenizer (eef's own again, the same
+ *     EEFT bytes and ids for any bytes), the same logits, and an SFT agent
+ *     that plays every test episode of its run exactly as before;
+ *   - an imported tokenizer (Llama 3, Qwen3 fixtures) travels with its
+ *     model: roles, chat format and the files as they were read;
+ *   - an unknown chat template or a tokenizer.json that is not one is
+ *     refused by name.
+ */
+#include "testutil.h"
+
+#include "agent/policy.h"
+#include "env/env.h"
+#include "eval/eval.h"
+#include "nn/nn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKFIX "tests/fixtures/hf_tok"
+
+static void logits_of(eef_model *m, const int *tokens, int T, float *out)
+{
+    eef_batch b;
+    assert_ok(eef_batch_alloc(&b, 1, T));
+    for (int t = 0; t < T; t++) b.tokens[t] = tokens[t], b.pos[t] = t, b.mask[t] = 1;
+    double loss;
+    assert_ok(eef_model_forward(m, &b, out, &loss));
+    eef_batch_free(&b);
+}
+
+/* ids of text under both tokenizers, with and without special tokens */
+static void same_ids(const eef_tokenizer *a, const eef_tokenizer *b, const char *text, size_t len)
+{
+    for (unsigned flags = 0; flags < 4; flags++) {
+        int *ia = NULL, *ib = NULL;
+        size_t na = 0, ca = 0, nb = 0, cb = 0;
+        assert_ok(eef_tok_encode_ex(a, text, len, flags, &ia, &na, &ca));
+        assert_ok(eef_tok_encode_ex(b, text, len, flags, &ib, &nb, &cb));
+        assert_int_equal(na, nb);
+        assert_memory_equal(ia, ib, na * sizeof(int));
+        free(ia);
+        free(ib);
+    }
+}
+
+/* A random tiny eef model with a tokenizer trained on a small corpus. */
+static eef_model *tiny_model(void)
+{
+    static const char corpus[] =
+        "search[red shoes] click[Buy Now] the price is 12.50 dollars; search for blue shirts\n"
+        "click[< Prev] <|act|> looking for a pack of 6 energy bars under 40.00 dollars\n";
+    eef_buf c;
+    eef_buf_init(&c);
+    for (int i = 0; i < 8; i++) eef_buf_puts(&c, corpus);
+    eef_tokenizer *t;
+    assert_ok(eef_tok_train(c.data, c.len, 330, &t));
+    eef_buf_free(&c);
+    eef_model_config cfg;
+    assert_ok(eef_model_preset("tiny", eef_tok_vocab_size(t), &cfg));
+    eef_model *m;
+    assert_ok(eef_model_new(&cfg, t, 7, &m));
+    return m;
+}
+
+static void test_eef_roundtrip(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), dir[600];
+    snprintf(dir, sizeof dir, "%s/hf", tmp);
+    eef_model *a = tiny_model(), *b;
+    assert_ok(eef_model_export(a, "hf", dir));
+    char p[700];
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    assert_true(eef_file_exists(p));
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    assert_true(tu_file_contains(p, "\"eos_token\":\t\"<|end|>\""));
+    /* trainable: bit for bit */
+    eef_load_opts o = { .trainable = 1, .dtype = EEF_DT_COUNT };
+    assert_ok(eef_model_load_opts(dir, &o, &b));
+    assert_non_null(b->tok);
+    assert_int_equal(eef_tok_kind_of(b->tok), EEF_TOK_KIND_EEF);
+    eef_buf sa, sb;
+    eef_buf_init(&sa);
+    eef_buf_init(&sb);
+    assert_ok(eef_tok_save(a->tok, &sa));
+    assert_ok(eef_tok_save(b->tok, &sb));
+    assert_int_equal(sa.len, sb.len);
+    assert_memory_equal(sa.data, sb.data, sa.len);
+    eef_buf_free(&sa);
+    eef_buf_free(&sb);
+    assert_memory_equal(eef_tok_roles_of(a->tok), eef_tok_roles_of(b->tok), sizeof(eef_tok_roles));
+    static const char texts[][64] = { "search[red shoes] <|act|>click[Buy Now]<|end|>",
+                                      "  12.50 dollars\n\n\tpack of 6", "caf\xc3\xa9 \xe2\x82\xac 5",
+                                      "bad \xc3\x28 utf8 \xff\xfe end" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(texts); i++) same_ids(a->tok, b->tok, texts[i], strlen(texts[i]));
+    enum { T = 16 };
+    int tokens[T];
+    for (int t = 0; t < T; t++) tokens[t] = (t * 37 + 5) % a->cfg.vocab;
+    size_t n = (size_t)T * a->cfg.vocab;
+    float *la = malloc(n * sizeof(float)), *lb = malloc(n * sizeof(float));
+    logits_of(a, tokens, T, la);
+    logits_of(b, tokens, T, lb);
+    assert_memory_equal(la, lb, n * sizeof(float));
+    eef_model_free(b);
+    /* frozen (how commands load a directory): the same tokenizer */
+    assert_ok(eef_model_load(dir, &b));
+    assert_int_equal(eef_tok_kind_of(b->tok), EEF_TOK_KIND_EEF);
+    same_ids(a->tok, b->tok, texts[0], strlen(texts[0]));
+    eef_model_free(b);
+    /* an edited tokenizer.json is a Hugging Face tokenizer, not eef's:
+     * here a normalizer (its ids for this text still agree) */
+    assert_int_equal(tu_sh("sed -i 's/\"normalizer\":\\tnull/\"normalizer\": {\"type\": \"NFC\"}/' "
+                           "%s/tokenizer.json", dir), 0);
+    assert_ok(eef_model_load(dir, &b));
+    assert_int_equal(eef_tok_kind_of(b->tok), EEF_TOK_KIND_HF);
+    same_ids(a->tok, b->tok, texts[1], strlen(texts[1]));
+    eef_model_free(b);
+    free(la);
+    free(lb);
+    eef_model_free(a);
+    tu_rmtree(tmp);
+}
+
+/* The run's SFT agent, exported and imported again, plays its test
+ * episodes action for action as it did (so wins exactly the same ones). */
+static void test_sft_agent_roundtrip(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), path[700], dir[700];
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --out %s/run --quiet >%s/run.log 2>&1",
+                           tu_eef(), tmp, tmp), 0);
+    snprintf(path, sizeof path, "%s/run/sft.eefm", tmp);
+    snprintf(dir, sizeof dir, "%s/sft-hf", tmp);
+    assert_int_equal(tu_sh("%s export --format hf %s %s >/dev/null 2>&1", tu_eef(), path, dir), 0);
+    eef_model *m[2];
+    assert_ok(eef_model_load(path, &m[0]));
+    assert_ok(eef_model_load(dir, &m[1]));
+    assert_int_equal(eef_tok_kind_of(m[1]->tok), EEF_TOK_KIND_EEF);
+    eef_env *env; /* the tiny preset's world (its config.json) */
+    snprintf(path, sizeof path, "%s/run/config.json", tmp);
+    assert_true(tu_file_contains(path, "\"env_options\":\"products=300,train=60,test=40\""));
+    assert_ok(eef_env_open("shop", "products=300,train=60,test=40", 1, &env));
+    eef_traj *t[2];
+    size_t n[2];
+    eef_eval_summary s[2];
+    for (int k = 0; k < 2; k++) {
+        eef_agent_config ac;
+        eef_agent_defaults(&ac);
+        ac.temperature = 0;
+        eef_policy *p;
+        assert_ok(eef_agent_open(m[k], &ac, &p));
+        assert_ok(eef_evaluate(env, p, EEF_SPLIT_TEST, 0, 1, NULL, &t[k], &n[k], &s[k]));
+        eef_policy_close(p);
+    }
+    assert_int_equal(n[0], n[1]);
+    assert_true(n[0] >= 40);
+    size_t wins = 0, steps = 0;
+    for (size_t i = 0; i < n[0]; i++) {
+        assert_int_equal(t[0][i].win, t[1][i].win);
+        if (!eef_traj_equal(&t[0][i], &t[1][i])) fail_msg("test episode %zu differs", i);
+        wins += t[0][i].win;
+        steps += t[0][i].n_steps;
+    }
+    print_message("%zu test episodes, %zu steps, %zu wins, score %.1f: the same after the round "
+                  "trip\n", n[0], steps, wins, s[1].all.score);
+    assert_true(s[0].all.score == s[1].all.score);
+    /* and as the run itself scored them */
+    snprintf(path, sizeof path, "%s/run/iter_0/eval.json", tmp);
+    char want[64];
+    snprintf(want, sizeof want, "\"win\":%.17g", s[1].all.win);
+    if (s[1].all.win == 0) snprintf(want, sizeof want, "\"win\":0");
+    assert_true(tu_file_contains(path, want));
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < n[k]; i++) eef_traj_free(&t[k][i]);
+        free(t[k]);
+        eef_model_free(m[k]);
+    }
+    eef_env_close(env);
+    tu_rmtree(tmp);
+}
+
+/* An imported tokenizer travels with its model, and back out. */
+static void copy_tok(const char *name, const char *dir)
+{
+    assert_int_equal(tu_sh("cp " TOKFIX "/%s/tokenizer.json " TOKFIX "/%s/tokenizer_config.json %s/",
+                           name, name, dir), 0);
+}
+
+/* A tiny random HF model directory with a vocabulary of V rows. */
+static void tiny_hf_dir(const char *dir, int vocab, int qk_norm)
+{
+    eef_model_config c = { .vocab = vocab, .d_model = 16, .n_layers = 1, .n_heads = 2, .d_ff = 24,
+                           .max_ctx = 64, .rope_theta = 1e6f, .norm_eps = 1e-6f, .n_kv_heads = 1,
+                           .head_dim = 8, .qk_norm = qk_norm, .rope_layout = EEF_ROPE_HALF };
+    eef_model *m;
+    assert_ok(eef_model_new(&c, NULL, 3, &m));
+    assert_ok(eef_model_freeze(m, EEF_DT_BF16));
+    assert_ok(eef_model_export(m, "hf", dir));
+    eef_model_free(m);
+}
+
+static void test_imported_tokenizer(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), dir[600], out[600], p[700];
+    static const struct { const char *name; int vocab, qk_norm; const char *chat; } cases[] = {
+        { "llama3", 128256, 0, "llama3" },
+        { "qwen3", 151936, 1, "chatml-think" },
+    };
+    for (size_t k = 0; k < EEF_ARRAY_LEN(cases); k++) {
+        snprintf(dir, sizeof dir, "%s/%s", tmp, cases[k].name);
+        tiny_hf_dir(dir, cases[k].vocab, cases[k].qk_norm);
+        copy_tok(cases[k].name, dir);
+        eef_tokenizer *ref;
+        snprintf(p, sizeof p, TOKFIX "/%s", cases[k].name);
+        assert_ok(eef_tok_load_hf_dir(p, &ref));
+        eef_model *m;
+        assert_ok(eef_model_load(dir, &m));
+        assert_non_null(m->tok);
+        assert_int_equal(eef_tok_kind_of(m->tok), EEF_TOK_KIND_HF);
+        assert_string_equal(eef_tok_chat_name(m->tok), cases[k].chat);
+        assert_memory_equal(eef_tok_roles_of(m->tok), eef_tok_roles_of(ref), sizeof(eef_tok_roles));
+        const char *text = "<|im_start|>user\nPrice: $12.50 \xe4\xbd\xa0\xe5\xa5\xbd <|eot_id|>";
+        same_ids(ref, m->tok, text, strlen(text));
+        /* exported again: the files as they were read */
+        snprintf(out, sizeof out, "%s/%s-out", tmp, cases[k].name);
+        assert_ok(eef_model_export(m, "hf", out));
+        char a[700], b[700];
+        snprintf(a, sizeof a, TOKFIX "/%s/tokenizer.json", cases[k].name);
+        snprintf(b, sizeof b, "%s/tokenizer.json", out);
+        assert_true(tu_same_file(a, b));
+        snprintf(a, sizeof a, TOKFIX "/%s/tokenizer_config.json", cases[k].name);
+        snprintf(b, sizeof b, "%s/tokenizer_config.json", out);
+        assert_true(tu_same_file(a, b));
+        eef_model_free(m);
+        eef_tok_free(ref);
+    }
+    /* a tokenizer with more ids than the embedding has rows */
+    snprintf(dir, sizeof dir, "%s/small", tmp);
+    tiny_hf_dir(dir, 1000, 0);
+    copy_tok("qwen3", dir);
+    eef_model *m;
+    assert_int_equal(eef_model_load(dir, &m), EEF_EFORMAT);
+    snprintf(p, sizeof p, "%s/tokenizer.json: the tokenizer has ids up to", dir);
+    assert_non_null(strstr(eef_errmsg(), p));
+    /* an unknown chat template is refused by name */
+    snprintf(dir, sizeof dir, "%s/qwen3", tmp);
+    assert_int_equal(tu_sh("printf '{\"chat_template\": \"{%%%% for m in messages %%%%}<<{{ m.content }}>>"
+                           "{%%%% endfor %%%%}\"}' > %s/tokenizer_config.json", dir), 0);
+    assert_int_not_equal(eef_model_load(dir, &m), EEF_OK);
+    assert_non_null(strstr(eef_errmsg(), "tokenizer_config.json"));
+    assert_non_null(strstr(eef_errmsg(), "chat"));
+    /* a tokenizer.json that is not one */
+    assert_int_equal(tu_sh("echo '{\"model\": {\"type\": \"Unigram\"}}' > %s/tokenizer.json", dir), 0);
+    assert_int_equal(tu_sh("rm %s/tokenizer_config.json", dir), 0);
+    assert_int_not_equal(eef_model_load(dir, &m), EEF_OK);
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    assert_non_null(strstr(eef_errmsg(), p));
+    tu_rmtree(tmp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eef_roundtrip),
+        cmocka_unit_test(test_imported_tokenizer),
+        cmocka_unit_test(test_sft_agent_roundtrip),
+    };
+    return cmocka_run_group_tests_name("pretrained", tests, NULL, NULL);
+}
