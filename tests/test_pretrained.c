@@ -189,17 +189,28 @@ static void copy_tok(const char *name, const char *dir)
                            name, name, dir), 0);
 }
 
-/* A tiny random HF model directory with a vocabulary of V rows. */
-static void tiny_hf_dir(const char *dir, int vocab, int qk_norm)
+/* A tiny random HF model directory with a vocabulary of V rows.  With
+ * `tok` (the tokenizer it will have), the head rows of ids no token has
+ * (the fixtures keep 0.7% of the vocabulary) are 0, so that generation
+ * writes tokens: their logits are 0, the largest of a thousand random
+ * ones is above. */
+static void tiny_hf_dir_tok(const char *dir, int vocab, int qk_norm, const eef_tokenizer *tok)
 {
     eef_model_config c = { .vocab = vocab, .d_model = 16, .n_layers = 1, .n_heads = 2, .d_ff = 24,
                            .max_ctx = 64, .rope_theta = 1e6f, .norm_eps = 1e-6f, .n_kv_heads = 1,
                            .head_dim = 8, .qk_norm = qk_norm, .rope_layout = EEF_ROPE_HALF };
     eef_model *m;
     assert_ok(eef_model_new(&c, NULL, 3, &m));
+    for (int id = 0; tok && id < vocab; id++)
+        if (eef_tok_type_of(tok, id) == EEF_TOKTYPE_NONE) memset(m->w.head + (size_t)id * 16, 0, 16 * sizeof(float));
     assert_ok(eef_model_freeze(m, EEF_DT_BF16));
     assert_ok(eef_model_export(m, "hf", dir));
     eef_model_free(m);
+}
+
+static void tiny_hf_dir(const char *dir, int vocab, int qk_norm)
+{
+    tiny_hf_dir_tok(dir, vocab, qk_norm, NULL);
 }
 
 static void test_imported_tokenizer(void **state)
@@ -262,11 +273,142 @@ static void test_imported_tokenizer(void **state)
     tu_rmtree(tmp);
 }
 
+/* The file's text without its last newline. */
+static char *read_text(const char *path)
+{
+    char *d;
+    size_t n;
+    assert_ok(eef_read_file(path, &d, &n));
+    if (n && d[n - 1] == '\n') d[n - 1] = 0;
+    return d;
+}
+
+/* eef tokenizer encode|decode on a model; eef generate --special, --chat. */
+static void test_cli_tools(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), m_path[600], dir[600], out[600], err[600];
+    snprintf(m_path, sizeof m_path, "%s/m.eefm", tmp);
+    snprintf(dir, sizeof dir, "%s/m-hf", tmp);
+    snprintf(out, sizeof out, "%s/out.txt", tmp);
+    snprintf(err, sizeof err, "%s/err.txt", tmp);
+    eef_model *m = tiny_model();
+    assert_ok(eef_model_save(m, m_path));
+    assert_ok(eef_model_export(m, "hf", dir));
+    /* encode with a model (.eefm, exported directory): the model's ids */
+    const char *text = "<|act|>search[red shoes]<|end|>";
+    int *want = NULL;
+    size_t n_want = 0, cap = 0;
+    assert_ok(eef_tok_encode_ex(m->tok, text, strlen(text), EEF_TOK_ENC_SPECIAL, &want, &n_want, &cap));
+    assert_int_equal(want[0], eef_tok_roles_of(m->tok)->act);
+    char ids[1024] = "";
+    for (size_t i = 0; i < n_want; i++) snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? "," : "", want[i]);
+    const char *paths[2] = { m_path, dir };
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(tu_sh("%s tokenizer encode --tok %s --special --ids --text '%s' >%s 2>%s",
+                               tu_eef(), paths[k], text, out, err), 0);
+        char *got = read_text(out);
+        assert_string_equal(got, ids);
+        free(got);
+        assert_int_equal(tu_sh("%s tokenizer decode --model %s --ids %s >%s 2>%s", tu_eef(),
+                               paths[k], ids, out, err), 0);
+        got = read_text(out);
+        assert_string_equal(got, text);
+        free(got);
+    }
+    /* without --special the specials are text */
+    assert_int_equal(tu_sh("%s tokenizer encode --tok %s --ids --text '<|act|>' >%s 2>%s", tu_eef(),
+                           m_path, out, err), 0);
+    assert_true(tu_file_lacks(out, "259"));
+    /* generate --special: the prompt token-exact, the same as its --ids */
+    char *a, *b;
+    assert_int_equal(tu_sh("%s generate --model %s --special --prompt '%s' --max 6 --temp 0 "
+                           "--threads 1 >%s 2>%s", tu_eef(), m_path, text, out, err), 0);
+    a = read_text(out);
+    assert_int_equal(strncmp(a, text, strlen(text)), 0);
+    assert_int_equal(tu_sh("%s generate --model %s --ids %s --max 6 --temp 0 --threads 1 >%s 2>%s",
+                           tu_eef(), m_path, ids, out, err), 0);
+    b = read_text(out);
+    /* the continuation's ids, decoded, are what --special printed after the prompt */
+    int *gen = NULL;
+    size_t n_gen = 0;
+    {
+        size_t gcap = 0;
+        const char *p = b;
+        while (*p) {
+            char *end;
+            long id = strtol(p, &end, 10);
+            if (end == p) break;
+            if (n_gen == gcap) gen = realloc(gen, (gcap = gcap ? 2 * gcap : 16) * sizeof *gen);
+            gen[n_gen++] = (int)id;
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    const eef_tok_roles *r = eef_tok_roles_of(m->tok);
+    if (n_gen && (gen[n_gen - 1] == r->eos || gen[n_gen - 1] == r->bos)) n_gen--; /* not printed */
+    eef_buf dec;
+    eef_buf_init(&dec);
+    assert_ok(eef_tok_decode(m->tok, gen, n_gen, &dec));
+    assert_string_equal(a + strlen(text), dec.data ? dec.data : "");
+    eef_buf_free(&dec);
+    free(gen);
+    free(a);
+    free(b);
+    /* --chat needs a chat template; eef's own tokenizer has none */
+    assert_int_equal(tu_sh("%s generate --model %s --chat --prompt hi >/dev/null 2>%s", tu_eef(),
+                           m_path, err), 1);
+    assert_true(tu_file_contains(err, "has no chat template"));
+    assert_int_equal(tu_sh("%s generate --model %s --special --chat --prompt hi >/dev/null 2>%s",
+                           tu_eef(), m_path, err), 2);
+    /* --chat on a model with a template: the reply to the rendered conversation */
+    snprintf(dir, sizeof dir, "%s/qwen3", tmp);
+    eef_tokenizer *qt;
+    assert_ok(eef_tok_load_hf_dir(TOKFIX "/qwen3", &qt));
+    tiny_hf_dir_tok(dir, 151936, 1, qt);
+    eef_tok_free(qt);
+    copy_tok("qwen3", dir);
+    assert_int_equal(tu_sh("%s generate --model %s --chat --system 'Be brief.' --prompt 'Price of 2 "
+                           "apples?' --max 5 --temp 0 --threads 1 >%s 2>%s", tu_eef(), dir, out, err), 0);
+    eef_model *q;
+    assert_ok(eef_model_load(dir, &q));
+    eef_chat_msg msgs[2] = { { "system", "Be brief." }, { "user", "Price of 2 apples?" } };
+    int *pr = NULL;
+    size_t n_pr = 0, pcap = 0;
+    assert_ok(eef_tok_chat_encode(q->tok, msgs, 2, EEF_CHAT_GEN_PROMPT, &pr, &n_pr, &pcap, NULL));
+    eef_kv *kv;
+    assert_ok(eef_kv_new(q, 0, &kv));
+    int *g = NULL, stop[2] = { eef_tok_roles_of(q->tok)->eot, eef_tok_roles_of(q->tok)->eos };
+    size_t ng = 0, gcap = 0;
+    eef_sampling s = { 0 };
+    assert_ok(eef_generate(kv, pr, (int)n_pr, 5, &s, stop, 2, NULL, &g, &ng, &gcap));
+    eef_buf reply;
+    eef_buf_init(&reply);
+    for (size_t i = 0; i < ng; i++) { /* ids without a token print nothing */
+        size_t len;
+        const char *piece = eef_tok_piece(q->tok, g[i], &len);
+        if (piece && g[i] != stop[0] && g[i] != stop[1]) eef_buf_append(&reply, piece, len);
+    }
+    a = read_text(out);
+    assert_true(reply.len > 0);
+    assert_true(tu_file_lacks(err, "have no token"));
+    assert_string_equal(a, reply.data ? reply.data : "");
+    free(a);
+    eef_buf_free(&reply);
+    free(g);
+    free(pr);
+    eef_kv_free(kv);
+    eef_model_free(q);
+    free(want);
+    eef_model_free(m);
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eef_roundtrip),
         cmocka_unit_test(test_imported_tokenizer),
+        cmocka_unit_test(test_cli_tools),
         cmocka_unit_test(test_sft_agent_roundtrip),
     };
     return cmocka_run_group_tests_name("pretrained", tests, NULL, NULL);

@@ -7,7 +7,7 @@
 
 static const cli_command commands[] = {
     { "version", cmd_version, "print version, build flags, BLAS and threads" },
-    { "tokenizer", cmd_tokenizer, "train a BPE tokenizer on a corpus" },
+    { "tokenizer", cmd_tokenizer, "train a BPE tokenizer; encode or decode with any model's" },
     { "train", cmd_train, "train a model on trajectories (masked SFT)" },
     { "generate", cmd_generate, "sample text from a model" },
     { "play", cmd_play, "play an environment in the terminal" },
