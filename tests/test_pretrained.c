@@ -7,14 +7,15 @@
  *   - an imported tokenizer (Llama 3, Qwen3 fixtures) travels with its
  *     model: roles, chat format and the files as they were read;
  *   - an unknown chat template or a tokenizer.json that is not one is
- *     refused by name.
+ *     refused by name;
+ *   - eef tokenizer / generate on any model, and eef serve on an imported
+ *     model with its chat template (scripts/interop-openai runs the openai
+ *     npm client against it; this test needs no node).
  */
-#include "testutil.h"
+#include "test_serve_util.h"
 
-#include "agent/policy.h"
-#include "env/env.h"
 #include "eval/eval.h"
-#include "nn/nn.h"
+#include "serve/serve.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -403,12 +404,110 @@ static void test_cli_tools(void **state)
     tu_rmtree(tmp);
 }
 
+/* eef serve on an imported model: the prompt is the chat template's, the
+ * reply the greedy continuation of it (fed in the server's 64-token
+ * prefill chunks, ids no token has never chosen, a control token ends). */
+static void test_serve_chat_template(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), dir[600];
+    snprintf(dir, sizeof dir, "%s/qwen3", tmp);
+    eef_tokenizer *qt;
+    assert_ok(eef_tok_load_hf_dir(TOKFIX "/qwen3", &qt));
+    tiny_hf_dir_tok(dir, 151936, 1, qt);
+    eef_tok_free(qt);
+    copy_tok("qwen3", dir);
+    eef_model *m;
+    assert_ok(eef_model_load(dir, &m));
+    eef_chat_msg msgs[3] = { { "system", "You sell shoes." }, { "user", "Red ones?" },
+                             { "assistant", "Which size?" } };
+    eef_chat_msg all[4] = { msgs[0], msgs[1], msgs[2], { "user", "Size 9, under $40." } };
+    int *p = NULL;
+    size_t n = 0, cap = 0;
+    assert_ok(eef_tok_chat_encode(m->tok, all, 4, EEF_CHAT_GEN_PROMPT, &p, &n, &cap, NULL));
+    const int V = m->cfg.vocab, max_new = 6;
+    eef_kv *kv;
+    assert_ok(eef_kv_new(m, 0, &kv));
+    float *logits = malloc((size_t)V * sizeof(float));
+    for (size_t at = 0; at < n; at += 64) assert_ok(eef_kv_feed(kv, p + at, (int)EEF_MIN(64, n - at), logits));
+    eef_buf want;
+    eef_buf_init(&want);
+    eef_buf_puts(&want, "");
+    for (int t = 0; t < max_new; t++) {
+        for (int i = 0; i < V; i++)
+            if (eef_tok_type_of(m->tok, i) == EEF_TOKTYPE_NONE) logits[i] = -INFINITY;
+        int tok = eef_sample_token(logits, V, NULL, NULL);
+        if (eef_tok_type_of(m->tok, tok) == EEF_TOKTYPE_CONTROL) break;
+        size_t len;
+        const char *piece = eef_tok_piece(m->tok, tok, &len);
+        eef_buf_append(&want, piece, len);
+        if (t + 1 < max_new) assert_ok(eef_kv_feed(kv, &tok, 1, logits));
+    }
+    eef_buf fixed;
+    eef_buf_init(&fixed);
+    eef_buf_puts(&fixed, "");
+    su_utf8_fix(want.data, want.len, &fixed);
+    eef_chat_server_config c;
+    eef_chat_server_defaults(&c);
+    c.port = 0;
+    c.workers = 1;
+    eef_server *s;
+    assert_ok(eef_chat_server_start(m, &c, &s));
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", eef_server_port(s));
+    const char *body =
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"You sell shoes.\"}, {\"role\": "
+        "\"user\", \"content\": \"Red ones?\"}, {\"role\": \"assistant\", \"content\": \"Which "
+        "size?\"}, {\"role\": \"user\", \"content\": \"Size 9, under $40.\"}], \"temperature\": 0, "
+        "\"max_tokens\": 6}";
+    su_resp r;
+    assert_int_equal(su_http("POST", url, body, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 200);
+    cJSON *j = su_json(&r);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valueint, (int)n);
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+    const char *content = cJSON_GetObjectItemCaseSensitive(msg, "content")->valuestring;
+    assert_true(fixed.len > 0);
+    assert_string_equal(content, fixed.data);
+    cJSON_Delete(j);
+    eef_buf_free(&r.body);
+    /* a conversation longer than the context: the oldest turns go, the
+     * system message stays (the model's context is 64 tokens) */
+    eef_buf big;
+    eef_buf_init(&big);
+    eef_buf_puts(&big, "{\"max_tokens\": 4, \"temperature\": 0, \"messages\": [{\"role\": \"system\", "
+                       "\"content\": \"Be brief.\"}");
+    for (int i = 0; i < 12; i++)
+        eef_buf_printf(&big, ", {\"role\": \"%s\", \"content\": \"turn %d of a long chat\"}",
+                       i % 2 ? "assistant" : "user", i);
+    eef_buf_puts(&big, ", {\"role\": \"user\", \"content\": \"last\"}]}");
+    assert_int_equal(su_http("POST", url, big.data, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 200);
+    j = su_json(&r);
+    u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    assert_true(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valueint <= 64 - 4);
+    cJSON_Delete(j);
+    eef_buf_free(&r.body);
+    eef_buf_free(&big);
+    eef_server_stop(s);
+    eef_buf_free(&want);
+    eef_buf_free(&fixed);
+    free(logits);
+    free(p);
+    eef_kv_free(kv);
+    eef_model_free(m);
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eef_roundtrip),
         cmocka_unit_test(test_imported_tokenizer),
         cmocka_unit_test(test_cli_tools),
+        cmocka_unit_test(test_serve_chat_template),
         cmocka_unit_test(test_sft_agent_roundtrip),
     };
     return cmocka_run_group_tests_name("pretrained", tests, NULL, NULL);
