@@ -501,6 +501,63 @@ static void test_serve_chat_template(void **state)
     tu_rmtree(tmp);
 }
 
+/* Damaged model directories through the commands that take a model: each
+ * is "file: reason" on stderr and exit 1, never a crash. */
+static void test_bad_files(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), base[600], dir[600], err[600];
+    snprintf(base, sizeof base, "%s/base", tmp);
+    snprintf(dir, sizeof dir, "%s/bad", tmp);
+    snprintf(err, sizeof err, "%s/err.txt", tmp);
+    tiny_hf_dir(base, 151936, 1);
+    copy_tok("qwen3", base);
+    static const struct { const char *damage, *file, *reason; } cases[] = {
+        /* truncated: the header no longer fits */
+        { "truncate -s 100 %s/model.safetensors", "model.safetensors", "header length" },
+        /* a header length past the end of the file */
+        { "printf '\\377\\377\\377\\377\\000\\000\\000\\000' | dd of=%s/model.safetensors "
+          "conv=notrunc 2>/dev/null", "model.safetensors", "runs past the end of the file" },
+        /* the data cut: a tensor's offsets past the data */
+        { "truncate -s 4000000 %s/model.safetensors", "model.safetensors", "data_offsets are not" },
+        /* a tensor whose shape is not the config's */
+        { "sed -i 's/\"intermediate_size\": 24/\"intermediate_size\": 32/' %s/config.json",
+          "model.safetensors", "has shape [24, 16], the config needs [32, 16]" },
+        /* an architecture eef does not run */
+        { "sed -i 's/\"model_type\": \"qwen3\"/\"model_type\": \"gpt_neox\"/' %s/config.json",
+          "config.json", "model_type 'gpt_neox' is not supported" },
+        { "echo '{' > %s/config.json", "config.json", "JSON" },
+        /* tokenizer.json files that are not tokenizers */
+        { "echo 'hello, not json' > %s/tokenizer.json", "tokenizer.json", "malformed JSON" },
+        { "echo '{\"version\": \"1.0\", \"model\": {\"type\": \"WordPiece\"}}' > %s/tokenizer.json",
+          "tokenizer.json", "model WordPiece is not supported" },
+        { "truncate -s 30000 %s/tokenizer.json", "tokenizer.json", "malformed JSON" },
+        { "echo '[1, 2]' > %s/tokenizer_config.json", "tokenizer_config.json", "not a JSON object" },
+    };
+    static const char *const cmds[] = { "generate --model %s --ids 1 --max 1",
+                                        "tokenizer encode --tok %s --text hi",
+                                        "export --format hf %s %s-out" };
+    for (size_t k = 0; k < EEF_ARRAY_LEN(cases); k++) {
+        assert_int_equal(tu_sh("rm -rf %s && cp -r %s %s", dir, base, dir), 0);
+        char damage[800];
+        snprintf(damage, sizeof damage, cases[k].damage, dir);
+        assert_int_equal(tu_sh("%s", damage), 0);
+        char want[900];
+        snprintf(want, sizeof want, "%s/%s: ", dir, cases[k].file);
+        for (size_t c = 0; c < EEF_ARRAY_LEN(cmds); c++) {
+            char cmd[1600];
+            snprintf(cmd, sizeof cmd, cmds[c], dir, dir);
+            int rc = tu_sh("%s %s >/dev/null 2>%s", tu_eef(), cmd, err);
+            if (rc != 1 || !tu_file_contains(err, want) || !tu_file_contains(err, cases[k].reason)) {
+                char *got = read_text(err);
+                fail_msg("'%s' after '%s': rc %d, stderr '%s' (wanted '%s...%s')", cmd, damage, rc,
+                         got, want, cases[k].reason);
+            }
+        }
+    }
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_imported_tokenizer),
         cmocka_unit_test(test_cli_tools),
         cmocka_unit_test(test_serve_chat_template),
+        cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_sft_agent_roundtrip),
     };
     return cmocka_run_group_tests_name("pretrained", tests, NULL, NULL);
