@@ -379,6 +379,28 @@ static void test_bisect(void **state)
     free(p);
 }
 
+/* Of a state's winning rollouts the first (lowest rollout number) gives
+ * the solution: with rollouts keyed by their number, K = 2 and K = 5
+ * keep the same one. */
+static void test_first_winner(void **state)
+{
+    (void)state;
+    stub_policy *p = new_policy(0);
+    set_solvable(p, 0, (int[]){ 2, 3, -1 });
+    size_t task[1] = { 0 }, n_act[1] = { 4 };
+    int start[1] = { 0 };
+    eef_explore_result a[1], b[1];
+    run_explore(p, EEF_SEARCH_STRIDE, 1, 10, 2, task, n_act, start, 1, a);
+    run_explore(p, EEF_SEARCH_STRIDE, 1, 10, 5, task, n_act, start, 1, b);
+    assert_true(a[0].has_solution && b[0].has_solution);
+    assert_string_equal(a[0].solution.id, b[0].solution.id);
+    assert_int_equal(a[0].rollouts, 3 * 2);
+    assert_int_equal(b[0].rollouts, 3 * 5);
+    eef_explore_result_free(&a[0]);
+    eef_explore_result_free(&b[0]);
+    free(p);
+}
+
 static void test_explore_refuses(void **state)
 {
     (void)state;
@@ -475,6 +497,32 @@ static void test_rft_keep(void **state)
     rft_case(16, 3);
 }
 
+/* The kept wins are the lowest-numbered ones: with keep = 1, K = 8 and
+ * K = 16 keep the same rollout of each task (the first 8 are the same). */
+static void test_rft_first_wins(void **state)
+{
+    (void)state;
+    eef_rft_result r8, r16;
+    for (int pass = 0; pass < 2; pass++) {
+        stub_policy *p = new_policy(1);
+        eef_rft_config c = { .k = pass ? 16 : 8, .keep = 1, .temperature = 1.0, .seed = 11,
+                             .iteration = 1 };
+        assert_ok(eef_rft_explore(&the_env.base, &p->base, EEF_SPLIT_TRAIN, N_TASKS, &c,
+                                  pass ? &r16 : &r8));
+        free(p);
+    }
+    size_t same = 0;
+    for (size_t q = 0; q < r8.kept.n; q++)
+        for (size_t w = 0; w < r16.kept.n; w++)
+            if (r8.kept.items[q].index == r16.kept.items[w].index) {
+                assert_string_equal(r8.kept.items[q].id, r16.kept.items[w].id);
+                same++;
+            }
+    assert_int_equal(same, r8.kept.n);
+    eef_rft_result_free(&r8);
+    eef_rft_result_free(&r16);
+}
+
 static void test_rft_refuses(void **state)
 {
     (void)state;
@@ -498,7 +546,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stride),       cmocka_unit_test(test_stride_l_and_m),
         cmocka_unit_test(test_bisect),       cmocka_unit_test(test_explore_refuses),
-        cmocka_unit_test(test_rft_keep),     cmocka_unit_test(test_rft_refuses),
+        cmocka_unit_test(test_first_winner), cmocka_unit_test(test_rft_keep),
+        cmocka_unit_test(test_rft_first_wins), cmocka_unit_test(test_rft_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
