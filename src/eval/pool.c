@@ -178,7 +178,7 @@ static void block_free(block *b)
 /* The table's order: the paper's pipeline, then others as they come. */
 static int method_rank(const char *m, size_t first_seen)
 {
-    static const char *order[] = { "expert", "sft", "eto", "rft", "eef" };
+    static const char *order[] = { "expert", "sft", "eto", "rft", "rft-matched", "eef", "eef-both" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(order); i++)
         if (strcmp(m, order[i]) == 0) return (int)i;
     return (int)(EEF_ARRAY_LEN(order) + first_seen);

@@ -8,15 +8,15 @@
  *
  *   {"id": "...", "env": "shop", "task": "shop-train-17", "split": "train",
  *    "index": 17, "tier": "hard", "source": "expert"|"agent"|"eef",
- *    "reward": 0.75, "win": false,
+ *    "expert": "builtin", "reward": 0.75, "win": false,
  *    "conversations": [{"from": "human", "value": OBS_0, "loss": 0},
  *                      {"from": "gpt", "value": ACTION_0, "loss": 1}, ...,
  *                      {"from": "human", "value": OBS_AFTER_LAST, "loss": 0}]}
  *
  * A human turn precedes each gpt turn; a final human turn, if present,
  * holds the observation after the last action.  A gpt turn's loss is the
- * step's mask; a human turn's loss is 0 (or absent).  split, index and tier
- * are left out when unknown.  Unknown top-level fields are kept (`extra`)
+ * step's mask; a human turn's loss is 0 (or absent).  split, index, tier
+ * and expert are left out when unknown.  Unknown top-level fields are kept (`extra`)
  * and written back after the known ones, before "conversations".
  *
  * Files eef writes start with a header line {"eef": "trajectories",
@@ -50,6 +50,9 @@ typedef struct {
     long index;        /* task index within its split; -1 unknown */
     int tier;          /* eef_tier; -1 unknown */
     char *source;      /* "expert", "agent", "eef" */
+    char *expert;      /* the expert whose steps it holds ("builtin", "weak",
+                        * "chat:URL"; an eef solution: its prefix's), or NULL
+                        * (agent rollouts; files written before the field) */
     char *instruction; /* the task's goal (optional field "instruction"), or NULL */
     double reward;
     int win;           /* reward == 1.0 */
