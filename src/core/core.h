@@ -120,6 +120,10 @@ float eef_rng_normal(eef_rng *r);         /* N(0, 1) */
 uint64_t eef_rng_below(eef_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
 void eef_rng_shuffle(eef_rng *r, void *base, size_t n, size_t size);
 uint64_t eef_hash_str(const char *s);     /* FNV-1a then mixed */
+/* FNV-1a over p[0..n), continuing from h (EEF_HASH_START to begin): a
+ * streaming digest of files and worlds; mix the end with eef_hash64. */
+#define EEF_HASH_START 0xcbf29ce484222325ULL
+uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
 
 /* ------------------------------------------------------------------ files
  * Every file eef writes goes to `path.tmp.<pid>` first, is fsynced,
