@@ -276,6 +276,83 @@ static void test_header(void **state)
     tu_rmtree(dir);
 }
 
+/* ------------------------------------------------------------ ETO / AgentGym */
+static void test_eto(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/a.json", dir);
+    snprintf(b, sizeof b, "%s/b.json", dir);
+    eef_traj t[2];
+    one_traj(&t[0], "t-0");
+    one_traj(&t[1], "t-1");
+    eef_world w = full_world(), back;
+    assert_ok(eef_traj_export_eto(a, &w, t, 2));
+    eef_trajset set = { 0 };
+    assert_ok(eef_traj_import_eto(a, NULL, &set, NULL, &back));
+    assert_int_equal(set.n, 2);
+    assert_memory_equal(&w, &back, sizeof w);
+    assert_null(set.items[0].extra); /* the context is not an unknown field */
+    eef_trajset_free(&set);
+    /* the env that agrees, and the one that contradicts (refused even when skipping) */
+    assert_ok(eef_traj_import_eto(a, "shop", &set, NULL, &back));
+    eef_trajset_free(&set);
+    size_t n_bad = 0;
+    assert_int_equal(eef_traj_import_eto(a, "house", &set, &n_bad, &back), EEF_EINVAL);
+    char want[2000];
+    snprintf(want, sizeof want, "%s:record 1 was made in environment shop; house was given (leave it "
+             "out to use the file's)", a);
+    assert_string_equal(eef_errmsg(), want);
+    assert_int_equal(set.n, 0);
+
+    /* records of two worlds in one file: the second is a bad record */
+    char *text;
+    assert_ok(eef_read_file(a, &text, NULL));
+    char *second = strstr(text, "\"seed\":7,") + 7;
+    second = strstr(second, "\"seed\":7,"); /* record 2's */
+    assert_non_null(second);
+    second[7] = '8';
+    FILE *f = fopen(b, "wb");
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(eef_traj_import_eto(b, NULL, &set, NULL, &back), EEF_EFORMAT);
+    assert_non_null(strstr(eef_errmsg(), ":record 2: its context (shop, seed 8,"));
+    assert_non_null(strstr(eef_errmsg(), "records of different worlds were joined"));
+    assert_ok(eef_traj_import_eto(b, NULL, &set, &n_bad, &back));
+    assert_int_equal(set.n, 1);
+    assert_int_equal(n_bad, 1);
+    assert_true(back.seed == 7);
+    eef_trajset_free(&set);
+    free(text);
+
+    /* records without env: the recorded world's, "remote" for remote:URL */
+    snprintf(w.env, sizeof w.env, "remote:http://127.0.0.1:9");
+    w.have &= ~(unsigned)EEF_CTX_WORLD;
+    eef_buf ctx;
+    eef_buf_init(&ctx);
+    assert_ok(eef_world_put(&ctx, &w));
+    char rec[4000];
+    snprintf(rec, sizeof rec, "[{\"id\":\"x\",\"context\":%s,\"conversations\":[{\"from\":\"human\","
+             "\"value\":\"obs\"},{\"from\":\"gpt\",\"value\":\"Action: look\"}]}]", ctx.data);
+    f = fopen(b, "wb");
+    fputs(rec, f);
+    fclose(f);
+    assert_ok(eef_traj_import_eto(b, NULL, &set, NULL, &back));
+    assert_string_equal(set.items[0].env, "remote");
+    eef_trajset_free(&set);
+    /* a file without contexts: unknown, as before */
+    assert_ok(eef_traj_export_eto(a, NULL, t, 2));
+    back = full_world();
+    assert_ok(eef_traj_import_eto(a, "house", &set, NULL, &back));
+    assert_int_equal(back.have, 0);
+    eef_trajset_free(&set);
+    eef_buf_free(&ctx);
+    eef_traj_free(&t[0]);
+    eef_traj_free(&t[1]);
+    tu_rmtree(dir);
+}
+
 /* ------------------------------------------------------------ fingerprints */
 static void fingerprint_of(const char *env, const char *opts, uint64_t seed, char *out)
 {
@@ -433,6 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),        cmocka_unit_test(test_json_bad),
         cmocka_unit_test(test_check),       cmocka_unit_test(test_header),
+        cmocka_unit_test(test_eto),
         cmocka_unit_test(test_fingerprint), cmocka_unit_test(test_replay_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

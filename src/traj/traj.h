@@ -230,9 +230,17 @@ void eef_traj_writer_abort(eef_traj_writer *w);
  *
  * Export: a JSON array, one record a line, in the same shape: our own
  * instruction preamble and "OK", "Observation: " + obs, "Thought: ...\n
- * Action: " + action with loss true/false, our fields and extra. */
-eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad);
-eef_err eef_traj_export_eto(const char *path, const eef_traj *t, size_t n);
+ * Action: " + action with loss true/false, our fields and extra.
+ *
+ * The world: export writes `world` (NULL or unknown: nothing) into each
+ * record as "context"; import returns the first record's in *world (NULL:
+ * not wanted; unknown when the records carry none), requires every other
+ * record to carry the same (a bad record otherwise), uses its env for
+ * records without one when `env` is NULL, and refuses (EEF_EINVAL, never
+ * skipped) an `env` that contradicts it. */
+eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                            eef_world *world);
+eef_err eef_traj_export_eto(const char *path, const eef_world *world, const eef_traj *t, size_t n);
 
 /* ------------------------------------------------------------- statistics */
 /* The class of an action used by `eef stats`: for click[X] with X a shop
