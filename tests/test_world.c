@@ -143,9 +143,8 @@ static void test_check(void **state)
         { EEF_CTX_PROMPT, "x.jsonl was made with prompt format eef-2; eef-1 was given" },
         { EEF_CTX_EXPERT, "x.jsonl was made with expert builtin profile careless options p_wrong_option=0.2; "
                           "expert builtin profile (none: the defaults) options p_wrong_option=0.2 was given" },
-        { EEF_CTX_WORLD, "x.jsonl was made in the world of fingerprint 0123456789abcdef, but the world "
-                         "built from shop products=200,train=20,test=5 (seed 7) has fingerprint "
-                         "fedcba9876543210: the data files or eef's world generator changed" },
+        { EEF_CTX_WORLD, "x.jsonl was made in the world of fingerprint 0123456789abcdef (shop "
+                         "products=200,train=20,test=5, seed 7); fingerprint fedcba9876543210 was given" },
     };
     for (size_t i = 0; i < EEF_ARRAY_LEN(cases); i++) {
         given = full_world();
@@ -438,9 +437,10 @@ static void test_fingerprint(void **state)
     assert_int_equal(eef_world_open_env(&w, "x.jsonl", &env), EEF_EINVAL);
     assert_null(env);
     char want[2400];
-    snprintf(want, sizeof want, "x.jsonl was made in the world of fingerprint %s, but the world built from shop %s (seed 1) has fingerprint ", a, opts);
+    snprintf(want, sizeof want, "x.jsonl was made in the world of fingerprint %s (shop %s, seed 1); fingerprint ", a, opts);
     if (strncmp(eef_errmsg(), want, strlen(want)) != 0) fail_msg("got '%s'", eef_errmsg());
-    assert_non_null(strstr(eef_errmsg(), "the data files or eef's world generator changed"));
+    assert_non_null(strstr(eef_errmsg(), " is that of the world its record builds now: the data "
+                                         "files or eef's world generator changed"));
     /* a data file gone: the open's own error, with the file named */
     remove(at);
     assert_int_not_equal(eef_world_open_env(&w, "x.jsonl", &env), EEF_OK);
@@ -482,8 +482,9 @@ static void test_replay_cli(void **state)
     /* a record whose world is not the one rebuilt (as if eef's generator had changed) */
     assert_int_equal(tu_sh("sed -i '1s/\"world\":\"[0-9a-f]*\"/\"world\":\"00000000000000aa\"/' %s", x), 0);
     assert_int_equal(tu_sh("%s replay %s >%s 2>%s", tu_eef(), x, out, err), 1);
-    assert_true(tu_file_contains(err, "was made in the world of fingerprint 00000000000000aa, but the "
-                                      "world built from shop (seed 7) has fingerprint "));
+    assert_true(tu_file_contains(err, "was made in the world of fingerprint 00000000000000aa (shop, "
+                                      "seed 7); fingerprint "));
+    assert_true(tu_file_contains(err, " is that of the world its record builds now"));
     /* a trajectory of another environment in the file */
     assert_int_equal(tu_sh("sed '1s/,\"world\":\"[0-9a-f]*\"//; 3s/\"env\":\"shop\"/\"env\":\"house\"/' %s > %s",
                            x, old), 0);

@@ -94,10 +94,11 @@ void eef_world_describe(const eef_world *c, char *out, size_t cap);
 
 /* The one check: each field set in both `file` (what `where` records) and
  * `given` (what the caller was told, by flags or another file) must be
- * equal.  The first that differs is EEF_EINVAL naming both values, e.g.
- * "x.jsonl was made in the world of seed 7; seed 3 was given (leave it
- * out to use the file's)"; a world fingerprint that differs says the
- * world rebuilt from the record is not the one the file was made in. */
+ * equal.  The first that differs is EEF_EINVAL naming both values, the
+ * given one followed by `given_by` (NULL: "was given"), e.g. "x.jsonl was
+ * made in the world of seed 7; seed 3 was given (leave it out to use the
+ * file's)", or for the fingerprint "x.jsonl was made in the world of
+ * fingerprint F (shop, seed 7); fingerprint G <given_by>". */
 eef_err eef_world_check(const eef_world *file, const eef_world *given, const char *where,
                           const char *given_by);
 /* Rebuilds the world `c` records (its env, options and seed) and checks

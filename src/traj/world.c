@@ -246,11 +246,10 @@ eef_err eef_world_check(const eef_world *file, const eef_world *given, const cha
                         given->expert, shown(given->expert_profile), shown(given->expert_options),
                         given_by);
     if ((both & EEF_CTX_WORLD) && strcmp(file->world, given->world) != 0)
-        return eef_fail(EEF_EINVAL,
-                        "%s was made in the world of fingerprint %s, but the world built from %s%s%s "
-                        "(seed %llu) has fingerprint %s: the data files or eef's world generator changed",
+        return eef_fail(EEF_EINVAL, "%s was made in the world of fingerprint %s (%s%s%s, seed %llu); "
+                        "fingerprint %s %s",
                         where, file->world, file->env, file->env_options[0] ? " " : "",
-                        file->env_options, (unsigned long long)file->seed, given->world);
+                        file->env_options, (unsigned long long)file->seed, given->world, given_by);
     return EEF_OK;
 }
 
@@ -264,7 +263,8 @@ eef_err eef_world_open_env(const eef_world *c, const char *where, eef_env **out)
     if (e) return eef_fail_ctx(e, "%s: rebuilding its world", where);
     eef_world now = *c;
     if ((e = eef_world_set_env(&now, c->env, c->env_options, c->seed, env)) ||
-        (e = eef_world_check(c, &now, where, NULL))) {
+        (e = eef_world_check(c, &now, where, "is that of the world its record builds now: the data "
+                             "files or eef's world generator changed"))) {
         eef_env_close(env);
         return e;
     }
