@@ -497,7 +497,23 @@ static void test_replay_cli(void **state)
     assert_true(tu_file_contains(out, "300 replayed, 0 matched"));
     assert_int_equal(tu_sh("%s replay %s --seed 7 >%s 2>%s", tu_eef(), old, out, err), 0);
     assert_true(tu_file_contains(out, "300 replayed, 300 matched"));
+    /* files of two worlds joined: replay, stats and train refuse them */
+    char joined[600];
+    snprintf(joined, sizeof joined, "%s/joined.jsonl", dir);
+    assert_int_equal(tu_sh("%s expert --env shop --split train --n 3 --seed 8 --out %s --quiet >/dev/null",
+                           tu_eef(), old), 0);
+    assert_int_equal(tu_sh("cat %s %s > %s", old, x, joined), 0);
+    const char *cmds[] = { "replay", "stats", "train --preset tiny --steps 1 --out M.eefm --data" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(cmds); i++) {
+        assert_int_equal(tu_sh("cd %s && %s %s %s >%s 2>%s", dir, tu_eef(), cmds[i], joined, out, err), 1);
+        assert_true(tu_file_contains(err, "joined.jsonl:5: a second header line with another context"));
+    }
+    /* train says which world its data is from */
+    assert_int_equal(tu_sh("cd %s && %s train --preset tiny --vocab 300 --steps 1 --batch 1 --seq 512 "
+                           "--quiet --out M.eefm --data %s >%s 2>%s", dir, tu_eef(), old, out, err), 0);
+    assert_true(tu_file_contains(err, "old.jsonl: shop, seed 8, world "));
     /* eef stats names the world, or says it is unknown */
+    assert_int_equal(tu_sh("sed '1s/.*/{\"eef\":\"trajectories\",\"version\":1}/' %s > %s", x, old), 0);
     assert_int_equal(tu_sh("%s stats %s >%s", tu_eef(), old, out), 0);
     assert_true(tu_file_contains(out, "world         context unknown"));
     assert_int_equal(tu_sh("%s stats --json %s >%s", tu_eef(), old, out), 0);
