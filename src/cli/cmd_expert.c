@@ -50,7 +50,12 @@ int cmd_expert(int argc, char **argv)
         e = eef_traj_set(&t[i].source, "expert");
         if (!e) e = eef_traj_set(&t[i].expert, expert);
     }
-    if (!e && out) e = eef_traj_write(out, t, nt);
+    /* the file says which world and expert made it (eef replay rebuilds it) */
+    eef_world w;
+    eef_world_init(&w);
+    if (!e) e = eef_world_set_env(&w, env_name, env_opt, (uint64_t)seed, env);
+    if (!e) e = eef_world_set_expert(&w, expert, NULL, expert_opt);
+    if (!e && out) e = eef_traj_write_ctx(out, &w, t, nt);
     if (!e) {
         printf("expert on %s %s: %zu tasks, win %.1f%% [%.1f, %.1f], score %.1f\n", env_name,
                split_name, nt, 100 * s.all.win, 100 * s.all.win_lo, 100 * s.all.win_hi, s.all.score);

@@ -121,6 +121,10 @@ uint64_t eef_rng_below(eef_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
 
 void eef_rng_shuffle(eef_rng *r, void *base, size_t n, size_t size);
 uint64_t eef_hash_str(const char *s);     /* FNV-1a then mixed */
+/* FNV-1a over p[0..n), continuing from h (EEF_HASH_START to begin): a
+ * streaming digest of files and worlds; mix the end with eef_hash64. */
+#define EEF_HASH_START 0xcbf29ce484222325ULL
+uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
 
 /* The random streams, in one table: every `a` given to eef_rng_key, so
  * that no two uses of randomness draw the same numbers by accident.  The
@@ -147,8 +151,9 @@ uint64_t eef_hash_str(const char *s);     /* FNV-1a then mixed */
                                               on the fixed seed below */
 #define EEF_SEED_COMPARE      0x5EED0B007ULL /* fixed: the same runs, the same intervals */
 /* agent/ */
-#define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key, (0, 0)
-                                                     the house expert's character in it */
+#define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key,
+                                                     (profile's stream, 0) the house
+                                                     expert's character in it */
 /* env/ */
 #define EEF_STREAM_HOUSE      0x686f757365ULL        /* "house": (split, index) a task */
 #define EEF_STREAM_SHOP_GEN   0x53484F5047454EULL    /* "SHOPGEN": (0, 0) a catalogue */
