@@ -68,7 +68,9 @@ typedef struct {
 
 typedef struct {
     eef_trajset kept;     /* source "agent" */
-    int *won;             /* [n_tasks] the task was won from its start */
+    int *won_from_start;  /* [n_tasks] a rollout from the task's start won: the
+                             task needs no expert help this iteration (EEF
+                             explores none of its expert's failures) */
     size_t n_tasks;
     long rollouts, steps;
 } eef_rft_result;
@@ -106,11 +108,12 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
  * e.g. a repeated "look", does not make a new state to explore from). */
 size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out);
 
-/* Given solved[0..n) for candidates in ascending order and whether the
- * task's start is solved, the index of the important state or -1; *j_out
- * gets the prefix length t_j of the preceding candidate (0 for the start).
- * `t` are the candidates' prefix lengths. */
-int eef_important_state(const size_t *t, const int *solved, size_t n, int start_solved,
+/* Given solved[0..n) for candidates in ascending order (-1: not tried) and
+ * whether the task was won from its start, the index of the important
+ * state or -1; *j_out gets the prefix length t_j of the preceding
+ * candidate (0 for the start).  `t` are the candidates' prefix lengths.
+ * Every search mode picks its important state here. */
+int eef_important_state(const size_t *t, const int *solved, size_t n, int won_from_start,
                         size_t *j_out);
 
 /* Turns a winning rollout from s_k (its first k steps are the expert's
@@ -131,21 +134,22 @@ typedef struct {
 /* What happened to one failed expert trajectory. */
 typedef struct {
     size_t n_cand;
-    size_t t[EEF_MAX_CANDIDATES];
-    int tried[EEF_MAX_CANDIDATES];  /* rollouts run from the candidate */
-    int solved[EEF_MAX_CANDIDATES]; /* -1 not tried, 0 no, 1 yes */
-    int important;                  /* index of s_k, or -1 */
-    size_t j;                       /* masked prefix length */
+    size_t cand_len[EEF_MAX_CANDIDATES]; /* t: expert actions before candidate s_t */
+    int tried[EEF_MAX_CANDIDATES];       /* rollouts run from the candidate */
+    int solved[EEF_MAX_CANDIDATES];      /* -1 not tried, 0 no, 1 yes */
+    int important;                       /* the candidate that is s_k, or -1 */
+    size_t important_len;                /* k: expert actions before s_k (0: none) */
+    size_t masked_len;                   /* j: the masked expert prefix a_1..a_j */
     int has_solution;
     eef_traj solution;
-    long rollouts, steps;           /* simulation cost */
+    long rollouts, steps;                /* simulation cost */
 } eef_explore_result;
 
 /* Explores from the failed expert trajectories `failed[0..n)` with the
- * agent; start_solved[i] says whether task i was won from its start this
- * iteration (then nothing is explored: the task needs no expert help). */
+ * agent; won_from_start[i] says whether failed[i]'s task was won from its
+ * start this iteration (then nothing is explored: it needs no expert help). */
 eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *failed,
-                             const int *start_solved, size_t n, const eef_explore_config *c,
+                             const int *won_from_start, size_t n, const eef_explore_config *c,
                              eef_explore_result *out);
 void eef_explore_result_free(eef_explore_result *r);
 
