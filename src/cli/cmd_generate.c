@@ -141,7 +141,7 @@ int cmd_generate(int argc, char **argv)
     if (!e && max_new < 1) e = eef_fail(EEF_EINVAL, "the prompt fills the model's context");
     if (!e) e = eef_kv_new(m, 0, &kv);
     eef_sampling s = { .temperature = temp, .top_p = top_p };
-    eef_rng rng = eef_rng_make(eef_rng_key((uint64_t)seed, 0x6E7, 0, 0));
+    eef_rng rng = eef_rng_make(eef_rng_key((uint64_t)seed, EEF_STREAM_GENERATE, 0, 0));
     int stop[16], n_stop = stop_ids(m, stop);
     double t0 = eef_now();
     if (!e) e = eef_generate(kv, ids, (int)n, (int)max_new, &s, stop, n_stop, &rng, &out, &n_out, &cap_out);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "dist/dist.h"
 
 #ifdef EEF_HAVE_BLAS
 #include <cblas.h>
@@ -11,7 +12,7 @@
 int cmd_version(int argc, char **argv)
 {
     static const cli_opt opts[] = { { 0 } };
-    static const cli_spec spec = { "version", "", "print version, build flags, BLAS and threads",
+    static const cli_spec spec = { "version", "", "print version, build flags, BLAS, threads and MPI",
                                    opts, 0, 0 };
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 0 : rc;
@@ -37,5 +38,6 @@ int cmd_version(int argc, char **argv)
                         : __builtin_cpu_supports("avx2") ? "avx2"
                                                          : "baseline");
     printf("threads: %d\n", eef_threads());
+    printf("mpi: %s\n", eef_dist_library());
     return 0;
 }
