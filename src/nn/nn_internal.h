@@ -233,6 +233,27 @@ struct eef_acts {
 };
 void eef_acts_free(eef_acts *a);
 
+/* ------------------------------------------------------------ tries (constrain.c)
+ * Nodes in creation order: a parent always precedes its children. */
+typedef struct {
+    int token;       /* token on the edge into this node (-1 at the root) */
+    int parent;
+    int first_child, next_sibling;
+    int tag;         /* >= 0: an allowed sequence ends here */
+    int has_free;    /* free text may follow this node ... */
+    int free_tag;    /* ... and this is the tag returned for it (any value) */
+    int seq;         /* order in which the sequence ending here was added */
+} trie_node;
+
+struct eef_trie {
+    trie_node *nodes;
+    int n, cap;
+    int n_seqs;
+    int *seq_node; /* node of the i-th added sequence */
+    int seq_cap;
+};
+
+
 /* ------------------------------------------------------------ model internals */
 /* A model with its trainable buffer allocated (zeroed) and bound. */
 eef_err eef_model_alloc(const eef_model_config *cfg, eef_tokenizer *tok, eef_model **out);
