@@ -340,6 +340,36 @@ void eef_kv_truncate(eef_kv *kv, int len); /* forget tokens from len on */
 /* Appends tokens; if `logits` is not NULL it receives the [V] logits of the
  * last token. */
 eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits);
+int eef_kv_capacity(const eef_kv *kv);
+const eef_model *eef_kv_model(const eef_kv *kv);
+/* The [V] logits after the cache's last token (NULL when not kept: an
+ * empty or truncated cache); valid until the cache changes. */
+const float *eef_kv_logits(const eef_kv *kv);
+/* Shared prefixes: dst becomes the first len tokens of src (same model),
+ * with src's logits when len is all of src.  The keys and values are
+ * copied, not recomputed: continuing dst gives the bits that continuing
+ * src would.  (A copy costs L * len * 2 Hkv hd floats of memory traffic;
+ * feeding the prefix again costs its whole forward pass.) */
+eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len);
+
+/* ------------------------------------------------------------ batched decoding
+ * Many sequences advanced in lockstep, one token each per step, in one
+ * forward pass over their rows: the products with the weights become
+ * matrix-matrix (the weights are read once per step, not once per
+ * sequence), while each sequence attends to its own cache at its own
+ * position.  The sequences are ordinary caches: a caller keeps a batch
+ * full by giving a step whatever caches are decoding (an ended sequence's
+ * cache is reset or refilled, e.g. with eef_kv_copy of a shared prefix,
+ * and takes its place), and feeds prompts with eef_kv_feed.
+ * Up to 64 sequences a step, each sequence's logits and cache are bit
+ * for bit those eef_kv_feed of its token alone would give: a sequence's
+ * result does not depend on the batch it was decoded in. */
+typedef struct eef_kvb eef_kvb; /* buffers for steps of up to max_seqs rows */
+eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out);
+void eef_kvb_free(eef_kvb *b);
+/* Appends tokens[i] to kvs[i] (distinct caches of b's model) for i < n,
+ * n <= max_seqs; logits (NULL: kept in the caches only) gets [n, V]. */
+eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits);
 
 typedef struct {
     double temperature; /* 0: greedy */
@@ -385,6 +415,22 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
                                const char *free_close, int max_free, const eef_sampling *s,
                                eef_rng *rng, eef_choice *out);
 void eef_choice_free(eef_choice *c);
+
+/* The same choice, one token at a time, for decoding many sequences in
+ * lockstep.  eef_cdec_next chooses from `logits`, the sequence's logits
+ * after its last token (eef_kv_logits(kv) at first); it sets *feed to the
+ * token the caller must append to kv next (-1: none) and *done once the
+ * choice is complete (nothing more to choose once *feed is appended).
+ * Until then the caller calls it again with the logits after *feed.  The
+ * same logits and rng give eef_decode_constrained's choice. */
+typedef struct eef_cdec eef_cdec;
+eef_err eef_cdec_new(const eef_kv *kv, const eef_trie *trie, const eef_tokenizer *tok,
+                     const char *free_close, int max_free, const eef_sampling *s, eef_rng *rng,
+                     eef_cdec **out);
+eef_err eef_cdec_next(eef_cdec *c, const float *logits, int *feed, int *done);
+/* The choice made (the tokens are then the caller's to free). */
+void eef_cdec_take(eef_cdec *c, eef_choice *out);
+void eef_cdec_free(eef_cdec *c);
 
 /* Log-probabilities of every sequence in the trie after the cache's
  * content, in one forward pass with a tree attention mask; out[i] gets the

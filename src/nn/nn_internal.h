@@ -72,10 +72,11 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
 
 /* THE matrix product with a weight, any dtype:
  *   y[n*ldy + o] = sum_i x[n*ldx + i] W[o, i]     (n < N, o < O = W.rows, i < I = W.cols)
- * f32 weights go to sgemm (rows of x split over threads; for a few rows
- * and a large W, W's rows are split instead); other types through their
- * kernels in nn_dtype_table: dot_rows for a few rows (decoding), else
- * tiles of W converted to f32 and sgemm (prefill, training). */
+ * Up to 64 rows of x (decoding) go through the row kernel
+ * (nn_vec.dot_block, W's rows split over the threads for a large W),
+ * whose every dot is summed the same way whatever N: a row's result does
+ * not depend on the other rows.  More rows go to sgemm (f32 W: rows of x
+ * split over threads; other types: tiles of W converted to f32). */
 eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N);
 /* The backward of nn_matmul: dx[n*ldx + i] = (accumulate ? dx : 0) +
  * sum_o dy[n*ldy + o] W[o, i] (skipped if dx is NULL), and, for an f32
@@ -89,8 +90,10 @@ int nn_tensor_join(const eef_tensor *const *w, int n, eef_tensor *out);
 
 /* The per-dtype kernel table (dtype.c).  A new element type (the GGUF
  * block types) is one entry: its block geometry, to_f32 (required: it
- * makes tiles for sgemm, embedding rows and exports), and optionally
- * dot_rows, the kernel for a few rows of x (decoding), and from_f32. */
+ * makes tiles for sgemm, the row kernel's widened rows, embedding rows
+ * and exports), and optionally dot_rows, a kernel of the type's own for a
+ * few rows of x (decoding; a quantized type dots its blocks directly), and
+ * from_f32. */
 typedef struct {
     const char *name;
     int block;       /* elements per block (1 for F32/F16/BF16) */
@@ -230,6 +233,27 @@ struct eef_acts {
 };
 void eef_acts_free(eef_acts *a);
 
+/* ------------------------------------------------------------ tries (constrain.c)
+ * Nodes in creation order: a parent always precedes its children. */
+typedef struct {
+    int token;       /* token on the edge into this node (-1 at the root) */
+    int parent;
+    int first_child, next_sibling;
+    int tag;         /* >= 0: an allowed sequence ends here */
+    int has_free;    /* free text may follow this node ... */
+    int free_tag;    /* ... and this is the tag returned for it (any value) */
+    int seq;         /* order in which the sequence ending here was added */
+} trie_node;
+
+struct eef_trie {
+    trie_node *nodes;
+    int n, cap;
+    int n_seqs;
+    int *seq_node; /* node of the i-th added sequence */
+    int seq_cap;
+};
+
+
 /* ------------------------------------------------------------ model internals */
 /* A model with its trainable buffer allocated (zeroed) and bound. */
 eef_err eef_model_alloc(const eef_model_config *cfg, eef_tokenizer *tok, eef_model **out);
@@ -289,11 +313,13 @@ typedef struct {
     void (*swiglu_row)(float *o, const float *a, const float *b, int n);
     void (*swiglu_bwd_row)(float *da, float *db, const float *d, const float *a, const float *b,
                            int n);
-    /* 16-bit weights: widening (exact) and dot products with f32 x */
+    /* 16-bit weights: widening (exact) */
     void (*bf16_to_f32)(const uint16_t *src, float *dst, int n);
     void (*f16_to_f32)(const uint16_t *src, float *dst, int n);
-    float (*dot_bf16)(const uint16_t *w, const float *x, int n);
-    float (*dot_f16)(const uint16_t *w, const float *x, int n);
+    /* y[n ldy + r] = <row r of w, row n of x> for r < R <= 4 (rows ldw
+     * floats apart), n < N, each dot summed the same way whatever N and R */
+    void (*dot_block)(float *y, int ldy, const float *x, int ldx, int N, const float *w,
+                      size_t ldw, int R, int I);
 } nn_vec_ops;
 extern nn_vec_ops nn_vec;
 void nn_vec_select(void);
