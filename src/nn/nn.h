@@ -296,7 +296,8 @@ eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
  *   an .eefm file                   (nn/checkpoint.c)
  *   a Hugging Face model directory  (nn/hf.c: config.json, model.safetensors
  *                                    or its shards + index, generation_config.json)
- * (GGUF files plug in here too: nn/load.c.)  Every file is validated
+ *   a GGUF file                     (nn/gguf.c, gguf_model.c: llama, qwen2, qwen3;
+ *                                    F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K)  Every file is validated
  * before anything it claims is allocated; errors read "file: reason". */
 typedef struct {
     int trainable;   /* 1: every weight copied to f32 into the trainable buffer */
@@ -306,16 +307,17 @@ typedef struct {
 } eef_load_opts;
 
 /* Defaults: an .eefm is loaded trainable (as training resumes from it), a
- * Hugging Face directory frozen with its own dtypes. */
+ * Hugging Face directory or GGUF file frozen with its own dtypes (GGUF:
+ * dtype may also be a block type, the matrices quantized on load). */
 eef_err eef_model_load(const char *path, eef_model **out);
 eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model **out);
 
 /* ------------------------------------------------------------ export
  * The weights in a standard format for other runtimes (nn/export.c),
  * Llama tensor names, fused projections split:
- *   "gguf"         llama.cpp (architecture "llama"), float32, with the
- *                  tokenizer as a GPT-2 style BPE; q/k rows in the pair
- *                  layout (llama.cpp's NORM rope)
+ *   "gguf"         llama.cpp, float32 (eef_model_export_gguf for other
+ *                  types): architecture llama, qwen2 (q/k/v biases) or
+ *                  qwen3 (q/k norms), the tokenizer as tokenizer.ggml.*
  *   "safetensors"  one file, Hugging Face LlamaForCausalLM names, float32,
  *                  q/k rows in HF's rotate_half layout, config in __metadata__
  *   "hf"           a Hugging Face model directory (path is the directory):
@@ -324,6 +326,10 @@ eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model 
  *                  by transformers and by eef_model_load
  * Written atomically, file by file.  docs/serving.md has the details. */
 eef_err eef_model_export(const eef_model *m, const char *format, const char *path);
+/* GGUF with the matrices in `dtype` (F32, F16, BF16, Q8_0, Q4_K, Q5_K,
+ * Q6_K; EEF_DT_COUNT: each its own), falling back to Q8_0 then F32 for
+ * rows that are not whole blocks (nn/gguf_export.c). */
+eef_err eef_model_export_gguf(const eef_model *m, eef_dtype dtype, const char *path);
 
 /* ------------------------------------------------------------ inference
  * A KV cache for one sequence, used by one thread at a time.  Tokens are
