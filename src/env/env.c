@@ -60,22 +60,34 @@ void eef_env_close(eef_env *env)
     if (env) env->ops->close(env);
 }
 
-eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
-                        const char *const *actions, size_t n, eef_step *out)
+eef_err eef_env_restore_watch(eef_episode *ep, eef_split split, size_t index,
+                              const char *const *actions, size_t n, eef_restore_watch *w,
+                              eef_step *out)
 {
     const eef_env_ops *ops = ep->env->ops;
     eef_step st;
+    if (w) w->taken = 0;
     EEF_TRY(ops->reset(ep, split, index, &st));
     for (size_t i = 0; i < n; i++) {
-        if (st.done)
+        if (w && w->before) EEF_TRY(w->before(w->ctx, i, &st));
+        if (st.done) {
+            if (w && w->as_recorded) break;
             return eef_fail(EEF_ESTATE, "restore: episode ended after %zu of %zu actions", i, n);
+        }
         EEF_TRY(ops->step(ep, actions[i], &st));
-        if (!st.valid)
+        if (w) w->taken = i + 1;
+        if (!st.valid && !(w && w->as_recorded))
             return eef_fail(EEF_ESTATE, "restore: action %zu '%s' is invalid: %s", i + 1,
                             actions[i], st.obs);
     }
     if (out) *out = st;
     return EEF_OK;
+}
+
+eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
+                        const char *const *actions, size_t n, eef_step *out)
+{
+    return eef_env_restore_watch(ep, split, index, actions, n, NULL, out);
 }
 
 eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
@@ -96,6 +108,18 @@ eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
     }
     free(copy);
     return err;
+}
+
+eef_err eef_env_fingerprint(const eef_env *env, char out[EEF_FINGERPRINT_LEN])
+{
+    out[0] = 0;
+    if (!env->ops->digest)
+        return eef_fail(EEF_ENOTFOUND, "environment '%s' has no world fingerprint", env->ops->name);
+    uint64_t h = eef_hash_bytes(env->ops->digest(env), env->ops->name, strlen(env->ops->name));
+    int32_t steps = env->max_steps; /* the step limit is part of the world's rules */
+    h = eef_hash_bytes(h, &steps, sizeof steps);
+    snprintf(out, EEF_FINGERPRINT_LEN, "%016llx", (unsigned long long)eef_hash64(h));
+    return EEF_OK;
 }
 
 eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,

@@ -13,7 +13,6 @@
 
 enum { MAX_METHODS = 64, DEFAULT_REPS = 10000 };
 static const double LEVEL = 0.95;
-static const uint64_t BOOT_SEED = 0x5EED0B007ULL; /* fixed: same runs, same intervals */
 
 /* ------------------------------------------------------------ outcomes */
 /* One run's (or the expert's) test tasks, by index. */
@@ -22,6 +21,8 @@ typedef struct {
     unsigned char *win, *tier; /* tier: eef_tier, 255 unknown */
     uint64_t *fp;              /* what identifies task i: id, instruction, tier */
     char **task;               /* ids, for messages */
+    eef_world world;           /* the world the file records (unknown: none) */
+    char path[1200];           /* the file, for messages */
 } outcomes;
 
 static void outcomes_free(outcomes *o)
@@ -89,6 +90,7 @@ static eef_err outcomes_read(const char *path, const cJSON *summary, const char 
         n++;
     }
     eef_traj_free(&t);
+    eef_world world = rd.ctx;
     eef_traj_reader_close(&rd);
     o->n = n;
     /* in index order; every index 0..n-1 exactly once */
@@ -112,6 +114,8 @@ static eef_err outcomes_read(const char *path, const cJSON *summary, const char 
     free(idx);
     outcomes_free(o);
     *o = s;
+    o->world = world;
+    snprintf(o->path, sizeof o->path, "%s", path);
     if (!e && !n) e = eef_fail(EEF_EFORMAT, "%s: no trajectories", path);
     if (!e) {
         /* the same outcomes the table is made of */
@@ -179,7 +183,7 @@ static void block_free(block *b)
 /* The table's order: the paper's pipeline, then others as they come. */
 static int method_rank(const char *m, size_t first_seen)
 {
-    static const char *order[] = { "expert", "sft", "eto", "rft", "eef" };
+    static const char *order[] = { "expert", "sft", "eto", "rft", "rft-matched", "eef", "eef-both" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(order); i++)
         if (strcmp(m, order[i]) == 0) return (int)i;
     return (int)(EEF_ARRAY_LEN(order) + first_seen);
@@ -232,6 +236,13 @@ static eef_err group_put(seed_group *g, size_t m, const eef_run_view *v, const c
     if (g->ref >= 0) {
         const outcomes *ref = &g->out[g->ref];
         const char *ref_dir = g->run[g->ref]->dir;
+        /* the worlds the files record (a generator or data files changed
+         * between the runs), before the tasks they hold */
+        eef_world a = ref->world, b = o->world;
+        a.have &= EEF_CTX_WORLD, b.have &= EEF_CTX_WORLD;
+        char by[1300];
+        snprintf(by, sizeof by, "is that of %s: runs paired by seed must be in one world", o->path);
+        EEF_TRY(eef_world_check(&a, &b, ref->path, by));
         if (o->n != ref->n)
             return eef_fail(EEF_EINVAL, "seed %.0f: %s (%s) has %zu test tasks, %s has %zu: runs "
                             "of one seed must be evaluated on the same tasks to be paired",
@@ -381,7 +392,7 @@ static eef_err block_pairs(block *b)
             if (b->g[s].run[m]) wins[s * b->nm + m] = b->g[s].out[m].win;
     }
     eef_boot bs;
-    eef_err e = eef_boot_run(st, b->ng, b->nm, b->reps, BOOT_SEED, &bs);
+    eef_err e = eef_boot_run(st, b->ng, b->nm, b->reps, EEF_SEED_COMPARE, &bs);
     for (size_t a = 1; !e && a < b->nm; a++)
         for (size_t c = 0; !e && c < a; c++) {
             pair_row *p = &b->pair[b->np];

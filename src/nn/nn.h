@@ -26,8 +26,8 @@
  * Weights the forward pass reads are eef_tensors: a row-major matrix
  * [rows, cols] (PyTorch's [out, in]) of some element type.  Trainable
  * weights are always F32 (views into the one parameter buffer); frozen
- * ones may stay as a file stores them (F16, BF16; the quantized GGUF types
- * once their kernels exist).  Every product with a weight goes through one
+ * ones may stay as a file stores them (F16, BF16, and GGUF's block types
+ * Q8_0, Q4_K, Q5_K, Q6_K: nn/quant.c).  Every product with a weight goes through one
  * entry point with a per-type kernel table (nn_internal.h: nn_matmul).
  */
 typedef enum {
@@ -218,6 +218,42 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits, doubl
 eef_err eef_model_backward(eef_model *m, float scale);
 void eef_model_zero_grad(eef_model *m);
 double eef_batch_mask_count(const eef_batch *b);
+/* Objectives on sequence log-probabilities (DPO): after a forward pass,
+ * out[n] = log p(targets[n]) at the [B*T] positions with mask != 0 (0
+ * elsewhere); then the backward ADDS d(sum_n coef[n] log p(targets[n]))
+ * / d(params) over those positions. */
+eef_err eef_model_token_logprobs(const eef_model *m, float *out);
+eef_err eef_model_backward_weighted(eef_model *m, const float *coef);
+
+/* ------------------------------------------------------------ DPO
+ * Direct preference optimization over sequence pairs (nn/dpo.c), as ETO
+ * trains on (expert win, agent failure) trajectory pairs.  With lp(s) the
+ * mask-weighted sum of log p over a sequence's tokens (the mask: 1 on
+ * action tokens), per pair
+ *   z = beta ((lp(chosen) - ref_chosen) - (lp(rejected) - ref_rejected)),
+ *   loss = -log sigmoid(z),
+ * averaged over the pairs.  ref_*: the frozen reference model's lp of the
+ * same sequences (eef_seq_logprobs), computed once.  Sequences are packed
+ * in order into `b` (reused scratch; a sequence longer than b->T + 1 is
+ * cut to its end, the same way for the reference and the policy). */
+typedef struct {
+    eef_seq chosen, rejected;
+    double ref_chosen, ref_rejected;
+} eef_dpo_pair;
+
+typedef struct {
+    double loss;                           /* mean -log sigmoid(z) */
+    double accuracy;                       /* fraction of pairs with z > 0 */
+    double margin;                         /* mean z / beta */
+    double chosen_reward, rejected_reward; /* mean beta (lp - ref) */
+} eef_dpo_stats;
+
+/* out[i] = lp(seqs[i]) under m. */
+eef_err eef_seq_logprobs(eef_model *m, const eef_seq *seqs, size_t n, eef_batch *b, double *out);
+/* The loss over n pairs; unless scale is 0, ADDS scale * d(loss)/d(params)
+ * to m->grads (one forward if all 2n sequences fit in b, else two). */
+eef_err eef_dpo_loss(eef_model *m, const eef_dpo_pair *pairs, size_t n, double beta,
+                     eef_batch *b, float scale, eef_dpo_stats *st);
 
 /* AdamW with decoupled weight decay (not on norms), global-norm gradient
  * clipping, warmup then cosine (or linear) decay to lr * min_lr_frac. */

@@ -215,7 +215,32 @@ static eef_err project_backward(float *dx, float *dw, const float *dy, int ldy, 
     return eef_fail(EEF_ESTATE, "backward: projection weights are not one trainable block");
 }
 
-eef_err eef_model_backward(eef_model *m, float scale)
+/* After a forward pass: out[n] = log p(targets[n]) at every position n of
+ * the batch with mask != 0, 0 elsewhere ([B*T]).  Call before the backward
+ * pass, which reuses the buffer these are kept in. */
+eef_err eef_model_token_logprobs(const eef_model *m, float *out)
+{
+    const eef_acts *a = m->acts;
+    if (!a || !a->have_forward) return eef_fail(EEF_ESTATE, "log-probs without a forward pass");
+    const eef_batch *b = a->batch;
+    memset(out, 0, (size_t)b->B * b->T * sizeof(float));
+    for (int r = 0; r < a->M; r++)
+        if (b->mask[a->rows[r]] != 0.0f) out[a->rows[r]] = -a->dxf[r];
+    return EEF_OK;
+}
+
+static eef_err backward(eef_model *m, float scale, const float *coef);
+
+eef_err eef_model_backward(eef_model *m, float scale) { return backward(m, scale, NULL); }
+
+/* ADDS d(sum_n coef[n] log p(targets[n]))/d(params), over the positions
+ * with mask != 0 (objectives on sequence log-probs: nn/dpo.c). */
+eef_err eef_model_backward_weighted(eef_model *m, const float *coef)
+{
+    return backward(m, 1.0f, coef);
+}
+
+static eef_err backward(eef_model *m, float scale, const float *coef)
 {
     eef_acts *a = m->acts;
     if (!a || !a->have_forward) return eef_fail(EEF_ESTATE, "backward without a forward pass");
@@ -229,12 +254,13 @@ eef_err eef_model_backward(eef_model *m, float scale)
     const eef_weights *g = &m->g;
     a->have_forward = 0; /* logits are overwritten by their gradient below */
 
-    /* d loss / d logits = w (softmax - onehot) * scale / sum(w) */
+    /* d loss / d logits = w (softmax - onehot) * scale / sum(w); with
+     * coefficients c on log p, w = -c */
     float norm = a->mask_sum > 0 ? (float)(scale / a->mask_sum) : 0.0f;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++) {
         int n = a->rows[r];
-        float w = b->mask[n] * norm;
+        float w = coef ? (b->mask[n] != 0.0f ? -coef[n] : 0.0f) : b->mask[n] * norm;
         float *lg = a->logits + (size_t)r * V;
         if (w == 0.0f) {
             memset(lg, 0, (size_t)V * sizeof(float));
