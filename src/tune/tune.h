@@ -96,7 +96,10 @@ void eef_rft_result_free(eef_rft_result *r);
  * unsolved/solved boundary by binary search instead of trying every
  * candidate.
  */
-typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1 } eef_search_mode;
+typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1, EEF_SEARCH_EVEN = 2 } eef_search_mode;
+/* "stride", "bisect", "even" */
+const char *eef_search_name(eef_search_mode m);
+eef_err eef_search_parse(const char *s, eef_search_mode *out);
 
 #define EEF_MAX_CANDIDATES 64
 
@@ -221,17 +224,24 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  * its files are, so a run killed at any point resumes at the phase it was
  * in and ends with the same bytes as an uninterrupted one.
  */
-typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2 } eef_method;
+typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2, EEF_METHOD_ETO = 3 } eef_method;
 
 const char *eef_method_name(eef_method m);
 eef_err eef_method_parse(const char *s, eef_method *out);
 
 typedef struct {
     eef_method method;
+    char label[32];             /* the run's row in comparisons ("" : the method's
+                                   name): two rows of one method, as rft-matched */
+    long match_rollouts;        /* > 0: rft.k was set to simulate at least this many
+                                   episodes, an EEF run's (eef_run_match_rollouts) */
     char preset[16];
     char env[128];
     char env_options[256];
-    char expert[256];           /* "builtin" or "chat:URL" */
+    char expert[256];           /* "builtin", "weak", "chat:URL", or several of them
+                                   comma-separated: SFT clones every expert's wins,
+                                   EEF explores every expert's failures; the first
+                                   is the run's expert on the test tasks */
     char expert_options[256];
     uint64_t seed;
     int iters;
@@ -243,7 +253,15 @@ typedef struct {
     int iter_from_sft;          /* 1: retrain from the SFT model; 0: continue */
     eef_rft_config rft;         /* exploration from the starts */
     eef_explore_config eef;     /* exploration from expert failures */
+    eef_eto_config eto;         /* ETO's rounds (method eto) */
 } eef_run_config;
+
+/* RFT given as many rollouts as the EEF run in eef_dir (its metrics.jsonl:
+ * all iterations): K = ceil(rollouts / (c->iters x explored tasks)), and
+ * the label "rft-matched" unless c has one. */
+eef_err eef_run_match_rollouts(eef_run_config *c, const char *eef_dir);
+/* The experts of c->expert, in order, into names[0..max); their count. */
+int eef_run_experts(const eef_run_config *c, char names[][256], int max);
 
 /* Presets: "tiny" (tests, seconds), "demo" (make demo), for an environment
  * ("shop", "house", or "remote:URL"; the preset sizes its world). */
