@@ -131,6 +131,35 @@ static void test_roundtrip(void **state)
     free(da);
     free(db);
 
+    /* which expert made it: written after source, read back, copied; a
+     * line without it (older files) reads as NULL */
+    {
+        eef_traj t;
+        const char *with = "{\"id\":\"g\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"expert\",\"expert\":\"weak\","
+                           "\"reward\":0,\"win\":false,\"conversations\":[{\"from\":\"human\",\"value\":\"o\",\"loss\":0},"
+                           "{\"from\":\"gpt\",\"value\":\"a\",\"loss\":1}]}";
+        assert_ok(eef_traj_from_json(with, strlen(with), "mem:1", &t));
+        assert_string_equal(t.expert, "weak");
+        eef_buf out;
+        eef_buf_init(&out);
+        assert_ok(eef_traj_to_json(&t, &out));
+        assert_string_equal(out.data, with);
+        eef_traj c2;
+        eef_traj_init(&c2);
+        assert_ok(eef_traj_copy(&c2, &t));
+        assert_true(eef_traj_equal(&c2, &t));
+        assert_ok(eef_traj_set(&c2.expert, "builtin"));
+        assert_false(eef_traj_equal(&c2, &t));
+        eef_traj_free(&c2);
+        eef_traj_free(&t);
+        const char *old = "{\"id\":\"g\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"expert\",\"reward\":0,"
+                          "\"win\":false,\"conversations\":[{\"from\":\"human\",\"value\":\"o\",\"loss\":0}]}";
+        assert_ok(eef_traj_from_json(old, strlen(old), "mem:1", &t));
+        assert_null(t.expert);
+        eef_buf_free(&out);
+        eef_traj_free(&t);
+    }
+
     /* one line in memory, and a copy */
     eef_buf line;
     eef_buf_init(&line);
@@ -222,6 +251,8 @@ static const bad_case bad_cases[] = {
     { "{\"id\":\"x\",\"task\":\"t\",\"source\":\"e\",\"reward\":0,\"win\":false," TURNS "}", 0,
       "field 'env' missing" },
     { HEAD "\"win\":false," TURNS "}", 0, "field 'reward' missing" },
+    { HEAD "\"expert\":\"\",\"reward\":0,\"win\":false," TURNS "}", 0, "field 'expert' is not a non-empty string" },
+    { HEAD "\"expert\":3,\"reward\":0,\"win\":false," TURNS "}", 0, "field 'expert' is not a non-empty string" },
     { HEAD "\"reward\":0," TURNS "}", 0, "field 'win' missing" },
     { "{\"id\":\"\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"e\",\"reward\":0,\"win\":false," TURNS "}",
       0, "field 'id' is empty" },

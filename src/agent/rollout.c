@@ -16,6 +16,23 @@ typedef struct {
     eef_strlist obs, acts;
 } history;
 
+/* The restored prefix as the rollout records it: each action with the
+ * observation it was taken in, as context (mask 0). */
+typedef struct {
+    history *h;
+    eef_traj *out;
+    const char *const *prefix;
+} prefix_record;
+
+static eef_err record_prefix(void *ctx, size_t i, const eef_step *st)
+{
+    prefix_record *p = ctx;
+    if (eef_strlist_push(&p->h->obs, st->obs)) return EEF_ENOMEM;
+    if (st->done) return EEF_OK; /* the restore fails: the prefix is too long */
+    EEF_TRY(eef_traj_push(p->out, st->obs, p->prefix[i], 0));
+    return eef_strlist_push(&p->h->acts, p->prefix[i]) ? EEF_ENOMEM : EEF_OK;
+}
+
 static eef_err fill_header(eef_episode *ep, const eef_rollout_spec *spec, eef_traj *out)
 {
     eef_env *env = ep->env;
@@ -47,23 +64,15 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
     eef_buf_init(&action);
     eef_step st = { 0 };
     eef_rng rng = eef_rng_make(spec->key);
-    /* restore: reset, then the prefix, recorded as context (mask 0) */
-    if (!e) e = ops->reset(ep, spec->split, spec->index, &st);
-    if (!e && eef_strlist_push(&h.obs, st.obs)) e = EEF_ENOMEM;
-    for (size_t i = 0; !e && i < spec->n_prefix; i++) {
-        if (st.done) {
-            e = eef_fail(EEF_ESTATE, "rollout: prefix of task %s ends the episode after %zu "
-                         "actions", task.id, i);
-            break;
-        }
-        const char *a = spec->prefix[i];
-        e = eef_traj_push(out, h.obs.items[h.obs.n - 1], a, 0);
-        if (!e) e = ops->step(ep, a, &st);
-        if (!e && !st.valid)
-            e = eef_fail(EEF_ESTATE, "rollout: prefix action %zu '%s' of task %s is invalid",
-                         i + 1, a, task.id);
-        if (!e && (eef_strlist_push(&h.acts, a) || eef_strlist_push(&h.obs, st.obs))) e = EEF_ENOMEM;
+    /* the state the rollout starts from: the task's start, then the prefix */
+    prefix_record rec = { &h, out, spec->prefix };
+    eef_restore_watch w = { .before = record_prefix, .ctx = &rec };
+    if (!e) {
+        e = eef_env_restore_watch(ep, spec->split, spec->index, spec->prefix, spec->n_prefix, &w,
+                                  &st);
+        if (e) e = eef_fail_ctx(e, "rollout: prefix of task %s", task.id);
     }
+    if (!e && eef_strlist_push(&h.obs, st.obs)) e = EEF_ENOMEM;
     /* then the policy */
     while (!e && !st.done) {
         e = ops->actions(ep, &valid);

@@ -89,7 +89,7 @@ int cmd_train(int argc, char **argv)
         }
         eef_model_config mc;
         if (!e) e = eef_model_preset(preset, eef_tok_vocab_size(tok), &mc);
-        if (!e) e = eef_model_new(&mc, tok, eef_rng_key((uint64_t)seed, 0x5F7, 0, 0), &m);
+        if (!e) e = eef_model_new(&mc, tok, eef_rng_key((uint64_t)seed, EEF_STREAM_SFT, 0, 0), &m);
         else if (tok) eef_tok_free(tok);
     }
     eef_train_config tc;

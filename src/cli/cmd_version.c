@@ -3,6 +3,9 @@
 
 #include "dist/dist.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #ifdef EEF_HAVE_BLAS
 #include <cblas.h>
 #endif
@@ -19,6 +22,15 @@ int cmd_version(int argc, char **argv)
     printf("compiler: gcc %d.%d.%d\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #ifdef EEF_HAVE_BLAS
     printf("blas: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
+    /* who chose the kernels (src/cli/main.c pins them by the CPU's ISA) */
+    const char *pinned = getenv("EEF_OPENBLAS_PINNED"), *user = getenv("OPENBLAS_CORETYPE");
+    if (pinned && user && strcmp(pinned, user) == 0)
+        printf("blas core: %s (OPENBLAS_CORETYPE pinned by eef to the CPU's instruction set)\n",
+               openblas_get_corename());
+    else if (user)
+        printf("blas core: %s (OPENBLAS_CORETYPE=%s set by the user)\n", openblas_get_corename(), user);
+    else
+        printf("blas core: %s (chosen by OpenBLAS: not pinned)\n", openblas_get_corename());
 #else
     printf("blas: none (plain-C matmul)\n");
 #endif

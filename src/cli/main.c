@@ -3,11 +3,13 @@
 
 #include "dist/dist.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_command commands[] = {
     { "version", cmd_version, "print version, build flags, BLAS and threads" },
-    { "tokenizer", cmd_tokenizer, "train a BPE tokenizer on a corpus" },
+    { "tokenizer", cmd_tokenizer, "train a BPE tokenizer; encode or decode with any model's" },
     { "train", cmd_train, "train a model on trajectories (masked SFT)" },
     { "generate", cmd_generate, "sample text from a model" },
     { "play", cmd_play, "play an environment in the terminal" },
@@ -51,10 +53,41 @@ static int run_command(int argc, char **argv)
     return 2;
 }
 
+/* OpenBLAS (a DYNAMIC_ARCH build, as Debian's) picks its kernels by the
+ * CPU model when the library loads, and different kernels round
+ * differently: the same tiny SFT run gave different bytes under its
+ * SkylakeX, Haswell and Sandybridge kernels (issue 21).  So eef chooses
+ * the kernels by the CPU's instruction set, which is what they need, not
+ * by its model name: AVX-512F -> SkylakeX, AVX2 + FMA -> Haswell, AVX ->
+ * Sandybridge, else Nehalem; machines of one ISA family then run the same
+ * kernels (docs/robustness.md says what can still differ).  The choice
+ * must be in the environment before the library initialises, so it is
+ * set and the program executed again; OPENBLAS_CORETYPE set by the user
+ * is left alone.  EEF_OPENBLAS_PINNED tells `eef version` who chose. */
+static void pin_openblas(char **argv)
+{
+#ifdef EEF_HAVE_BLAS
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    __builtin_cpu_init();
+    const char *core = __builtin_cpu_supports("avx512f")                               ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
+                       : __builtin_cpu_supports("avx")                                 ? "Sandybridge"
+                                                                                      : "Nehalem";
+    if (setenv("OPENBLAS_CORETYPE", core, 1) || setenv("EEF_OPENBLAS_PINNED", core, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* no re-exec (no /proc): run with the kernels OpenBLAS chose */
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("EEF_OPENBLAS_PINNED");
+#else
+    (void)argv;
+#endif
+}
+
 /* Under mpirun every rank runs the command (eef run shares its work out);
  * rank 0 speaks for the job.  A rank that fails ends the whole job. */
 int main(int argc, char **argv)
 {
+    pin_openblas(argv);
     if (eef_dist_init(&argc, &argv)) {
         fprintf(stderr, "eef: %s\n", eef_errmsg());
         return 1;

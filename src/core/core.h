@@ -103,7 +103,7 @@ void eef_strlist_free(eef_strlist *l);
  * Counter-based: the value at position `ctr` of stream `key` is a pure
  * function of (key, ctr), so work split over any number of threads draws
  * the same numbers as long as each unit of work derives its own key,
- * e.g. eef_rng_key(seed, EEF_STREAM_ROLLOUT, task, rollout).
+ * e.g. eef_rng_key(seed, EEF_STREAM_EVAL, split, task).
  */
 typedef struct {
     uint64_t key;
@@ -118,12 +118,49 @@ uint32_t eef_rng_u32(eef_rng *r);
 double eef_rng_uniform(eef_rng *r);       /* [0, 1) */
 float eef_rng_normal(eef_rng *r);         /* N(0, 1) */
 uint64_t eef_rng_below(eef_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
+
 void eef_rng_shuffle(eef_rng *r, void *base, size_t n, size_t size);
 uint64_t eef_hash_str(const char *s);     /* FNV-1a then mixed */
 /* FNV-1a over p[0..n), continuing from h (EEF_HASH_START to begin): a
  * streaming digest of files and worlds; mix the end with eef_hash64. */
 #define EEF_HASH_START 0xcbf29ce484222325ULL
 uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
+
+/* The random streams, in one table: every `a` given to eef_rng_key, so
+ * that no two uses of randomness draw the same numbers by accident.  The
+ * values are history (changing one changes the bytes of every run); a new
+ * use takes a new value.  Each line says what (b, c) key within it. */
+/* tune/ and the CLI */
+#define EEF_STREAM_SFT        0x5F7ULL     /* (0, 0) a new model's weights (eef run's SFT,
+                                              eef train); (1, 0) SFT's training seed */
+#define EEF_STREAM_RFT        0x4F70000ULL /* + iteration: (task, rollout) a rollout from
+                                              the task's start */
+#define EEF_STREAM_EEF        0xEEF0000ULL /* + iteration: (task * 4096 + t, rollout) a
+                                              rollout from a failed expert trajectory's s_t */
+#define EEF_STREAM_ITER_TRAIN 0x17E4ULL    /* (iteration, 0) an iteration's training seed */
+#define EEF_STREAM_EPOCH      0x7a11ULL    /* on a training seed, (epoch, 0): its shuffle */
+#define EEF_STREAM_GENERATE   0x6E7ULL     /* (0, 0) eef generate's sampling */
+#define EEF_STREAM_SERVE      0x5E87EULL   /* (0, 0) on a request's seed, or (1, n) on 0 for
+                                              the n-th request without one: its sampling */
+/* nn/ */
+#define EEF_STREAM_MODEL_INIT 0x1417ULL    /* (tensor, 0) a new model's initial weights */
+/* eval/ */
+#define EEF_STREAM_EVAL       0xE7A1ULL    /* (split, task) an evaluation rollout */
+#define EEF_STREAM_SCORE_CI   0xB007ULL    /* (tier + 1, n) a score interval's bootstrap */
+#define EEF_STREAM_COMPARE_CI 0xB0075ULL   /* (stratum, replicate) eef compare's bootstrap,
+                                              on the fixed seed below */
+#define EEF_SEED_COMPARE      0x5EED0B007ULL /* fixed: the same runs, the same intervals */
+/* agent/ */
+#define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key, (0, 0)
+                                                     the house expert's character in it */
+/* env/ */
+#define EEF_STREAM_HOUSE      0x686f757365ULL        /* "house": (split, index) a task */
+#define EEF_STREAM_SHOP_GEN   0x53484F5047454EULL    /* "SHOPGEN": (0, 0) a catalogue */
+#define EEF_STREAM_SHOP_GOALS 0x53484F50474F414CULL  /* "SHOPGOAL": (0, 0) its goals */
+#define EEF_STREAM_SHOP_LOAD  0x53484F504C4F4144ULL  /* "SHOPLOAD": (i, 0) a loaded
+                                                        catalogue's synthetic goal i */
+#define EEF_STREAM_SHOP_HUMAN 0x53484F5048554D41ULL  /* "SHOPHUMA": (0, 0) the split of a
+                                                        loaded catalogue's human goals */
 
 /* ------------------------------------------------------------------ files
  * Every file eef writes goes to `path.tmp.<pid>` first, is fsynced,

@@ -60,22 +60,34 @@ void eef_env_close(eef_env *env)
     if (env) env->ops->close(env);
 }
 
-eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
-                        const char *const *actions, size_t n, eef_step *out)
+eef_err eef_env_restore_watch(eef_episode *ep, eef_split split, size_t index,
+                              const char *const *actions, size_t n, eef_restore_watch *w,
+                              eef_step *out)
 {
     const eef_env_ops *ops = ep->env->ops;
     eef_step st;
+    if (w) w->taken = 0;
     EEF_TRY(ops->reset(ep, split, index, &st));
     for (size_t i = 0; i < n; i++) {
-        if (st.done)
+        if (w && w->before) EEF_TRY(w->before(w->ctx, i, &st));
+        if (st.done) {
+            if (w && w->as_recorded) break;
             return eef_fail(EEF_ESTATE, "restore: episode ended after %zu of %zu actions", i, n);
+        }
         EEF_TRY(ops->step(ep, actions[i], &st));
-        if (!st.valid)
+        if (w) w->taken = i + 1;
+        if (!st.valid && !(w && w->as_recorded))
             return eef_fail(EEF_ESTATE, "restore: action %zu '%s' is invalid: %s", i + 1,
                             actions[i], st.obs);
     }
     if (out) *out = st;
     return EEF_OK;
+}
+
+eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
+                        const char *const *actions, size_t n, eef_step *out)
+{
+    return eef_env_restore_watch(ep, split, index, actions, n, NULL, out);
 }
 
 eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)

@@ -105,9 +105,29 @@ void eef_env_close(eef_env *env);
 
 /* Puts `ep` in the state reached from task (split, index) by `actions`
  * (replay: reset + step each).  out, if not NULL, receives the last step.
- * Fails if an action of the prefix is invalid or the episode ended early. */
+ * Fails if an action of the prefix is invalid or the episode ended early.
+ * This is the one way a state is rebuilt; eef_env_restore_watch is the
+ * same walk for callers that need what was seen on the way. */
 eef_err eef_env_restore(eef_episode *ep, eef_split split, size_t index,
                         const char *const *actions, size_t n, eef_step *out);
+
+typedef struct {
+    /* Called before action i (0 <= i < n) with the step that led to the
+     * state it is taken in: st->obs is what an actor saw there, st->done
+     * whether the episode was already over.  An error stops the restore. */
+    eef_err (*before)(void *ctx, size_t i, const eef_step *st);
+    void *ctx;
+    /* 0: an invalid action or an early end fails (a state is reached
+     * exactly or not at all).  1: the actions are a record to re-execute:
+     * invalid ones are stepped as they were taken, and an early end stops
+     * the walk without error. */
+    int as_recorded;
+    size_t taken; /* out: how many actions were stepped */
+} eef_restore_watch;
+
+eef_err eef_env_restore_watch(eef_episode *ep, eef_split split, size_t index,
+                              const char *const *actions, size_t n, eef_restore_watch *w,
+                              eef_step *out);
 
 /* The world's fingerprint, for files that record which world they were
  * made in: the environment's digest (shop: every task's id, tier and

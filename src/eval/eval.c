@@ -59,7 +59,8 @@ static void rate_of(const eef_traj *t, size_t n, int tier, uint64_t seed, eef_ra
     r->score = 100.0 * sum / (double)m;
     r->score_lo = r->score_hi = r->score;
     if (rewards)
-        eef_score_interval(rewards, m, 1000, eef_rng_key(seed, 0xB007, (uint64_t)(tier + 1), m),
+        eef_score_interval(rewards, m, 1000,
+                           eef_rng_key(seed, EEF_STREAM_SCORE_CI, (uint64_t)(tier + 1), m),
                            &r->score_lo, &r->score_hi);
     free(rewards);
 }
@@ -85,7 +86,7 @@ eef_err eef_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n
     }
     for (size_t i = 0; i < n; i++)
         specs[i] = (eef_rollout_spec){ .split = split, .index = i,
-                                       .key = eef_rng_key(seed, 0xE7A1, (uint64_t)split, i) };
+                                       .key = eef_rng_key(seed, EEF_STREAM_EVAL, (uint64_t)split, i) };
     eef_err e = eef_rollout_batch(env, policy, specs, n, label, t);
     free(specs);
     if (e) {

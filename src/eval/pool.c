@@ -13,7 +13,6 @@
 
 enum { MAX_METHODS = 64, DEFAULT_REPS = 10000 };
 static const double LEVEL = 0.95;
-static const uint64_t BOOT_SEED = 0x5EED0B007ULL; /* fixed: same runs, same intervals */
 
 /* ------------------------------------------------------------ outcomes */
 /* One run's (or the expert's) test tasks, by index. */
@@ -184,7 +183,7 @@ static void block_free(block *b)
 /* The table's order: the paper's pipeline, then others as they come. */
 static int method_rank(const char *m, size_t first_seen)
 {
-    static const char *order[] = { "expert", "sft", "eto", "rft", "eef" };
+    static const char *order[] = { "expert", "sft", "eto", "rft", "rft-matched", "eef", "eef-both" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(order); i++)
         if (strcmp(m, order[i]) == 0) return (int)i;
     return (int)(EEF_ARRAY_LEN(order) + first_seen);
@@ -393,7 +392,7 @@ static eef_err block_pairs(block *b)
             if (b->g[s].run[m]) wins[s * b->nm + m] = b->g[s].out[m].win;
     }
     eef_boot bs;
-    eef_err e = eef_boot_run(st, b->ng, b->nm, b->reps, BOOT_SEED, &bs);
+    eef_err e = eef_boot_run(st, b->ng, b->nm, b->reps, EEF_SEED_COMPARE, &bs);
     for (size_t a = 1; !e && a < b->nm; a++)
         for (size_t c = 0; !e && c < a; c++) {
             pair_row *p = &b->pair[b->np];

@@ -116,7 +116,8 @@ eef_err eef_boot_run(const eef_stratum *st, size_t n_strata, size_t n_methods, s
             if (!count) continue;
             for (size_t s = 0; s < n_strata; s++) {
                 uint32_t n = (uint32_t)st[s].n;
-                draw32 d = { eef_rng_make(eef_rng_key(seed, 0xB0075, st[s].key, (uint64_t)r)), 0, 0 };
+                uint64_t key = eef_rng_key(seed, EEF_STREAM_COMPARE_CI, st[s].key, (uint64_t)r);
+                draw32 d = { eef_rng_make(key), 0, 0 };
                 memset(count, 0, n * sizeof *count);
                 for (uint32_t i = 0; i < n; i++) count[draw_below(&d, n)]++;
                 uint32_t *w = out->wins + ((size_t)r * n_strata + s) * n_methods;

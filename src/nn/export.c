@@ -185,93 +185,74 @@ static void kv_bool(gbuf *g, const char *key, int v)
 }
 static void kv_str(gbuf *g, const char *key, const char *v) { kv_head(g, key, GG_STR), g_str(g, v); }
 
-/* GPT-2's byte-to-unicode map: printable bytes stand for themselves, the
- * others (controls, space, 127..160, 173) for code points 256, 257, ... */
-static unsigned byte_cp(unsigned char b)
-{
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return b;
-    unsigned n = 0;
-    for (unsigned x = 0; x < b; x++)
-        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174)) n++;
-    return 256 + n;
-}
-
-static int put_cp(eef_buf *b, unsigned cp)
-{
-    char u[2];
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        return eef_buf_append(b, u, 1);
-    }
-    u[0] = (char)(0xC0 | (cp >> 6));
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    return eef_buf_append(b, u, 2); /* every mapped code point is below 0x800 */
-}
-
-/* Token id's string in the GGUF vocabulary. */
+/* Token id's string in the GGUF vocabulary: text/'s tokenizer.json form
+ * (GPT-2's ByteLevel alphabet; a special or added token as its content);
+ * an id no token has (a hole in a Hugging Face vocabulary) a placeholder of
+ * type UNUSED. */
 static int token_text(const eef_tokenizer *tok, int id, eef_buf *out)
 {
     eef_buf_clear(out);
-    size_t len;
-    const char *p = eef_tok_piece(tok, id, &len);
-    if (!p) return -1;
-    if (id >= 256 && id < EEF_TOK_FIRST_MERGE) return eef_buf_append(out, p, len); /* "<|bos|>" */
-    for (size_t i = 0; i < len; i++)
-        if (put_cp(out, byte_cp((unsigned char)p[i]))) return -1;
-    return 0;
+    if (eef_tok_type_of(tok, id) == EEF_TOKTYPE_NONE) return eef_buf_printf(out, "[UNUSED%d]", id);
+    return eef_tok_vocab_text(tok, id, out);
+}
+
+/* llama.cpp's token types: 1 normal, 3 control, 4 user-defined, 5 unused. */
+static int32_t token_type(const eef_tokenizer *tok, int id)
+{
+    switch (eef_tok_type_of(tok, id)) {
+    case EEF_TOKTYPE_CONTROL: return 3;
+    case EEF_TOKTYPE_ADDED: return 4;
+    case EEF_TOKTYPE_NONE: return 5;
+    default: return 1;
+    }
 }
 
 static eef_err gguf_tokenizer(const eef_tokenizer *tok, gbuf *g)
 {
     const int V = eef_tok_vocab_size(tok);
-    /* the merges, from the tokenizer's serialized form (text/tok_io.c):
-     * "EEFT" u32 version, u32 vocab, u32 n_merges, n_merges x (i32, i32) */
-    eef_buf ser;
-    eef_buf_init(&ser);
-    EEF_TRY(eef_tok_save(tok, &ser));
-    uint32_t nm = 0;
-    if (ser.len >= 16) memcpy(&nm, ser.data + 12, 4);
-    if (ser.len < 16 + (size_t)nm * 8 || (int)nm != V - EEF_TOK_FIRST_MERGE) {
-        eef_buf_free(&ser);
-        return eef_fail(EEF_EFORMAT, "export: unexpected tokenizer layout");
-    }
+    const size_t nm = eef_tok_merge_count(tok);
+    const eef_tok_roles *r = eef_tok_roles_of(tok);
+    /* llama.cpp's name for the pre-tokenizer; eef's own words have none
+     * there, GPT-2's split is the nearest it knows */
+    const char *pre = eef_tok_pretok_name(tok);
+    if (!pre || strcmp(pre, "eef") == 0) pre = "gpt-2";
     eef_buf s, s2;
     eef_buf_init(&s);
     eef_buf_init(&s2);
     kv_str(g, "tokenizer.ggml.model", "gpt2");
-    kv_str(g, "tokenizer.ggml.pre", "gpt-2");
+    kv_str(g, "tokenizer.ggml.pre", pre);
     kv_head(g, "tokenizer.ggml.tokens", GG_ARR);
     g_u32(g, GG_STR);
     g_u64(g, (uint64_t)V);
     for (int id = 0; id < V; id++) {
-        g->oom |= token_text(tok, id, &s);
+        g->oom |= token_text(tok, id, &s) != 0;
         g_strn(g, s.data ? s.data : "", s.len);
     }
     kv_head(g, "tokenizer.ggml.token_type", GG_ARR);
     g_u32(g, GG_I32);
     g_u64(g, (uint64_t)V);
     for (int id = 0; id < V; id++) {
-        int32_t type = id >= 256 && id < EEF_TOK_FIRST_MERGE ? 3 : 1; /* control : normal */
+        int32_t type = token_type(tok, id);
         g_raw(g, &type, 4);
     }
     kv_head(g, "tokenizer.ggml.merges", GG_ARR);
     g_u32(g, GG_STR);
     g_u64(g, nm);
-    for (uint32_t k = 0; k < nm; k++) {
-        int32_t pair[2];
-        memcpy(pair, ser.data + 16 + (size_t)k * 8, 8);
-        g->oom |= token_text(tok, pair[0], &s);
-        g->oom |= token_text(tok, pair[1], &s2);
+    for (size_t k = 0; k < nm; k++) {
+        int left, right;
+        eef_tok_merge_at(tok, k, &left, &right);
+        g->oom |= token_text(tok, left, &s) != 0;
+        g->oom |= token_text(tok, right, &s2) != 0;
         g->oom |= eef_buf_puts(&s, " ") || eef_buf_append(&s, s2.data ? s2.data : "", s2.len);
         g_strn(g, s.data, s.len);
     }
-    kv_u32(g, "tokenizer.ggml.bos_token_id", EEF_TOK_BOS);
-    kv_u32(g, "tokenizer.ggml.eos_token_id", EEF_TOK_END);
-    kv_u32(g, "tokenizer.ggml.padding_token_id", EEF_TOK_PAD);
-    kv_bool(g, "tokenizer.ggml.add_bos_token", 1);
+    if (r->bos >= 0) kv_u32(g, "tokenizer.ggml.bos_token_id", (uint32_t)r->bos);
+    if (r->eos >= 0) kv_u32(g, "tokenizer.ggml.eos_token_id", (uint32_t)r->eos);
+    if (r->eot >= 0 && r->eot != r->eos) kv_u32(g, "tokenizer.ggml.eot_token_id", (uint32_t)r->eot);
+    if (r->pad >= 0) kv_u32(g, "tokenizer.ggml.padding_token_id", (uint32_t)r->pad);
+    kv_bool(g, "tokenizer.ggml.add_bos_token", r->add_bos);
     eef_buf_free(&s);
     eef_buf_free(&s2);
-    eef_buf_free(&ser);
     return EEF_OK;
 }
 

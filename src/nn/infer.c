@@ -578,9 +578,13 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
             out->tag = nd->free_tag;
             int have_text = 0; /* a non-blank character was generated */
             /* text is printable UTF-8: tokens that are not (raw bytes of a
-             * split character, control characters) are never chosen, and
-             * the first token must hold a non-blank character.
+             * split character, control characters, special tokens) are
+             * never chosen, and the first token must hold a non-blank
+             * character; the end of an action (the role map's act_end, a
+             * chat model's end of turn) closes the text once it has some.
              * ok[i]: 1 printable, 2 printable and not blank */
+            const eef_tok_roles *roles = tok ? eef_tok_roles_of(tok) : NULL;
+            const int end = !roles ? -1 : roles->act_end >= 0 ? roles->act_end : roles->eot;
             unsigned char *ok = eef_malloc((size_t)V);
             if (!ok) {
                 e = EEF_ENOMEM;
@@ -589,7 +593,8 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
             for (int i = 0; i < V; i++) {
                 size_t plen = 0;
                 const char *piece = tok ? eef_tok_piece(tok, i, &plen) : NULL;
-                int printable = !tok || (piece && eef_utf8_valid(piece, plen));
+                int printable = !tok || (piece && eef_utf8_valid(piece, plen) &&
+                                         eef_tok_type_of(tok, i) != EEF_TOKTYPE_CONTROL);
                 int blank = tok != NULL;
                 for (size_t q = 0; printable && piece && q < plen; q++) {
                     printable = (unsigned char)piece[q] >= 0x20;
@@ -600,9 +605,8 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
             for (int t = 0; !e && t < max_free; t++) {
                 memcpy(work, logits, (size_t)V * sizeof(float));
                 for (int i = 0; i < V; i++)
-                    if (ok[i] < (have_text ? 1 : 2) || (i >= 256 && i < EEF_TOK_FIRST_MERGE))
-                        work[i] = -INFINITY;
-                if (have_text) work[EEF_TOK_END] = logits[EEF_TOK_END];
+                    if (ok[i] < (have_text ? 1 : 2)) work[i] = -INFINITY;
+                if (have_text && end >= 0 && end < V) work[end] = logits[end];
                 int id = eef_sample_token(work, V, s, rng);
                 out->logprob += (double)logits[id] - nn_logsumexp(logits, V);
                 if ((e = choice_push(out, id, &cap))) break;
@@ -611,7 +615,7 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
                 if ((e = eef_kv_feed(kv, &id, 1, logits))) break;
                 size_t plen = 0;
                 const char *piece = tok ? eef_tok_piece(tok, id, &plen) : NULL;
-                if (id == EEF_TOK_END || (free_close && piece && memmem(piece, plen, free_close,
+                if (id == end || (free_close && piece && memmem(piece, plen, free_close,
                                                                         strlen(free_close))))
                     break;
             }

@@ -239,21 +239,21 @@ eef_err eef_model_new(const eef_model_config *cfg, eef_tokenizer *tok, uint64_t 
     /* One stream per tensor, so adding a tensor does not shift the others. */
     const float std = 0.02f, proj_std = 0.02f / sqrtf(2.0f * (float)L);
     eef_rng r;
-    r = eef_rng_make(eef_rng_key(seed, 0x1417, 0, 0));
+    r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 0, 0));
     fill_normal(m->w.wte, V * D, std, &r);
     fill_const(m->w.attn_norm, L * D, 1.0f);
-    r = eef_rng_make(eef_rng_key(seed, 0x1417, 2, 0));
+    r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 2, 0));
     fill_normal(m->w.wqkv, L * W * D, std, &r);
-    r = eef_rng_make(eef_rng_key(seed, 0x1417, 3, 0));
+    r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 3, 0));
     fill_normal(m->w.wo, L * D * Q, proj_std, &r);
     fill_const(m->w.mlp_norm, L * D, 1.0f);
-    r = eef_rng_make(eef_rng_key(seed, 0x1417, 5, 0));
+    r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 5, 0));
     fill_normal(m->w.w13, L * 2 * F * D, std, &r);
-    r = eef_rng_make(eef_rng_key(seed, 0x1417, 6, 0));
+    r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 6, 0));
     fill_normal(m->w.w2, L * D * F, proj_std, &r);
     fill_const(m->w.out_norm, D, 1.0f);
     if (!c->tied) {
-        r = eef_rng_make(eef_rng_key(seed, 0x1417, 8, 0));
+        r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_MODEL_INIT, 8, 0));
         fill_normal(m->w.head, V * D, std, &r);
     }
     /* biases start at 0 (the buffer is zeroed), head-norm gains at 1 */

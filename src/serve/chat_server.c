@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STREAM_SERVE 0x5E87E /* RNG stream of served generations */
-
 typedef struct {
     const eef_model *m;
     eef_chat_server_config cfg;
@@ -306,8 +304,8 @@ static enum MHD_Result completions(chat_server *cs, const http_req *r)
     long max_new = req.max_tokens > 0 ? req.max_tokens : ctx;
     max_new = EEF_MIN(max_new, (long)ctx - p.n);
     uint64_t n = __atomic_fetch_add(&cs->requests, 1, __ATOMIC_RELAXED);
-    uint64_t key = req.has_seed ? eef_rng_key(req.seed, STREAM_SERVE, 0, 0)
-                                : eef_rng_key(0, STREAM_SERVE, 1, n);
+    uint64_t key = req.has_seed ? eef_rng_key(req.seed, EEF_STREAM_SERVE, 0, 0)
+                                : eef_rng_key(0, EEF_STREAM_SERVE, 1, n);
     eef_sampling s = { .temperature = req.temperature, .top_p = req.top_p };
     free(p.mask);
     chat_job *j = chat_job_new(p.tokens, p.n, (int)max_new, &s, key, &req.stop,

@@ -74,6 +74,12 @@ eef_err eef_tok_load_hf_mem(const char *json, size_t len, const char *config, si
  * files it was loaded from. */
 eef_err eef_tok_export_hf(const eef_tokenizer *t, eef_buf *tokenizer_json, eef_buf *config_json);
 eef_err eef_tok_export_hf_dir(const eef_tokenizer *t, const char *dir); /* atomic writes */
+/* A Hugging Face tokenizer that is eef's own in the form eef_tok_export_hf
+ * writes (pre-tokenizer "eef", the six specials at their ids, merge k
+ * making id 262 + k, nothing added) as eef's own tokenizer again: the same
+ * ids for every byte string, its role map and its EEFT bytes.  *out is
+ * NULL for any other tokenizer; `where` names it in messages. */
+eef_err eef_tok_eef_of_hf(const eef_tokenizer *t, const char *where, eef_tokenizer **out);
 
 /* ------------------------------------------------------------ any kind */
 void eef_tok_free(eef_tokenizer *t);

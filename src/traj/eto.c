@@ -159,7 +159,7 @@ static int consumed(const char *k)
     static const char *const keys[] = { "id",     "env",         "task",    "split",
                                         "index",  "tier",        "source",  "instruction",
                                         "reward", "success",     "win",     "conversations",
-                                        "context" };
+                                        "expert", "context" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(keys); i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;
@@ -250,6 +250,9 @@ static eef_err import_record(const cJSON *rec, const char *env, const char *wher
     EEF_TRY(eef_traj_set(&t->task, task));
     EEF_TRY(opt_nonempty(rec, "source", where, &source));
     EEF_TRY(eef_traj_set(&t->source, source));
+    const char *expert = NULL;
+    EEF_TRY(opt_nonempty(rec, "expert", where, &expert));
+    if (expert) EEF_TRY(eef_traj_set(&t->expert, expert));
     const char *instr = NULL;
     EEF_TRY(eef_json_opt_str(rec, "instruction", where, &instr));
     if (instr) EEF_TRY(eef_traj_set(&t->instruction, instr));
@@ -478,6 +481,7 @@ static eef_err export_record(const eef_traj *t, const char *context, eef_buf *b)
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(b, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
     bad = bad || eef_buf_puts(b, ",\"source\":") || traj_put_str(b, t->source);
+    if (!bad && t->expert) bad = eef_buf_puts(b, ",\"expert\":") || traj_put_str(b, t->expert);
     if (!bad && t->instruction)
         bad = eef_buf_puts(b, ",\"instruction\":") || traj_put_str(b, t->instruction);
     bad = bad || eef_buf_puts(b, ",\"reward\":") || traj_put_num(b, t->reward) ||

@@ -9,7 +9,7 @@
 
 /* indexes into traj_keys (json_text.c) */
 enum { K_ID, K_ENV, K_TASK, K_SPLIT, K_INDEX, K_TIER, K_SOURCE, K_INSTR, K_REWARD, K_WIN, K_CONV,
-       K_EEF, K_N };
+       K_EEF, K_EXPERT, K_N };
 
 static int key_of(const char *k)
 {
@@ -146,6 +146,13 @@ static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int 
         }
         if ((e = eef_traj_set(&t->instruction, field[K_INSTR]->valuestring))) goto out;
     }
+    if (field[K_EXPERT] && !cJSON_IsNull(field[K_EXPERT])) {
+        if (!cJSON_IsString(field[K_EXPERT]) || !field[K_EXPERT]->valuestring[0]) {
+            e = eef_fail(EEF_EFORMAT, "%s: field 'expert' is not a non-empty string", where);
+            goto out;
+        }
+        if ((e = eef_traj_set(&t->expert, field[K_EXPERT]->valuestring))) goto out;
+    }
     if (field[K_SPLIT] && !cJSON_IsNull(field[K_SPLIT])) {
         const cJSON *v = field[K_SPLIT];
         if (cJSON_IsString(v) && strcmp(v->valuestring, "train") == 0) t->split = EEF_SPLIT_TRAIN;
@@ -250,6 +257,7 @@ eef_err eef_traj_to_json(const eef_traj *t, eef_buf *out)
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(out, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
     bad = bad || eef_buf_puts(out, ",\"source\":") || traj_put_str(out, t->source);
+    if (!bad && t->expert) bad = eef_buf_puts(out, ",\"expert\":") || traj_put_str(out, t->expert);
     if (!bad && t->instruction)
         bad = eef_buf_puts(out, ",\"instruction\":") || traj_put_str(out, t->instruction);
     bad = bad || eef_buf_puts(out, ",\"reward\":") || traj_put_num(out, t->reward) ||

@@ -99,20 +99,35 @@ static eef_err find_task(eef_env *env, const eef_traj *t, eef_split *split, size
     return EEF_OK;
 }
 
+/* Each recorded observation against the one the environment shows now. */
+typedef struct {
+    const eef_traj *t;
+    eef_replay_result *r;
+} replay_check;
+
+static eef_err check_step(void *ctx, size_t i, const eef_step *st)
+{
+    replay_check *c = ctx;
+    return check_obs(c->r, (long)i, c->t->steps[i].obs, st->obs);
+}
+
 static eef_err run_steps(eef_episode *ep, const eef_traj *t, eef_split split, size_t index,
                          eef_replay_result *r)
 {
-    const eef_env_ops *ops = ep->env->ops;
+    const char **acts = eef_malloc((t->n_steps + 1) * sizeof *acts);
+    if (!acts) return EEF_ENOMEM;
+    for (size_t i = 0; i < t->n_steps; i++) acts[i] = t->steps[i].action;
+    replay_check c = { t, r };
+    /* as recorded: an invalid action is replayed as the invalid action it was */
+    eef_restore_watch w = { .before = check_step, .ctx = &c, .as_recorded = 1 };
     eef_step st;
-    EEF_TRY(ops->reset(ep, split, index, &st));
-    for (size_t i = 0; i < t->n_steps; i++) {
-        EEF_TRY(check_obs(r, (long)i, t->steps[i].obs, st.obs));
-        if (st.done) {
-            /* the episode is over but the trajectory goes on */
-            r->n_checked++;
-            return differ(r, (long)i, "ended", t->steps[i].action, "(episode over)");
-        }
-        EEF_TRY(ops->step(ep, t->steps[i].action, &st));
+    eef_err e = eef_env_restore_watch(ep, split, index, acts, t->n_steps, &w, &st);
+    free(acts);
+    EEF_TRY(e);
+    if (w.taken < t->n_steps) {
+        /* the episode is over but the trajectory goes on */
+        r->n_checked++;
+        return differ(r, (long)w.taken, "ended", t->steps[w.taken].action, "(episode over)");
     }
     long end = (long)t->n_steps;
     if (t->final_obs) EEF_TRY(check_obs(r, end, t->final_obs, st.obs));

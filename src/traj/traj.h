@@ -8,15 +8,15 @@
  *
  *   {"id": "...", "env": "shop", "task": "shop-train-17", "split": "train",
  *    "index": 17, "tier": "hard", "source": "expert"|"agent"|"eef",
- *    "reward": 0.75, "win": false,
+ *    "expert": "builtin", "reward": 0.75, "win": false,
  *    "conversations": [{"from": "human", "value": OBS_0, "loss": 0},
  *                      {"from": "gpt", "value": ACTION_0, "loss": 1}, ...,
  *                      {"from": "human", "value": OBS_AFTER_LAST, "loss": 0}]}
  *
  * A human turn precedes each gpt turn; a final human turn, if present,
  * holds the observation after the last action.  A gpt turn's loss is the
- * step's mask; a human turn's loss is 0 (or absent).  split, index and tier
- * are left out when unknown.  Unknown top-level fields are kept (`extra`)
+ * step's mask; a human turn's loss is 0 (or absent).  split, index, tier
+ * and expert are left out when unknown.  Unknown top-level fields are kept (`extra`)
  * and written back after the known ones, before "conversations".
  *
  * Files eef writes start with a header line {"eef": "trajectories",
@@ -75,6 +75,8 @@ void eef_world_init(eef_world *c); /* unknown */
  * environment's fingerprint when it has one. */
 eef_err eef_world_set_env(eef_world *c, const char *env, const char *options,
                               uint64_t seed, const eef_env *opened);
+/* expert NULL: "builtin"; profile NULL: the built-in experts' ("weak" for
+ * the weak expert, else the last profile= of the options, else ""). */
 eef_err eef_world_set_expert(eef_world *c, const char *expert, const char *profile,
                                const char *options);
 /* 1 when the trajectory env name `name` (an env's ops name: "shop",
@@ -124,6 +126,9 @@ typedef struct {
     long index;        /* task index within its split; -1 unknown */
     int tier;          /* eef_tier; -1 unknown */
     char *source;      /* "expert", "agent", "eef" */
+    char *expert;      /* the expert whose steps it holds ("builtin", "weak",
+                        * "chat:URL"; an eef solution: its prefix's), or NULL
+                        * (agent rollouts; files written before the field) */
     char *instruction; /* the task's goal (optional field "instruction"), or NULL */
     double reward;
     int win;           /* reward == 1.0 */

@@ -101,7 +101,7 @@ static eef_err run_probes(eef_env *env, eef_policy *agent, const eef_traj *faile
             s->prefix = prefixes[p];
             s->n_prefix = t;
             /* keyed by what the rollout is, never by who runs it */
-            s->key = eef_rng_key(c->seed, 0xEEF0000ULL + (uint64_t)c->iteration,
+            s->key = eef_rng_key(c->seed, EEF_STREAM_EEF + (uint64_t)c->iteration,
                                  (uint64_t)f->index * 4096 + t, (uint64_t)r);
         }
     }

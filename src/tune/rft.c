@@ -35,7 +35,7 @@ eef_err eef_rft_explore(eef_env *env, eef_policy *agent, eef_split split, size_t
         for (int r = 0; r < c->k; r++)
             specs[i * (size_t)c->k + (size_t)r] = (eef_rollout_spec){
                 .split = split, .index = i,
-                .key = eef_rng_key(c->seed, 0x4F70000ULL + (uint64_t)c->iteration, i, (uint64_t)r)
+                .key = eef_rng_key(c->seed, EEF_STREAM_RFT + (uint64_t)c->iteration, i, (uint64_t)r)
             };
     if (!e) e = eef_rollout_batch(env, agent, specs, n, "explore from task starts", t);
     for (size_t i = 0; !e && i < n_tasks; i++) {

@@ -257,10 +257,10 @@ static eef_err phase_sft(run_ctx *r)
     eef_model_config mc;
     eef_model *m = NULL;
     if (!e) e = eef_model_preset(r->c->model_preset, eef_tok_vocab_size(tok), &mc);
-    if (!e) e = eef_model_new(&mc, tok, eef_rng_key(r->c->seed, 0x5F7, 0, 0), &m);
+    if (!e) e = eef_model_new(&mc, tok, eef_rng_key(r->c->seed, EEF_STREAM_SFT, 0, 0), &m);
     else if (tok) eef_tok_free(tok);
     eef_train_config tc = r->c->sft;
-    tc.seed = eef_rng_key(r->c->seed, 0x5F7, 1, 0);
+    tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_SFT, 1, 0);
     tc.label = "sft";
     eef_train_stats st;
     if (!e) e = eef_train_trajs(m, wins.items, wins.n, &tc, &st);
@@ -717,7 +717,7 @@ static eef_err phase_train(run_ctx *r, int iter)
     eef_model *m = NULL;
     eef_err e = eef_model_load(mp, &m);
     eef_train_config tc = r->c->iter;
-    tc.seed = eef_rng_key(r->c->seed, 0x17E4, (uint64_t)iter, 0);
+    tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
     tc.label = "train";
     eef_train_stats st;
     if (!e) e = eef_train_trajs(m, data.items, data.n, &tc, &st);

@@ -123,7 +123,7 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
     (void)frac;
     for (int epoch = 0; !e && step < total; epoch++) {
         memcpy(order, ss.seqs, ss.n * sizeof *order);
-        eef_rng r = eef_rng_make(eef_rng_key(c->seed, 0x7a11, (uint64_t)epoch, 0));
+        eef_rng r = eef_rng_make(eef_rng_key(c->seed, EEF_STREAM_EPOCH, (uint64_t)epoch, 0));
         eef_rng_shuffle(&r, order, ss.n, sizeof *order);
         size_t next = 0;
         while (!e && next < ss.n && step < total) {

@@ -149,6 +149,54 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
                              eef_explore_result *out);
 void eef_explore_result_free(eef_explore_result *r);
 
+/* ------------------------------------------------------------ ETO
+ * Exploration-based Trajectory Optimization (Song et al. 2024), tune/eto.c:
+ * rounds of explore (the agent once per train task from its start) ->
+ * pair (each agent failure with the expert's win on the task) -> DPO
+ * with the round's starting policy as the frozen reference. */
+#define EEF_STREAM_ETO 0xE7070000ULL /* + round: (task, 0) a rollout from the task's start */
+
+typedef struct {
+    double beta, beta_later; /* DPO's beta in round 1 and after (ETO: 0.1, 0.5) */
+    double lr, lr_later;     /* AdamW's rate in round 1 and after, constant after
+                                a 10% warmup, no weight decay (as ETO) */
+    double epochs;           /* passes over the pairs per round (ETO: 3) */
+    int pairs_per_step;      /* pairs in one optimizer step */
+    int batch_rows, seq_len; /* the batch the pairs' sequences are packed into */
+    int extra_steps;         /* a rejected trajectory is cut to the chosen's
+                                steps + this (ETO: 5) */
+    double temperature;      /* exploration (ETO: 0, greedy) */
+    uint64_t seed;           /* pair order */
+    const char *label;       /* progress bar, or NULL */
+} eef_eto_config;
+
+typedef struct {
+    long pairs, steps;
+    double beta, lr;
+    double first_loss, last_loss; /* mean DPO loss of the first / last 10% of steps */
+    double end_loss, accuracy, margin; /* over all pairs after the round: mean loss,
+                                          fraction preferring the chosen, mean
+                                          (lp - ref) difference */
+    double seconds;
+} eef_eto_stats;
+
+void eef_eto_defaults(eef_eto_config *c);
+/* One rollout per task [0, n_tasks) of a split from its start, all kept
+ * (source "agent"), keyed by (seed, EEF_STREAM_ETO + iteration, task). */
+eef_err eef_eto_explore(eef_env *env, eef_policy *agent, eef_split split, size_t n_tasks,
+                        uint64_t seed, int iteration, eef_trajset *out);
+/* chosen[i], rejected[i]: for each failed agent trajectory whose task has
+ * an expert win, that win (the first in `expert`) and the failure cut to
+ * the win's length + extra_steps (its final observation dropped); every
+ * action trained on (mask 1). */
+eef_err eef_eto_pairs(const eef_traj *expert, size_t n_expert, const eef_traj *agent,
+                      size_t n_agent, int extra_steps, eef_trajset *chosen, eef_trajset *rejected);
+/* DPO on the pairs, round `round` (1-based: beta/lr or their later values);
+ * the reference is `m` as it enters (ETO resets it to the policy each
+ * round).  Deterministic for a seed and thread count. */
+eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *rejected, size_t n,
+                      const eef_eto_config *c, int round, eef_eto_stats *st);
+
 /* ------------------------------------------------------------ runs
  * `eef run`: expert -> tokenizer -> SFT -> iterations of explore / train /
  * evaluate, in a run directory that holds everything needed to resume:

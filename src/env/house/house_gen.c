@@ -1,15 +1,13 @@
 /* house_gen.c: the seeded generator of rooms and tasks, and the tier rule.
  *
  * Task (split, index) is a pure function of (seed, split, index): its own
- * counter-based stream eef_rng_key(seed, HOUSE_STREAM, split, index), so
+ * counter-based stream eef_rng_key(seed, EEF_STREAM_HOUSE, split, index), so
  * tasks do not depend on each other or on the number of tasks asked for.
  */
 #include "house_internal.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define HOUSE_STREAM 0x686f757365ULL /* "house" */
 
 /* Task-type weights: the counts of ALFWorld's 134 unseen evaluation games
  * per type as reported by ReAct (pick 24, clean 31, heat 23, cool 21,
@@ -252,7 +250,7 @@ static int try_generate(eef_rng *r, house_layout *L)
 eef_err house_generate(uint64_t seed, eef_split split, size_t index, house_layout *out,
                        char *goal, size_t cap)
 {
-    eef_rng r = eef_rng_make(eef_rng_key(seed, HOUSE_STREAM, (uint64_t)split, (uint64_t)index));
+    eef_rng r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_HOUSE, (uint64_t)split, (uint64_t)index));
     /* a draw that cannot be completed (e.g. no second place for X) is
      * redrawn from the same stream: still a pure function of the key */
     for (int attempt = 0; attempt < 256; attempt++) {

@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM_SHOP_GEN 0x53484F5047454EULL /* "SHOPGEN" */
-
 /* Knobs of the generator (probabilities). */
 #define P_STUFFED 0.12     /* keyword-stuffed title ("Brand Noun Mod Noun2 Noun3") */
 #define P_TITLE_ATTR 0.35  /* an attribute in the title */
@@ -368,7 +366,7 @@ eef_err shop_generate(shop_catalog *c, size_t n, size_t types, uint64_t seed)
     c->items = eef_calloc(n, sizeof *c->items);
     if (!c->items) return EEF_ENOMEM;
     c->generated = 1;
-    eef_rng r = eef_rng_make(eef_rng_key(seed, STREAM_SHOP_GEN, 0, 0));
+    eef_rng r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_SHOP_GEN, 0, 0));
     id_set ids = { NULL, 1 };
     while (ids.cap < 2 * n) ids.cap <<= 1;
     ids.slot = eef_calloc(ids.cap, sizeof *ids.slot);

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define STREAM_SHOP_GOALS 0x53484F50474F414CULL /* "SHOPGOAL" */
-
 /* Knobs (probabilities). */
 #define P_DISTINCT_ATTR 0.8 /* include the attribute a look-alike twin lacks */
 
@@ -258,7 +256,7 @@ eef_err shop_goals_generate(shop_env *e)
     uint32_t *order = eef_malloc(c->n * sizeof *order);
     eef_err err = order ? family_index_build(c, &fi) : EEF_ENOMEM;
     if (!err) err = shop_scratch_init(&s, &e->index);
-    eef_rng r = eef_rng_make(eef_rng_key(e->seed, STREAM_SHOP_GOALS, 0, 0));
+    eef_rng r = eef_rng_make(eef_rng_key(e->seed, EEF_STREAM_SHOP_GOALS, 0, 0));
     /* targets: a shuffled pass over the products, so tasks have distinct
      * targets while products last (then a fresh shuffle) */
     size_t next = c->n;

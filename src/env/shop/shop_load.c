@@ -25,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM_SHOP_LOAD 0x53484F504C4F4144ULL /* "SHOPLOAD" */
-
 /* Reads and parses a data file; its bytes go into *hash (the world's
  * fingerprint covers the files, not only what was taken from them). */
 static eef_err read_json(const char *path, cJSON **out, uint64_t *hash)
@@ -265,7 +263,7 @@ eef_err shop_load_products(shop_catalog *c, const char *products_path, const cha
         shop_product *p = &c->items[c->n];
         memset(p, 0, sizeof *p);
         if (!(p->asin = clean_dup(&c->arena, asin))) err = EEF_ENOMEM;
-        eef_rng r = eef_rng_make(eef_rng_key(seed, STREAM_SHOP_LOAD, (uint64_t)i, 0));
+        eef_rng r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_SHOP_LOAD, (uint64_t)i, 0));
         if (!err) err = load_product(o, attrs, where, &c->arena, &r, p);
         p->family = i; /* file order, for "the first of a repeated id wins" */
         c->n++;
@@ -284,8 +282,6 @@ eef_err shop_load_products(shop_catalog *c, const char *products_path, const cha
 }
 
 /* ------------------------------------------------------------------ goals */
-#define STREAM_SHOP_HUMAN 0x53484F5048554D41ULL /* "SHOPHUMA" */
-
 eef_err shop_goals_load(shop_env *e, const char *path)
 {
     cJSON *root = NULL;
@@ -295,7 +291,7 @@ eef_err shop_goals_load(shop_env *e, const char *path)
     shop_task *all = NULL;
     size_t n = 0, cap = 0;
     eef_arena *a = &e->arena;
-    eef_rng r = eef_rng_make(eef_rng_key(e->seed, STREAM_SHOP_HUMAN, 0, 0));
+    eef_rng r = eef_rng_make(eef_rng_key(e->seed, EEF_STREAM_SHOP_HUMAN, 0, 0));
     eef_buf text;
     eef_buf_init(&text);
     const cJSON *entry, *goals = err ? NULL : root;
