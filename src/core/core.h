@@ -241,7 +241,12 @@ eef_err eef_json_opt_num(const struct cJSON *obj, const char *key,
 /* Checks that `s` (length n) is valid UTF-8 without NUL bytes. */
 int eef_utf8_valid(const char *s, size_t n);
 
-/* Reads a file line by line (any length), counting lines for messages. */
+/* Reads a file line by line (any length), counting lines for messages.
+ * Lines are read in chunks of EEF_LINES_CHUNK - 1 bytes; each chunk is
+ * pre-filled (that is how a NUL inside a line is told from its end), so a
+ * small chunk keeps short lines cheap: 64 KiB made each line of a few
+ * hundred bytes cost a 64 KiB fill. */
+#define EEF_LINES_CHUNK 4096
 typedef struct {
     FILE *f;
     const char *path;

@@ -75,6 +75,8 @@ void eef_world_init(eef_world *c); /* unknown */
  * environment's fingerprint when it has one. */
 eef_err eef_world_set_env(eef_world *c, const char *env, const char *options,
                               uint64_t seed, const eef_env *opened);
+/* expert NULL: "builtin"; profile NULL: the built-in experts' ("weak" for
+ * the weak expert, else the last profile= of the options, else ""). */
 eef_err eef_world_set_expert(eef_world *c, const char *expert, const char *profile,
                                const char *options);
 /* 1 when the trajectory env name `name` (an env's ops name: "shop",
