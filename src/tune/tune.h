@@ -159,7 +159,6 @@ void eef_explore_result_free(eef_explore_result *r);
  * rounds of explore (the agent once per train task from its start) ->
  * pair (each agent failure with the expert's win on the task) -> DPO
  * with the round's starting policy as the frozen reference. */
-#define EEF_STREAM_ETO 0xE7070000ULL /* + round: (task, 0) a rollout from the task's start */
 
 typedef struct {
     double beta, beta_later; /* DPO's beta in round 1 and after (ETO: 0.1, 0.5) */
