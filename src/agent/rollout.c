@@ -74,6 +74,7 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
     }
     if (!e && eef_strlist_push(&h.obs, st.obs)) e = EEF_ENOMEM;
     /* then the policy */
+    const eef_env_text *text = eef_env_text_of(ops->name);
     while (!e && !st.done) {
         e = ops->actions(ep, &valid);
         if (e) break;
@@ -82,7 +83,8 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
                             .obs = (const char *const *)h.obs.items,
                             .acts = (const char *const *)h.acts.items,
                             .n = h.acts.n,
-                            .valid = &valid };
+                            .valid = &valid,
+                            .text = text };
         e = actor->policy->ops->act(actor, &ctx, &rng, &action);
         if (e) break;
         const char *a = action.data ? action.data : "";

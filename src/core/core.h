@@ -151,8 +151,9 @@ uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
                                               on the fixed seed below */
 #define EEF_SEED_COMPARE      0x5EED0B007ULL /* fixed: the same runs, the same intervals */
 /* agent/ */
-#define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key, (0, 0)
-                                                     the house expert's character in it */
+#define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key,
+                                                     (profile's stream, 0) the house
+                                                     expert's character in it */
 /* env/ */
 #define EEF_STREAM_HOUSE      0x686f757365ULL        /* "house": (split, index) a task */
 #define EEF_STREAM_SHOP_GEN   0x53484F5047454EULL    /* "SHOPGEN": (0, 0) a catalogue */
