@@ -8,6 +8,9 @@
 #   make check-mem  valgrind over a short run and a few commands
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (clang)
 #   make test-mpi   distributed runs on Open MPI against one process (docs/scaling.md)
+#   make interop    real consumers against eef (the openai npm client; skipped without node)
+#   make mutate     mutation testing: tests/mutants/*.txt, one at a time (docs/testing.md);
+#                   MUTANTS='pattern ...' runs a subset
 #
 # Options: NATIVE=1 (-march=native), BLAS=0 (plain-C matmul instead of
 # OpenBLAS), MPI=1 (distributed build with Open MPI), V=1 (show commands).
@@ -56,7 +59,8 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 
 Q := $(if $(V),,@)
 
-.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build
+.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build mutate \
+        interop
 all: $(EEF_BIN)
 
 # Missing Debian packages are installed once (scripts/install-deps says what
@@ -134,6 +138,18 @@ demo: $(EEF_BIN)
 
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)
+
+# Real consumers of what eef serves and writes: the official openai npm
+# client against `eef serve` on an imported model (scripts/interop-openai;
+# says "skipped" where node or the package is missing).
+interop: $(EEF_BIN)
+	@scripts/interop-openai ./$(EEF_BIN)
+
+# Mutation testing (docs/testing.md): each mutant of tests/mutants/*.txt
+# applied alone to a scratch copy (build/mutate/tree), its killers run, then
+# the rest of the suite if they missed it.  Not part of `make test` (slow).
+mutate:
+	@scripts/mutate $(MUTANTS)
 
 # valgrind (memcheck) over a short tiny run and a few commands: zero leaks
 # and zero errors (scripts/check-mem).

@@ -308,6 +308,14 @@ static void test_mpi_run_equals_one_process(void **state)
         skip();
     }
     char *dir = tu_tmpdir();
+    /* eef version names the MPI it runs on; the serial build says it has none */
+    assert_int_equal(tu_sh("%s version > %s/version.txt", mpi_eef, dir), 0);
+    char vp[600];
+    snprintf(vp, sizeof vp, "%s/version.txt", dir);
+    assert_true(tu_file_contains(vp, "\nmpi: Open MPI v"));
+    assert_true(tu_file_contains(vp, "(built with Open MPI "));
+    assert_int_equal(tu_sh("%s version > %s/version.txt", tu_eef(), dir), 0);
+    assert_true(tu_file_contains(vp, "\nmpi: none (built without MPI=1)\n"));
     const char *run = "run --method eef --preset tiny --quiet --threads 1";
     /* leak reports of the MPI library itself (sanitizer builds) are not ours */
     int rc = tu_sh("ASAN_OPTIONS=detect_leaks=0 mpirun -np 2 --oversubscribe --bind-to none %s %s %s --out %s/mpi "

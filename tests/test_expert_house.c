@@ -397,6 +397,78 @@ static void test_budget(void **state)
     eef_env_close(env);
 }
 
+/* The weak profile (`--expert weak`, the paper's GPT-3.5): deterministic
+ * per rollout stream, about half the default's wins on the 1,000 train
+ * tasks, and each of its habits costs wins on its own. */
+static void test_weak_profile(void **state)
+{
+    (void)state;
+    eef_env *env;
+    assert_ok(eef_house_open(NULL, 1, &env));
+    eef_policy *def, *weak, *confuse, *give_up;
+    assert_ok(eef_expert_open("house", "builtin", NULL, &def));
+    assert_ok(eef_expert_open("house", "weak", NULL, &weak));
+    assert_ok(eef_expert_house_open("p_confuse=1", &confuse));
+    assert_ok(eef_expert_house_open("p_give_up=1", &give_up));
+    assert_int_equal(eef_expert_house_open("profile=clumsy", &def), EEF_EINVAL);
+    assert_int_equal(eef_expert_open("house", "weaker", NULL, &def), EEF_EINVAL);
+    assert_ok(eef_expert_open("house", "builtin", NULL, &def));
+
+    eef_episode *ep;
+    assert_ok(env->ops->episode_open(env, &ep));
+    eef_actor *a1, *a2;
+    assert_ok(weak->ops->actor_open(weak, &a1));
+    assert_ok(weak->ops->actor_open(weak, &a2));
+    for (size_t i = 0; i < 60; i++) {
+        rollout r1, r2, r3;
+        run(env, ep, weak, a1, EEF_SPLIT_TRAIN, 59 - i, eef_rng_key(4, 1, 59 - i, 0), &r3);
+        run(env, ep, weak, a1, EEF_SPLIT_TRAIN, i, eef_rng_key(4, 1, i, 0), &r1);
+        run(env, ep, weak, a2, EEF_SPLIT_TRAIN, i, eef_rng_key(4, 1, i, 0), &r2);
+        assert_int_equal(r1.acts.n, r2.acts.n);
+        for (size_t k = 0; k < r1.acts.n; k++) assert_string_equal(r1.acts.items[k], r2.acts.items[k]);
+        rollout_free(&r1), rollout_free(&r2), rollout_free(&r3);
+    }
+    weak->ops->actor_close(a1);
+    weak->ops->actor_close(a2);
+
+    tally d, w, c, g;
+    measure(env, def, EEF_SPLIT_TRAIN, &d);
+    measure(env, weak, EEF_SPLIT_TRAIN, &w);
+    measure(env, confuse, EEF_SPLIT_TRAIN, &c);
+    measure(env, give_up, EEF_SPLIT_TRAIN, &g);
+    print_message("weak / default wins: %d / %d = %.2f; p_confuse=1 %d, p_give_up=1 %d\n", w.wins,
+                  d.wins, (double)w.wins / d.wins, c.wins, g.wins);
+    assert_int_equal(w.invalid, 0);
+    assert_true(w.wins >= 0.40 * d.wins && w.wins <= 0.65 * d.wins);
+    assert_true(c.wins < d.wins - 20 && g.wins < d.wins - 50);
+
+    /* a player who gives up only looks after searching two receptacles */
+    eef_actor *a;
+    assert_ok(give_up->ops->actor_open(give_up, &a));
+    int gave_up = 0;
+    for (size_t i = 0; i < 100; i++) {
+        rollout r;
+        run(env, ep, give_up, a, EEF_SPLIT_TRAIN, i, eef_rng_key(1, 7, i, 0), &r);
+        size_t gos = 0, k = 0, took = 0;
+        for (; k < r.acts.n && gos < 2; k++) {
+            gos += strncmp(r.acts.items[k], "go to ", 6) == 0;
+            took |= strncmp(r.acts.items[k], "take ", 5) == 0;
+        }
+        int only_look = r.reward < 1.0 && !took && r.acts.n > k + 2;
+        for (size_t j = k + 1; only_look && j < r.acts.n; j++)
+            only_look = strcmp(r.acts.items[j], "look") == 0;
+        gave_up += only_look;
+        rollout_free(&r);
+    }
+    print_message("p_give_up=1: %d of 100 rollouts only look after two receptacles\n", gave_up);
+    assert_true(gave_up >= 10);
+    give_up->ops->actor_close(a);
+
+    env->ops->episode_close(ep);
+    eef_policy_close(def), eef_policy_close(weak), eef_policy_close(confuse), eef_policy_close(give_up);
+    eef_env_close(env);
+}
+
 int main(void)
 {
     eef_log_set_level(EEF_LOG_WARN);
@@ -408,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_continues_from_a_prefix),
         cmocka_unit_test(test_calibrated_win_rate),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_weak_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,12 +84,11 @@ static void test_options(void **state)
 
 /* The same rollout stream gives the same actions, whatever actor plays
  * it and whatever it played before. */
-static void test_deterministic(void **state)
+static void check_deterministic(const char *options)
 {
-    (void)state;
     eef_env *env = default_env();
     eef_policy *p;
-    assert_ok(eef_expert_shop_open(NULL, &p));
+    assert_ok(eef_expert_shop_open(options, &p));
     eef_actor *a1, *a2;
     assert_ok(p->ops->actor_open(p, &a1));
     assert_ok(p->ops->actor_open(p, &a2));
@@ -113,12 +112,19 @@ static void test_deterministic(void **state)
         episode_free(&x);
         episode_free(&y);
     }
-    printf("another rollout stream changed %d of 120 episodes\n", differ);
+    printf("%s: another rollout stream changed %d of 120 episodes\n", options ? options : "defaults", differ);
     assert_true(differ >= 10);
     env->ops->episode_close(ep);
     p->ops->actor_close(a1);
     p->ops->actor_close(a2);
     p->ops->close(p);
+}
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    check_deterministic(NULL);
+    check_deterministic("profile=weak");
 }
 
 typedef struct {
@@ -204,6 +210,39 @@ static void test_calibration(void **state)
     assert_true(t.fail_key[2] * 2 > t.fail[2]);
     /* and its wins rarely show the key Next > */
     assert_true(t.wins_with_next * 20 < w);
+}
+
+/* The weak profile (`--expert weak`, the paper's GPT-3.5): about half the
+ * default's wins on the 1,500 train tasks, no invalid action, and each of
+ * its habits costs wins on its own: misread and stop_early never win a
+ * task that needs two option values (medium), trusting the ranking wins
+ * fewer. */
+static void test_weak_profile(void **state)
+{
+    (void)state;
+    eef_policy *p;
+    assert_ok(eef_expert_open("shop", "weak", "misclick=0.02", &p)); /* options after the profile */
+    eef_policy_close(p);
+    assert_int_equal(eef_expert_shop_open("profile=clumsy", &p), EEF_EINVAL);
+    tally d, w, first, misread, stop;
+    run_split(NULL, 0, &d);
+    run_split("profile=weak", 0, &w);
+    print_tally("expert-shop profile=weak, train split", &w);
+    int nd = total(d.win), nw = total(w.win);
+    printf("weak / default wins: %d / %d = %.2f\n", nw, nd, (double)nw / nd);
+    assert_int_equal(w.invalid, 0);
+    assert_true(nw >= 0.40 * nd && nw <= 0.65 * nd);
+    run_split("first_result=1", 600, &first);
+    run_split("misread=1", 600, &misread);
+    run_split("stop_early=1", 600, &stop);
+    tally d600;
+    run_split(NULL, 600, &d600);
+    printf("first 600 tasks: default %d, first_result=1 %d, misread=1 %d, stop_early=1 %d wins\n",
+           total(d600.win), total(first.win), total(misread.win), total(stop.win));
+    assert_true(total(first.win) < total(d600.win));
+    assert_int_equal(misread.win[1], 0);
+    assert_int_equal(stop.win[1], 0);
+    assert_true(total(misread.win) < total(d600.win) / 2);
 }
 
 /* Each weakness is a knob: without them the plan wins far more; with
@@ -292,7 +331,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options),      cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_calibration),  cmocka_unit_test(test_knobs),
+        cmocka_unit_test(test_calibration),  cmocka_unit_test(test_knobs), cmocka_unit_test(test_weak_profile),
         cmocka_unit_test(test_takes_over),   cmocka_unit_test(test_plays_loaded_shop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -772,6 +772,28 @@ static void test_compare_refuses(void **state)
                                dir, dir, first, p, err), 1);
         assert_true(tu_file_contains(err, bad[k].why));
     }
+    /* the same tasks, but eval files that record two worlds (as when eef's
+     * generator or the data files changed between the runs) */
+    snprintf(p, sizeof p, "%s/bad5", dir);
+    make_run(p, &(fake_run){ "eef", 1, 2, NULL, { S1_SFT, S1_RFT2, S1_EEF2 }, NULL, "world1" });
+    const char *hdr = "{\"eef\":\"trajectories\",\"version\":1,\"context\":{\"world\":\"%s\"}}";
+    char sed[600];
+    /* one eval file of the pair records no world: nothing to compare */
+    assert_int_equal(tu_sh("%s compare --pool %s/seed1/sft %s/seed1/rft %s > /dev/null 2> %s", tu_eef(),
+                           dir, dir, p, err), 0);
+    snprintf(sed, sizeof sed, hdr, "00000000000000bb");
+    assert_int_equal(tu_sh("for f in %s/seed1/sft/iter_*/eval.jsonl %s/seed1/rft/iter_*/eval.jsonl; do "
+                           "sed -i '1s/.*/%s/' $f; done", dir, dir, sed), 0);
+    snprintf(sed, sizeof sed, hdr, "00000000000000aa");
+    assert_int_equal(tu_sh("for f in %s/iter_*/eval.jsonl; do sed -i '1s/.*/%s/' $f; done", p, sed), 0);
+    assert_int_equal(tu_sh("%s compare --pool %s/seed1/sft %s/seed1/rft > /dev/null 2> %s", tu_eef(),
+                           dir, dir, err), 0);
+    assert_int_equal(tu_sh("%s compare --pool %s/seed1/sft %s/seed1/rft %s > /dev/null 2> %s", tu_eef(),
+                           dir, dir, p, err), 1);
+    assert_true(tu_file_contains(err, "/eval.jsonl was made in the world of fingerprint "
+                                      "00000000000000bb"));
+    assert_true(tu_file_contains(err, "fingerprint 00000000000000aa is that of "));
+    assert_true(tu_file_contains(err, "bad5/iter_2/eval.jsonl: runs paired by seed must be in one world"));
     /* an iteration a run does not have */
     assert_int_equal(tu_sh("%s compare --pool --iter 3 %s/seed1/sft %s/seed1/eef > /dev/null 2> %s",
                            tu_eef(), dir, dir, err), 1);

@@ -131,6 +131,35 @@ static void test_roundtrip(void **state)
     free(da);
     free(db);
 
+    /* which expert made it: written after source, read back, copied; a
+     * line without it (older files) reads as NULL */
+    {
+        eef_traj t;
+        const char *with = "{\"id\":\"g\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"expert\",\"expert\":\"weak\","
+                           "\"reward\":0,\"win\":false,\"conversations\":[{\"from\":\"human\",\"value\":\"o\",\"loss\":0},"
+                           "{\"from\":\"gpt\",\"value\":\"a\",\"loss\":1}]}";
+        assert_ok(eef_traj_from_json(with, strlen(with), "mem:1", &t));
+        assert_string_equal(t.expert, "weak");
+        eef_buf out;
+        eef_buf_init(&out);
+        assert_ok(eef_traj_to_json(&t, &out));
+        assert_string_equal(out.data, with);
+        eef_traj c2;
+        eef_traj_init(&c2);
+        assert_ok(eef_traj_copy(&c2, &t));
+        assert_true(eef_traj_equal(&c2, &t));
+        assert_ok(eef_traj_set(&c2.expert, "builtin"));
+        assert_false(eef_traj_equal(&c2, &t));
+        eef_traj_free(&c2);
+        eef_traj_free(&t);
+        const char *old = "{\"id\":\"g\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"expert\",\"reward\":0,"
+                          "\"win\":false,\"conversations\":[{\"from\":\"human\",\"value\":\"o\",\"loss\":0}]}";
+        assert_ok(eef_traj_from_json(old, strlen(old), "mem:1", &t));
+        assert_null(t.expert);
+        eef_buf_free(&out);
+        eef_traj_free(&t);
+    }
+
     /* one line in memory, and a copy */
     eef_buf line;
     eef_buf_init(&line);
@@ -222,6 +251,8 @@ static const bad_case bad_cases[] = {
     { "{\"id\":\"x\",\"task\":\"t\",\"source\":\"e\",\"reward\":0,\"win\":false," TURNS "}", 0,
       "field 'env' missing" },
     { HEAD "\"win\":false," TURNS "}", 0, "field 'reward' missing" },
+    { HEAD "\"expert\":\"\",\"reward\":0,\"win\":false," TURNS "}", 0, "field 'expert' is not a non-empty string" },
+    { HEAD "\"expert\":3,\"reward\":0,\"win\":false," TURNS "}", 0, "field 'expert' is not a non-empty string" },
     { HEAD "\"reward\":0," TURNS "}", 0, "field 'win' missing" },
     { "{\"id\":\"\",\"env\":\"shop\",\"task\":\"t\",\"source\":\"e\",\"reward\":0,\"win\":false," TURNS "}",
       0, "field 'id' is empty" },
@@ -456,7 +487,7 @@ static void test_eto_import(void **state)
     (void)state;
     eef_trajset set = { 0 };
     size_t n_bad = 7;
-    assert_ok(eef_traj_import_eto(fixture("eto_shop.json"), "shop", &set, &n_bad));
+    assert_ok(eef_traj_import_eto(fixture("eto_shop.json"), "shop", &set, &n_bad, NULL));
     assert_int_equal(n_bad, 0);
     assert_int_equal(set.n, 3);
     eef_traj *t = &set.items[0];
@@ -488,7 +519,7 @@ static void test_eto_import(void **state)
     eef_trajset_free(&set);
 
     /* ALFWorld-style: no reward in the record, game_file kept */
-    assert_ok(eef_traj_import_eto(fixture("eto_house.json"), "house", &set, NULL));
+    assert_ok(eef_traj_import_eto(fixture("eto_house.json"), "house", &set, NULL, NULL));
     assert_int_equal(set.n, 1);
     t = &set.items[0];
     assert_string_equal(t->id, "house_0");
@@ -503,7 +534,7 @@ static void test_eto_import(void **state)
     eef_trajset_free(&set);
 
     /* AgentGym JSONL: item_id, loss per turn, success, final observation */
-    assert_ok(eef_traj_import_eto(fixture("agentgym_shop.jsonl"), "shop", &set, NULL));
+    assert_ok(eef_traj_import_eto(fixture("agentgym_shop.jsonl"), "shop", &set, NULL, NULL));
     assert_int_equal(set.n, 2);
     t = &set.items[0];
     assert_string_equal(t->id, "webshop_3");
@@ -522,14 +553,14 @@ static void test_eto_import(void **state)
     eef_trajset_free(&set);
 
     /* no env anywhere */
-    assert_int_equal(eef_traj_import_eto(fixture("eto_house.json"), NULL, &set, NULL), EEF_EFORMAT);
+    assert_int_equal(eef_traj_import_eto(fixture("eto_house.json"), NULL, &set, NULL, NULL), EEF_EFORMAT);
     assert_non_null(strstr(eef_errmsg(), "eto_house.json:record 1: no 'env'"));
 }
 
 static void do_import_bad(void *arg)
 {
     read_job *j = arg;
-    j->err = eef_traj_import_eto(j->path, "shop", &j->set, &j->n_bad);
+    j->err = eef_traj_import_eto(j->path, "shop", &j->set, &j->n_bad, NULL);
 }
 
 static void test_eto_bad(void **state)
@@ -538,7 +569,7 @@ static void test_eto_bad(void **state)
     eef_trajset set = { 0 };
     const char *p = fixture("eto_bad.json");
     char want[600];
-    assert_int_equal(eef_traj_import_eto(p, "shop", &set, NULL), EEF_EFORMAT);
+    assert_int_equal(eef_traj_import_eto(p, "shop", &set, NULL, NULL), EEF_EFORMAT);
     snprintf(want, sizeof want, "%s:record 2: not a JSON object", p);
     assert_string_equal(eef_errmsg(), want);
     assert_int_equal(set.n, 0);
@@ -588,11 +619,11 @@ static void test_eto_bad(void **state)
     char path[512];
     eef_path_join(path, sizeof path, dir, "broken.json");
     write_text(path, "[\n  {\"id\": 1,\n   \"conversations\": [}\n]\n", 38);
-    assert_int_equal(eef_traj_import_eto(path, "shop", &set, NULL), EEF_EFORMAT);
+    assert_int_equal(eef_traj_import_eto(path, "shop", &set, NULL, NULL), EEF_EFORMAT);
     snprintf(want, sizeof want, "%s:3: malformed JSON", path);
     assert_string_equal(eef_errmsg(), want);
     write_text(path, "[\n{\"id\": \"a\xff\"}]\n", 16);
-    assert_int_equal(eef_traj_import_eto(path, "shop", &set, NULL), EEF_EFORMAT);
+    assert_int_equal(eef_traj_import_eto(path, "shop", &set, NULL, NULL), EEF_EFORMAT);
     snprintf(want, sizeof want, "%s:2: invalid UTF-8 at column 10", path);
     assert_string_equal(eef_errmsg(), want);
     tu_rmtree(dir);
@@ -609,8 +640,8 @@ static void test_eto_export(void **state)
     /* ours -> ETO -> ours is exact */
     eef_trajset set = { 0 }, back = { 0 };
     make_tricky(&set);
-    assert_ok(eef_traj_export_eto(a, set.items, set.n));
-    assert_ok(eef_traj_import_eto(a, NULL, &back, NULL));
+    assert_ok(eef_traj_export_eto(a, NULL, set.items, set.n));
+    assert_ok(eef_traj_import_eto(a, NULL, &back, NULL, NULL));
     assert_int_equal(back.n, set.n);
     for (size_t i = 0; i < set.n; i++)
         if (!eef_traj_equal(&set.items[i], &back.items[i])) fail_msg("trajectory %zu differs", i);
@@ -644,13 +675,13 @@ static void test_eto_export(void **state)
     eef_trajset_free(&set);
     const char *files[] = { "eto_shop.json", "eto_house.json", "agentgym_shop.jsonl" };
     for (size_t f = 0; f < EEF_ARRAY_LEN(files); f++) {
-        assert_ok(eef_traj_import_eto(fixture(files[f]), f == 1 ? "house" : "shop", &set, NULL));
-        assert_ok(eef_traj_export_eto(a, set.items, set.n));
-        assert_ok(eef_traj_import_eto(a, "ignored", &back, NULL));
+        assert_ok(eef_traj_import_eto(fixture(files[f]), f == 1 ? "house" : "shop", &set, NULL, NULL));
+        assert_ok(eef_traj_export_eto(a, NULL, set.items, set.n));
+        assert_ok(eef_traj_import_eto(a, "ignored", &back, NULL, NULL));
         assert_int_equal(back.n, set.n);
         for (size_t i = 0; i < set.n; i++)
             if (!eef_traj_equal(&set.items[i], &back.items[i])) fail_msg("%s: %zu differs", files[f], i);
-        assert_ok(eef_traj_export_eto(b, back.items, back.n));
+        assert_ok(eef_traj_export_eto(b, NULL, back.items, back.n));
         size_t la, lb;
         char *da = slurp(a, &la), *db = slurp(b, &lb);
         assert_int_equal(la, lb);
@@ -662,11 +693,11 @@ static void test_eto_export(void **state)
     }
 
     /* an empty set is an empty array */
-    assert_ok(eef_traj_export_eto(a, NULL, 0));
+    assert_ok(eef_traj_export_eto(a, NULL, NULL, 0));
     text = slurp(a, &len);
     assert_string_equal(text, "[]\n");
     free(text);
-    assert_ok(eef_traj_import_eto(a, "shop", &set, NULL));
+    assert_ok(eef_traj_import_eto(a, "shop", &set, NULL, NULL));
     assert_int_equal(set.n, 0);
     tu_rmtree(dir);
 }

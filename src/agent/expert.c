@@ -31,8 +31,18 @@ eef_err eef_expert_open(const char *env, const char *expert, const char *options
 {
     *out = NULL;
     if (expert && strncmp(expert, "chat:", 5) == 0) return chat_open(expert + 5, options, out);
-    if (expert && *expert && strcmp(expert, "builtin") != 0)
-        return eef_fail(EEF_EINVAL, "unknown expert '%s' (builtin or chat:URL)", expert);
+    int weak = expert && strcmp(expert, "weak") == 0;
+    if (expert && *expert && strcmp(expert, "builtin") != 0 && !weak)
+        return eef_fail(EEF_EINVAL, "unknown expert '%s' (builtin, weak or chat:URL)", expert);
+    /* the weak expert is the built-in one with its weak profile; the
+     * caller's options come after it and override single knobs */
+    char opts[1024];
+    if (weak) {
+        int n = snprintf(opts, sizeof opts, "profile=weak%s%s", options && *options ? "," : "",
+                         options ? options : "");
+        if (n < 0 || (size_t)n >= sizeof opts) return eef_fail(EEF_EINVAL, "expert options too long");
+        options = opts;
+    }
     if (strcmp(env, "shop") == 0) return eef_expert_shop_open(options, out);
     if (strcmp(env, "house") == 0) return eef_expert_house_open(options, out);
     return eef_fail(EEF_EINVAL, "no built-in expert for environment '%s' (use --expert chat:URL)",

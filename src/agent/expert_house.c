@@ -18,6 +18,17 @@
  *   p_wrong_recep    puts the object in a wrong receptacle (look tasks:
  *                    examines the object instead of using the lamp)
  *   budget           gives up (only looks) after this many steps; 0 = never
+ * and two habits of a weaker player, off by default (profile=weak turns
+ * them on, as `--expert weak`: GPT-3.5 to the default's GPT-4):
+ *   p_confuse        misreads the goal's object as its look-alike (the next
+ *                    kind in its group of usual places: a cup for a mug, a
+ *                    fork for a knife) and takes whichever it sees first
+ *   p_give_up        stops early: after searching 2 receptacles without
+ *                    seeing the object it only looks
+ *   stream           sub-stream of the rollout's stream its character is
+ *                    drawn from (default 0, weak 1: the two profiles play
+ *                    one rollout key independently)
+ *   profile=default|weak  all knobs at once (give it first)
  * Failures keep useful key actions: the object was found and taken, and
  * only the transform, the second object or the place went wrong.
  */
@@ -35,9 +46,14 @@
 typedef struct {
     double p_no_open, p_skip_transform, p_stop_two, p_wrong_recep;
     long budget;
+    double p_confuse, p_give_up;
+    long stream; /* sub-stream of the rollout's stream its character is drawn from */
 } xh_knobs;
 
-static const xh_knobs xh_defaults = { 0.4, 0.6, 0.6, 0.2, 0 };
+static const xh_knobs xh_defaults = { 0.4, 0.6, 0.6, 0.2, 0, 0, 0, 0 };
+/* the weak profile: about half the default's wins (docs/house.md) */
+static const xh_knobs xh_weak = { 0.4, 0.6, 0.6, 0.2, 0, 1.0, 0.8, 1 };
+#define XH_GIVE_UP_AFTER 2
 
 typedef enum { G_PICK, G_CLEAN, G_HEAT, G_COOL, G_LOOK, G_TWO, G_UNKNOWN } xh_goal_kind;
 
@@ -45,6 +61,7 @@ typedef enum { G_PICK, G_CLEAN, G_HEAT, G_COOL, G_LOOK, G_TWO, G_UNKNOWN } xh_go
 typedef struct {
     xh_goal_kind kind;
     char x[XH_NAME], y[XH_NAME]; /* object type and receptacle type of the goal */
+    char x2[XH_NAME];            /* its look-alike, taken for it (p_confuse), or "" */
     int n_recep;
     char recep[XH_MAX_RECEP][XH_NAME];
     signed char open[XH_MAX_RECEP];   /* -1 unknown, 0 seen closed, 1 open / not openable */
@@ -67,7 +84,7 @@ typedef struct {
 typedef struct {
     eef_actor base;
     /* the rollout's weaknesses (see xh_act) */
-    int no_open, skip_transform, stop_two, wrong_recep;
+    int no_open, skip_transform, stop_two, wrong_recep, confuse, give_up;
     double wrong_draw; /* chooses the wrong receptacle, in [0, 1) */
     xh_belief b;       /* scratch, rebuilt at every call */
 } xh_actor;
@@ -210,7 +227,11 @@ static const char *name_until(const char *p, const char *stop, size_t *n)
     return p;
 }
 
-static int is_x(const xh_belief *b, int o) { return o >= 0 && same_type(b->obj[o], b->x); }
+/* the goal's object, or (a confused player) its look-alike */
+static int is_x(const xh_belief *b, int o)
+{
+    return o >= 0 && (same_type(b->obj[o], b->x) || (b->x2[0] && same_type(b->obj[o], b->x2)));
+}
 
 /* Updates the belief with what one step's feedback says. */
 static void parse_step(xh_belief *b, const char *obs)
@@ -271,11 +292,14 @@ static void parse_step(xh_belief *b, const char *obs)
     }
 }
 
-static void build_belief(xh_belief *b, const eef_context *ctx)
+static void lookalike_type(const char *x, char *out);
+
+static void build_belief(xh_belief *b, const eef_context *ctx, int confuse)
 {
     memset(b, 0, sizeof *b);
     b->at = b->held = b->placed_at = -1;
     parse_intro(b, ctx->obs[0]);
+    if (confuse && b->x[0]) lookalike_type(b->x, b->x2);
     for (size_t i = 0; i < ctx->n; i++) parse_step(b, ctx->obs[i + 1]);
 }
 
@@ -291,29 +315,50 @@ static int openable_type(const char *name)
 
 /* Where such things usually are (ALFWorld ReAct prompts reason this way:
  * "a lettuce is more likely to appear in fridge, diningtable, sinkbasin"). */
+static const struct {
+    const char *objs, *places;
+} hints[] = {
+    { " apple bread egg lettuce potato tomato ",
+      "fridge countertop diningtable sinkbasin microwave garbagecan" },
+    { " mug cup bowl plate ",
+      "countertop diningtable sinkbasin coffeemachine shelf cabinet fridge microwave" },
+    { " pan pot kettle ", "stoveburner countertop diningtable sinkbasin cabinet" },
+    { " knife butterknife fork spoon spatula ladle ", "countertop diningtable sinkbasin drawer" },
+    { " soapbar soapbottle cloth candle spraybottle toiletpaper dishsponge ",
+      "countertop sinkbasin bathtubbasin toilet shelf cabinet" },
+    { " pen pencil cd creditcard keychain watch cellphone alarmclock ",
+      "desk sidetable dresser shelf drawer" },
+    { " book laptop pillow newspaper remotecontrol ",
+      "bed sofa armchair coffeetable desk sidetable" },
+    { " peppershaker saltshaker ", "countertop diningtable shelf cabinet drawer" },
+    { " winebottle ", "fridge countertop diningtable shelf cabinet" },
+    { " vase statue box tissuebox ", "shelf dresser sidetable coffeetable diningtable" },
+    { " towel handtowel ", "towelholder handtowelholder countertop bathtubbasin" },
+    { " desklamp ", "sidetable desk dresser" },
+};
+
+/* The kind listed after x in its group of hints (the first after the
+ * last), "" when x has no group or is alone in it. */
+static void lookalike_type(const char *x, char *out)
+{
+    out[0] = 0;
+    char key[XH_NAME + 2];
+    snprintf(key, sizeof key, " %s ", x);
+    for (size_t i = 0; i < EEF_ARRAY_LEN(hints); i++) {
+        const char *objs = hints[i].objs, *hit = strstr(objs, key);
+        if (!hit) continue;
+        const char *next = hit + strlen(key);
+        if (!*next) next = objs + 1; /* wrap around to the first */
+        size_t n = strcspn(next, " ");
+        if (n == 0 || n >= XH_NAME || (strncmp(next, x, n) == 0 && x[n] == 0)) return;
+        memcpy(out, next, n);
+        out[n] = 0;
+        return;
+    }
+}
+
 static const char *likely_places(const char *x)
 {
-    static const struct {
-        const char *objs, *places;
-    } hints[] = {
-        { " apple bread egg lettuce potato tomato ",
-          "fridge countertop diningtable sinkbasin microwave garbagecan" },
-        { " mug cup bowl plate ",
-          "countertop diningtable sinkbasin coffeemachine shelf cabinet fridge microwave" },
-        { " pan pot kettle ", "stoveburner countertop diningtable sinkbasin cabinet" },
-        { " knife butterknife fork spoon spatula ladle ", "countertop diningtable sinkbasin drawer" },
-        { " soapbar soapbottle cloth candle spraybottle toiletpaper dishsponge ",
-          "countertop sinkbasin bathtubbasin toilet shelf cabinet" },
-        { " pen pencil cd creditcard keychain watch cellphone alarmclock ",
-          "desk sidetable dresser shelf drawer" },
-        { " book laptop pillow newspaper remotecontrol ",
-          "bed sofa armchair coffeetable desk sidetable" },
-        { " peppershaker saltshaker ", "countertop diningtable shelf cabinet drawer" },
-        { " winebottle ", "fridge countertop diningtable shelf cabinet" },
-        { " vase statue box tissuebox ", "shelf dresser sidetable coffeetable diningtable" },
-        { " towel handtowel ", "towelholder handtowelholder countertop bathtubbasin" },
-        { " desklamp ", "sidetable desk dresser" },
-    };
     char key[XH_NAME + 2];
     snprintf(key, sizeof key, " %s ", x);
     for (size_t i = 0; i < EEF_ARRAY_LEN(hints); i++)
@@ -478,7 +523,13 @@ static void decide(const xh_actor *a, const xh_belief *b, size_t n, long budget,
         return;
     }
     /* search on: arriving (or opening) shows the contents, so "look" is
-     * only a fallback that reach never reaches for an unseen receptacle */
+     * only a fallback that reach never reaches for an unseen receptacle;
+     * a player who gives up stops after a few fruitless ones */
+    if (a->give_up && b->placed == 0) {
+        int searched = 0;
+        for (int s = 0; s < b->n_recep; s++) searched += b->seen[s];
+        if (searched >= XH_GIVE_UP_AFTER) return;
+    }
     int r = next_search(a, b, b->x);
     if (r >= 0) reach(b, r, "look", out);
 }
@@ -503,14 +554,23 @@ static eef_err xh_act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, ee
      * sees the same weaknesses, whatever the order in which a runner
      * interleaves rollouts on this actor, and the expert needs no memory
      * between calls (it rebuilds its belief from the history). */
-    eef_rng c = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_HOUSE_EXPERT, 0, 0));
+    eef_rng c = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_HOUSE_EXPERT, (uint64_t)k->stream, 0));
     a->no_open = eef_rng_uniform(&c) < k->p_no_open;
     a->skip_transform = eef_rng_uniform(&c) < k->p_skip_transform;
     a->stop_two = eef_rng_uniform(&c) < k->p_stop_two;
     a->wrong_recep = eef_rng_uniform(&c) < k->p_wrong_recep;
     a->wrong_draw = eef_rng_uniform(&c);
-    build_belief(&a->b, ctx);
+    a->confuse = eef_rng_uniform(&c) < k->p_confuse;
+    a->give_up = eef_rng_uniform(&c) < k->p_give_up;
+    build_belief(&a->b, ctx, a->confuse);
     decide(a, &a->b, ctx->n, k->budget, action);
+    if (a->confuse && !a->skip_transform && action->data && ctx->valid && ctx->valid->items.n &&
+        !eef_actions_allows(ctx->valid, action->data)) {
+        /* a look-alike taken by mistake may not take the transform: put it
+         * away as it is (the default's plans are always allowed) */
+        a->skip_transform = 1;
+        decide(a, &a->b, ctx->n, k->budget, action);
+    }
     if (!action->data) return eef_fail(EEF_ENOMEM, "expert-house: out of memory");
     return EEF_OK;
 }
@@ -535,11 +595,19 @@ static eef_err xh_option(const char *key, const char *value, void *ctx)
                 : strcmp(key, "p_stop_two") == 0       ? &k->p_stop_two
                 : strcmp(key, "p_wrong_recep") == 0    ? &k->p_wrong_recep
                                                        : NULL;
+    if (!p) p = strcmp(key, "p_confuse") == 0 ? &k->p_confuse : strcmp(key, "p_give_up") == 0 ? &k->p_give_up : NULL;
     if (p) return eef_parse_double(value, 0, 1, key, p);
+    if (strcmp(key, "profile") == 0) {
+        if (strcmp(value, "default") == 0) *k = xh_defaults;
+        else if (strcmp(value, "weak") == 0) *k = xh_weak;
+        else return eef_fail(EEF_EINVAL, "expert-house: unknown profile '%s' (default, weak)", value);
+        return EEF_OK;
+    }
+    if (strcmp(key, "stream") == 0) return eef_parse_long(value, 0, 1L << 30, key, &k->stream);
     if (strcmp(key, "budget") == 0) return eef_parse_long(value, 0, 100000, key, &k->budget);
     return eef_fail(EEF_EINVAL,
                     "expert-house: unknown option '%s' (p_no_open, p_skip_transform, "
-                    "p_stop_two, p_wrong_recep, budget)",
+                    "p_stop_two, p_wrong_recep, budget, p_confuse, p_give_up, stream, profile)",
                     key);
 }
 

@@ -23,6 +23,23 @@
  *   per_page=N             products rejected on a results page before it pages
  *                          on (one rejected at a glance counts half)
  *   step_budget=N          steps it plans with (WebShop's limit, 15)
+ * and three habits of a weaker shopper, off by default (profile=weak
+ * turns them on, as `--expert weak`: GPT-3.5 to the default's GPT-4):
+ *   first_result=P         chance per rollout to trust the search ranking:
+ *                          it opens the first result not yet rejected,
+ *                          however well its title matches
+ *   misread=P              chance per wanted option value to read the row
+ *                          next to it (the value listed after it, or before
+ *                          the last one): "6 pack" for "4 pack", "large" for
+ *                          "medium"
+ *   stop_early=P           chance per rollout to buy as soon as the first
+ *                          option group is set, without checking Attributes
+ *   stream=N               0: draw from the rollout's stream; N > 0: from
+ *                          sub-stream N of it (the weak profile: 1), so
+ *                          the two profiles play one rollout key
+ *                          independently, as two different models would
+ *   profile=default|weak   all knobs at once (give it first: later keys
+ *                          override it)
  *
  * What it knows is rebuilt from the observation history at every call, so
  * it can take over any state; only its random decisions (which value it
@@ -39,6 +56,10 @@
 typedef struct {
     double wrong_option, wrong_option_growth, fatigue, attr_check, attr_miss, impatience, misclick;
     long per_page, step_budget;
+    double first_result, misread, stop_early;
+    long stream; /* 0: draws from the rollout's stream; N: from its own
+                  * sub-stream N, so two profiles on one rollout key are
+                  * independent players */
 } xs_knobs;
 
 /* Calibrated defaults (docs/shop.md has the measurement). */
@@ -52,6 +73,24 @@ static const xs_knobs XS_DEFAULTS = {
     .misclick = 0.02,
     .per_page = 1,
     .step_budget = 15,
+};
+
+/* The weak profile: the default's skill with the three habits above, so it
+ * wins about half as often (docs/shop.md has the measurement). */
+static const xs_knobs XS_WEAK = {
+    .wrong_option = 0.08,
+    .wrong_option_growth = 0.25,
+    .fatigue = 0.4,
+    .attr_check = 0.97,
+    .attr_miss = 0.03,
+    .impatience = 0.03,
+    .misclick = 0.02,
+    .per_page = 1,
+    .step_budget = 15,
+    .first_result = 0.6,
+    .misread = 0.5,
+    .stop_early = 0.6,
+    .stream = 1,
 };
 
 typedef struct {
@@ -80,6 +119,7 @@ typedef struct {
     char recover[1024];  /* action undoing a misclick, or "" */
     xs_prod prod[XS_MEM];
     int n_prod;
+    int trust_rank, stop_early; /* this rollout's habits (first_result, stop_early) */
     xs_tokens tk, tk2;   /* scratch */
 } xs_actor;
 
@@ -250,6 +290,11 @@ static void plan_options(const xs_knobs *k, const xs_goal *g, const xs_item *it,
     if (p > 0.95) p = 0.95;
     for (int i = 0; i < it->n_groups; i++) {
         m->plan[i] = (short)want[i];
+        int nv = it->groups[i].n_values;
+        if (want[i] >= 0 && nv > 1 && k->misread > 0 && eef_rng_uniform(rng) < k->misread) {
+            m->plan[i] = (short)(want[i] + 1 < nv ? want[i] + 1 : want[i] - 1); /* the next row */
+            continue;
+        }
         if (want[i] >= 0 && eef_rng_uniform(rng) < p) {
             /* half the slips forget the group, half pick another value */
             if (it->groups[i].n_values < 2 || eef_rng_uniform(rng) < 0.5) {
@@ -326,6 +371,14 @@ static int best_result(const xs_goal *g, const xs_results *r, const xs_beliefs *
     return best;
 }
 
+/* The first result not rejected yet, in the shop's order (-1 none). */
+static int first_unrejected(const xs_results *r, const xs_beliefs *b)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!in_left(b, r->items[i].asin)) return i;
+    return -1;
+}
+
 static void best_looking(const xs_goal *g, const xs_results *r, const xs_beliefs *b, eef_buf *out)
 {
     int i = best_result(g, r, b, 1);
@@ -347,7 +400,7 @@ static void on_results(xs_actor *x, const xs_knobs *k, const eef_context *ctx, c
         best_looking(g, &r, b, out);
         return;
     }
-    int best = best_result(g, &r, b, 1);
+    int best = x->trust_rank ? first_unrejected(&r, b) : best_result(g, &r, b, 1);
     /* patience: products rejected on this page, a glance counting half */
     double checked = r.page_no >= 1 && r.page_no < 8 ? b->checked_on[r.page_no] + 0.5 * b->glanced_on[r.page_no] : 0;
     /* the other listing of a product that nearly fit is worth one more look */
@@ -405,6 +458,20 @@ static void on_item(xs_actor *x, const xs_knobs *k, const eef_context *ctx, cons
     }
     xs_prod *m = memory_prod(x, b->cur);
     plan_options(k, g, &it, b->n_left, m, rng);
+    if (x->stop_early) { /* the first planned value, then Buy Now */
+        if (!item_fits(g, &it) && k->step_budget - (long)ctx->n >= 4) {
+            set_click(out, "< Prev");
+            return;
+        }
+        for (int i = 0; i < it.n_groups; i++)
+            if (m->plan[i] >= 0) {
+                if (chosen_in_group(b, &it.groups[i]) == m->plan[i]) break;
+                set_click(out, it.groups[i].values[m->plan[i]]);
+                return;
+            }
+        set_click(out, "Buy Now");
+        return;
+    }
     int todo = 0;
     for (int i = 0; i < it.n_groups; i++)
         if (m->plan[i] >= 0 && chosen_in_group(b, &it.groups[i]) != m->plan[i]) todo++;
@@ -482,6 +549,18 @@ static eef_err xs_act(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_bu
     if (ctx->n == 0 || !x->valid || x->episode != ctx->episode || x->n + 1 != ctx->n ||
         strcmp(ctx->acts[ctx->n - 1], x->last) != 0)
         memory_reset(x, ctx->episode);
+    /* the rollout's habits come from a sub-stream keyed by its stream, so
+     * every call of one rollout has the same ones, whatever its history */
+    eef_rng hab = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_SHOP_HABITS, 0, 0));
+    double u_rank = eef_rng_uniform(&hab), u_stop = eef_rng_uniform(&hab);
+    x->trust_rank = u_rank < k->first_result;
+    x->stop_early = u_stop < k->stop_early;
+    eef_rng own;
+    if (k->stream) { /* a sub-stream per call, keyed by the call's place in the stream */
+        own = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_SHOP_EXPERT, (uint64_t)k->stream, rng->ctr));
+        rng->ctr++;
+        rng = &own;
+    }
     xs_goal g;
     if (!xs_goal_parse(ctx->obs[0], &g)) xs_goal_parse(ctx->obs[ctx->n], &g);
     xs_beliefs b;
@@ -562,19 +641,29 @@ static const eef_policy_ops xs_ops = {
 static eef_err parse_knob(const char *key, const char *value, void *ctx)
 {
     xs_knobs *k = ctx;
+    if (strcmp(key, "profile") == 0) {
+        if (strcmp(value, "default") == 0) *k = XS_DEFAULTS;
+        else if (strcmp(value, "weak") == 0) *k = XS_WEAK;
+        else return eef_fail(EEF_EINVAL, "expert-shop: unknown profile '%s' (default, weak)", value);
+        return EEF_OK;
+    }
     struct { const char *name; double *dst; } probs[] = {
         { "wrong_option", &k->wrong_option }, { "wrong_option_growth", &k->wrong_option_growth },
         { "fatigue", &k->fatigue },
         { "attr_check", &k->attr_check },     { "attr_miss", &k->attr_miss },
         { "impatience", &k->impatience },     { "misclick", &k->misclick },
+        { "first_result", &k->first_result }, { "misread", &k->misread },
+        { "stop_early", &k->stop_early },
     };
     for (size_t i = 0; i < sizeof probs / sizeof *probs; i++)
         if (strcmp(key, probs[i].name) == 0) return eef_parse_double(value, 0, 1, key, probs[i].dst);
     if (strcmp(key, "per_page") == 0) return eef_parse_long(value, 1, 10, key, &k->per_page);
     if (strcmp(key, "step_budget") == 0) return eef_parse_long(value, 3, 1000, key, &k->step_budget);
+    if (strcmp(key, "stream") == 0) return eef_parse_long(value, 0, 1L << 30, key, &k->stream);
     return eef_fail(EEF_EINVAL,
                     "expert-shop: unknown option '%s' (wrong_option, wrong_option_growth, fatigue, attr_check, "
-                    "attr_miss, impatience, misclick, per_page, step_budget)",
+                    "attr_miss, impatience, misclick, per_page, step_budget, first_result, misread, stop_early, "
+                    "stream, profile)",
                     key);
 }
 

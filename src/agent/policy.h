@@ -70,8 +70,10 @@ eef_err eef_chat_expert_open(const char *url, const char *model, const char *api
                              const char *options, eef_policy **out);
 
 /* An expert by name: "builtin" (or NULL: the environment's built-in
- * expert) or "chat:URL" (options may add model=NAME and key_env=VAR to the
- * chat expert's own). */
+ * expert), "weak" (the built-in one with profile=weak: about half its
+ * wins, with habits of its own, as GPT-3.5 to GPT-4 in the paper) or
+ * "chat:URL" (options may add model=NAME and key_env=VAR to the chat
+ * expert's own). */
 eef_err eef_expert_open(const char *env, const char *expert, const char *options,
                         eef_policy **out);
 

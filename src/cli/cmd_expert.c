@@ -20,7 +20,7 @@ int cmd_expert(int argc, char **argv)
         { "--seed", OPT_INT, &seed, "S", "seed (world and the expert's choices)", 0, 1L << 52 },
         { "--out", OPT_STR, &out, "FILE", "write the trajectories (.jsonl)", 0, 0 },
         { "--env-opt", OPT_STR, &env_opt, "K=V,..", "environment options", 0, 0 },
-        { "--expert", OPT_STR, &expert, "X", "builtin or chat:URL (an OpenAI-compatible server)", 0, 0 },
+        { "--expert", OPT_STR, &expert, "X", "builtin, weak (about half its wins) or chat:URL (an OpenAI-compatible server)", 0, 0 },
         { "--expert-opt", OPT_STR, &expert_opt, "K=V,..", "expert options (built-in: its weaknesses; chat: model=, key_env=, ...)", 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bar", 0, 0 },
@@ -46,8 +46,16 @@ int cmd_expert(int argc, char **argv)
     eef_eval_summary s;
     /* the same rollout keys as `eef run` uses for its expert phase */
     if (!e) e = eef_evaluate(env, ex, split, (size_t)n, (uint64_t)seed, "expert", &t, &nt, &s);
-    for (size_t i = 0; !e && i < nt; i++) e = eef_traj_set(&t[i].source, "expert");
-    if (!e && out) e = eef_traj_write(out, t, nt);
+    for (size_t i = 0; !e && i < nt; i++) {
+        e = eef_traj_set(&t[i].source, "expert");
+        if (!e) e = eef_traj_set(&t[i].expert, expert);
+    }
+    /* the file says which world and expert made it (eef replay rebuilds it) */
+    eef_world w;
+    eef_world_init(&w);
+    if (!e) e = eef_world_set_env(&w, env_name, env_opt, (uint64_t)seed, env);
+    if (!e) e = eef_world_set_expert(&w, expert, NULL, expert_opt);
+    if (!e && out) e = eef_traj_write_ctx(out, &w, t, nt);
     if (!e) {
         printf("expert on %s %s: %zu tasks, win %.1f%% [%.1f, %.1f], score %.1f\n", env_name,
                split_name, nt, 100 * s.all.win, 100 * s.all.win_lo, 100 * s.all.win_hi, s.all.score);

@@ -40,21 +40,51 @@ static void print_mismatch(const eef_traj *t, const eef_replay_result *r)
     printf("\n");
 }
 
+/* The world of a file that records its context: rebuilt from the record,
+ * with flags that agree with it (or fill what it leaves out); a flag that
+ * contradicts it, or a world whose fingerprint differs, is refused. */
+static eef_err open_recorded(const char *path, const eef_world *file, const char *env_opt,
+                             long seed, const eef_trajset *set, eef_env **out)
+{
+    eef_world given, use = *file;
+    eef_world_init(&given);
+    if (env_opt) {
+        snprintf(given.env_options, sizeof given.env_options, "%s", env_opt);
+        given.have |= EEF_CTX_ENV_OPT;
+    }
+    if (seed >= 0) {
+        given.seed = (uint64_t)seed;
+        given.have |= EEF_CTX_SEED;
+    }
+    EEF_TRY(eef_world_check(file, &given, path, "was given"));
+    /* a partial record: what it leaves out comes from the flags */
+    if (!(use.have & EEF_CTX_ENV_OPT))
+        snprintf(use.env_options, sizeof use.env_options, "%s", env_opt ? env_opt : "");
+    if (!(use.have & EEF_CTX_SEED)) use.seed = seed >= 0 ? (uint64_t)seed : 1;
+    for (size_t i = 0; i < set->n; i++)
+        if (!eef_world_env_is(&use, set->items[i].env))
+            return eef_fail(EEF_EFORMAT, "%s: trajectory '%s' is in environment %s, but the file "
+                            "records environment %s", path, set->items[i].id, set->items[i].env,
+                            use.env);
+    return eef_world_open_env(&use, path, out);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *env_opt = NULL;
-    long seed = 1;
+    long seed = -1;
     int skip_bad = 0;
     const cli_opt opts[] = {
         { "--env-opt", OPT_STR, &env_opt, "OPTS",
-          "environment options (key=value,...) the trajectories were made with", 0, 0 },
-        { "--seed", OPT_INT, &seed, "S", "seed of the environment's generated world", 0, 1e18 },
+          "environment options (key=value,...), for files that do not record them", 0, 0 },
+        { "--seed", OPT_INT, &seed, "S", "seed of the generated world, for files that do not "
+          "record it (else 1)", 0, 1e18 },
         { "--skip-bad", OPT_FLAG, &skip_bad, NULL, "skip bad lines (reported on stderr)", 0, 0 },
         { 0 },
     };
     const cli_spec spec = { "replay", "FILE.jsonl [--env-opt OPTS] [--seed S] [--skip-bad]",
-                            "re-execute every trajectory in its environment; check observations "
-                            "and rewards",
+                            "re-execute every trajectory in the world the file records; check "
+                            "observations and rewards",
                             opts, 1, 1 };
     char **pos;
     int npos, rc = cli_parse(&spec, argc, argv, &pos, &npos);
@@ -62,7 +92,8 @@ int cmd_replay(int argc, char **argv)
 
     eef_trajset set = { 0 };
     size_t n_bad = 0;
-    if (eef_traj_read(pos[0], skip_bad, &set, &n_bad)) return cli_error("replay");
+    eef_world world;
+    if (eef_traj_read_ctx(pos[0], skip_bad, &set, &n_bad, &world)) return cli_error("replay");
 
     /* one environment per distinct name, opened before the parallel part */
     eef_env **env_of = calloc(set.n ? set.n : 1, sizeof *env_of);
@@ -77,7 +108,22 @@ int cmd_replay(int argc, char **argv)
         rc = cli_error("replay");
         goto out;
     }
-    for (size_t i = 0; i < set.n && !rc; i++) {
+    if (world.have & EEF_CTX_ENV) {
+        if (open_recorded(pos[0], &world, env_opt, seed, &set, &envs[0])) {
+            rc = cli_error("replay");
+            goto out;
+        }
+        n_envs = 1;
+        for (size_t i = 0; i < set.n; i++) env_of[i] = envs[0];
+    } else {
+        char note[600];
+        eef_world_describe(&world, note, sizeof note);
+        fprintf(stderr, "eef replay: %s: %s; replaying in the world of seed %ld, %s%s\n", pos[0],
+                note, seed >= 0 ? seed : 1, env_opt ? "options " : "default options",
+                env_opt ? env_opt : "");
+        if (seed < 0) seed = 1;
+    }
+    for (size_t i = 0; i < set.n && !rc && !(world.have & EEF_CTX_ENV); i++) {
         size_t k = 0;
         while (k < n_envs && strcmp(names[k], set.items[i].env) != 0) k++;
         if (k == n_envs) {

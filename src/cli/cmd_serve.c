@@ -1,5 +1,7 @@
 /* eef serve: a model on the OpenAI-compatible HTTP API until SIGINT or
- * SIGTERM.  Prints "eef serve: listening on http://HOST:PORT" on stderr
+ * SIGTERM.  A model whose tokenizer has a chat template (an imported
+ * Hugging Face model) gets the messages in it; eef's own models get them
+ * mapped onto eef's agent prompt (serve/chat_request.c).  Prints "eef serve: listening on http://HOST:PORT" on stderr
  * once the socket listens (with --port 0, the port picked). */
 #include "cli.h"
 
@@ -22,9 +24,13 @@ static void block_stop_signals(sigset_t *set)
 
 static char *model_name_of(const char *path)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    char *copy = eef_strdup(path); /* a directory's name, trailing slashes dropped */
+    if (!copy) return NULL;
+    for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--) copy[n - 1] = 0;
+    const char *base = strrchr(copy, '/');
+    base = base && base[1] ? base + 1 : copy;
     char *name = eef_strdup(base);
+    free(copy);
     if (!name) return NULL;
     char *dot = strrchr(name, '.');
     if (dot && dot != name && strcmp(dot, ".eefm") == 0) *dot = 0;
@@ -39,7 +45,8 @@ int cmd_serve(int argc, char **argv)
     long port = c.port, threads = 0, workers = 0, queue = c.max_queue;
     double timeout = c.queue_timeout;
     const cli_opt opts[] = {
-        { "--model", OPT_STR, &model, "M.eefm", "model to serve", 0, 0 },
+        { "--model", OPT_STR, &model, "PATH",
+          "model to serve (.eefm, or a Hugging Face directory: its chat template is the prompt)", 0, 0 },
         { "--host", OPT_STR, &host, "ADDR", "address to bind", 0, 0 },
         { "--port", OPT_INT, &port, "P", "port (0: any free port)", 0, 65535 },
         { "--api-key-env", OPT_STR, &key_env, "VAR",
@@ -53,7 +60,7 @@ int cmd_serve(int argc, char **argv)
         { "--name", OPT_STR, &name, "ID", "model id in the API (default: the file's name)", 0, 0 },
         { 0 },
     };
-    const cli_spec spec = { "serve", "--model M.eefm [options]",
+    const cli_spec spec = { "serve", "--model PATH [options]",
                             "serve a model on the OpenAI-compatible HTTP API", opts, 0, 0 };
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 0 : rc;
@@ -94,9 +101,10 @@ int cmd_serve(int argc, char **argv)
         eef_model_free(m);
         return cli_error("serve");
     }
-    fprintf(stderr, "eef serve: listening on http://%s%s%s:%d (model %s, %d workers x %d threads)\n",
-            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", eef_server_port(s), c.model_name, c.workers,
-            c.threads_per_worker);
+    const char *chat = m->tok ? eef_tok_chat_name(m->tok) : NULL;
+    fprintf(stderr, "eef serve: listening on http://%s%s%s:%d (model %s, prompt %s, %d workers x %d threads)\n",
+            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", eef_server_port(s), c.model_name,
+            chat ? chat : "eef's agent format", c.workers, c.threads_per_worker);
     fflush(stderr);
     int sig = 0;
     sigwait(&stop, &sig);

@@ -13,10 +13,13 @@ static double score(const eef_traj_tally *t) { return t->n ? 100.0 * t->reward_s
 
 static const char *tier_label(int i) { return i < EEF_N_TIERS ? eef_tier_name((eef_tier)i) : "unknown"; }
 
-static void print_text(const char *path, const eef_traj_stats *s, size_t n_bad)
+static void print_text(const char *path, const eef_world *world, const eef_traj_stats *s, size_t n_bad)
 {
     const eef_traj_tally *a = &s->all;
+    char ctx[1600];
+    eef_world_describe(world, ctx, sizeof ctx);
     printf("%s\n", path);
+    printf("  world         %s\n", ctx);
     printf("  trajectories  %zu", a->n);
     if (n_bad) printf("  (%zu bad lines skipped)", n_bad);
     printf("\n");
@@ -72,10 +75,12 @@ static cJSON *tally_json(const eef_traj_tally *t)
     return o;
 }
 
-static int print_json(const char *path, const eef_traj_stats *s, size_t n_bad)
+static int print_json(const char *path, const eef_world *w, const eef_traj_stats *s, size_t n_bad)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", path);
+    /* the world the file records; null: context unknown */
+    cJSON_AddItemToObject(o, "context", w->have ? eef_world_to_json(w) : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "bad_lines", (double)n_bad);
     cJSON_AddNumberToObject(o, "count", (double)s->all.n);
     cJSON_AddNumberToObject(o, "wins", (double)s->all.n_win);
@@ -124,7 +129,7 @@ int cmd_stats(int argc, char **argv)
         { 0 },
     };
     const cli_spec spec = { "stats", "FILE.jsonl [--json] [--skip-bad]",
-                            "statistics of a trajectory file: outcome by tier and source, "
+                            "statistics of a trajectory file: the world it records, outcome by tier and source, "
                             "lengths, masks, price bounds broken, action types of wins vs failures",
                             opts, 1, 1 };
     char **pos;
@@ -142,6 +147,7 @@ int cmd_stats(int argc, char **argv)
     while (!(e = eef_traj_reader_next(&r, &t, &got)) && got)
         if ((e = eef_traj_stats_add(&s, &t))) break;
     size_t n_bad = r.n_bad;
+    eef_world w = r.ctx;
     eef_traj_free(&t);
     eef_traj_reader_close(&r);
     if (e) {
@@ -149,7 +155,7 @@ int cmd_stats(int argc, char **argv)
         return cli_error("stats");
     }
     eef_traj_stats_sort(&s);
-    rc = json ? print_json(pos[0], &s, n_bad) : (print_text(pos[0], &s, n_bad), 0);
+    rc = json ? print_json(pos[0], &w, &s, n_bad) : (print_text(pos[0], &w, &s, n_bad), 0);
     eef_traj_stats_free(&s);
     return rc;
 }

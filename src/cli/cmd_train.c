@@ -54,9 +54,14 @@ int cmd_train(int argc, char **argv)
              out);
     eef_trajset ts = { 0 };
     size_t n_bad = 0;
-    eef_err e = eef_traj_read(data, skip_bad, &ts, &n_bad);
+    eef_world world;
+    eef_err e = eef_traj_read_ctx(data, skip_bad, &ts, &n_bad, &world);
     if (e) return cli_error("train");
     if (n_bad) fprintf(stderr, "eef train: skipped %zu malformed lines\n", n_bad);
+    /* what the model will have learned from: the world the data records */
+    char wline[1600];
+    eef_world_describe(&world, wline, sizeof wline);
+    fprintf(stderr, "eef train: %s: %s\n", data, wline);
     eef_model *m = NULL;
     eef_adamw *opt = NULL;
     /* half-written checkpoints of a killed earlier run */

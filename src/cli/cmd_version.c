@@ -1,6 +1,11 @@
 /* eef version: what this binary is and what it runs on. */
 #include "cli.h"
 
+#include "dist/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 #ifdef EEF_HAVE_BLAS
 #include <cblas.h>
 #endif
@@ -8,7 +13,7 @@
 int cmd_version(int argc, char **argv)
 {
     static const cli_opt opts[] = { { 0 } };
-    static const cli_spec spec = { "version", "", "print version, build flags, BLAS and threads",
+    static const cli_spec spec = { "version", "", "print version, build flags, BLAS, threads and MPI",
                                    opts, 0, 0 };
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 0 : rc;
@@ -17,6 +22,15 @@ int cmd_version(int argc, char **argv)
     printf("compiler: gcc %d.%d.%d\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #ifdef EEF_HAVE_BLAS
     printf("blas: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
+    /* who chose the kernels (src/cli/main.c pins them by the CPU's ISA) */
+    const char *pinned = getenv("EEF_OPENBLAS_PINNED"), *user = getenv("OPENBLAS_CORETYPE");
+    if (pinned && user && strcmp(pinned, user) == 0)
+        printf("blas core: %s (OPENBLAS_CORETYPE pinned by eef to the CPU's instruction set)\n",
+               openblas_get_corename());
+    else if (user)
+        printf("blas core: %s (OPENBLAS_CORETYPE=%s set by the user)\n", openblas_get_corename(), user);
+    else
+        printf("blas core: %s (chosen by OpenBLAS: not pinned)\n", openblas_get_corename());
 #else
     printf("blas: none (plain-C matmul)\n");
 #endif
@@ -25,5 +39,6 @@ int cmd_version(int argc, char **argv)
                         : __builtin_cpu_supports("avx2") ? "avx2"
                                                          : "baseline");
     printf("threads: %d\n", eef_threads());
+    printf("mpi: %s\n", eef_dist_library());
     return 0;
 }

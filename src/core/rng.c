@@ -76,7 +76,12 @@ void eef_rng_shuffle(eef_rng *r, void *base, size_t n, size_t size)
 
 uint64_t eef_hash_str(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return eef_hash64(h);
+    return eef_hash64(eef_hash_bytes(EEF_HASH_START, s, strlen(s)));
+}
+
+uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
 }

@@ -41,6 +41,10 @@ int eef_dist_size(void);
 int eef_dist_local_size(void);
 /* "mpi (Open MPI v4.1.4, 2 ranks)" or "none". */
 const char *eef_dist_backend(void);
+/* The MPI library this binary runs on and the headers it was built with,
+ * e.g. "Open MPI v4.1.4 (built with Open MPI 4.1.4 headers, MPI 3.1)", or
+ * "none (built without MPI=1)"; callable before eef_dist_init. */
+const char *eef_dist_library(void);
 
 /* ------------------------------------------------------------ collectives
  * Every rank must call them, in the same order.  Errors (a broken peer)

@@ -16,6 +16,7 @@ void eef_dist_finish(int rc) { (void)rc; }
 int eef_dist_rank(void) { return 0; }
 int eef_dist_size(void) { return 1; }
 int eef_dist_local_size(void) { return 1; }
+const char *eef_dist_library(void) { return "none (built without MPI=1)"; }
 const char *eef_dist_backend(void) { return "none"; }
 eef_err eef_dist_barrier(void) { return EEF_OK; }
 

@@ -72,6 +72,23 @@ int eef_dist_rank(void) { return rank_; }
 int eef_dist_size(void) { return size_; }
 const char *eef_dist_backend(void) { return backend; }
 
+const char *eef_dist_library(void)
+{
+    static char lib[320];
+    /* one of the few MPI calls allowed before MPI_Init */
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(v, &len) != MPI_SUCCESS) snprintf(v, sizeof v, "an unknown MPI");
+    v[strcspn(v, ",\n")] = 0; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
+#ifdef OMPI_MAJOR_VERSION
+    snprintf(lib, sizeof lib, "%.120s (built with Open MPI %d.%d.%d headers, MPI %d.%d)", v,
+             OMPI_MAJOR_VERSION, OMPI_MINOR_VERSION, OMPI_RELEASE_VERSION, MPI_VERSION, MPI_SUBVERSION);
+#else
+    snprintf(lib, sizeof lib, "%.120s (built with MPI %d.%d headers)", v, MPI_VERSION, MPI_SUBVERSION);
+#endif
+    return lib;
+}
+
 int eef_dist_local_size(void)
 {
     if (dist_comm == MPI_COMM_NULL) return 1;

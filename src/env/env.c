@@ -159,6 +159,18 @@ eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx)
     return err;
 }
 
+eef_err eef_env_fingerprint(const eef_env *env, char out[EEF_FINGERPRINT_LEN])
+{
+    out[0] = 0;
+    if (!env->ops->digest)
+        return eef_fail(EEF_ENOTFOUND, "environment '%s' has no world fingerprint", env->ops->name);
+    uint64_t h = eef_hash_bytes(env->ops->digest(env), env->ops->name, strlen(env->ops->name));
+    int32_t steps = env->max_steps; /* the step limit is part of the world's rules */
+    h = eef_hash_bytes(h, &steps, sizeof steps);
+    snprintf(out, EEF_FINGERPRINT_LEN, "%016llx", (unsigned long long)eef_hash64(h));
+    return EEF_OK;
+}
+
 eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,
                             const char *const *actions, size_t n, unsigned char *is_key)
 {

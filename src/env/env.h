@@ -80,6 +80,9 @@ typedef struct {
      * (reading the hidden world; see each environment's definition). */
     eef_err (*key_actions)(eef_env *env, eef_split split, size_t index,
                            const char *const *actions, size_t n, unsigned char *is_key);
+    /* Optional (may be NULL): a digest (eef_hash_bytes) of everything that
+     * makes this world what it is: its tasks and its hidden world. */
+    uint64_t (*digest)(const eef_env *env);
     void (*episode_close)(eef_episode *ep);
     void (*close)(eef_env *env);
 } eef_env_ops;
@@ -126,6 +129,16 @@ typedef struct {
 eef_err eef_env_restore_watch(eef_episode *ep, eef_split split, size_t index,
                               const char *const *actions, size_t n, eef_restore_watch *w,
                               eef_step *out);
+
+/* The world's fingerprint, for files that record which world they were
+ * made in: the environment's digest (shop: every task's id, tier and
+ * instruction and the generated catalogue, or the bytes of the WebShop data
+ * files it loaded; house: every task's layout and goal) mixed with its
+ * name, as 16 lowercase hex digits.  One pass over data in memory (the shop's
+ * default world: about a millisecond).  EEF_ENOTFOUND when the environment
+ * has no digest (remote: what a server holds is the server's). */
+#define EEF_FINGERPRINT_LEN 17
+eef_err eef_env_fingerprint(const eef_env *env, char out[EEF_FINGERPRINT_LEN]);
 
 /* The environment's key_actions, or EEF_ENOTFOUND when it has none. */
 eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,

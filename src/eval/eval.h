@@ -99,7 +99,7 @@ eef_err eef_eval_from_json(const struct cJSON *j, const char *where, eef_eval_su
  * A finished (or unfinished) run directory as the comparison sees it. */
 typedef struct {
     char *dir;
-    char *method;
+    char *method;             /* config.json's "label" if set, else its "method" */
     struct cJSON *config;     /* config.json */
     struct cJSON *expert;     /* expert.json or NULL */
     struct cJSON **iters;     /* metrics.jsonl lines */

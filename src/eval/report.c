@@ -29,6 +29,10 @@ eef_err eef_run_view_load(const char *dir, eef_run_view *v)
     if (!e) e = eef_json_read_file(eef_path_join(p, sizeof p, dir, "config.json"), &v->config);
     const char *m = "?";
     if (!e) e = eef_json_str(v->config, "method", p, &m);
+    /* a run's row in comparisons: its label when it has one (two rows of
+     * one method: "rft-x6", "eef-2x"), else its method */
+    const char *label = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->config, "label"));
+    if (!e && label && *label) m = label;
     if (!e) v->method = eef_strdup(m);
     if (!e && eef_file_exists(eef_path_join(p, sizeof p, dir, "expert.json")))
         e = eef_json_read_file(p, &v->expert);

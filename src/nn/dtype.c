@@ -1,9 +1,8 @@
 /* dtype.c: element types of weights and their kernel table.
  *
  * F32, F16 and BF16 are here; the GGUF block types (Q8_0, Q4_K, Q5_K,
- * Q6_K) get their entries from their own files (nn/quant*.c) by filling
- * the slot in `table` below.  See nn_internal.h for what an entry holds. */
-#include "nn_internal.h"
+ * Q6_K) are in nn/quant.c.  See nn_internal.h for what an entry holds. */
+#include "quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -70,28 +69,19 @@ static void f16_from_f32(const float *src, void *dst, int n)
     for (int i = 0; i < n; i++) d[i] = nn_f32_to_f16(src[i]);
 }
 
-static void bf16_dot_rows(float *y, const void *w, size_t rb, const float *x, int I, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        y[r - r0] = nn_vec.dot_bf16((const uint16_t *)((const char *)w + (size_t)r * rb), x, I);
-}
-
-static void f16_dot_rows(float *y, const void *w, size_t rb, const float *x, int I, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        y[r - r0] = nn_vec.dot_f16((const uint16_t *)((const char *)w + (size_t)r * rb), x, I);
-}
-
 static const nn_dtype_ops ops_f32 = { "F32", 1, 4, f32_to_f32, f32_from_f32, NULL };
-static const nn_dtype_ops ops_f16 = { "F16", 1, 2, f16_to_f32, f16_from_f32, f16_dot_rows };
-static const nn_dtype_ops ops_bf16 = { "BF16", 1, 2, bf16_to_f32, bf16_from_f32, bf16_dot_rows };
+static const nn_dtype_ops ops_f16 = { "F16", 1, 2, f16_to_f32, f16_from_f32, NULL };
+static const nn_dtype_ops ops_bf16 = { "BF16", 1, 2, bf16_to_f32, bf16_from_f32, NULL };
 
-/* One slot per eef_dtype; the quantized types' slots are filled by their
- * kernels' files (issue 20). */
+/* One slot per eef_dtype. */
 static const nn_dtype_ops *const table[EEF_DT_COUNT] = {
     [EEF_DT_F32] = &ops_f32,
     [EEF_DT_F16] = &ops_f16,
     [EEF_DT_BF16] = &ops_bf16,
+    [EEF_DT_Q8_0] = &nn_ops_q8_0,
+    [EEF_DT_Q4_K] = &nn_ops_q4_k,
+    [EEF_DT_Q5_K] = &nn_ops_q5_k,
+    [EEF_DT_Q6_K] = &nn_ops_q6_k,
 };
 
 const nn_dtype_ops *nn_dtype_ops_of(eef_dtype t)

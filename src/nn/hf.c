@@ -18,9 +18,9 @@
  * config.json) and its q/k rows are permuted back, so a round trip is the
  * same model bit for bit.
  *
- * Tokenizer: DIR/tokenizer.json is read by text/ (the Hugging Face
- * tokenizer, issue 18); until that reader is wired in here (see
- * attach_tokenizer below), an imported model carries no tokenizer. */
+ * Tokenizer: DIR/tokenizer.json with its tokenizer_config.json, read by
+ * text/ (attach_tokenizer below); a directory without one gives a model
+ * without a tokenizer. */
 #include "hf.h"
 #include "safetensors.h"
 
@@ -442,15 +442,33 @@ static eef_err keep_mappings(hf_dir *h, eef_model *m)
     return EEF_OK;
 }
 
-/* The hook for the Hugging Face tokenizer (text/, issue 18): when text/
- * reads DIR/tokenizer.json (+ tokenizer_config.json for the chat
- * template and special tokens), call it here and return its tokenizer.
- * Until then an imported model has none, and the commands that need one
- * say so. */
-static eef_err attach_tokenizer(const char *dir, eef_tokenizer **tok)
+/* DIR/tokenizer.json (with tokenizer_config.json and its chat template,
+ * text/ refusing what it does not implement, an unknown template by name);
+ * none when the directory has no tokenizer.json (the commands that need
+ * one say so).  A tokenizer eef wrote for its own BPE comes back as eef's
+ * own (eef_tok_eef_of_hf), so an exported agent keeps its role map and
+ * encodes every byte string as before. */
+static eef_err attach_tokenizer(const char *dir, const eef_model_config *c, eef_tokenizer **tok)
 {
-    (void)dir;
     *tok = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (!eef_file_exists(path)) return EEF_OK;
+    eef_tokenizer *t, *own;
+    EEF_TRY(eef_tok_load_hf_dir(dir, &t));
+    eef_err e = eef_tok_eef_of_hf(t, path, &own);
+    if (!e && own) {
+        eef_tok_free(t);
+        t = own;
+    }
+    if (!e && eef_tok_vocab_size(t) > c->vocab)
+        e = eef_fail(EEF_EFORMAT, "%s: the tokenizer has ids up to %d, the model's embedding %d rows "
+                     "(config.json vocab_size)", path, eef_tok_vocab_size(t) - 1, c->vocab);
+    if (e) {
+        eef_tok_free(t);
+        return e;
+    }
+    *tok = t;
     return EEF_OK;
 }
 
@@ -493,7 +511,7 @@ eef_err nn_load_hf(const char *dir, const eef_load_opts *o, eef_model **out)
     e = open_shards(&h);
     if (!e) e = find_tensors(&h);
     eef_tokenizer *tok = NULL;
-    if (!e) e = attach_tokenizer(dir, &tok);
+    if (!e) e = attach_tokenizer(dir, c, &tok);
     eef_model *m = NULL;
     if (!e) e = opts.trainable ? eef_model_alloc(c, tok, &m) : eef_model_alloc_frozen(c, tok, &m);
     if (e && tok) eef_tok_free(tok);

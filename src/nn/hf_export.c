@@ -2,6 +2,8 @@
  *
  *   DIR/model.safetensors        HF tensor names, q/k rows in rotate_half
  *                                order, 16-bit weights kept 16-bit
+ *   DIR/tokenizer.json           the tokenizer (eef's BPE in HF's form, or
+ *   DIR/tokenizer_config.json    an imported one as it was read)
  *   DIR/generation_config.json   bos / eos ids
  *   DIR/config.json              model_type llama (or mistral), qwen2 (q/k/v
  *                                biases) or qwen3 (q/k norms), written last:
@@ -31,16 +33,18 @@ static const char *torch_dtype(eef_dtype t)
 }
 
 /* The ids the model starts and stops with: from its source's generation
- * config, else eef's own tokenizer's. */
+ * config, else its tokenizer's role map (bos; eos, and the end of a turn
+ * when that is another token). */
 static void special_ids(const eef_model *m, int *bos, int *eos, int *n_eos)
 {
     *bos = m->meta.bos_id;
     *n_eos = m->meta.n_eos;
     memcpy(eos, m->meta.eos_ids, sizeof m->meta.eos_ids);
-    if (*bos < 0 && *n_eos == 0 && m->tok && strcmp(m->meta.arch, "eef") == 0) {
-        *bos = EEF_TOK_BOS;
-        eos[0] = EEF_TOK_END;
-        *n_eos = 1;
+    if (*bos < 0 && *n_eos == 0 && m->tok) {
+        const eef_tok_roles *r = eef_tok_roles_of(m->tok);
+        *bos = r->bos;
+        if (r->eos >= 0) eos[(*n_eos)++] = r->eos;
+        if (r->eot >= 0 && r->eot != r->eos) eos[(*n_eos)++] = r->eot;
     }
 }
 
@@ -145,15 +149,12 @@ static eef_err write_weights(const eef_model *m, const char *path, eef_dtype *ma
     return e;
 }
 
-/* The hook for the tokenizer files (text/, issue 18): when text/ can
- * write a tokenizer as tokenizer.json + tokenizer_config.json (eef's
- * byte-level BPE in HF's form, or an imported tokenizer as it was read),
- * call it here.  Until then the directory holds the model only. */
+/* tokenizer.json + tokenizer_config.json (text/): eef's BPE in Hugging
+ * Face's form, an imported tokenizer as the files it was read from.  A
+ * model without a tokenizer writes none. */
 static eef_err write_tokenizer(const eef_model *m, const char *dir)
 {
-    (void)m;
-    (void)dir;
-    return EEF_OK;
+    return m->tok ? eef_tok_export_hf_dir(m->tok, dir) : EEF_OK;
 }
 
 eef_err nn_export_hf(const eef_model *m, const char *dir)

@@ -6,7 +6,7 @@
  * (__builtin_cpu_supports).  Results are identical run to run on one
  * machine; across machines the vector width changes summation order.
  * (Every CPU with AVX2 and FMA has F16C, so those targets widen f16 with it.) */
-#include "nn_internal.h"
+#include "quant.h"
 
 #include <immintrin.h>
 
@@ -46,4 +46,5 @@ void nn_vec_select(void)
         nn_vec = nn_vec_ops_avx2;
     else
         nn_vec = nn_vec_ops_base;
+    nn_quant_select();
 }

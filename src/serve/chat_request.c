@@ -1,6 +1,7 @@
 /* chat_request.c: a POST /v1/chat/completions body -> chat_req, checked
  * field by field (a wrong type or value is a 400 that names the field),
- * and the mapping of chat messages onto eef's prompt format.
+ * and the prompt: the messages in the model's chat template when it has
+ * one, else mapped onto eef's prompt format.
  *
  * Fields that change what is generated and that we cannot honour (n > 1,
  * logprobs, tools) are refused; the penalties and other sampling knobs
@@ -22,6 +23,8 @@ void chat_req_free(chat_req *r)
     free(r->instruction);
     eef_strlist_free(&r->obs);
     eef_strlist_free(&r->acts);
+    eef_strlist_free(&r->msg_role);
+    eef_strlist_free(&r->msg_text);
     eef_strlist_free(&r->stop);
     memset(r, 0, sizeof *r);
 }
@@ -159,7 +162,11 @@ static eef_err map_messages(const cJSON *msgs, chat_req *r, const char **param)
             e = eef_fail(EEF_EINVAL, "messages[%zu] must be an object", i);
         } else if (!(e = role_of(m, i, &roles[i], param)) &&
                    !(e = content_text(m, i, &text, param))) {
+            static const char *const names[] = { [R_SYSTEM] = "system", [R_USER] = "user",
+                                                 [R_ASSISTANT] = "assistant" };
             oom |= eef_strlist_push(&texts, text.data ? text.data : "");
+            oom |= eef_strlist_push(&r->msg_role, names[roles[i]]);
+            oom |= eef_strlist_push(&r->msg_text, text.data ? text.data : "");
         }
     }
     int have_instr = 0, have_pending = 0;
@@ -274,9 +281,42 @@ eef_err chat_req_parse(const char *body, size_t len, chat_req *out, const char *
     return e;
 }
 
+/* The conversation in the chat template, ending with the assistant's
+ * header; while it is over budget the oldest message after the leading
+ * system messages is left out (the last one always stays). */
+static eef_err chat_prompt(const chat_req *r, const eef_tokenizer *tok, int max_tokens,
+                           eef_prompt *out)
+{
+    size_t n = r->msg_role.n, n_sys = 0;
+    eef_chat_msg *msgs = eef_malloc((n + 1) * sizeof *msgs);
+    if (!msgs) return EEF_ENOMEM;
+    while (n_sys < n && strcmp(r->msg_role.items[n_sys], "system") == 0) n_sys++;
+    eef_err e = EEF_OK;
+    for (size_t from = n_sys; !e; from++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i < n_sys || i >= from)
+                msgs[k++] = (eef_chat_msg){ r->msg_role.items[i], r->msg_text.items[i] };
+        size_t n_ids = 0, cap = 0;
+        int *ids = NULL;
+        e = eef_tok_chat_encode(tok, msgs, k, EEF_CHAT_GEN_PROMPT, &ids, &n_ids, &cap, NULL);
+        if (!e && n_ids <= (size_t)max_tokens) {
+            out->tokens = ids, out->n = (int)n_ids, out->cap = (int)cap, out->mask = NULL;
+            break;
+        }
+        free(ids);
+        if (!e && from + 1 >= n)
+            e = eef_fail(EEF_EINVAL, "the conversation needs %zu tokens; the model's context "
+                         "leaves %d for the prompt", n_ids, max_tokens);
+    }
+    free(msgs);
+    return e;
+}
+
 eef_err chat_req_prompt(const chat_req *r, const eef_tokenizer *tok, int max_tokens,
                         eef_prompt *out)
 {
+    if (eef_tok_chat_name(tok)) return chat_prompt(r, tok, max_tokens, out);
     /* a served model does not know its environment: the default text */
     return eef_prompt_build(tok, eef_env_text_of(NULL), r->instruction,
                             (const char *const *)r->obs.items, r->obs.n,

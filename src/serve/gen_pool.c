@@ -14,6 +14,7 @@
  */
 #include "serve_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,8 +34,14 @@ typedef struct {
     chat_job *current; /* under pool->mu */
 } worker;
 
+/* What sampling an id means, from the tokenizer (computed once). */
+enum { ID_TEXT, ID_END, ID_NONE };
+
 struct gen_pool {
     const eef_model *m;
+    unsigned char *id_kind; /* [V]: ID_TEXT; ID_END a control token (end of turn, eos, any
+                             * special) ends the reply; ID_NONE an id no token has (an
+                             * embedding row past the tokenizer, a hole) is never sampled */
     int threads_per_worker;
     int max_queue;
     pthread_mutex_t mu;
@@ -245,9 +252,12 @@ static void generate(worker *w, chat_job *j)
     eef_err e = sync_cache(w, j->prompt, j->n_prompt);
     for (int t = 0; !e && t < j->max_new; t++) {
         if (__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED)) break;
+        const unsigned char *kind = w->pool->id_kind;
+        for (int i = 0; i < V; i++)
+            if (kind[i] == ID_NONE) w->logits[i] = -INFINITY;
         int tok = eef_sample_token(w->logits, V, &j->sampling, &rng);
-        if (tok >= 256 && tok < EEF_TOK_FIRST_MERGE) {
-            finish = "stop"; /* <|end|> (or any turn marker) ends the reply */
+        if (kind[tok] != ID_TEXT) {
+            finish = "stop"; /* the end of the turn (or any control token) ends the reply */
             break;
         }
         n_gen++;
@@ -345,6 +355,7 @@ void gen_pool_free(gen_pool *p)
         free(p->workers[i].logits);
     }
     free(p->workers);
+    free(p->id_kind);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);
@@ -364,7 +375,18 @@ eef_err gen_pool_start(const eef_model *m, int workers, int threads_per_worker, 
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->workers = eef_calloc((size_t)workers, sizeof *p->workers);
-    eef_err e = p->workers ? EEF_OK : EEF_ENOMEM;
+    p->id_kind = eef_malloc((size_t)m->cfg.vocab);
+    eef_err e = p->workers && p->id_kind ? EEF_OK : EEF_ENOMEM;
+    if (!e && !m->tok) e = eef_fail(EEF_EINVAL, "serve: the model has no tokenizer");
+    for (int i = 0; !e && i < m->cfg.vocab; i++) {
+        eef_tok_type t = eef_tok_type_of(m->tok, i);
+        p->id_kind[i] = t == EEF_TOKTYPE_NONE ? ID_NONE : t == EEF_TOKTYPE_CONTROL ? ID_END : ID_TEXT;
+    }
+    if (!e) { /* the role map's ends, whatever their type */
+        const eef_tok_roles *r = eef_tok_roles_of(m->tok);
+        if (r->eot >= 0 && r->eot < m->cfg.vocab) p->id_kind[r->eot] = ID_END;
+        if (r->eos >= 0 && r->eos < m->cfg.vocab) p->id_kind[r->eos] = ID_END;
+    }
     if (!e) p->n_workers = workers;
     for (int i = 0; !e && i < workers; i++) {
         worker *w = &p->workers[i];

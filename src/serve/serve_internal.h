@@ -64,7 +64,8 @@ int http_secure_equal(const char *a, const char *b);
 size_t utf8_sanitize(const char *s, size_t n, int final, eef_buf *out);
 
 /* ------------------------------------------------------------ chat requests
- * A parsed POST /v1/chat/completions (chat_request.c).  The messages are
+ * A parsed POST /v1/chat/completions (chat_request.c).  A model with a chat
+ * template gets the messages in it; for eef's own models they are
  * mapped onto eef's prompt format: the leading system (or developer)
  * messages, else the first user message, are the instruction; then each
  * user (or tool) message is an observation and each assistant message an
@@ -74,6 +75,9 @@ typedef struct {
     char *model;            /* as requested, or NULL */
     char *instruction;
     eef_strlist obs, acts;  /* obs.n == acts.n + 1 */
+    /* the messages as they came, for a model with a chat template: roles
+     * "system" (also developer), "user" (also tool), "assistant" */
+    eef_strlist msg_role, msg_text;
     double temperature;     /* [0, 2]; OpenAI's default 1 */
     double top_p;           /* (0, 1] */
     long max_tokens;        /* -1: until the context is full */
@@ -88,7 +92,10 @@ typedef struct {
  * wrong and *param names the offending field (or NULL). */
 eef_err chat_req_parse(const char *body, size_t len, chat_req *out, const char **param);
 void chat_req_free(chat_req *r);
-/* The prompt tokens for `r` within a budget of `max_tokens` tokens. */
+/* The prompt tokens for `r` within a budget of `max_tokens` tokens: the
+ * conversation in the tokenizer's chat template when it has one (the
+ * oldest turns after the system messages dropped until it fits), else
+ * eef's agent prompt (observations elided to fit). */
 eef_err chat_req_prompt(const chat_req *r, const eef_tokenizer *tok, int max_tokens,
                         eef_prompt *out);
 

@@ -192,3 +192,52 @@ eef_err tok_eef_export_hf(const eef_tokenizer *t, eef_buf *json, eef_buf *config
     cJSON_free(text);
     return oom ? eef_fail(EEF_ENOMEM, "out of memory exporting the tokenizer") : EEF_OK;
 }
+
+/* The inverse, for a tokenizer.json read back: the checks are what
+ * tok_eef_export_hf writes (a file edited in any way that changes how it
+ * encodes stays a Hugging Face tokenizer); eef_tok_load then validates the
+ * merges as it does any EEFT. */
+static int is_eef_form(const tok_hf *t)
+{
+    const eef_tokenizer *b = &t->base;
+    if (b->kind != EEF_TOK_KIND_HF || !b->pretok_name || strcmp(b->pretok_name, "eef") != 0 ||
+        t->nfc || t->ignore_merges || b->chat.family != CHAT_NONE || t->n_suffix != 0 ||
+        t->n_prefix != 1 || t->prefix[0] != EEF_TOK_BOS || t->n_added != EEF_TOK_N_SPECIAL ||
+        t->n_merges > (1u << 20) || (size_t)b->vocab != EEF_TOK_FIRST_MERGE + t->n_merges)
+        return 0;
+    for (int i = 0; i < 256; i++)
+        if (t->byte_id[i] != i) return 0;
+    unsigned seen = 0; /* each special once, at its id */
+    for (size_t i = 0; i < t->n_added; i++) {
+        const hf_addtok *a = &t->added[i];
+        if (a->id < 256 || a->id >= EEF_TOK_FIRST_MERGE || (seen >> (a->id - 256) & 1)) return 0;
+        seen |= 1u << (a->id - 256);
+        const char *name = tok_eef_special_names[a->id - 256];
+        if (!a->special || a->lstrip || a->rstrip || a->len != strlen(name) ||
+            memcmp(t->pool + a->off, name, a->len) != 0)
+            return 0;
+    }
+    for (size_t k = 0; k < t->n_merges; k++)
+        if (t->m_new[k] != EEF_TOK_FIRST_MERGE + (int32_t)k) return 0;
+    return 1;
+}
+
+eef_err eef_tok_eef_of_hf(const eef_tokenizer *t, const char *where, eef_tokenizer **out)
+{
+    *out = NULL;
+    if (t->kind != EEF_TOK_KIND_HF || !is_eef_form((const tok_hf *)t)) return EEF_OK;
+    const tok_hf *h = (const tok_hf *)t;
+    uint32_t hdr[3] = { 1, (uint32_t)t->vocab, (uint32_t)h->n_merges };
+    eef_buf b;
+    eef_buf_init(&b);
+    int oom = eef_buf_append(&b, "EEFT", 4) || eef_buf_append(&b, hdr, sizeof hdr);
+    for (size_t k = 0; !oom && k < h->n_merges; k++) {
+        int32_t pair[2] = { h->m_left[k], h->m_right[k] };
+        oom = eef_buf_append(&b, pair, sizeof pair);
+    }
+    uint32_t crc = oom ? 0 : eef_crc32(0, b.data, b.len);
+    oom = oom || eef_buf_append(&b, &crc, 4);
+    eef_err e = oom ? EEF_ENOMEM : eef_tok_load(b.data, b.len, where, out);
+    eef_buf_free(&b);
+    return e;
+}

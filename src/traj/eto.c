@@ -12,7 +12,12 @@
  * task's first observation; gpt turns are ReAct text "Thought: ...\n
  * Action: ..." and later human turns "Observation: ...".  What we keep is
  * the observation and the action; the thought text is not part of an
- * eef trajectory. */
+ * eef trajectory.
+ *
+ * Our export writes the world the trajectories were made in (eef_world)
+ * into each record as "context" (a JSON array has no header line, and a
+ * field per record survives tools that filter or shuffle records); import
+ * takes it from the first record and requires the same of every other. */
 #include "traj_internal.h"
 
 #include <cjson/cJSON.h>
@@ -153,15 +158,51 @@ static int consumed(const char *k)
 {
     static const char *const keys[] = { "id",     "env",         "task",    "split",
                                         "index",  "tier",        "source",  "instruction",
-                                        "reward", "success",     "win",     "conversations" };
+                                        "reward", "success",     "win",     "conversations",
+                                        "expert", "context" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(keys); i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;
 }
 
-static eef_err import_record(const cJSON *rec, const char *env, const char *where, eef_traj *t)
+/* The world of an import: that of the first record, which every other
+ * must repeat. */
+typedef struct {
+    eef_world world;
+    size_t n_seen;        /* records whose context was read */
+    char first[4200];     /* where the first one was */
+} import_ctx;
+
+static eef_err import_context(const cJSON *rec, const char *env, const char *where, import_ctx *ic)
+{
+    eef_world w;
+    eef_world_init(&w);
+    const cJSON *c = get(rec, "context");
+    if (c) EEF_TRY(eef_world_from_json(c, where, &w));
+    if (ic->n_seen++ == 0) {
+        ic->world = w;
+        snprintf(ic->first, sizeof ic->first, "%s", where);
+        /* a given environment that contradicts the record: refused, not skipped */
+        if (env && !eef_world_env_is(&w, env))
+            return eef_fail(EEF_EINVAL, "%s was made in environment %s; %s was given (leave it out "
+                            "to use the file's)", where, w.env, env);
+        return EEF_OK;
+    }
+    if (memcmp(&w, &ic->world, sizeof w) != 0) {
+        char a[1600], b[1600];
+        eef_world_describe(&w, a, sizeof a);
+        eef_world_describe(&ic->world, b, sizeof b);
+        return eef_fail(EEF_EFORMAT, "%s: its context (%s) differs from that of %s (%s): records of "
+                        "different worlds were joined", where, a, ic->first, b);
+    }
+    return EEF_OK;
+}
+
+static eef_err import_record(const cJSON *rec, const char *env, const char *where, eef_traj *t,
+                             import_ctx *ic)
 {
     if (!cJSON_IsObject(rec)) return eef_fail(EEF_EFORMAT, "%s: not a JSON object", where);
+    EEF_TRY(import_context(rec, env, where, ic));
     /* id: "id" (string or integer), else AgentGym's "item_id" */
     const cJSON *id = get(rec, "id"), *item = get(rec, "item_id");
     if (present(id)) {
@@ -198,7 +239,10 @@ static eef_err import_record(const cJSON *rec, const char *env, const char *wher
     t->win = t->reward == 1.0;
 
     /* our own fields, when the record came from our export */
-    const char *s = env, *task = t->id, *source = "expert";
+    /* without a given env, the recorded world's ("remote" for "remote:URL") */
+    char ctx_env[sizeof ic->world.env];
+    snprintf(ctx_env, sizeof ctx_env, "%.*s", (int)strcspn(ic->world.env, ":"), ic->world.env);
+    const char *s = env ? env : ctx_env[0] ? ctx_env : NULL, *task = t->id, *source = "expert";
     EEF_TRY(opt_nonempty(rec, "env", where, &s));
     if (!s || !*s) return eef_fail(EEF_EFORMAT, "%s: no 'env' in the record and none given", where);
     EEF_TRY(eef_traj_set(&t->env, s));
@@ -206,6 +250,9 @@ static eef_err import_record(const cJSON *rec, const char *env, const char *wher
     EEF_TRY(eef_traj_set(&t->task, task));
     EEF_TRY(opt_nonempty(rec, "source", where, &source));
     EEF_TRY(eef_traj_set(&t->source, source));
+    const char *expert = NULL;
+    EEF_TRY(opt_nonempty(rec, "expert", where, &expert));
+    if (expert) EEF_TRY(eef_traj_set(&t->expert, expert));
     const char *instr = NULL;
     EEF_TRY(eef_json_opt_str(rec, "instruction", where, &instr));
     if (instr) EEF_TRY(eef_traj_set(&t->instruction, instr));
@@ -276,7 +323,7 @@ static long line_of(const char *text, size_t off)
 }
 
 static eef_err import_array(const char *path, const char *text, size_t len, const char *env,
-                            eef_trajset *out, size_t *n_bad)
+                            eef_trajset *out, size_t *n_bad, import_ctx *ic)
 {
     char where[4200];
     /* byte-level problems, located by line */
@@ -305,13 +352,14 @@ static eef_err import_array(const char *path, const char *text, size_t len, cons
         snprintf(where, sizeof where, "%s:record %zu", path, ++k);
         eef_traj t;
         eef_traj_init(&t);
-        e = take(import_record(rec, env, where, &t), &t, out, n_bad);
+        e = take(import_record(rec, env, where, &t, ic), &t, out, n_bad);
     }
     cJSON_Delete(arr);
     return e;
 }
 
-static eef_err import_lines(const char *path, const char *env, eef_trajset *out, size_t *n_bad)
+static eef_err import_lines(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                            import_ctx *ic)
 {
     eef_lines lr;
     EEF_TRY(eef_lines_open(&lr, path));
@@ -332,7 +380,7 @@ static eef_err import_lines(const char *path, const char *env, eef_trajset *out,
             if (i == len) continue; /* blank lines are tolerated here */
             cJSON *j = NULL;
             if (!(e = traj_scan_line(line, len, where)) && !(e = eef_json_parse(line, len, where, &j)))
-                e = import_record(j, env, where, &t);
+                e = import_record(j, env, where, &t, ic);
             cJSON_Delete(j);
         }
         if ((e = take(e, &t, out, n_bad))) break;
@@ -341,7 +389,22 @@ static eef_err import_lines(const char *path, const char *env, eef_trajset *out,
     return e;
 }
 
-eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad)
+static eef_err import_file(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                           import_ctx *ic);
+
+eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                            eef_world *world)
+{
+    import_ctx *ic = eef_calloc(1, sizeof *ic);
+    if (!ic) return EEF_ENOMEM;
+    eef_err e = import_file(path, env, out, n_bad, ic);
+    if (world) *world = ic->world;
+    free(ic);
+    return e;
+}
+
+static eef_err import_file(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                           import_ctx *ic)
 {
     if (n_bad) *n_bad = 0;
     size_t n0 = out->n;
@@ -355,11 +418,11 @@ eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out,
     if (i < len && text[i] == '[') {
         /* the BOM, if any, is blanked so line-by-line checks pass */
         if (i >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) memset(text, ' ', 3);
-        e = import_array(path, text, len, env, out, n_bad);
+        e = import_array(path, text, len, env, out, n_bad, ic);
         free(text);
     } else {
         free(text);
-        e = import_lines(path, env, out, n_bad);
+        e = import_lines(path, env, out, n_bad, ic);
     }
     if (e) { /* leave `out` as it was */
         while (out->n > n0) eef_traj_free(&out->items[--out->n]);
@@ -404,7 +467,7 @@ static int put_turn(eef_buf *b, int gpt, const char *loss, const char *prefix, c
     return rc;
 }
 
-static eef_err export_record(const eef_traj *t, eef_buf *b)
+static eef_err export_record(const eef_traj *t, const char *context, eef_buf *b)
 {
     char where[160];
     snprintf(where, sizeof where, "trajectory '%.100s'", t->id ? t->id : "(no id)");
@@ -418,6 +481,7 @@ static eef_err export_record(const eef_traj *t, eef_buf *b)
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(b, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
     bad = bad || eef_buf_puts(b, ",\"source\":") || traj_put_str(b, t->source);
+    if (!bad && t->expert) bad = eef_buf_puts(b, ",\"expert\":") || traj_put_str(b, t->expert);
     if (!bad && t->instruction)
         bad = eef_buf_puts(b, ",\"instruction\":") || traj_put_str(b, t->instruction);
     bad = bad || eef_buf_puts(b, ",\"reward\":") || traj_put_num(b, t->reward) ||
@@ -433,6 +497,7 @@ static eef_err export_record(const eef_traj *t, eef_buf *b)
         cJSON_Delete(j);
         if (bad) return EEF_ENOMEM;
     }
+    if (context && (eef_buf_puts(b, ",\"context\":") || eef_buf_puts(b, context))) return EEF_ENOMEM;
     bad = eef_buf_puts(b, ",\"conversations\":[") ||
           eef_buf_puts(b, "{\"from\":\"human\",\"loss\":null,\"value\":") ||
           traj_put_str(b, preamble(t->env)) || eef_buf_puts(b, "}") ||
@@ -445,21 +510,29 @@ static eef_err export_record(const eef_traj *t, eef_buf *b)
     return bad ? EEF_ENOMEM : EEF_OK;
 }
 
-eef_err eef_traj_export_eto(const char *path, const eef_traj *t, size_t n)
+eef_err eef_traj_export_eto(const char *path, const eef_world *world, const eef_traj *t, size_t n)
 {
+    eef_buf ctx;
+    eef_buf_init(&ctx);
+    if (world && world->have) EEF_TRY(eef_world_put(&ctx, world));
     eef_afile af;
-    EEF_TRY(eef_afile_open(&af, path));
+    eef_err e = eef_afile_open(&af, path);
+    if (e) {
+        eef_buf_free(&ctx);
+        return e;
+    }
     eef_buf b;
     eef_buf_init(&b);
-    eef_err e = eef_afile_write(&af, n ? "[\n" : "[", n ? 2 : 1);
+    e = eef_afile_write(&af, n ? "[\n" : "[", n ? 2 : 1);
     for (size_t i = 0; i < n && !e; i++) {
         eef_buf_clear(&b);
         if (i && eef_buf_puts(&b, ",\n")) e = EEF_ENOMEM;
-        if (!e) e = export_record(&t[i], &b);
+        if (!e) e = export_record(&t[i], ctx.data, &b);
         if (!e) e = eef_afile_write(&af, b.data, b.len);
     }
     if (!e) e = eef_afile_write(&af, n ? "\n]\n" : "]\n", n ? 3 : 2);
     eef_buf_free(&b);
+    eef_buf_free(&ctx);
     if (e) {
         eef_afile_abort(&af);
         return eef_fail_ctx(e, "%s", path);

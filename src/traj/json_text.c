@@ -111,7 +111,8 @@ eef_err traj_scan_line(const char *s, size_t n, const char *where)
 /* "eef" is the header line's key: reserved so no trajectory looks like one */
 const char *const traj_keys[TRAJ_N_KEYS] = { "id",     "env",         "task",   "split",
                                               "index",  "tier",        "source", "instruction",
-                                              "reward", "win", "conversations", "eef" };
+                                              "reward", "win", "conversations", "eef",
+                                              "expert" };
 
 int traj_known_key(const char *key)
 {

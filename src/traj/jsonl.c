@@ -9,7 +9,7 @@
 
 /* indexes into traj_keys (json_text.c) */
 enum { K_ID, K_ENV, K_TASK, K_SPLIT, K_INDEX, K_TIER, K_SOURCE, K_INSTR, K_REWARD, K_WIN, K_CONV,
-       K_EEF, K_N };
+       K_EEF, K_EXPERT, K_N };
 
 static int key_of(const char *k)
 {
@@ -18,9 +18,11 @@ static int key_of(const char *k)
     return -1;
 }
 
-/* The header line: {"eef": "trajectories", "version": N}. */
-static eef_err parse_header(const cJSON *j, const char *where)
+/* The header line: {"eef": "trajectories", "version": N, "context": {...}}
+ * ("context" absent in files of earlier versions: context unknown). */
+static eef_err parse_header(const cJSON *j, const char *where, eef_world *ctx)
 {
+    eef_world_init(ctx);
     const cJSON *magic = cJSON_GetObjectItemCaseSensitive(j, "eef");
     if (!cJSON_IsString(magic) || strcmp(magic->valuestring, "trajectories") != 0)
         return eef_fail(EEF_EFORMAT, "%s: field 'eef' must be \"trajectories\"", where);
@@ -29,11 +31,15 @@ static eef_err parse_header(const cJSON *j, const char *where)
     if (version != EEF_TRAJ_VERSION)
         return eef_fail(EEF_EFORMAT, "%s: trajectory file version %ld is not supported (this eef reads %d)",
                         where, version, EEF_TRAJ_VERSION);
-    for (const cJSON *m = j->child; m; m = m->next)
-        if (strcmp(m->string, "eef") != 0 && strcmp(m->string, "version") != 0)
-            return eef_fail(EEF_EFORMAT, "%s: unknown field '%s' in the header line", where,
+    const cJSON *context = NULL;
+    for (const cJSON *m = j->child; m; m = m->next) {
+        if (strcmp(m->string, "context") == 0 && !context) context = m;
+        else if (strcmp(m->string, "eef") != 0 && strcmp(m->string, "version") != 0)
+            return eef_fail(EEF_EFORMAT, "%s: %s field '%s' in the header line", where,
+                            context && strcmp(m->string, "context") == 0 ? "duplicate" : "unknown",
                             m->string);
-    return EEF_OK;
+    }
+    return context ? eef_world_from_json(context, where, ctx) : EEF_OK;
 }
 
 static eef_err nonempty_str(const cJSON *j, const char *key, const char *where, const char **out)
@@ -90,7 +96,8 @@ static eef_err parse_turns(const cJSON *conv, const char *where, eef_traj *t)
     return EEF_OK;
 }
 
-static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int *is_header)
+static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int *is_header,
+                            eef_world *ctx)
 {
     if (!cJSON_IsObject(j)) return eef_fail(EEF_EFORMAT, "%s: not a JSON object", where);
     const cJSON *field[K_N] = { 0 };
@@ -124,7 +131,7 @@ static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int 
             goto out;
         }
         *is_header = 1;
-        e = parse_header(j, where);
+        e = parse_header(j, where, ctx);
         goto out;
     }
     const char *s;
@@ -138,6 +145,13 @@ static eef_err parse_object(const cJSON *j, const char *where, eef_traj *t, int 
             goto out;
         }
         if ((e = eef_traj_set(&t->instruction, field[K_INSTR]->valuestring))) goto out;
+    }
+    if (field[K_EXPERT] && !cJSON_IsNull(field[K_EXPERT])) {
+        if (!cJSON_IsString(field[K_EXPERT]) || !field[K_EXPERT]->valuestring[0]) {
+            e = eef_fail(EEF_EFORMAT, "%s: field 'expert' is not a non-empty string", where);
+            goto out;
+        }
+        if ((e = eef_traj_set(&t->expert, field[K_EXPERT]->valuestring))) goto out;
     }
     if (field[K_SPLIT] && !cJSON_IsNull(field[K_SPLIT])) {
         const cJSON *v = field[K_SPLIT];
@@ -206,7 +220,7 @@ out:
 
 /* Parses one line; *is_header (when not NULL) is set for the header line. */
 static eef_err parse_line(const char *line, size_t len, const char *where, eef_traj *out,
-                          int *is_header)
+                          int *is_header, eef_world *ctx)
 {
     eef_traj_init(out);
     if (is_header) *is_header = 0;
@@ -216,7 +230,7 @@ static eef_err parse_line(const char *line, size_t len, const char *where, eef_t
     EEF_TRY(traj_scan_line(line, len, where));
     cJSON *j;
     EEF_TRY(eef_json_parse(line, len, where, &j));
-    eef_err e = parse_object(j, where, out, is_header);
+    eef_err e = parse_object(j, where, out, is_header, ctx);
     cJSON_Delete(j);
     if (e || (is_header && *is_header)) eef_traj_free(out);
     return e;
@@ -224,7 +238,7 @@ static eef_err parse_line(const char *line, size_t len, const char *where, eef_t
 
 eef_err eef_traj_from_json(const char *line, size_t len, const char *where, eef_traj *out)
 {
-    return parse_line(line, len, where, out, NULL);
+    return parse_line(line, len, where, out, NULL, NULL);
 }
 
 eef_err eef_traj_to_json(const eef_traj *t, eef_buf *out)
@@ -243,6 +257,7 @@ eef_err eef_traj_to_json(const eef_traj *t, eef_buf *out)
     if (!bad && t->tier >= 0)
         bad = eef_buf_printf(out, ",\"tier\":\"%s\"", eef_tier_name((eef_tier)t->tier));
     bad = bad || eef_buf_puts(out, ",\"source\":") || traj_put_str(out, t->source);
+    if (!bad && t->expert) bad = eef_buf_puts(out, ",\"expert\":") || traj_put_str(out, t->expert);
     if (!bad && t->instruction)
         bad = eef_buf_puts(out, ",\"instruction\":") || traj_put_str(out, t->instruction);
     bad = bad || eef_buf_puts(out, ",\"reward\":") || traj_put_num(out, t->reward) ||
@@ -301,14 +316,27 @@ eef_err eef_traj_reader_next(eef_traj_reader *r, eef_traj *out, int *got)
         snprintf(r->where, strlen(r->lines.path) + 32, "%s:%ld", r->lines.path, r->lines.line);
         if (!e && !line) return EEF_OK;
         int is_header = 0;
-        if (!e) e = parse_line(line, len, r->where, out, &is_header);
+        eef_world ctx;
+        if (!e) e = parse_line(line, len, r->where, out, &is_header, &ctx);
         if (e == EEF_EFORMAT && r->skip_bad) {
             fprintf(stderr, "%s\n", eef_errmsg());
             r->n_bad++;
             continue;
         }
         if (e) return e;
-        if (is_header) continue;
+        if (is_header) {
+            /* files joined with cat: each part must come from the same world */
+            if (r->seen_header && (memcmp(&ctx, &r->ctx, sizeof ctx) != 0)) {
+                char a[600], b[600];
+                eef_world_describe(&r->ctx, a, sizeof a);
+                eef_world_describe(&ctx, b, sizeof b);
+                return eef_fail(EEF_EFORMAT, "%s: a second header line with another context (%s; "
+                                "the first: %s): files of different worlds were joined", r->where, b, a);
+            }
+            r->ctx = ctx;
+            r->seen_header = 1;
+            continue;
+        }
         *got = 1;
         return EEF_OK;
     }
@@ -323,6 +351,13 @@ void eef_traj_reader_close(eef_traj_reader *r)
 
 eef_err eef_traj_read(const char *path, int skip_bad, eef_trajset *out, size_t *n_bad)
 {
+    return eef_traj_read_ctx(path, skip_bad, out, n_bad, NULL);
+}
+
+eef_err eef_traj_read_ctx(const char *path, int skip_bad, eef_trajset *out, size_t *n_bad,
+                          eef_world *ctx)
+{
+    if (ctx) eef_world_init(ctx);
     eef_traj_reader r;
     EEF_TRY(eef_traj_reader_open(&r, path, skip_bad));
     size_t n0 = out->n;
@@ -334,6 +369,7 @@ eef_err eef_traj_read(const char *path, int skip_bad, eef_trajset *out, size_t *
         if ((e = eef_trajset_push(out, &t))) break;
     eef_traj_free(&t);
     if (n_bad) *n_bad = r.n_bad;
+    if (ctx && !e) *ctx = r.ctx;
     eef_traj_reader_close(&r);
     if (e) { /* leave `out` as it was */
         while (out->n > n0) eef_traj_free(&out->items[--out->n]);
@@ -345,9 +381,17 @@ eef_err eef_traj_read(const char *path, int skip_bad, eef_trajset *out, size_t *
 /* ---------------------------------------------------------------- writing */
 eef_err eef_traj_writer_open(eef_traj_writer *w, const char *path)
 {
+    return eef_traj_writer_open_ctx(w, path, NULL);
+}
+
+eef_err eef_traj_writer_open_ctx(eef_traj_writer *w, const char *path, const eef_world *ctx)
+{
     eef_buf_init(&w->line);
     EEF_TRY(eef_afile_open(&w->af, path));
-    if (eef_buf_printf(&w->line, "{\"eef\":\"trajectories\",\"version\":%d}\n", EEF_TRAJ_VERSION)) {
+    int bad = eef_buf_printf(&w->line, "{\"eef\":\"trajectories\",\"version\":%d", EEF_TRAJ_VERSION);
+    if (!bad && ctx && ctx->have)
+        bad = eef_buf_puts(&w->line, ",\"context\":") || eef_world_put(&w->line, ctx);
+    if (bad || eef_buf_puts(&w->line, "}\n")) {
         eef_traj_writer_abort(w);
         return EEF_ENOMEM;
     }
@@ -378,8 +422,13 @@ void eef_traj_writer_abort(eef_traj_writer *w)
 
 eef_err eef_traj_write(const char *path, const eef_traj *t, size_t n)
 {
+    return eef_traj_write_ctx(path, NULL, t, n);
+}
+
+eef_err eef_traj_write_ctx(const char *path, const eef_world *ctx, const eef_traj *t, size_t n)
+{
     eef_traj_writer w;
-    EEF_TRY(eef_traj_writer_open(&w, path));
+    EEF_TRY(eef_traj_writer_open_ctx(&w, path, ctx));
     for (size_t i = 0; i < n; i++) {
         eef_err e = eef_traj_writer_add(&w, &t[i]);
         if (e) {

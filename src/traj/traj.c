@@ -21,6 +21,7 @@ void eef_traj_free(eef_traj *t)
     free(t->env);
     free(t->task);
     free(t->source);
+    free(t->expert);
     free(t->instruction);
     for (size_t i = 0; i < t->n_steps; i++) {
         free(t->steps[i].obs);
@@ -79,6 +80,7 @@ eef_err eef_traj_copy(eef_traj *dst, const eef_traj *src)
     if ((e = eef_traj_set(&dst->id, src->id)) || (e = eef_traj_set(&dst->env, src->env)) ||
         (e = eef_traj_set(&dst->task, src->task)) ||
         (e = eef_traj_set(&dst->source, src->source)) ||
+        (e = eef_traj_set(&dst->expert, src->expert)) ||
         (e = eef_traj_set(&dst->instruction, src->instruction)) ||
         (e = eef_traj_set(&dst->final_obs, src->final_obs)) ||
         (e = eef_traj_set(&dst->extra, src->extra)))
@@ -119,7 +121,8 @@ static int extra_eq(const char *a, const char *b)
 int eef_traj_equal(const eef_traj *a, const eef_traj *b)
 {
     if (!str_eq(a->id, b->id) || !str_eq(a->env, b->env) || !str_eq(a->task, b->task) ||
-        !str_eq(a->source, b->source) || !str_eq(a->instruction, b->instruction) ||
+        !str_eq(a->source, b->source) || !str_eq(a->expert, b->expert) ||
+        !str_eq(a->instruction, b->instruction) ||
         !str_eq(a->final_obs, b->final_obs))
         return 0;
     if (a->split != b->split || a->index != b->index || a->tier != b->tier ||
@@ -151,6 +154,7 @@ eef_err eef_traj_check(const eef_traj *t, const char *where)
     EEF_TRY(check_text(t->task, where, "task", 1));
     EEF_TRY(check_text(t->source, where, "source", 1));
     if (t->instruction) EEF_TRY(check_text(t->instruction, where, "instruction", 0));
+    if (t->expert) EEF_TRY(check_text(t->expert, where, "expert", 1));
     if (t->split < -1 || t->split > EEF_SPLIT_TEST)
         return eef_fail(EEF_EINVAL, "%s: split %d is out of range", where, t->split);
     if (t->tier < -1 || t->tier >= EEF_N_TIERS)

@@ -8,20 +8,22 @@
  *
  *   {"id": "...", "env": "shop", "task": "shop-train-17", "split": "train",
  *    "index": 17, "tier": "hard", "source": "expert"|"agent"|"eef",
- *    "reward": 0.75, "win": false,
+ *    "expert": "builtin", "reward": 0.75, "win": false,
  *    "conversations": [{"from": "human", "value": OBS_0, "loss": 0},
  *                      {"from": "gpt", "value": ACTION_0, "loss": 1}, ...,
  *                      {"from": "human", "value": OBS_AFTER_LAST, "loss": 0}]}
  *
  * A human turn precedes each gpt turn; a final human turn, if present,
  * holds the observation after the last action.  A gpt turn's loss is the
- * step's mask; a human turn's loss is 0 (or absent).  split, index and tier
- * are left out when unknown.  Unknown top-level fields are kept (`extra`)
+ * step's mask; a human turn's loss is 0 (or absent).  split, index, tier
+ * and expert are left out when unknown.  Unknown top-level fields are kept (`extra`)
  * and written back after the known ones, before "conversations".
  *
  * Files eef writes start with a header line {"eef": "trajectories",
- * "version": 1} (the format's magic); files without it (hand-made, other
- * tools) are read too.  Writing is canonical: fixed key order, strings
+ * "version": 1, "context": {...}} (the format's magic, and the world the
+ * trajectories were made in: see eef_world; files of earlier versions
+ * have no "context": context unknown); files without a header (hand-made,
+ * other tools) are read too.  Writing is canonical: fixed key order, strings
  * escaped one way, numbers in their shortest form that reads back to the
  * same double, so write(read(f)) == f byte for byte for files we wrote.
  */
@@ -30,6 +32,80 @@
 
 #include "core/core.h"
 #include "env/env.h"
+
+/* ---------------------------------------------------------------- context
+ * The world a file was made in, recorded by every file eef writes that
+ * depends on one (trajectory files: in the header line; run directories:
+ * config.json; ETO exports: in each record), so the tools that read it
+ * rebuild that world instead of guessing, and a flag or a world that
+ * contradicts it is one clear sentence instead of a file of mismatches:
+ *
+ *   {"env": "shop", "env_options": "products=200", "seed": 7,
+ *    "prompt": "eef-2", "expert": {"name": "builtin", "profile": "",
+ *    "options": ""}, "world": "1f3a09c2d4e5b687"}
+ *
+ * Every field is optional ("expert": what made the trajectories or what a
+ * run uses; "prompt": the prompt format an agent read; "world":
+ * eef_env_fingerprint); a file without a record (written by an earlier
+ * eef or another tool) has context unknown, and is read as before.
+ */
+enum {
+    EEF_CTX_ENV = 1,      /* env */
+    EEF_CTX_ENV_OPT = 2,  /* env_options */
+    EEF_CTX_SEED = 4,     /* seed */
+    EEF_CTX_PROMPT = 8,   /* prompt */
+    EEF_CTX_EXPERT = 16,  /* expert, expert_profile, expert_options */
+    EEF_CTX_WORLD = 32,   /* world */
+};
+
+typedef struct {
+    unsigned have;            /* EEF_CTX_* of the fields set; 0: context unknown */
+    char env[256];            /* "shop", "house", "remote:URL" */
+    char env_options[512];    /* as given to eef_env_open ("": the defaults) */
+    uint64_t seed;            /* the world's seed (<= 2^53: exact in JSON) */
+    char prompt[32];          /* prompt format, e.g. "eef-2" */
+    char expert[256];         /* "builtin", "chat:URL" */
+    char expert_profile[64];  /* a named expert profile ("": the default) */
+    char expert_options[512]; /* the expert's options ("": none) */
+    char world[EEF_FINGERPRINT_LEN]; /* the world's fingerprint (16 hex digits) */
+} eef_world;
+
+void eef_world_init(eef_world *c); /* unknown */
+/* Sets env, env_options (NULL: "") and seed, and world from the opened
+ * environment's fingerprint when it has one. */
+eef_err eef_world_set_env(eef_world *c, const char *env, const char *options,
+                              uint64_t seed, const eef_env *opened);
+/* expert NULL: "builtin"; profile NULL: the built-in experts' ("weak" for
+ * the weak expert, else the last profile= of the options, else ""). */
+eef_err eef_world_set_expert(eef_world *c, const char *expert, const char *profile,
+                               const char *options);
+/* 1 when the trajectory env name `name` (an env's ops name: "shop",
+ * "remote") belongs to c's env ("shop", "remote:URL"); 1 when c has no env. */
+int eef_world_env_is(const eef_world *c, const char *name);
+
+/* JSON object <-> record.  from_json rejects unknown keys, mistyped
+ * values, strings too long for the record, a seed that is not an integer
+ * in [0, 2^53] and a world that is not 16 hex digits. */
+struct cJSON *eef_world_to_json(const eef_world *c); /* NULL: out of memory */
+eef_err eef_world_from_json(const struct cJSON *j, const char *where, eef_world *c);
+/* Appends the record as compact JSON text (fixed key order). */
+eef_err eef_world_put(eef_buf *b, const eef_world *c);
+/* One line for people: "shop, seed 7, options products=200, world
+ * 1f3a09c2d4e5b687, expert builtin" or "context unknown (...)". */
+void eef_world_describe(const eef_world *c, char *out, size_t cap);
+
+/* The one check: each field set in both `file` (what `where` records) and
+ * `given` (what the caller was told, by flags or another file) must be
+ * equal.  The first that differs is EEF_EINVAL naming both values, the
+ * given one followed by `given_by` (NULL: "was given"), e.g. "x.jsonl was
+ * made in the world of seed 7; seed 3 was given (leave it out to use the
+ * file's)", or for the fingerprint "x.jsonl was made in the world of
+ * fingerprint F (shop, seed 7); fingerprint G <given_by>". */
+eef_err eef_world_check(const eef_world *file, const eef_world *given, const char *where,
+                          const char *given_by);
+/* Rebuilds the world `c` records (its env, options and seed) and checks
+ * its fingerprint against the recorded one; where names the file. */
+eef_err eef_world_open_env(const eef_world *c, const char *where, eef_env **out);
 
 /* Version written in the header line; readers accept 1. */
 #define EEF_TRAJ_VERSION 1
@@ -50,6 +126,9 @@ typedef struct {
     long index;        /* task index within its split; -1 unknown */
     int tier;          /* eef_tier; -1 unknown */
     char *source;      /* "expert", "agent", "eef" */
+    char *expert;      /* the expert whose steps it holds ("builtin", "weak",
+                        * "chat:URL"; an eef solution: its prefix's), or NULL
+                        * (agent rollouts; files written before the field) */
     char *instruction; /* the task's goal (optional field "instruction"), or NULL */
     double reward;
     int win;           /* reward == 1.0 */
@@ -101,6 +180,8 @@ typedef struct {
     int skip_bad;
     size_t n_bad;
     char *where; /* "file:line" of the last line read */
+    eef_world ctx; /* of the header line, once read (unknown without one) */
+    int seen_header;
 } eef_traj_reader;
 eef_err eef_traj_reader_open(eef_traj_reader *r, const char *path, int skip_bad);
 /* Fills *out (freed and re-initialised first); *got = 0 at end of file. */
@@ -112,8 +193,15 @@ void eef_traj_reader_close(eef_traj_reader *r);
  * without, the first one is the error.  Trajectories are appended to
  * `out`; on error `out` is left as it was. */
 eef_err eef_traj_read(const char *path, int skip_bad, eef_trajset *out, size_t *n_bad);
-/* Written atomically (temp + fsync + rename). */
+/* The same, with the file's context in *ctx (unknown when it has none).
+ * A second header line (files joined with cat) must hold the same
+ * context as the first. */
+eef_err eef_traj_read_ctx(const char *path, int skip_bad, eef_trajset *out, size_t *n_bad,
+                          eef_world *ctx);
+/* Written atomically (temp + fsync + rename), with ctx in the header line
+ * (NULL or unknown: a header without one). */
 eef_err eef_traj_write(const char *path, const eef_traj *t, size_t n);
+eef_err eef_traj_write_ctx(const char *path, const eef_world *ctx, const eef_traj *t, size_t n);
 
 /* Streaming writer for long runs (also atomic: commit at the end).  A
  * trajectory that fails eef_traj_check is refused (EEF_EINVAL) and
@@ -123,6 +211,7 @@ typedef struct {
     eef_buf line;
 } eef_traj_writer;
 eef_err eef_traj_writer_open(eef_traj_writer *w, const char *path);
+eef_err eef_traj_writer_open_ctx(eef_traj_writer *w, const char *path, const eef_world *ctx);
 eef_err eef_traj_writer_add(eef_traj_writer *w, const eef_traj *t);
 eef_err eef_traj_writer_commit(eef_traj_writer *w);
 void eef_traj_writer_abort(eef_traj_writer *w);
@@ -147,9 +236,17 @@ void eef_traj_writer_abort(eef_traj_writer *w);
  *
  * Export: a JSON array, one record a line, in the same shape: our own
  * instruction preamble and "OK", "Observation: " + obs, "Thought: ...\n
- * Action: " + action with loss true/false, our fields and extra. */
-eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad);
-eef_err eef_traj_export_eto(const char *path, const eef_traj *t, size_t n);
+ * Action: " + action with loss true/false, our fields and extra.
+ *
+ * The world: export writes `world` (NULL or unknown: nothing) into each
+ * record as "context"; import returns the first record's in *world (NULL:
+ * not wanted; unknown when the records carry none), requires every other
+ * record to carry the same (a bad record otherwise), uses its env for
+ * records without one when `env` is NULL, and refuses (EEF_EINVAL, never
+ * skipped) an `env` that contradicts it. */
+eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out, size_t *n_bad,
+                            eef_world *world);
+eef_err eef_traj_export_eto(const char *path, const eef_world *world, const eef_traj *t, size_t n);
 
 /* ------------------------------------------------------------- statistics */
 typedef struct {

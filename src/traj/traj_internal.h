@@ -22,7 +22,7 @@ eef_err traj_scan_line(const char *s, size_t n, const char *where);
 /* 1 when key is one of the top-level fields of our format. */
 /* The top-level keys of a trajectory line, in the order they are written
  * ("eef" is the header line's key: reserved so no trajectory looks like one). */
-#define TRAJ_N_KEYS 12
+#define TRAJ_N_KEYS 13
 extern const char *const traj_keys[TRAJ_N_KEYS];
 int traj_known_key(const char *key);
 

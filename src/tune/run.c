@@ -95,8 +95,13 @@ static eef_err run_phases(run_ctx *r)
     EEF_TRY(run_phase_sft(r));
     EEF_TRY(run_phase_eval(r, 0));
     for (int it = 1; it <= r->c->iters && r->c->method != EEF_METHOD_SFT; it++) {
-        EEF_TRY(phase_explore(r, it));
-        EEF_TRY(run_phase_train(r, it));
+        if (r->c->method == EEF_METHOD_ETO) { /* a round: explore, pair, DPO */
+            EEF_TRY(run_phase_eto_explore(r, it));
+            EEF_TRY(run_phase_eto_train(r, it));
+        } else {
+            EEF_TRY(phase_explore(r, it));
+            EEF_TRY(run_phase_train(r, it));
+        }
         EEF_TRY(run_phase_eval(r, it));
     }
     return run_mark_done(r, "finished", 0);

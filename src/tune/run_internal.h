@@ -10,6 +10,8 @@
  *   rft.c     rollouts from the task starts (RFT, and EEF's first half)
  *   eef.c     EEF: failures, candidate states, exploration, important
  *             states, solutions and masks
+ *   eto.c     ETO: exploration from the starts, (expert win, agent failure)
+ *             pairs, DPO rounds
  *   train.c   masked SFT, and the iteration's training phase
  *   evaluate.c  the evaluation phase and metrics.jsonl
  *   run.c     the run: configuration, resume, the phases in order
@@ -124,6 +126,10 @@ eef_err run_explore_starts(run_ctx *r, int iter, eef_policy *agent, size_t n_exp
 eef_err run_explore_failures(run_ctx *r, int iter, const eef_model *m, size_t n_explore,
                              const eef_rft_result *rr, cJSON *info, long *rollouts, long *steps);
 eef_err run_phase_train(run_ctx *r, int iter);   /* train.c */
+/* eto.c: an ETO round's exploration (iter_N/eto.jsonl, explore.json) and its
+ * DPO training from the model of iteration iter - 1 (model.eefm, train.json). */
+eef_err run_phase_eto_explore(run_ctx *r, int iter);
+eef_err run_phase_eto_train(run_ctx *r, int iter);
 eef_err run_phase_eval(run_ctx *r, int iter);    /* evaluate.c */
 
 /* The training facts saved beside a model (sft.json, iter_N/train.json). */

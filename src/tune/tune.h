@@ -94,7 +94,10 @@ void eef_rft_result_free(eef_rft_result *r);
  * unsolved/solved boundary by binary search instead of trying every
  * candidate.
  */
-typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1 } eef_search_mode;
+typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1, EEF_SEARCH_EVEN = 2 } eef_search_mode;
+/* "stride", "bisect", "even" */
+const char *eef_search_name(eef_search_mode m);
+eef_err eef_search_parse(const char *s, eef_search_mode *out);
 
 #define EEF_MAX_CANDIDATES 64
 
@@ -151,6 +154,53 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
                              eef_explore_result *out);
 void eef_explore_result_free(eef_explore_result *r);
 
+/* ------------------------------------------------------------ ETO
+ * Exploration-based Trajectory Optimization (Song et al. 2024), tune/eto.c:
+ * rounds of explore (the agent once per train task from its start) ->
+ * pair (each agent failure with the expert's win on the task) -> DPO
+ * with the round's starting policy as the frozen reference. */
+
+typedef struct {
+    double beta, beta_later; /* DPO's beta in round 1 and after (ETO: 0.1, 0.5) */
+    double lr, lr_later;     /* AdamW's rate in round 1 and after, constant after
+                                a 10% warmup, no weight decay (as ETO) */
+    double epochs;           /* passes over the pairs per round (ETO: 3) */
+    int pairs_per_step;      /* pairs in one optimizer step */
+    int batch_rows, seq_len; /* the batch the pairs' sequences are packed into */
+    int extra_steps;         /* a rejected trajectory is cut to the chosen's
+                                steps + this (ETO: 5) */
+    double temperature;      /* exploration (ETO: 0, greedy) */
+    uint64_t seed;           /* pair order */
+    const char *label;       /* progress bar, or NULL */
+} eef_eto_config;
+
+typedef struct {
+    long pairs, steps;
+    double beta, lr;
+    double first_loss, last_loss; /* mean DPO loss of the first / last 10% of steps */
+    double end_loss, accuracy, margin; /* over all pairs after the round: mean loss,
+                                          fraction preferring the chosen, mean
+                                          (lp - ref) difference */
+    double seconds;
+} eef_eto_stats;
+
+void eef_eto_defaults(eef_eto_config *c);
+/* One rollout per task [0, n_tasks) of a split from its start, all kept
+ * (source "agent"), keyed by (seed, EEF_STREAM_ETO + iteration, task). */
+eef_err eef_eto_explore(eef_env *env, eef_policy *agent, eef_split split, size_t n_tasks,
+                        uint64_t seed, int iteration, eef_trajset *out);
+/* chosen[i], rejected[i]: for each failed agent trajectory whose task has
+ * an expert win, that win (the first in `expert`) and the failure cut to
+ * the win's length + extra_steps (its final observation dropped); every
+ * action trained on (mask 1). */
+eef_err eef_eto_pairs(const eef_traj *expert, size_t n_expert, const eef_traj *agent,
+                      size_t n_agent, int extra_steps, eef_trajset *chosen, eef_trajset *rejected);
+/* DPO on the pairs, round `round` (1-based: beta/lr or their later values);
+ * the reference is `m` as it enters (ETO resets it to the policy each
+ * round).  Deterministic for a seed and thread count. */
+eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *rejected, size_t n,
+                      const eef_eto_config *c, int round, eef_eto_stats *st);
+
 /* ------------------------------------------------------------ runs
  * `eef run`: expert -> tokenizer -> SFT -> iterations of explore / train /
  * evaluate, in a run directory that holds everything needed to resume:
@@ -171,17 +221,24 @@ void eef_explore_result_free(eef_explore_result *r);
  * its files are, so a run killed at any point resumes at the phase it was
  * in and ends with the same bytes as an uninterrupted one.
  */
-typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2 } eef_method;
+typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2, EEF_METHOD_ETO = 3 } eef_method;
 
 const char *eef_method_name(eef_method m);
 eef_err eef_method_parse(const char *s, eef_method *out);
 
 typedef struct {
     eef_method method;
+    char label[32];             /* the run's row in comparisons ("" : the method's
+                                   name): two rows of one method, as rft-matched */
+    long match_rollouts;        /* > 0: rft.k was set to simulate at least this many
+                                   episodes, an EEF run's (eef_run_match_rollouts) */
     char preset[16];
     char env[128];
     char env_options[256];
-    char expert[256];           /* "builtin" or "chat:URL" */
+    char expert[256];           /* "builtin", "weak", "chat:URL", or several of them
+                                   comma-separated: SFT clones every expert's wins,
+                                   EEF explores every expert's failures; the first
+                                   is the run's expert on the test tasks */
     char expert_options[256];
     uint64_t seed;
     int iters;
@@ -193,7 +250,15 @@ typedef struct {
     int iter_from_sft;          /* 1: retrain from the SFT model; 0: continue */
     eef_rft_config rft;         /* exploration from the starts */
     eef_explore_config eef;     /* exploration from expert failures */
+    eef_eto_config eto;         /* ETO's rounds (method eto) */
 } eef_run_config;
+
+/* RFT given as many rollouts as the EEF run in eef_dir (its metrics.jsonl:
+ * all iterations): K = ceil(rollouts / (c->iters x explored tasks)), and
+ * the label "rft-matched" unless c has one. */
+eef_err eef_run_match_rollouts(eef_run_config *c, const char *eef_dir);
+/* The experts of c->expert, in order, into names[0..max); their count. */
+int eef_run_experts(const eef_run_config *c, char names[][256], int max);
 
 /* Presets: "tiny" (tests, seconds), "demo" (make demo), for an environment
  * ("shop", "house", or "remote:URL"; the preset sizes its world). */

@@ -156,6 +156,23 @@ static void h_close(eef_env *env)
     free(h);
 }
 
+/* Every task's layout (bytes: all uint8, no padding), id and goal text. */
+static uint64_t h_digest(const eef_env *env)
+{
+    const house_env *h = (const house_env *)env;
+    uint64_t d = EEF_HASH_START;
+    for (int s = 0; s < 2; s++) {
+        uint64_t n = h->n[s];
+        d = eef_hash_bytes(d, &n, sizeof n);
+        for (size_t i = 0; i < h->n[s]; i++) {
+            d = eef_hash_bytes(d, &h->lay[s][i], sizeof h->lay[s][i]);
+            d = eef_hash_bytes(d, h->id[s][i], strlen(h->id[s][i]) + 1);
+            d = eef_hash_bytes(d, h->goal[s][i], strlen(h->goal[s][i]) + 1);
+        }
+    }
+    return d;
+}
+
 static const eef_env_ops house_ops = {
     .version = EEF_ENV_OPS_VERSION,
     .name = "house",
@@ -167,6 +184,7 @@ static const eef_env_ops house_ops = {
     .actions = h_actions,
     .copy = h_copy,
     .key_actions = eef_house_key_actions,
+    .digest = h_digest,
     .episode_close = h_episode_close,
     .close = h_close,
 };

@@ -11,6 +11,7 @@
 void shop_catalog_init(shop_catalog *c)
 {
     memset(c, 0, sizeof *c);
+    c->file_hash = EEF_HASH_START;
     eef_arena_init(&c->arena, 1 << 20);
 }
 

@@ -334,6 +334,59 @@ static eef_err shop_copy(eef_episode *dstb, const eef_episode *srcb)
     return EEF_OK;
 }
 
+/* ------------------------------------------------------------------ digest */
+static uint64_t put_str(uint64_t d, const char *s)
+{
+    return eef_hash_bytes(d, s ? s : "", (s ? strlen(s) : 0) + 1); /* the NUL separates fields */
+}
+
+static uint64_t put_strs(uint64_t d, const char *const *s, uint32_t n)
+{
+    d = eef_hash_bytes(d, &n, sizeof n);
+    for (uint32_t i = 0; i < n; i++) d = put_str(d, s[i]);
+    return d;
+}
+
+/* Every task's id, tier and instruction; then the data files' bytes when
+ * loaded, else what the generator made of each product (the page texts,
+ * options and price the reward reads). */
+static uint64_t shop_digest(const eef_env *env)
+{
+    const shop_env *e = (const shop_env *)env;
+    uint64_t d = EEF_HASH_START;
+    for (int s = 0; s < 2; s++) {
+        uint64_t n = e->n_tasks[s];
+        d = eef_hash_bytes(d, &n, sizeof n);
+        for (size_t i = 0; i < e->n_tasks[s]; i++) {
+            const shop_task *t = &e->tasks[s][i];
+            int32_t tier = (int32_t)t->tier;
+            d = put_str(d, t->id);
+            d = eef_hash_bytes(d, &tier, sizeof tier);
+            d = put_str(d, t->goal.instruction);
+        }
+    }
+    if (!e->cat.generated) return eef_hash_bytes(d, &e->cat.file_hash, sizeof e->cat.file_hash);
+    for (size_t i = 0; i < e->cat.n; i++) {
+        const shop_product *p = &e->cat.items[i];
+        d = put_str(d, p->asin);
+        d = put_str(d, p->title);
+        d = put_str(d, p->category);
+        d = put_str(d, p->query);
+        d = put_str(d, p->product_category);
+        d = put_str(d, p->description);
+        d = put_strs(d, p->bullets, p->n_bullets);
+        d = put_strs(d, p->attrs, p->n_attrs);
+        d = put_strs(d, p->reviews, p->n_reviews);
+        d = put_str(d, p->price_tag);
+        d = eef_hash_bytes(d, &p->price, sizeof p->price);
+        for (uint32_t k = 0; k < p->n_dims; k++) {
+            d = put_str(d, p->dims[k].name);
+            d = put_strs(d, p->dims[k].values, p->dims[k].n_values);
+        }
+    }
+    return d;
+}
+
 static const eef_env_ops shop_ops = {
     .version = EEF_ENV_OPS_VERSION,
     .name = "shop",
@@ -345,6 +398,7 @@ static const eef_env_ops shop_ops = {
     .actions = shop_actions,
     .copy = shop_copy,
     .key_actions = eef_shop_key_actions,
+    .digest = shop_digest,
     .episode_close = shop_episode_close,
     .close = shop_close,
 };

@@ -68,6 +68,7 @@ typedef struct {
     shop_product *items;
     size_t n;
     int generated;  /* 1: built by shop_gen (type/family facts valid) */
+    uint64_t file_hash; /* eef_hash_bytes of the data files read (loaded) */
 } shop_catalog;
 
 void shop_catalog_init(shop_catalog *c);

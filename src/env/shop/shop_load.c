@@ -25,6 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Reads and parses a data file; its bytes go into *hash (the world's
+ * fingerprint covers the files, not only what was taken from them). */
+static eef_err read_json(const char *path, cJSON **out, uint64_t *hash)
+{
+    char *text;
+    size_t len;
+    EEF_TRY(eef_read_file(path, &text, &len));
+    *hash = eef_hash_bytes(*hash, text, len);
+    eef_err err = eef_json_parse(text, len, path, out);
+    free(text);
+    return err;
+}
+
 /* arena copy with control characters turned into spaces */
 static const char *clean_dup(eef_arena *a, const char *s)
 {
@@ -223,8 +236,8 @@ eef_err shop_load_products(shop_catalog *c, const char *products_path, const cha
                            long max_products, uint64_t seed)
 {
     cJSON *prods = NULL, *attrs = NULL;
-    EEF_TRY(eef_json_read_file(products_path, &prods));
-    eef_err err = attrs_path ? eef_json_read_file(attrs_path, &attrs) : EEF_OK;
+    EEF_TRY(read_json(products_path, &prods, &c->file_hash));
+    eef_err err = attrs_path ? read_json(attrs_path, &attrs, &c->file_hash) : EEF_OK;
     if (!err && !cJSON_IsArray(prods))
         err = eef_fail(EEF_EFORMAT, "%s:1: expected a JSON array of products", products_path);
     if (!err && attrs && !cJSON_IsObject(attrs))
@@ -272,7 +285,7 @@ eef_err shop_load_products(shop_catalog *c, const char *products_path, const cha
 eef_err shop_goals_load(shop_env *e, const char *path)
 {
     cJSON *root = NULL;
-    EEF_TRY(eef_json_read_file(path, &root));
+    EEF_TRY(read_json(path, &root, &e->cat.file_hash));
     eef_err err = cJSON_IsObject(root) ? EEF_OK
                                        : eef_fail(EEF_EFORMAT, "%s:1: expected a JSON object keyed by product id", path);
     shop_task *all = NULL;
