@@ -147,6 +147,7 @@ uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
                                               the n-th request without one: its sampling */
 /* nn/ */
 #define EEF_STREAM_MODEL_INIT 0x1417ULL    /* (tensor, 0) a new model's initial weights */
+#define EEF_STREAM_LORA_INIT  0x10aULL     /* (layer, matrix) a new LoRA adapter's A */
 /* eval/ */
 #define EEF_STREAM_EVAL       0xE7A1ULL    /* (split, task) an evaluation rollout */
 #define EEF_STREAM_SCORE_CI   0xB007ULL    /* (tier + 1, n) a score interval's bootstrap */

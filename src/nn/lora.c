@@ -141,7 +141,7 @@ eef_err eef_lora_new(const eef_model_config *c, const eef_lora_config *lc, uint6
             if (!mt->in) continue;
             /* one stream per matrix: the draws of one do not depend on
              * which others are targeted */
-            eef_rng r = eef_rng_make(eef_rng_key(seed, 0x10a, (uint64_t)l, (uint64_t)t));
+            eef_rng r = eef_rng_make(eef_rng_key(seed, EEF_STREAM_LORA_INIT, (uint64_t)l, (uint64_t)t));
             float bound = 1.0f / sqrtf((float)mt->in);
             float *A = a->params + mt->a;
             for (size_t i = 0; i < (size_t)a->cfg.rank * mt->in; i++)
