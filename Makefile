@@ -85,6 +85,14 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 NN_OPT ?= -O3
 $(BUILD)/src/nn/%.o: CFLAGS += $(NN_OPT)
 
+# The environment registry (src/env/env.c): every folder of src/env/ is an
+# environment defining eef_env_kind_<folder>.  env.o is rebuilt when an
+# environment's sources change, so a new folder is registered.
+ENV_KINDS := $(sort $(notdir $(patsubst %/,%,$(wildcard src/env/*/))))
+ENV_KINDS_DEF := -DEEF_ENV_KINDS='$(foreach k,$(ENV_KINDS),X($(k)))'
+$(BUILD)/src/env/env.o: CFLAGS += $(ENV_KINDS_DEF)
+$(BUILD)/src/env/env.o: $(wildcard src/env/*/*.c)
+
 $(BUILD)/libeef.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR  $@")
 	$(Q)ar rcs $@ $^
@@ -173,6 +181,8 @@ $(FUZZ_STAMP): scripts/install-deps | $(DEPS_STAMP)
 	@scripts/install-deps --fuzz
 	@touch $@
 
+$(FUZZ_DIR)/src/env/env.o: FUZZ_CFLAGS += $(ENV_KINDS_DEF)
+$(FUZZ_DIR)/src/env/env.o: $(wildcard src/env/*/*.c)
 $(FUZZ_DIR)/src/%.o: src/%.c | $(FUZZ_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $< (fuzz)")

@@ -140,10 +140,11 @@ static eef_err append_cached(agent_actor *a, const int *tokens, int n)
 }
 
 /* Canonical tokens of an action as the model writes it. */
-static eef_err encode_action(const eef_tokenizer *tok, const char *action, const char *obs,
-                             int **ids, size_t *n, size_t *cap)
+static eef_err encode_action(const eef_tokenizer *tok, const eef_env_text *text,
+                             const char *action, const char *obs, int **ids, size_t *n,
+                             size_t *cap)
 {
-    char *r = eef_prompt_render_action(action, obs);
+    char *r = text->render_action(action, obs);
     if (!r) return EEF_ENOMEM;
     *n = 0;
     eef_err e = eef_tok_encode(tok, r, strlen(r), ids, n, cap);
@@ -153,8 +154,9 @@ static eef_err encode_action(const eef_tokenizer *tok, const char *action, const
 
 /* The allowed actions (answering observation obs) as a trie of rendered
  * tokens + <|end|>; tags index the valid items, the free slot's tag is -2. */
-static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, const char *obs,
-                          eef_trie **out, size_t *n_free_prefix)
+static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
+                          const eef_actions *valid, const char *obs, eef_trie **out,
+                          size_t *n_free_prefix)
 {
     eef_trie *t = eef_trie_new();
     if (!t) return EEF_ENOMEM;
@@ -162,7 +164,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, co
     size_t n = 0, cap = 0;
     eef_err e = EEF_OK;
     for (size_t i = 0; !e && i < valid->items.n; i++) {
-        e = encode_action(tok, valid->items.items[i], obs, &ids, &n, &cap);
+        e = encode_action(tok, text, valid->items.items[i], obs, &ids, &n, &cap);
         if (!e && n + 1 > cap) {
             int *p = eef_realloc(ids, (n + 1) * sizeof(int));
             if (!p) e = EEF_ENOMEM;
@@ -175,7 +177,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, co
     }
     *n_free_prefix = 0;
     if (!e && valid->free_prefix) {
-        e = encode_action(tok, valid->free_prefix, obs, &ids, &n, &cap);
+        e = encode_action(tok, text, valid->free_prefix, obs, &ids, &n, &cap);
         if (!e) e = eef_trie_add_free(t, ids, (int)n, -2);
         *n_free_prefix = n;
     }
@@ -238,10 +240,11 @@ eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *r
     int budget = ap->cfg.max_tokens > 0 ? ap->cfg.max_tokens : ap->model->cfg.max_ctx;
     /* leave room for the action itself */
     budget -= ap->cfg.max_free + 32;
-    EEF_TRY(eef_prompt_build(tok, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts, NULL,
-                             ctx->n, budget, &a->prompt));
+    const eef_env_text *text = ctx->text ? ctx->text : eef_env_text_of(NULL);
+    EEF_TRY(eef_prompt_build(tok, text, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts,
+                             NULL, ctx->n, budget, &a->prompt));
     EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n));
-    EEF_TRY(build_trie(tok, ctx->valid, ctx->obs[ctx->n], &a->trie, &a->n_free_prefix));
+    EEF_TRY(build_trie(tok, text, ctx->valid, ctx->obs[ctx->n], &a->trie, &a->n_free_prefix));
     a->s = (eef_sampling){ .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
     /* free text ends at <|end|> (the rendered action has no closing bracket) */
     EEF_TRY(eef_cdec_new(a->kv, a->trie, tok, NULL, ap->cfg.max_free, &a->s, rng, &a->cd));

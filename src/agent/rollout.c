@@ -79,7 +79,8 @@ eef_err eef_rollout_want(eef_rollout_state *r, int *want)
                             .obs = (const char *const *)r->h.obs.items,
                             .acts = (const char *const *)r->h.acts.items,
                             .n = r->h.acts.n,
-                            .valid = &r->valid };
+                            .valid = &r->valid,
+                            .text = eef_env_text_of(r->ep->env->ops->name) };
     *want = 1;
     return EEF_OK;
 }

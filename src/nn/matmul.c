@@ -137,16 +137,28 @@ static int n_threads(void)
 
 /* f32: y = x W^T with the rows of x split over the threads (in units of
  * 16 rows: up to 16 rows are one thread's, so no team is started). */
-static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
+static void f32_rows_beta(float *y, int ldy, const float *x, int ldx, const float *w, int N,
+                          int NI, int NO, float beta)
 {
 #pragma omp parallel if (N > 16)
     {
         int lo, hi;
         my_range(N, 16, &lo, &hi);
         if (hi > lo)
-            nn_gemm(0, 1, hi - lo, NO, NI, 1.0f, x + (size_t)lo * ldx, ldx, w, NI, 0.0f,
+            nn_gemm(0, 1, hi - lo, NO, NI, 1.0f, x + (size_t)lo * ldx, ldx, w, NI, beta,
                     y + (size_t)lo * ldy, ldy);
     }
+}
+
+static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
+{
+    f32_rows_beta(y, ldy, x, ldx, w, N, NI, NO, 0.0f);
+}
+
+void nn_matmul_add_f32(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI,
+                       int NO)
+{
+    if (N > 0 && NO > 0) f32_rows_beta(y, ldy, x, ldx, w, N, NI, NO, 1.0f);
 }
 
 void mm_forward(float *out, const float *inp, const float *w, int N, int Din, int Dout)
