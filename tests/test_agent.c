@@ -272,6 +272,55 @@ static void test_agent_acts_validly(void **state)
     eef_env_close(env);
 }
 
+/* The agent's rollouts in lockstep (eef_rollout_batch: several per
+ * thread, actions decoded together) are, byte for byte, the rollouts run
+ * one at a time with eef_rollout on one actor: more rollouts than a
+ * thread's lanes, 4 rollouts per task (sharing their prompt prefixes
+ * between lanes), different lengths, sampling at temperature 1,
+ * 1 and 2 threads. */
+static void test_lockstep_equals_one_at_a_time(void **state)
+{
+    (void)state;
+    eef_env *env;
+    assert_ok(eef_env_open("shop", "products=200,train=20,test=10", 1, &env));
+    eef_model *m = random_agent_model(env);
+    eef_agent_config ac;
+    eef_agent_defaults(&ac);
+    ac.temperature = 1.0;
+    eef_policy *p;
+    assert_ok(eef_agent_open(m, &ac, &p));
+    enum { N = 40 };
+    eef_rollout_spec specs[N];
+    for (int i = 0; i < N; i++)
+        specs[i] = (eef_rollout_spec){ .split = EEF_SPLIT_TRAIN, .index = (size_t)(i / 4),
+                                       .key = eef_rng_key(21, (uint64_t)i, 0, 0) };
+    eef_traj one[N], many[N];
+    eef_episode *ep;
+    eef_actor *actor;
+    assert_ok(env->ops->episode_open(env, &ep));
+    assert_ok(p->ops->actor_open(p, &actor));
+    for (int i = 0; i < N; i++) assert_ok(eef_rollout(ep, actor, &specs[i], &one[i]));
+    p->ops->actor_close(actor);
+    env->ops->episode_close(ep);
+    int threads = omp_get_max_threads();
+    size_t steps = 0;
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        assert_ok(eef_rollout_batch(env, p, specs, N, NULL, many));
+        for (int i = 0; i < N; i++) {
+            assert_true(eef_traj_equal(&one[i], &many[i]));
+            steps += many[i].n_steps;
+            eef_traj_free(&many[i]);
+        }
+    }
+    omp_set_num_threads(threads);
+    assert_true(steps > 2 * N); /* episodes of several steps */
+    for (int i = 0; i < N; i++) eef_traj_free(&one[i]);
+    eef_policy_close(p);
+    eef_model_free(m);
+    eef_env_close(env);
+}
+
 static void test_rollouts_deterministic_and_restored(void **state)
 {
     (void)state;
@@ -342,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_prompt_ctx_weight),
         cmocka_unit_test(test_agent_acts_validly),
         cmocka_unit_test(test_rollouts_deterministic_and_restored),
+        cmocka_unit_test(test_lockstep_equals_one_at_a_time),
     };
     return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }

@@ -164,8 +164,28 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
                     eef_traj *out);
 
 /* Many rollouts over the OpenMP threads; out[i] for spec[i].  Deterministic
- * whatever the thread count.  `label` names the progress bar (NULL: none). */
+ * whatever the thread count.  `label` names the progress bar (NULL: none).
+ * With the transformer agent each thread runs several rollouts at once
+ * and decodes their actions in lockstep (rollout_batch.c): the same
+ * trajectories, bit for bit, as one rollout at a time. */
 eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
                           size_t n, const char *label, eef_traj *out);
+
+/* The transformer agent's act in two halves around its constrained
+ * decoding, for decoding many actors' actions in lockstep: begin builds
+ * the prompt, brings the actor's cache up to it and returns the choice's
+ * decoder and that cache; the caller advances the decoder (eef_cdec_next,
+ * appending each *feed to kv, e.g. with eef_kv_step) until it is done, or
+ * stops at an error; end (given that error) turns the choice into the
+ * action.  begin + decoding + end is the agent's act. */
+eef_err eef_agent_act_begin(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
+                            eef_kv **kv);
+eef_err eef_agent_act_end(eef_actor *a, const eef_context *ctx, eef_err e, eef_buf *action);
+/* Agent actors of one thread that may copy each other's cached prompt
+ * prefixes instead of computing them (rollout_batch.c's lanes; the same
+ * bits either way); `actors` must outlive their use. */
+void eef_agent_share(eef_actor *const *actors, int n);
+/* The transformer agent's model; NULL for any other policy. */
+const eef_model *eef_policy_model(const eef_policy *p);
 
 #endif

@@ -395,8 +395,10 @@ struct eef_kvb {
 eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out)
 {
     *out = NULL;
-    if (max_seqs < 1 || max_seqs > 64)
-        return eef_fail(EEF_EINVAL, "batched decoding: %d sequences a step (1 to 64)", max_seqs);
+    /* the row kernel's limit (matmul.c: FEW_ROWS), which makes each row's
+     * bits independent of the batch */
+    if (max_seqs < 1 || max_seqs > 32)
+        return eef_fail(EEF_EINVAL, "batched decoding: %d sequences a step (1 to 32)", max_seqs);
     eef_kvb *b = eef_calloc(1, sizeof *b);
     if (!b) return EEF_ENOMEM;
     b->m = m;

@@ -204,10 +204,12 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
  * sgemm would first copy W into packed panels, which at a few rows costs
  * more than the product (OpenBLAS, SmolLM2-135M shape, one thread:
  * 177 ms a step at 8 rows against 57 ms for one, when reading the f32
- * weights once takes 57 ms).  Each dot is summed the same way whatever
- * the number of rows, so a sequence decoded in a batch gets the bits it
- * gets alone.  More rows (prefill, training) go to sgemm. */
-#define FEW_ROWS 64
+ * weights once takes 57 ms).  From about 32 rows on sgemm is the faster
+ * (`small`'s 384 x 128 weight: 50 against 36 GFLOP/s at 16 rows, 43
+ * against 62 at 64).  Each dot is summed the same way whatever the number
+ * of rows, so a sequence decoded in a batch gets the bits it gets alone.
+ * More rows (prefill, training) go to sgemm. */
+#define FEW_ROWS 32
 
 /* A weight of at least this many elements is split over the threads by
  * its rows in the row kernel (each thread reads its share of W once);

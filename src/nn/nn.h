@@ -491,7 +491,7 @@ eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len);
  * full by giving a step whatever caches are decoding (an ended sequence's
  * cache is reset or refilled, e.g. with eef_kv_copy of a shared prefix,
  * and takes its place), and feeds prompts with eef_kv_feed.
- * Up to 64 sequences a step, each sequence's logits and cache are bit
+ * Up to 32 sequences a step, each sequence's logits and cache are bit
  * for bit those eef_kv_feed of its token alone would give: a sequence's
  * result does not depend on the batch it was decoded in. */
 typedef struct eef_kvb eef_kvb; /* buffers for steps of up to max_seqs rows */

@@ -72,7 +72,7 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
 
 /* THE matrix product with a weight, any dtype:
  *   y[n*ldy + o] = sum_i x[n*ldx + i] W[o, i]     (n < N, o < O = W.rows, i < I = W.cols)
- * Up to 64 rows of x (decoding) go through the row kernel
+ * Up to 32 rows of x (decoding) go through the row kernel
  * (nn_vec.dot_block, W's rows split over the threads for a large W),
  * whose every dot is summed the same way whatever N: a row's result does
  * not depend on the other rows.  More rows go to sgemm (f32 W: rows of x
