@@ -17,6 +17,7 @@
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,5 +494,124 @@ eef_err eef_lora_load(const char *dir, const eef_model_config *cfg, eef_lora **o
         return e;
     }
     *out = a;
+    return EEF_OK;
+}
+
+/* ------------------------------------------------------------ training state
+ * "EEFL", u32 version 1, i32 rank, f32 alpha, u32 targets, i32 layers,
+ * u64 n, the AdamW config (7 f64: lr, beta1, beta2, eps, weight_decay,
+ * clip, min_lr_frac; u64 warmup, total_steps; i32 cosine), u64 step, then
+ * n f32 each of the adapters, the first and the second moments, and the
+ * CRC-32 of everything before it.  One file, written atomically: a run
+ * killed at any point resumes from the last one whole. */
+#define EEFL_VERSION 1u
+
+static eef_err put(eef_afile *af, uint32_t *crc, const void *p, size_t n)
+{
+    *crc = eef_crc32(*crc, p, n);
+    return eef_afile_write(af, p, n);
+}
+
+eef_err eef_lora_state_save(const eef_lora *a, const eef_adamw *o, const char *path)
+{
+    if (o->n != a->n_params)
+        return eef_fail(EEF_EINVAL, "optimizer has %zu parameters, the adapters %zu", o->n,
+                        a->n_params);
+    eef_afile af = { 0 };
+    EEF_TRY(eef_afile_open(&af, path));
+    uint32_t crc = 0, ver = EEFL_VERSION, targets = a->cfg.targets;
+    int32_t rank = a->cfg.rank, layers = a->n_layers, cosine = o->cfg.cosine;
+    uint64_t n = a->n_params, u[3] = { (uint64_t)o->cfg.warmup, (uint64_t)o->cfg.total_steps,
+                                       (uint64_t)o->step };
+    const eef_adamw_config *c = &o->cfg;
+    double d[7] = { c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->clip, c->min_lr_frac };
+    eef_err e = put(&af, &crc, "EEFL", 4);
+    if (!e) e = put(&af, &crc, &ver, 4);
+    if (!e) e = put(&af, &crc, &rank, 4);
+    if (!e) e = put(&af, &crc, &a->cfg.alpha, 4);
+    if (!e) e = put(&af, &crc, &targets, 4);
+    if (!e) e = put(&af, &crc, &layers, 4);
+    if (!e) e = put(&af, &crc, &n, 8);
+    if (!e) e = put(&af, &crc, d, sizeof d);
+    if (!e) e = put(&af, &crc, u, 16);
+    if (!e) e = put(&af, &crc, &cosine, 4);
+    if (!e) e = put(&af, &crc, &u[2], 8);
+    if (!e) e = put(&af, &crc, a->params, n * sizeof(float));
+    if (!e) e = put(&af, &crc, o->m, n * sizeof(float));
+    if (!e) e = put(&af, &crc, o->v, n * sizeof(float));
+    if (!e) e = eef_afile_write(&af, &crc, 4);
+    return e ? (eef_afile_abort(&af), e) : eef_afile_commit(&af);
+}
+
+eef_err eef_lora_state_load(const char *path, const eef_model_config *c, eef_lora **out_a,
+                            eef_adamw **out_o)
+{
+    *out_a = NULL, *out_o = NULL;
+    char *data;
+    size_t len;
+    EEF_TRY(eef_read_file(path, &data, &len));
+    const size_t head = 4 + 4 * 5 + 8 + 56 + 16 + 4 + 8;
+    uint32_t ver = 0, targets = 0, crc = 0;
+    int32_t rank = 0, layers = 0, cosine = 0;
+    float alpha = 0;
+    uint64_t n = 0, u[3];
+    double d[7];
+    eef_err e = EEF_OK;
+    if (len < head + 4 || memcmp(data, "EEFL", 4) != 0)
+        e = eef_fail(EEF_EFORMAT, "%s: not an eef LoRA training state (.eefl)", path);
+    if (!e) {
+        memcpy(&crc, data + len - 4, 4);
+        if (eef_crc32(0, data, len - 4) != crc)
+            e = eef_fail(EEF_EFORMAT, "%s: checksum mismatch (the file is damaged)", path);
+    }
+    if (!e) {
+        const char *p = data + 4;
+        memcpy(&ver, p, 4), p += 4;
+        memcpy(&rank, p, 4), p += 4;
+        memcpy(&alpha, p, 4), p += 4;
+        memcpy(&targets, p, 4), p += 4;
+        memcpy(&layers, p, 4), p += 4;
+        memcpy(&n, p, 8), p += 8;
+        memcpy(d, p, sizeof d), p += sizeof d;
+        memcpy(u, p, 16), p += 16;
+        memcpy(&cosine, p, 4), p += 4;
+        memcpy(&u[2], p, 8);
+        if (ver != EEFL_VERSION)
+            e = eef_fail(EEF_EFORMAT, "%s: version %u (this eef reads %u)", path, ver, EEFL_VERSION);
+    }
+    eef_lora *a = NULL;
+    eef_adamw *o = NULL;
+    eef_lora_config lc = { rank, alpha, targets };
+    if (!e) e = lora_alloc(c, &lc, &a);
+    if (!e && (layers != a->n_layers || n != a->n_params || (len - head - 4) / 12 != n ||
+               (len - head - 4) % 12 != 0))
+        e = eef_fail(EEF_EFORMAT, "%s: adapters of %llu parameters for %d layers do not fit this "
+                     "model", path, (unsigned long long)n, (int)layers);
+    for (int i = 0; !e && i < 7; i++)
+        if (!isfinite(d[i])) e = eef_fail(EEF_EFORMAT, "%s: optimizer setting %d is not finite", path, i);
+    if (!e && (u[0] > (uint64_t)LONG_MAX || u[1] > (uint64_t)LONG_MAX || u[2] > (uint64_t)LONG_MAX ||
+               (cosine != 0 && cosine != 1)))
+        e = eef_fail(EEF_EFORMAT, "%s: optimizer schedule out of range", path);
+    if (!e) {
+        eef_adamw_config oc = { .lr = d[0], .beta1 = d[1], .beta2 = d[2], .eps = d[3],
+                                .weight_decay = d[4], .clip = d[5], .min_lr_frac = d[6],
+                                .warmup = (long)u[0], .total_steps = (long)u[1], .cosine = cosine };
+        e = eef_adamw_new(&oc, n, &o);
+        if (e) e = eef_fail_ctx(EEF_EFORMAT, "%s", path);
+    }
+    if (!e) {
+        const char *p = data + head;
+        o->step = (long)u[2];
+        memcpy(a->params, p, n * 4), p += n * 4;
+        memcpy(o->m, p, n * 4), p += n * 4;
+        memcpy(o->v, p, n * 4);
+    }
+    free(data);
+    if (e) {
+        eef_lora_free(a);
+        eef_adamw_free(o);
+        return e;
+    }
+    *out_a = a, *out_o = o;
     return EEF_OK;
 }

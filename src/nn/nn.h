@@ -360,6 +360,13 @@ eef_err eef_lora_load(const char *dir, const eef_model_config *c, eef_lora **out
  * is changed in place.  The model must not have a detached copy of the
  * adapters attached (it is detached). */
 eef_err eef_lora_merge(eef_model *m, const eef_lora *a);
+/* A LoRA training run's resume point, one file (.eefl, written
+ * atomically): the adapters and the optimizer (config, step, moments),
+ * with magic, version and CRC-32.  Loading checks them and the sizes
+ * against the model config before trusting anything. */
+eef_err eef_lora_state_save(const eef_lora *a, const eef_adamw *o, const char *path);
+eef_err eef_lora_state_load(const char *path, const eef_model_config *c, eef_lora **a,
+                            eef_adamw **o);
 
 /* ------------------------------------------------------------ the train step
  * What every training loop calls: zero the trainable set's gradients,
@@ -393,7 +400,8 @@ void eef_train_mem_estimate(const eef_model_config *c, eef_dtype base_dtype,
                             const eef_lora_config *lora, int B, int T, int M, int checkpoint,
                             eef_train_mem *out);
 /* Bytes this process may still use: MemAvailable of /proc/meminfo (or
- * sysconf's available pages), capped by a cgroup v2 memory.max. */
+ * sysconf's available pages), capped by a cgroup v2 memory.max; the
+ * environment variable EEF_MEM_AVAILABLE (bytes) replaces the figure. */
 double eef_mem_available(void);
 /* Picks recomputation when the plain run would not fit in `avail` bytes;
  * refuses (EEF_ENOMEM, with both figures and the breakdown) when neither
