@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ the world */
-#define N_TASKS 6
+#define N_TASKS 16
 
 typedef struct {
     eef_env base;
@@ -156,10 +156,13 @@ static eef_err stub_act(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_
         return eef_buf_puts(action, p->solvable[task][ctx->n] ? "win" : "lose") ? EEF_ENOMEM
                                                                                  : EEF_OK;
     }
-    /* RFT: "a" or "b", then "a" always wins, "b" wins half the time */
+    /* RFT: "a" or "b", then "a" always wins, "b" sometimes: on even tasks
+     * "a" half the time and "b" wins half the time; on odd tasks a quarter
+     * each (so that a task's first rollouts often lose and a later wins) */
+    uint64_t odds = task % 2 ? 4 : 2;
     if (ctx->n == 0)
-        return eef_buf_puts(action, eef_rng_below(rng, 2) ? "b" : "a") ? EEF_ENOMEM : EEF_OK;
-    int win = strcmp(ctx->acts[0], "a") == 0 || eef_rng_below(rng, 2);
+        return eef_buf_puts(action, eef_rng_below(rng, odds) ? "b" : "a") ? EEF_ENOMEM : EEF_OK;
+    int win = strcmp(ctx->acts[0], "a") == 0 || eef_rng_below(rng, odds) == 0;
     const char *last = win ? "win" : "lose";
 #pragma omp critical(stub_rec)
     {
