@@ -26,7 +26,29 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
     return m;
 }
 
+/* The paper's rule (Lan et al. 2025, section 3): M states evenly spaced
+ * over a failure of n actions, l = floor(n / (M + 1)), the states after
+ * l, 2l, ..., Ml actions; when n < M + 1 (l = 0), every state s_1..s_{n-1}. */
+size_t eef_candidates_even(size_t n_actions, int max_states, size_t *t_out)
+{
+    if (max_states > EEF_MAX_CANDIDATES) max_states = EEF_MAX_CANDIDATES;
+    if (max_states < 1 || n_actions < 2) return 0;
+    size_t m = (size_t)max_states, l = n_actions / (m + 1), n = 0;
+    if (l == 0) {
+        for (size_t t = 1; t < n_actions && n < m; t++) t_out[n++] = t;
+        return n;
+    }
+    for (size_t i = 1; i <= m; i++) t_out[n++] = i * l; /* m l <= m n / (m + 1) < n */
+    return n;
+}
+
 size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out)
+{
+    return eef_candidates_of(t, EEF_SEARCH_STRIDE, stride, max_states, t_out);
+}
+
+size_t eef_candidates_of(const eef_traj *t, eef_search_mode mode, int stride, int max_states,
+                         size_t *t_out)
 {
     /* states after 1..n-1 actions that changed the observation */
     size_t moved[1024], nm = 0;
@@ -35,7 +57,8 @@ size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t
     size_t idx[EEF_MAX_CANDIDATES];
     /* pick among them as eef_candidates picks among all: index i of the
      * list stands for state moved[i] (the list counts from 1, hence +1) */
-    size_t n = eef_candidates(nm + 1, stride, max_states, idx);
+    size_t n = mode == EEF_SEARCH_EVEN ? eef_candidates_even(nm + 1, max_states, idx)
+                                       : eef_candidates(nm + 1, stride, max_states, idx);
     for (size_t i = 0; i < n; i++) t_out[i] = moved[idx[i] - 1];
     return n;
 }
@@ -143,7 +166,7 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
     for (size_t i = 0; !e && i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].important = -1;
-        out[i].n_cand = won_from_start[i] ? 0 : eef_candidates_traj(&failed[i], c->stride,
+        out[i].n_cand = won_from_start[i] ? 0 : eef_candidates_of(&failed[i], c->mode, c->stride,
                                                                     c->max_states, out[i].cand_len);
         for (size_t k = 0; k < out[i].n_cand; k++) out[i].solved[k] = -1;
         winners[i] = eef_calloc(EEF_MAX_CANDIDATES, sizeof(eef_traj));
@@ -155,7 +178,8 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
     long *lo = eef_malloc((n ? n : 1) * sizeof *lo), *hi = eef_malloc((n ? n : 1) * sizeof *hi);
     if (!e && (!lo || !hi)) e = EEF_ENOMEM;
     for (size_t i = 0; !e && i < n; i++) lo[i] = -1, hi[i] = (long)out[i].n_cand;
-    if (!e && c->mode == EEF_SEARCH_STRIDE) {
+    /* stride and even try every candidate; bisect halves an interval */
+    if (!e && c->mode != EEF_SEARCH_BISECT) {
         size_t np = 0;
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < out[i].n_cand; k++) pr[np++] = (probe){ i, k };
