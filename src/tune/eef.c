@@ -125,9 +125,13 @@ static eef_err run_probes(eef_env *env, eef_policy *agent, const eef_traj *faile
             s->index = (size_t)f->index;
             s->prefix = prefixes[p];
             s->n_prefix = t;
-            /* keyed by what the rollout is, never by who runs it */
+            /* keyed by what the rollout is, never by who runs it: the
+             * task, the state, the rollout, and whose failure it is */
+            uint64_t whose = f->expert && c->primary_expert && strcmp(f->expert, c->primary_expert)
+                                 ? eef_hash_str(f->expert)
+                                 : 0;
             s->key = eef_rng_key(c->seed, EEF_STREAM_EEF + (uint64_t)c->iteration,
-                                 (uint64_t)f->index * 4096 + t, (uint64_t)r);
+                                 (uint64_t)f->index * 4096 + t, (uint64_t)r ^ whose);
         }
     }
     if (!e) e = eef_rollout_batch(env, agent, specs, n, label, trajs);
@@ -219,6 +223,7 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
         if (k >= 0) {
             e = eef_solution(&winners[i][k], j, x->important_len, &x->solution);
             if (!e) x->has_solution = 1;
+            if (!e) e = eef_traj_set(&x->solution.expert, failed[i].expert); /* its prefix's */
         }
     }
     free(lo);
@@ -360,6 +365,8 @@ eef_err run_explore_failures(run_ctx *r, int iter, const eef_model *m, size_t n_
     if (!e) e = select_failures(r, iter, n_explore, rr, &ex, failed, won, &nf);
     eef_explore_config xc = r->c->eef;
     xc.seed = r->c->seed, xc.iteration = iter;
+    char names[1][256];
+    if (eef_run_experts(r->c, names, 1) == 1) xc.primary_expert = names[0];
     eef_explore_result *res = eef_calloc(nf ? nf : 1, sizeof *res);
     if (!e && !res) e = EEF_ENOMEM;
     eef_policy *explorer = NULL;

@@ -142,6 +142,8 @@ typedef struct {
     double temperature;
     uint64_t seed;
     int iteration;
+    const char *primary_expert; /* failures of other experts (a run's second expert
+                                   on) get rollout keys of their own: see core.h */
 } eef_explore_config;
 
 /* What happened to one failed expert trajectory. */
