@@ -141,7 +141,7 @@ demo: $(EEF_BIN)
 # resumable: run it again after a kill
 SEEDS ?= 3
 paper: $(EEF_BIN)
-	./$(EEF_BIN) paper --seeds $(SEEDS) --out runs/paper
+	./$(EEF_BIN) paper --seeds $(SEEDS) --iters 3 --out runs/paper
 
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)

@@ -92,14 +92,16 @@ static void row_dir(char *out, size_t cap, const char *root, const char *world, 
     snprintf(out, cap, "%s/%s/seed-%ld/%s", root, world, seed, row);
 }
 
-static eef_err run_row(const char *root, const char *preset, const char *world, long seed,
-                       const paper_row *r)
+static eef_err run_row(const char *root, const char *preset, long iters, const char *world,
+                       long seed, const paper_row *r)
 {
     char dir[1024], from[1024], eef_dir[1024];
     row_dir(dir, sizeof dir, root, world, seed, r->name);
     eef_run_config c;
     EEF_TRY(eef_run_preset(preset, r->method, world, &c));
     c.seed = (uint64_t)seed;
+    /* the iterations of the rows that iterate; ETO keeps its 2 rounds */
+    if (iters > 0 && r->method != EEF_METHOD_SFT && r->method != EEF_METHOD_ETO) c.iters = (int)iters;
     snprintf(c.expert, sizeof c.expert, "%s", r->expert);
     if (strcmp(r->name, eef_method_name(r->method)) != 0)
         snprintf(c.label, sizeof c.label, "%s", r->name);
@@ -380,12 +382,14 @@ out:
 int cmd_paper(int argc, char **argv)
 {
     const char *out = "runs/paper", *preset = "demo", *worlds = NULL, *rows = NULL;
-    long seeds = 3, threads = 0;
+    long seeds = 3, threads = 0, iters = 0;
     int quiet = 0, table_only = 0;
     const cli_opt opts[] = {
         { "--seeds", OPT_INT, &seeds, "N", "seeds 1..N of every row (default 3)", 1, 1000 },
         { "--out", OPT_STR, &out, "DIR", "where the runs and the table go (default runs/paper)", 0, 0 },
         { "--preset", OPT_STR, &preset, "P", "run preset: demo (default) or tiny", 0, 0 },
+        { "--iters", OPT_INT, &iters, "N", "iterations of RFT, EEF and their variants (0: the "
+          "preset's; the paper's ~3: make paper); ETO runs its 2 rounds", 0, 100 },
         { "--worlds", OPT_STR, &worlds, "W,..", "shop, house or both (default)", 0, 0 },
         { "--rows", OPT_STR, &rows, "R,..", "rows to run (default all: sft, rft, eef, eto, "
           "rft-matched, eef-both; a row brings the rows it starts from)", 0, 0 },
@@ -412,7 +416,7 @@ int cmd_paper(int argc, char **argv)
     for (size_t k = 0; !table_only && !e && k < EEF_ARRAY_LEN(WORLDS); k++)
         for (long s = 1; sel.world[k] && !e && s <= seeds; s++)
             for (size_t r = 0; !e && r < N_ROWS; r++)
-                if (sel.row[r]) e = run_row(out, preset, WORLDS[k], s, &ROWS[r]);
+                if (sel.row[r]) e = run_row(out, preset, iters, WORLDS[k], s, &ROWS[r]);
     if (!e && eef_dist_rank() == 0) e = write_tables(out, seeds, preset, &sel, eef_now() - t0);
     return e ? cli_error("paper") : 0;
 }

@@ -288,6 +288,7 @@ static cJSON *state_record(const eef_traj *f, int won_from_start, const eef_expl
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "task", f->task ? f->task : "");
     cJSON_AddNumberToObject(rec, "index", (double)f->index);
+    if (f->expert) cJSON_AddStringToObject(rec, "expert", f->expert);
     cJSON_AddNumberToObject(rec, "expert_actions", (double)f->n_steps);
     cJSON_AddBoolToObject(rec, "start_solved", won_from_start);
     cJSON *cl = cJSON_AddArrayToObject(rec, "candidates");
