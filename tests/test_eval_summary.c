@@ -70,10 +70,49 @@ static void test_summary(void **state)
     assert_int_equal(b.all.n, 12);
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The score interval is defined (eval.h, docs/statistics.md) as the order
+ * statistics 0.025 B and 0.975 B - 1 (from 0) of B resample means, each
+ * resample n draws of eef_rng_below(n) from the stream of `key`: rebuilt
+ * here from that definition, for several B and n. */
+static void test_score_interval_definition(void **state)
+{
+    (void)state;
+    double rewards[17];
+    for (int i = 0; i < 17; i++) rewards[i] = (double)((i * 7) % 11) / 10.0;
+    const size_t reps[] = { 40, 100, 1000, 1001 };
+    for (size_t t = 0; t < EEF_ARRAY_LEN(reps); t++)
+        for (size_t n = 3; n <= 17; n += 7) {
+            size_t B = reps[t];
+            uint64_t key = eef_rng_key(5, B, n, 0);
+            double *m = malloc(B * sizeof *m);
+            assert_non_null(m);
+            eef_rng r = eef_rng_make(key);
+            for (size_t b = 0; b < B; b++) {
+                double sum = 0;
+                for (size_t i = 0; i < n; i++) sum += rewards[eef_rng_below(&r, n)];
+                m[b] = 100.0 * sum / (double)n;
+            }
+            qsort(m, B, sizeof *m, cmp_d);
+            double lo, hi;
+            eef_score_interval(rewards, n, B, key, &lo, &hi);
+            if (lo != m[(size_t)(0.025 * (double)B)] || hi != m[(size_t)(0.975 * (double)B) - 1])
+                fail_msg("B %zu, n %zu: [%.17g, %.17g], want [%.17g, %.17g]", B, n, lo, hi,
+                         m[(size_t)(0.025 * (double)B)], m[(size_t)(0.975 * (double)B) - 1]);
+            free(m);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_score_interval_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -504,6 +504,13 @@ static void test_serve_chat_template(void **state)
     eef_buf_free(&r.body);
     eef_buf_free(&big);
     eef_server_stop(s);
+    /* a base model (no chat template, not eef's tokenizer) has no prompt format to serve */
+    assert_int_equal(tu_sh("rm %s/tokenizer_config.json", dir), 0);
+    eef_model *base;
+    assert_ok(eef_model_load(dir, &base));
+    assert_int_equal(eef_chat_server_start(base, &c, &s), EEF_EINVAL);
+    assert_non_null(strstr(eef_errmsg(), "no chat template"));
+    eef_model_free(base);
     eef_buf_free(&want);
     eef_buf_free(&fixed);
     free(logits);

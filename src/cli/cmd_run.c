@@ -14,7 +14,6 @@ int cmd_run(int argc, char **argv)
     const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
     const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
     const char *match = NULL, *label = NULL;
-    const char *schedule = NULL;
     long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
     long threads = 0, shards = -1, explore_tasks = -1;
     double temp = -1, iter_epochs = -1;
@@ -48,7 +47,6 @@ int cmd_run(int argc, char **argv)
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores, shared by the ranks on a host)", 0, 1024 },
         { "--shards", OPT_INT, &shards, "S", "MPI: training batches cut in S row groups (0: one per rank); "
           "the same S gives the same bits on 1 or 2 ranks", 0, 4096 },
-        { "--schedule", OPT_STR, &schedule, "S", "MPI: rollouts shared out static or dynamic", 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bars", 0, 0 },
         { 0 },
     };
@@ -107,14 +105,6 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     if (shards >= 0) c.sft.shards = c.iter.shards = (int)shards;
-    if (schedule) {
-        eef_dist_schedule ds;
-        if (eef_dist_schedule_parse(schedule, &ds)) {
-            fprintf(stderr, "eef run: %s\n", eef_errmsg());
-            return 2;
-        }
-        eef_dist_set_schedule(ds);
-    }
 #ifdef _OPENMP
     /* ranks on one host share its cores (those this process may run on) */
     int local = eef_dist_local_size();

@@ -12,7 +12,7 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *out = NULL, *preset = "small", *init = NULL, *tok_path = NULL;
     long steps = 0, batch = 8, seq = 0, vocab = 2048, seed = 1, threads = 0, save_every = 100;
     double lr = 2e-3, epochs = 4, wd = 0.05, warmup = 0, ctx_weight = 0;
-    int resume = 0, skip_bad = 0, quiet = 0, lm = 0;
+    int resume = 0, skip_bad = 0, quiet = 0;
     const cli_opt opts[] = {
         { "--data", OPT_STR, &data, "FILE", "trajectories (.jsonl) to train on", 0, 0 },
         { "--out", OPT_STR, &out, "FILE", "model to write (.eefm; optimizer state in .eefo)", 0, 0 },
@@ -30,7 +30,6 @@ int cmd_train(int argc, char **argv)
         { "--seed", OPT_INT, &seed, "S", "seed (weights, data order)", 0, __LONG_MAX__ },
         { "--save-every", OPT_INT, &save_every, "N", "checkpoint every N steps", 1, 100000000 },
         { "--resume", OPT_FLAG, &resume, NULL, "continue from --out and its .eefo", 0, 0 },
-        { "--lm", OPT_FLAG, &lm, NULL, "loss on every token (pretraining on environment text)", 0, 0 },
         { "--ctx-weight", OPT_DOUBLE, &ctx_weight, "W", "loss weight of the instruction and observations", 0, 1 },
         { "--skip-bad", OPT_FLAG, &skip_bad, NULL, "report and skip malformed lines", 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
@@ -102,7 +101,6 @@ int cmd_train(int argc, char **argv)
     tc.opt.weight_decay = wd;
     tc.opt.warmup = (long)warmup;
     tc.seed = (uint64_t)seed;
-    tc.lm = lm;
     tc.ctx_weight = ctx_weight;
     tc.label = "train";
     tc.resume = opt;

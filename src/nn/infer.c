@@ -224,6 +224,21 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
         memcpy(vc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q + K, K * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)hd);
+    if (n == 1) {
+        /* one token (decoding): each head over the cache (heads over the
+         * threads for a long one) */
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048)
+        for (int h = 0; h < s.H; h++) {
+            float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
+            const int g = h / G;
+            nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
+            float mx = nn_vec.max(S, nk);
+            float sum = nn_vec.exp_shift_sum(S, nk, mx);
+            nn_vec.scale(S, nk, 1.0f / sum);
+            nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
+        }
+        return EEF_OK;
+    }
     int brows = (int)(kv->score_block / (size_t)nk);
     if (brows > n) brows = n;
     const int parent_tree = ka->parent != NULL;

@@ -256,6 +256,72 @@ static void VFN(vdot_block)(float *y, int ldy, const float *x, int ldx, int N, c
 }
 #endif
 
+/* The attention of one query over nk cached keys and values (decoding):
+ * s[j] = scale <q, k_j>, and out = sum_j p_j v_j, rows ldk floats apart.
+ * (Heads are short, 32-128 values: a call per key to sgemv costs more
+ * than the dot.) */
+#ifdef __AVX512F__
+static void VFN(vattn_scores)(float *restrict s, const float *restrict q, const float *restrict k,
+                              size_t ldk, int nk, int hd, float scale)
+{
+    int j = 0;
+    for (; j + 4 <= nk; j += 4) VFN(dot_rc)(s + j, 1, q, hd, k + (size_t)j * ldk, ldk, hd, 4, 1);
+    for (; j < nk; j++) VFN(dot_rc)(s + j, 1, q, hd, k + (size_t)j * ldk, ldk, hd, 1, 1);
+    for (j = 0; j < nk; j++) s[j] *= scale;
+}
+
+/* out in registers, NV (1-4) vectors of 16 values at a time */
+static inline __attribute__((always_inline)) void
+    VFN(values_nv)(float *out, const float *p, const float *v, size_t ldv, int nk, int w, const int NV)
+{
+    __mmask16 m[4];
+    __m512 acc[4];
+    for (int u = 0; u < NV; u++) {
+        int left = w - 16 * u;
+        m[u] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        acc[u] = _mm512_setzero_ps();
+    }
+    for (int j = 0; j < nk; j++) {
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const float *vj = v + (size_t)j * ldv;
+        for (int u = 0; u < NV; u++)
+            acc[u] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m[u], vj + 16 * u), acc[u]);
+    }
+    for (int u = 0; u < NV; u++) _mm512_mask_storeu_ps(out + 16 * u, m[u], acc[u]);
+}
+
+static void VFN(vattn_values)(float *restrict out, const float *restrict p,
+                              const float *restrict v, size_t ldv, int nk, int hd)
+{
+    for (int c = 0; c < hd; c += 64) {
+        const int w = hd - c < 64 ? hd - c : 64;
+        switch ((w + 15) / 16) {
+        case 1: VFN(values_nv)(out + c, p, v + c, ldv, nk, w, 1); break;
+        case 2: VFN(values_nv)(out + c, p, v + c, ldv, nk, w, 2); break;
+        case 3: VFN(values_nv)(out + c, p, v + c, ldv, nk, w, 3); break;
+        default: VFN(values_nv)(out + c, p, v + c, ldv, nk, w, 4); break;
+        }
+    }
+}
+#else
+static void VFN(vattn_scores)(float *restrict s, const float *restrict q, const float *restrict k,
+                              size_t ldk, int nk, int hd, float scale)
+{
+    for (int j = 0; j < nk; j++) s[j] = scale * VFN(vdot)(q, k + (size_t)j * ldk, hd);
+}
+
+static void VFN(vattn_values)(float *restrict out, const float *restrict p,
+                              const float *restrict v, size_t ldv, int nk, int hd)
+{
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int j = 0; j < nk; j++) {
+        const float pj = p[j], *restrict vj = v + (size_t)j * ldv;
+#pragma omp simd
+        for (int i = 0; i < hd; i++) out[i] += pj * vj[i];
+    }
+}
+#endif
+
 static const nn_vec_ops VFN(nn_vec_ops) = {
     .name = VNAME,
     .max = VFN(vmax),
@@ -274,6 +340,8 @@ static const nn_vec_ops VFN(nn_vec_ops) = {
     .bf16_to_f32 = VFN(vbf16_to_f32),
     .f16_to_f32 = VFN(vf16_to_f32),
     .dot_block = VFN(vdot_block),
+    .attn_scores = VFN(vattn_scores),
+    .attn_values = VFN(vattn_values),
 };
 
 #undef VFN

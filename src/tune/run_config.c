@@ -142,55 +142,39 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
-        /* a shop of 8 product types and 5000 train tasks: about 2100 expert
-         * wins to clone, ~260 per type (the SFT agent's test win rate
-         * grows steeply with them, prompt format 1: 32.0% from 1259 wins,
-         * 40.4% from 2532, docs/eef.md); 1500 test tasks, so that a seed
-         * measures a win rate within about +-2.5 points (the first 500 are
-         * the same tasks as with test=500: the train tasks and the test
-         * tasks' order do not depend on the test count) */
+        /* Each choice below is measured; docs/presets.md has the numbers.
+         * The shop: 8 product types and 5000 train tasks give ~2100 expert
+         * wins to clone (SFT's win rate grows steeply with them); 1500
+         * test tasks measure a seed's win rate within about +-2.5 points */
         if (shop)
             snprintf(c->env_options, sizeof c->env_options, "products=3000,types=8,train=5000,test=1500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
         c->vocab = 4096;
         c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 4;
-        /* a small language-model loss on the page texts teaches the model
-         * from scratch to read them: it copies the instruction's words
-         * into its query far more often (387 vs 317 of 500 queries as the
-         * expert's; test wins 40.4% vs 34.2%, docs/eef.md) */
+        /* a small loss on the page texts teaches a model from scratch to
+         * read them (it copies the instruction's words into its query) */
         c->sft.ctx_weight = 0.1;
         c->rft.k = 1;
         if (house) {
-            /* 600 test tasks (the first 200 as with the default 200) */
             snprintf(c->env_options, sizeof c->env_options, "train=10000,test=600");
             /* the agent learns to act on the goal from many rooms, not from
-             * many passes over few: seed 1's SFT test wins were 14.3% from
-             * 1,000 train tasks (~430 expert wins) x 20 epochs, 19.3% from
-             * 4,000 x 5 and 30.0% from 10,000 x 3, each ~800 steps
-             * (docs/house.md).  Exploring all 10,000 would add ~45 minutes
-             * per seed on 2 cores; the iterations explore the first 2,000 */
+             * many passes over few; exploring all 10,000 would cost ~45
+             * minutes a seed, so the iterations explore the first 2,000 */
             c->sft.epochs = 3;
             c->rft.k = 2;
             c->rft.tasks = 2000;
         }
         c->iter = c->sft;
-        /* the shop's iteration under-fits its data with one epoch (prompt
-         * format 1, seeds 1 and 2: RFT 37.9 / 34.7 -> 40.5 / 37.9% test
-         * wins with two, EEF 38.6 / 37.2 -> 44.3 / 43.7%, docs/eef.md).
-         * Two fit the demo's 20 minutes without the language-model loss,
-         * which makes a step ~18% cheaper (the head then runs on the
-         * actions only).  The house's iteration gained nothing from more
-         * epochs with 1,000 train tasks (three, seed 1: RFT 14.5 -> 13.8%,
-         * EEF 14.8 -> 13.8%) */
+        /* the shop's iteration under-fits its data with one epoch; two fit
+         * the demo's 20 minutes without the page-text loss (a step ~18%
+         * cheaper).  The house's gained nothing from more epochs */
         if (!house) c->iter.epochs = 2, c->iter.ctx_weight = 0;
         else c->iter.epochs = 1;
         /* one iteration fits the demo's 20 minutes on 2 cores */
         c->iters = method == EEF_METHOD_SFT ? 0 : 1;
-        /* stride, not bisect: here an expert's failure is mostly solvable
-         * early (after its search) and lost after its fatal click, so
-         * the latest state is rarely solved and bisect gives up (measured
-         * with the SFT agent: 190 solutions from 3544 rollouts with
-         * bisect, k=2; 491 from 8328 with stride, k=1; docs/eef.md) */
+        /* stride, not bisect: an expert's failure is mostly solvable early
+         * and lost after its fatal click, so the latest state is rarely
+         * solved and bisect gives up */
         c->eef.k = 1, c->eef.max_states = 6, c->eef.mode = EEF_SEARCH_STRIDE;
     } else {
         return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny or demo)", name);

@@ -58,8 +58,6 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     }
     if (first) return eef_fail(first, "%s", msg);
     for (size_t i = 0; i < n; i++) {
-        if (c->lm)
-            for (int k = 1; k < out->p[i].n; k++) out->p[i].mask[k] = 1.0f;
         double w = 0;
         for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
         if (w == 0) continue;

@@ -20,8 +20,6 @@ typedef struct {
     eef_adamw_config opt; /* lr, schedule (total_steps is set from epochs) */
     uint64_t seed;        /* data order */
     long steps;           /* if > 0: total optimizer steps (instead of epochs) */
-    int lm;               /* 1: loss on every token (language-model pretraining on
-                             environment text), not only on the masked actions */
     double ctx_weight;    /* loss weight of the instruction's and observations'
                              tokens (0: the actions alone; masked actions stay 0) */
     int shards;           /* data parallelism: a batch's gradient is the sum of
