@@ -281,11 +281,22 @@ static eef_err write_tables(const char *root, long seeds, const char *preset, co
         e = views_load(root, WORLDS[k], seeds, sel, &w[k]);
         eef_compare_opts o = { .iter = EEF_ITER_LAST, .reps = 10000 };
         if (!e) e = eef_compare_pool_json(w[k].v, w[k].n, &o, &last[k]);
+        /* iteration N: the runs that reached it (and SFT, at its 0) */
+        eef_run_view *sub = e ? NULL : eef_calloc(w[k].n ? w[k].n : 1, sizeof *sub);
+        if (!e && !sub) e = EEF_ENOMEM;
         for (int it = 1; it <= 3 && !e; it++) {
+            size_t ns = 0;
+            for (size_t i = 0; i < w[k].n; i++) {
+                int has = w[k].v[i].n_iters == 1; /* SFT: its 0 */
+                for (size_t q = 0; q < w[k].v[i].n_iters; q++)
+                    has |= num(w[k].v[i].iters[q], "iter") == (double)it;
+                if (has) sub[ns++] = w[k].v[i]; /* shallow: w owns them */
+            }
             o.iter = it;
             cJSON *j = NULL;
-            if (eef_compare_pool_json(w[k].v, w[k].n, &o, &j) == EEF_OK) per_iter[k][it - 1] = j;
+            if (ns && eef_compare_pool_json(sub, ns, &o, &j) == EEF_OK) per_iter[k][it - 1] = j;
         }
+        free(sub);
         /* the world's own pooled table, as eef compare --pool --md prints it */
         eef_buf t;
         eef_buf_init(&t);
