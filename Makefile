@@ -3,6 +3,7 @@
 #   make            build ./eef and build/libeef.a
 #   make test       run the test suite (what CI runs)
 #   make demo       expert -> SFT -> RFT -> EEF on the built-in shop
+#   make paper      every row of the paper's table, both worlds, SEEDS=3 seeds
 #   make bench      benchmarks, printed as `name: value` lines
 #   make sanitize   the test suite under ASan + UBSan
 #   make check-mem  valgrind over a short run and a few commands
@@ -59,7 +60,7 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 
 Q := $(if $(V),,@)
 
-.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build mutate \
+.PHONY: all test test-mpi mpi-eef demo paper bench sanitize clean deps check-mem fuzz fuzz-build mutate \
         interop
 all: $(EEF_BIN)
 
@@ -135,6 +136,12 @@ sanitize:
 
 demo: $(EEF_BIN)
 	./$(EEF_BIN) demo --out runs/demo
+
+# every row of the paper's table, shop and house, SEEDS seeds (docs/paper.md);
+# resumable: run it again after a kill
+SEEDS ?= 3
+paper: $(EEF_BIN)
+	./$(EEF_BIN) paper --seeds $(SEEDS) --iters 3 --out runs/paper
 
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)

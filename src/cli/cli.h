@@ -71,6 +71,7 @@ CLI_CMD(cmd_stats);
 CLI_CMD(cmd_run);
 CLI_CMD(cmd_compare);
 CLI_CMD(cmd_demo);
+CLI_CMD(cmd_paper);
 CLI_CMD(cmd_serve);
 CLI_CMD(cmd_env_serve);
 CLI_CMD(cmd_export);

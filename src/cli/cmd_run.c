@@ -79,10 +79,6 @@ int cmd_run(int argc, char **argv)
     if (max_states > 0) c.eef.max_states = (int)max_states;
     if (from_sft) c.iter_from_sft = 1;
     if (iter_epochs > 0) c.iter.epochs = iter_epochs;
-    if (search && strcmp(search, "even") == 0) { /* until eef.c has it (next commit) */
-        fprintf(stderr, "eef run: --search even is not wired into eef run yet\n");
-        return 2;
-    }
     if (search && eef_search_parse(search, &c.eef.mode)) {
         fprintf(stderr, "eef run: %s\n", eef_errmsg());
         return 2;

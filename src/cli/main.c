@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     { "run", cmd_run, "the SFT / RFT / EEF pipeline (resumable)" },
     { "compare", cmd_compare, "compare runs side by side; write a report" },
     { "demo", cmd_demo, "expert -> SFT -> RFT -> EEF on the shop, compared" },
+    { "paper", cmd_paper, "every row of the paper's table, shop and house, N seeds, with intervals" },
     { "serve", cmd_serve, "serve a model on an OpenAI-compatible HTTP API" },
     { "env-serve", cmd_env_serve, "serve environments on AgentGym's HTTP API" },
     { "export", cmd_export, "export a model to GGUF or safetensors" },

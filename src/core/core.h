@@ -136,7 +136,9 @@ uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
 #define EEF_STREAM_RFT        0x4F70000ULL /* + iteration: (task, rollout) a rollout from
                                               the task's start */
 #define EEF_STREAM_EEF        0xEEF0000ULL /* + iteration: (task * 4096 + t, rollout) a
-                                              rollout from a failed expert trajectory's s_t */
+                                              rollout from a failed expert trajectory's s_t
+                                              (rollout ^ hash(expert) for the failures of
+                                              a run's second expert on) */
 #define EEF_STREAM_ITER_TRAIN 0x17E4ULL    /* (iteration, 0) an iteration's training seed */
 #define EEF_STREAM_EPOCH      0x7a11ULL    /* on a training seed, (epoch, 0): its shuffle;
                                               (epoch, 1): ETO's pair order */

@@ -26,7 +26,29 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
     return m;
 }
 
+/* The paper's rule (Lan et al. 2025, section 3): M states evenly spaced
+ * over a failure of n actions, l = floor(n / (M + 1)), the states after
+ * l, 2l, ..., Ml actions; when n < M + 1 (l = 0), every state s_1..s_{n-1}. */
+size_t eef_candidates_even(size_t n_actions, int max_states, size_t *t_out)
+{
+    if (max_states > EEF_MAX_CANDIDATES) max_states = EEF_MAX_CANDIDATES;
+    if (max_states < 1 || n_actions < 2) return 0;
+    size_t m = (size_t)max_states, l = n_actions / (m + 1), n = 0;
+    if (l == 0) {
+        for (size_t t = 1; t < n_actions && n < m; t++) t_out[n++] = t;
+        return n;
+    }
+    for (size_t i = 1; i <= m; i++) t_out[n++] = i * l; /* m l <= m n / (m + 1) < n */
+    return n;
+}
+
 size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out)
+{
+    return eef_candidates_of(t, EEF_SEARCH_STRIDE, stride, max_states, t_out);
+}
+
+size_t eef_candidates_of(const eef_traj *t, eef_search_mode mode, int stride, int max_states,
+                         size_t *t_out)
 {
     /* states after 1..n-1 actions that changed the observation */
     size_t moved[1024], nm = 0;
@@ -35,7 +57,8 @@ size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t
     size_t idx[EEF_MAX_CANDIDATES];
     /* pick among them as eef_candidates picks among all: index i of the
      * list stands for state moved[i] (the list counts from 1, hence +1) */
-    size_t n = eef_candidates(nm + 1, stride, max_states, idx);
+    size_t n = mode == EEF_SEARCH_EVEN ? eef_candidates_even(nm + 1, max_states, idx)
+                                       : eef_candidates(nm + 1, stride, max_states, idx);
     for (size_t i = 0; i < n; i++) t_out[i] = moved[idx[i] - 1];
     return n;
 }
@@ -102,9 +125,13 @@ static eef_err run_probes(eef_env *env, eef_policy *agent, const eef_traj *faile
             s->index = (size_t)f->index;
             s->prefix = prefixes[p];
             s->n_prefix = t;
-            /* keyed by what the rollout is, never by who runs it */
+            /* keyed by what the rollout is, never by who runs it: the
+             * task, the state, the rollout, and whose failure it is */
+            uint64_t whose = f->expert && c->primary_expert && strcmp(f->expert, c->primary_expert)
+                                 ? eef_hash_str(f->expert)
+                                 : 0;
             s->key = eef_rng_key(c->seed, EEF_STREAM_EEF + (uint64_t)c->iteration,
-                                 (uint64_t)f->index * 4096 + t, (uint64_t)r);
+                                 (uint64_t)f->index * 4096 + t, (uint64_t)r ^ whose);
         }
     }
     if (!e) e = eef_rollout_batch(env, agent, specs, n, label, trajs);
@@ -143,7 +170,7 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
     for (size_t i = 0; !e && i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].important = -1;
-        out[i].n_cand = won_from_start[i] ? 0 : eef_candidates_traj(&failed[i], c->stride,
+        out[i].n_cand = won_from_start[i] ? 0 : eef_candidates_of(&failed[i], c->mode, c->stride,
                                                                     c->max_states, out[i].cand_len);
         for (size_t k = 0; k < out[i].n_cand; k++) out[i].solved[k] = -1;
         winners[i] = eef_calloc(EEF_MAX_CANDIDATES, sizeof(eef_traj));
@@ -155,7 +182,8 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
     long *lo = eef_malloc((n ? n : 1) * sizeof *lo), *hi = eef_malloc((n ? n : 1) * sizeof *hi);
     if (!e && (!lo || !hi)) e = EEF_ENOMEM;
     for (size_t i = 0; !e && i < n; i++) lo[i] = -1, hi[i] = (long)out[i].n_cand;
-    if (!e && c->mode == EEF_SEARCH_STRIDE) {
+    /* stride and even try every candidate; bisect halves an interval */
+    if (!e && c->mode != EEF_SEARCH_BISECT) {
         size_t np = 0;
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < out[i].n_cand; k++) pr[np++] = (probe){ i, k };
@@ -195,6 +223,7 @@ eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *fa
         if (k >= 0) {
             e = eef_solution(&winners[i][k], j, x->important_len, &x->solution);
             if (!e) x->has_solution = 1;
+            if (!e) e = eef_traj_set(&x->solution.expert, failed[i].expert); /* its prefix's */
         }
     }
     free(lo);
@@ -259,6 +288,7 @@ static cJSON *state_record(const eef_traj *f, int won_from_start, const eef_expl
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "task", f->task ? f->task : "");
     cJSON_AddNumberToObject(rec, "index", (double)f->index);
+    if (f->expert) cJSON_AddStringToObject(rec, "expert", f->expert);
     cJSON_AddNumberToObject(rec, "expert_actions", (double)f->n_steps);
     cJSON_AddBoolToObject(rec, "start_solved", won_from_start);
     cJSON *cl = cJSON_AddArrayToObject(rec, "candidates");
@@ -336,6 +366,8 @@ eef_err run_explore_failures(run_ctx *r, int iter, const eef_model *m, size_t n_
     if (!e) e = select_failures(r, iter, n_explore, rr, &ex, failed, won, &nf);
     eef_explore_config xc = r->c->eef;
     xc.seed = r->c->seed, xc.iteration = iter;
+    char names[1][256];
+    if (eef_run_experts(r->c, names, 1) == 1) xc.primary_expert = names[0];
     eef_explore_result *res = eef_calloc(nf ? nf : 1, sizeof *res);
     if (!e && !res) e = EEF_ENOMEM;
     eef_policy *explorer = NULL;

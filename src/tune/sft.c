@@ -16,16 +16,27 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ expert */
-/* The expert once from the start of tasks [0, n) of a split: the same
- * rollouts as `eef expert` makes with the same seed. */
-static eef_err expert_rollouts(const run_ctx *r, eef_policy *ex, eef_split split, size_t n,
-                               const char *label, eef_trajset *out, eef_eval_summary *sum)
+/* An expert once from the start of tasks [0, n) of a split: the same
+ * rollouts as `eef expert` makes with the same seed, each marked with the
+ * expert's name (`out` NULL: the summary only).  A run's second expert on
+ * plays the same rollout keys with streams of its own (the built-in
+ * profiles do); its trajectories' ids get its name so that they stay
+ * unique in the run. */
+static eef_err expert_rollouts(const run_ctx *r, eef_policy *ex, const char *name, int ordinal,
+                               eef_split split, size_t n, const char *label, eef_trajset *out,
+                               eef_eval_summary *sum)
 {
     eef_traj *t = NULL;
     size_t nt = 0;
     eef_err e = eef_evaluate(r->env, ex, split, n, r->c->seed, label, &t, &nt, sum);
-    for (size_t i = 0; !e && i < nt; i++) {
+    for (size_t i = 0; !e && out && i < nt; i++) {
         e = eef_traj_set(&t[i].source, "expert");
+        if (!e) e = eef_traj_set(&t[i].expert, name);
+        if (!e && ordinal > 0) {
+            char id[512];
+            snprintf(id, sizeof id, "%s/%s", t[i].id, name);
+            e = eef_traj_set(&t[i].id, id);
+        }
         if (!e) e = eef_trajset_push(out, &t[i]);
         if (!e) memset(&t[i], 0, sizeof t[i]);
     }
@@ -34,15 +45,30 @@ static eef_err expert_rollouts(const run_ctx *r, eef_policy *ex, eef_split split
     return e;
 }
 
+#define MAX_EXPERTS 8
+
+/* expert.json: the first expert's rates ("train", "test": the expert row of
+ * a comparison); with several experts, every one's under "experts". */
 static eef_err save_expert(const run_ctx *r, const eef_trajset *tr, const eef_trajset *te,
-                           const eef_eval_summary *s_tr, const eef_eval_summary *s_te)
+                           char names[][256], const eef_eval_summary *s_tr,
+                           const eef_eval_summary *s_te, int n_experts)
 {
     run_path p;
     EEF_TRY(run_save_trajs(run_file(r, &p, "expert_train.jsonl"), tr->items, tr->n));
     EEF_TRY(run_save_trajs(run_file(r, &p, "expert_test.jsonl"), te->items, te->n));
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "train", eef_eval_to_json(s_tr));
-    cJSON_AddItemToObject(j, "test", eef_eval_to_json(s_te));
+    cJSON_AddItemToObject(j, "train", eef_eval_to_json(&s_tr[0]));
+    cJSON_AddItemToObject(j, "test", eef_eval_to_json(&s_te[0]));
+    if (n_experts > 1) {
+        cJSON *a = cJSON_AddArrayToObject(j, "experts");
+        for (int k = 0; k < n_experts; k++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "expert", names[k]);
+            cJSON_AddItemToObject(x, "train", eef_eval_to_json(&s_tr[k]));
+            cJSON_AddItemToObject(x, "test", eef_eval_to_json(&s_te[k]));
+            cJSON_AddItemToArray(a, x);
+        }
+    }
     eef_err e = run_save_json(run_file(r, &p, "expert.json"), j);
     cJSON_Delete(j);
     return e;
@@ -59,20 +85,32 @@ eef_err run_phase_expert(run_ctx *r)
         EEF_TRY(run_copy_from_base(r, "expert.json"));
         return run_mark_done(r, "expert", run_base_seconds(r, "expert"));
     }
-    run_banner("expert: %zu train and %zu test tasks", r->n_train, r->n_test);
-    eef_policy *ex;
+    char names[MAX_EXPERTS][256];
+    int ne = eef_run_experts(r->c, names, MAX_EXPERTS);
+    if (ne < 1) return eef_fail(EEF_EINVAL, "no expert named in '%s'", r->c->expert);
+    run_banner("expert%s: %zu train and %zu test tasks", ne > 1 ? "s" : "", r->n_train, r->n_test);
     const char *opts = r->c->expert_options[0] ? r->c->expert_options : NULL;
-    EEF_TRY(eef_expert_open(r->c->env, r->c->expert, opts, &ex));
     eef_trajset tr = { 0 }, te = { 0 };
-    eef_eval_summary s_tr, s_te;
-    eef_err e = expert_rollouts(r, ex, EEF_SPLIT_TRAIN, r->n_train, "expert on train", &tr, &s_tr);
-    if (!e) e = expert_rollouts(r, ex, EEF_SPLIT_TEST, r->n_test, "expert on test", &te, &s_te);
-    eef_policy_close(ex);
-    if (!e) e = save_expert(r, &tr, &te, &s_tr, &s_te);
-    if (!e)
-        eef_info("expert: train win %.1f%% (easy %.1f, medium %.1f, hard %.1f), test win %.1f%%",
-                 100 * s_tr.all.win, 100 * s_tr.tier[0].win, 100 * s_tr.tier[1].win,
-                 100 * s_tr.tier[2].win, 100 * s_te.all.win);
+    eef_eval_summary s_tr[MAX_EXPERTS], s_te[MAX_EXPERTS];
+    eef_err e = EEF_OK;
+    for (int k = 0; !e && k < ne; k++) {
+        eef_policy *ex;
+        char l_tr[300], l_te[300];
+        snprintf(l_tr, sizeof l_tr, "%s on train", ne > 1 ? names[k] : "expert");
+        snprintf(l_te, sizeof l_te, "%s on test", ne > 1 ? names[k] : "expert");
+        e = eef_expert_open(r->c->env, names[k], opts, &ex);
+        if (e) break;
+        /* every expert's train trajectories; the first one's test ones */
+        e = expert_rollouts(r, ex, names[k], k, EEF_SPLIT_TRAIN, r->n_train, l_tr, &tr, &s_tr[k]);
+        if (!e) e = expert_rollouts(r, ex, names[k], k, EEF_SPLIT_TEST, r->n_test, l_te, k ? NULL : &te,
+                                    &s_te[k]);
+        eef_policy_close(ex);
+        if (!e)
+            eef_info("expert %s: train win %.1f%% (easy %.1f, medium %.1f, hard %.1f), test win %.1f%%",
+                     names[k], 100 * s_tr[k].all.win, 100 * s_tr[k].tier[0].win,
+                     100 * s_tr[k].tier[1].win, 100 * s_tr[k].tier[2].win, 100 * s_te[k].all.win);
+    }
+    if (!e) e = save_expert(r, &tr, &te, names, s_tr, s_te, ne);
     eef_trajset_free(&tr);
     eef_trajset_free(&te);
     return e ? e : run_phase_end(r, &ph, 0);

@@ -81,7 +81,9 @@ void eef_rft_result_free(eef_rft_result *r);
  * Exploring Expert Failures, on one failed expert trajectory of n actions
  * a_1..a_n:
  *  - candidate states s_t (the state after a_1..a_t): t = L, 2L, ... < n,
- *    at most M of them (evenly thinned, the latest kept);
+ *    at most M of them (evenly thinned, the latest kept) in stride mode;
+ *    the paper's rule in even mode: t = l, 2l, ..., Ml with l = floor(n /
+ *    (M + 1)) (M = 5 in the paper);
  *  - K agent rollouts from each restored candidate; s_t is *solved* if one
  *    of them wins;
  *  - the important state s_k is the earliest solved candidate whose
@@ -108,6 +110,14 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
  * differs from the one before (an action that changed nothing visible,
  * e.g. a repeated "look", does not make a new state to explore from). */
 size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out);
+/* The paper's rule (--search even): M = max_states states evenly spaced over
+ * a failure of n actions, l = floor(n / (M + 1)), the states after l, 2l,
+ * ..., Ml actions (every state when n < M + 1). */
+size_t eef_candidates_even(size_t n_actions, int max_states, size_t *t_out);
+/* A trajectory's candidates for a search mode: even's rule or stride's,
+ * over the states whose observation changed (as eef_candidates_traj). */
+size_t eef_candidates_of(const eef_traj *t, eef_search_mode mode, int stride, int max_states,
+                         size_t *t_out);
 
 /* Given solved[0..n) for candidates in ascending order (-1: not tried) and
  * whether the task was won from its start, the index of the important
@@ -130,6 +140,8 @@ typedef struct {
     double temperature;
     uint64_t seed;
     int iteration;
+    const char *primary_expert; /* failures of other experts (a run's second expert
+                                   on) get rollout keys of their own: see core.h */
 } eef_explore_config;
 
 /* What happened to one failed expert trajectory. */
