@@ -21,9 +21,9 @@ const char *run_path_in(const char *dir, run_path *p, const char *fmt, ...)
 
 int run_writer(void) { return eef_dist_rank() == 0; }
 
-eef_err run_save_trajs(const char *path, const eef_traj *t, size_t n)
+eef_err run_save_trajs(const run_ctx *r, const char *path, const eef_traj *t, size_t n)
 {
-    return run_writer() ? eef_traj_write(path, t, n) : EEF_OK;
+    return run_writer() ? eef_traj_write_ctx(path, &r->world, t, n) : EEF_OK;
 }
 
 eef_err run_save_model(const eef_model *m, const char *path)
@@ -264,4 +264,25 @@ eef_err run_solved_tasks(const run_ctx *r, int iter, unsigned char *solved, long
     for (size_t i = 0; i < r->n_train; i++) *n_solved += solved[i];
     eef_trajset_free(&data);
     return e;
+}
+
+eef_err run_check_world(run_ctx *r)
+{
+    EEF_TRY(eef_run_world_of(r->c, r->env, &r->world));
+    const char *by = "is that of the world this run's configuration builds now: the data files or "
+                     "eef's world generator changed";
+    eef_world rec;
+    char where[1200];
+    run_path p;
+    if (eef_file_exists(run_file(r, &p, "world.json"))) {
+        EEF_TRY(eef_run_world_read(r->dir, &rec, where, sizeof where));
+        EEF_TRY(eef_world_check(&rec, &r->world, where, by));
+    } else if (!run_done(r, "expert") && run_writer()) {
+        /* a run of an earlier eef (phases done, no world.json) records its
+         * world in the trajectory files it writes from now on only */
+        EEF_TRY(eef_run_world_write(run_file(r, &p, "world.json"), &r->world));
+    }
+    if (!r->from) return EEF_OK;
+    EEF_TRY(eef_run_world_read(r->from, &rec, where, sizeof where));
+    return eef_world_check(&rec, &r->world, where, "is that of this run's world");
 }
