@@ -162,7 +162,8 @@ static void test_tiny_run_and_resume(void **state)
 /* A run records its world (world.json, every trajectory file's header);
  * a run taken --from it is in that world by default (no --seed needed), a
  * flag that contradicts it or a world that is not the recorded one is
- * refused; runs of an earlier eef (no world.json) still serve as a base. */
+ * refused; runs of an earlier eef (no world.json) still serve as a base;
+ * timing.jsonl is rewritten whole (a torn line of an old run dropped). */
 static void test_run_world(void **state)
 {
     (void)state;
@@ -210,8 +211,10 @@ static void test_run_world(void **state)
     assert_true(tu_file_contains(err, "d/world.json was made in the world of fingerprint 00000000000000aa "
                                       "(shop products=300,train=60,test=40, seed 3); fingerprint "));
     assert_true(tu_file_contains(err, " is that of this run's world\n"));
-    /* ... and resumed in itself (its last phase undone) */
-    assert_int_equal(tu_sh("sed -i 's/,\"iter_0.eval\",\"finished\"//' %s/d/state.json", dir), 0);
+    /* ... and resumed in itself (its last phase undone, a torn timing line
+     * as an earlier eef could leave) */
+    assert_int_equal(tu_sh("sed -i 's/,\"iter_0.eval\",\"finished\"//' %s/d/state.json && "
+                           "printf '{\"phase\": \"x' >> %s/d/timing.jsonl", dir, dir), 0);
     assert_int_equal(tu_sh("%s run --method sft --preset tiny --seed 3 --out %s/d --quiet > /dev/null 2>%s",
                            tu_eef(), dir, err), 1);
     assert_true(tu_file_contains(err, " is that of the world this run's configuration builds now: the "
@@ -219,6 +222,9 @@ static void test_run_world(void **state)
     assert_int_equal(tu_sh("cp %s/a/world.json %s/d/world.json", dir, dir), 0);
     assert_int_equal(tu_sh("%s run --method sft --preset tiny --seed 3 --out %s/d --quiet > /dev/null 2>%s",
                            tu_eef(), dir, err), 0);
+    snprintf(q, sizeof q, "%s/d/timing.jsonl", dir);
+    assert_true(tu_file_lacks(q, "\"x"));
+    assert_int_equal(tu_sh("test $(grep -c '^{\"phase\": \"[a-z_0-9.]*\", \"seconds\": [0-9.]*}$' %s) -eq 6", q), 0);
     /* a base from an earlier eef: no world.json, its config names the world */
     assert_int_equal(tu_sh("rm %s/a/world.json", dir), 0);
     assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --out %s/e --quiet > /dev/null 2>%s",

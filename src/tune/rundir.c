@@ -94,14 +94,24 @@ eef_err run_mark_done(run_ctx *r, const char *phase, double seconds)
     if (!run_writer()) return eef_dist_barrier(); /* rank 0 writes; then all go on */
     run_path p;
     EEF_TRY(run_save_json(run_file(r, &p, "state.json"), r->state));
-    /* timing is kept apart: it is the one thing that differs run to run */
-    char line[256];
-    int n = snprintf(line, sizeof line, "{\"phase\": \"%s\", \"seconds\": %.3f}\n", phase, seconds);
-    FILE *f = fopen(run_file(r, &p, "timing.jsonl"), "a");
-    if (f) {
-        fwrite(line, 1, (size_t)n, f);
-        fclose(f);
-    }
+    /* timing is kept apart: it is the one thing that differs run to run.
+     * Written whole like every other file (the old lines and this one): a
+     * line per phase, so rewriting it is nothing beside the phase */
+    const char *tp = run_file(r, &p, "timing.jsonl");
+    char *old = NULL;
+    size_t n_old = 0;
+    if (eef_file_exists(tp)) EEF_TRY(eef_read_file(tp, &old, &n_old));
+    /* a torn last line (an earlier eef appended raw) is dropped */
+    while (n_old && old[n_old - 1] != '\n') n_old--;
+    eef_buf b;
+    eef_buf_init(&b);
+    eef_err e = eef_buf_append(&b, old ? old : "", n_old) ||
+                eef_buf_printf(&b, "{\"phase\": \"%s\", \"seconds\": %.3f}\n", phase, seconds)
+                    ? EEF_ENOMEM : EEF_OK;
+    free(old);
+    if (!e) e = eef_write_file_atomic(tp, b.data, b.len);
+    eef_buf_free(&b);
+    EEF_TRY(e);
     return eef_dist_barrier();
 }
 
