@@ -14,7 +14,7 @@ int cmd_run(int argc, char **argv)
     const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
     const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
     const char *match = NULL, *label = NULL;
-    long iters = -1, seed = 1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
+    long iters = -1, seed = -1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
     long threads = 0, shards = -1, explore_tasks = -1;
     double temp = -1, iter_epochs = -1;
     int from_sft = 0, quiet = 0;
@@ -22,8 +22,9 @@ int cmd_run(int argc, char **argv)
         { "--method", OPT_STR, &method, "M", "sft, rft, eef or eto", 0, 0 },
         { "--preset", OPT_STR, &preset, "P", "tiny or demo", 0, 0 },
         { "--out", OPT_STR, &out, "DIR", "run directory (resumed if it exists)", 0, 0 },
-        { "--from", OPT_STR, &from, "DIR", "take expert data and SFT model from this run", 0, 0 },
-        { "--seed", OPT_INT, &seed, "S", "seed of everything", 0, 1L << 52 },
+        { "--from", OPT_STR, &from, "DIR", "take expert data and SFT model from this run (and its world: "
+          "env, options, seed, expert)", 0, 0 },
+        { "--seed", OPT_INT, &seed, "S", "seed of everything (default 1, or that of --from's run)", 0, 1L << 52 },
         { "--iters", OPT_INT, &iters, "N", "iterations (rft, eef)", 0, 1000 },
         { "--env", OPT_STR, &env, "E", "shop, house or remote:URL", 0, 0 },
         { "--env-opt", OPT_STR, &env_opt, "K=V,..", "environment options", 0, 0 },
@@ -59,13 +60,36 @@ int cmd_run(int argc, char **argv)
         cli_usage(&spec, stderr);
         return 2;
     }
+    /* a run taken --from another is in that run's world: what the flags
+     * leave out comes from it, and a flag that contradicts it is refused */
+    eef_world base;
+    char base_where[1200];
+    if (from) {
+        if (eef_run_world_read(from, &base, base_where, sizeof base_where)) return cli_error("run");
+        eef_world given;
+        eef_world_init(&given);
+        if (env) snprintf(given.env, sizeof given.env, "%s", env), given.have |= EEF_CTX_ENV;
+        if (env_opt)
+            snprintf(given.env_options, sizeof given.env_options, "%s", env_opt), given.have |= EEF_CTX_ENV_OPT;
+        if (seed >= 0) given.seed = (uint64_t)seed, given.have |= EEF_CTX_SEED;
+        if ((expert || expert_opt) &&
+            eef_world_set_expert(&given, expert ? expert : base.expert, NULL,
+                                 expert_opt ? expert_opt : expert ? "" : base.expert_options))
+            return cli_error("run");
+        if (eef_world_check(&base, &given, base_where, "was given")) return cli_error("run");
+        if (!env && (base.have & EEF_CTX_ENV)) env = base.env;
+        if (!env_opt && (base.have & EEF_CTX_ENV_OPT)) env_opt = base.env_options;
+        if (seed < 0 && (base.have & EEF_CTX_SEED)) seed = (long)base.seed;
+        if (!expert && !expert_opt && (base.have & EEF_CTX_EXPERT))
+            expert = base.expert, expert_opt = base.expert_options;
+    }
     eef_method m;
     eef_run_config c;
     if (eef_method_parse(method, &m) || eef_run_preset(preset, m, env, &c)) {
         fprintf(stderr, "eef run: %s\n", eef_errmsg());
         return 2;
     }
-    c.seed = (uint64_t)seed;
+    if (seed >= 0) c.seed = (uint64_t)seed;
     if (iters >= 0) c.iters = m == EEF_METHOD_SFT ? 0 : (int)iters;
     if (env_opt) snprintf(c.env_options, sizeof c.env_options, "%s", env_opt);
     if (expert) snprintf(c.expert, sizeof c.expert, "%s", expert);

@@ -347,7 +347,7 @@ static eef_err save_exploration(run_ctx *r, int iter, const eef_traj *failed, co
         cJSON_Delete(rec);
     }
     run_path p;
-    if (!e) e = run_save_trajs(run_file(r, &p, "iter_%d/eef.jsonl", iter), sols.items, sols.n);
+    if (!e) e = run_save_trajs(r, run_file(r, &p, "iter_%d/eef.jsonl", iter), sols.items, sols.n);
     if (!e) e = run_save_text(run_file(r, &p, "iter_%d/eef_states.jsonl", iter), &states);
     eef_buf_free(&states);
     eef_trajset_free(&sols);

@@ -85,7 +85,7 @@ static eef_err evaluate(const run_ctx *r, int iter)
     eef_eval_summary s;
     if (!e) e = eef_evaluate(r->env, agent, EEF_SPLIT_TEST, r->n_test, r->c->seed, "evaluate", &t, &n, &s);
     for (size_t i = 0; !e && i < n; i++) e = eef_traj_set(&t[i].source, "agent");
-    if (!e) e = run_save_trajs(run_file(r, &p, "iter_%d/eval.jsonl", iter), t, n);
+    if (!e) e = run_save_trajs(r, run_file(r, &p, "iter_%d/eval.jsonl", iter), t, n);
     if (!e) {
         cJSON *j = eef_eval_to_json(&s);
         e = run_save_json(run_file(r, &p, "iter_%d/eval.json", iter), j);

@@ -112,7 +112,7 @@ eef_err run_explore_starts(run_ctx *r, int iter, eef_policy *agent, size_t n_exp
                     ? rft_from_base(r, rr, base_cost)
                     : eef_rft_explore(r->env, agent, EEF_SPLIT_TRAIN, n_explore, &rc, rr);
     run_path p;
-    if (!e) e = run_save_trajs(run_file(r, &p, "iter_%d/rft.jsonl", iter), rr->kept.items, rr->kept.n);
+    if (!e) e = run_save_trajs(r, run_file(r, &p, "iter_%d/rft.jsonl", iter), rr->kept.items, rr->kept.n);
     long wins = 0;
     for (size_t i = 0; !e && i < rr->n_tasks; i++) wins += rr->won_from_start[i];
     cJSON_AddNumberToObject(info, "start_rollouts", (double)rr->rollouts);

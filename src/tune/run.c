@@ -132,6 +132,7 @@ eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, 
         return EEF_OK;
     }
     eef_err e = eef_env_open(c->env, c->env_options[0] ? c->env_options : NULL, c->seed, &r.env);
+    if (!e) e = run_check_world(&r);
     if (!e) {
         size_t ntr = r.env->ops->n_tasks(r.env, EEF_SPLIT_TRAIN);
         size_t nte = r.env->ops->n_tasks(r.env, EEF_SPLIT_TEST);

@@ -31,6 +31,7 @@ typedef struct {
     cJSON *state;      /* state.json: {"done": [phase names]} */
     eef_env *env;
     size_t n_train, n_test; /* tasks used of each split */
+    eef_world world;   /* the run's world: world.json, every trajectory file's header */
 } run_ctx;
 
 /* ------------------------------------------------------------ files
@@ -51,7 +52,7 @@ const char *run_path_in(const char *dir, run_path *p, const char *fmt, ...)
  * that ends each phase (run_mark_done), so it must be on a file system
  * they all see.  These are the writes of the phases (no-ops elsewhere). */
 int run_writer(void);
-eef_err run_save_trajs(const char *path, const eef_traj *t, size_t n);
+eef_err run_save_trajs(const run_ctx *r, const char *path, const eef_traj *t, size_t n);
 eef_err run_save_model(const eef_model *m, const char *path);
 eef_err run_save_json(const char *path, const cJSON *j);   /* one line */
 eef_err run_save_text(const char *path, const eef_buf *b);
@@ -86,6 +87,10 @@ int run_base_has_rft(const run_ctx *r);
 /* Checks that the base run agrees with this one on all the expert data,
  * the SFT model and its evaluation depend on, and finished its SFT. */
 eef_err run_check_base(const eef_run_config *c, const char *from);
+/* Sets r->world from the configuration and the opened env, and checks it
+ * against the world the run recorded when it started (world.json, written
+ * then) and the base's: a run is in one world, or it stops. */
+eef_err run_check_world(run_ctx *r);
 
 /* The model after iteration `iter` (0: the SFT model). */
 const char *run_model_path(const run_ctx *r, int iter, run_path *p);

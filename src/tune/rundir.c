@@ -21,9 +21,9 @@ const char *run_path_in(const char *dir, run_path *p, const char *fmt, ...)
 
 int run_writer(void) { return eef_dist_rank() == 0; }
 
-eef_err run_save_trajs(const char *path, const eef_traj *t, size_t n)
+eef_err run_save_trajs(const run_ctx *r, const char *path, const eef_traj *t, size_t n)
 {
-    return run_writer() ? eef_traj_write(path, t, n) : EEF_OK;
+    return run_writer() ? eef_traj_write_ctx(path, &r->world, t, n) : EEF_OK;
 }
 
 eef_err run_save_model(const eef_model *m, const char *path)
@@ -84,14 +84,24 @@ eef_err run_mark_done(run_ctx *r, const char *phase, double seconds)
     if (!run_writer()) return eef_dist_barrier(); /* rank 0 writes; then all go on */
     run_path p;
     EEF_TRY(run_save_json(run_file(r, &p, "state.json"), r->state));
-    /* timing is kept apart: it is the one thing that differs run to run */
-    char line[256];
-    int n = snprintf(line, sizeof line, "{\"phase\": \"%s\", \"seconds\": %.3f}\n", phase, seconds);
-    FILE *f = fopen(run_file(r, &p, "timing.jsonl"), "a");
-    if (f) {
-        fwrite(line, 1, (size_t)n, f);
-        fclose(f);
-    }
+    /* timing is kept apart: it is the one thing that differs run to run.
+     * Written whole like every other file (the old lines and this one): a
+     * line per phase, so rewriting it is nothing beside the phase */
+    const char *tp = run_file(r, &p, "timing.jsonl");
+    char *old = NULL;
+    size_t n_old = 0;
+    if (eef_file_exists(tp)) EEF_TRY(eef_read_file(tp, &old, &n_old));
+    /* a torn last line (an earlier eef appended raw) is dropped */
+    while (n_old && old[n_old - 1] != '\n') n_old--;
+    eef_buf b;
+    eef_buf_init(&b);
+    eef_err e = eef_buf_append(&b, old ? old : "", n_old) ||
+                eef_buf_printf(&b, "{\"phase\": \"%s\", \"seconds\": %.3f}\n", phase, seconds)
+                    ? EEF_ENOMEM : EEF_OK;
+    free(old);
+    if (!e) e = eef_write_file_atomic(tp, b.data, b.len);
+    eef_buf_free(&b);
+    EEF_TRY(e);
     return eef_dist_barrier();
 }
 
@@ -267,4 +277,25 @@ eef_err run_solved_tasks(const run_ctx *r, int iter, unsigned char *solved, long
     for (size_t i = 0; i < r->n_train; i++) *n_solved += solved[i];
     eef_trajset_free(&data);
     return e;
+}
+
+eef_err run_check_world(run_ctx *r)
+{
+    EEF_TRY(eef_run_world_of(r->c, r->env, &r->world));
+    const char *by = "is that of the world this run's configuration builds now: the data files or "
+                     "eef's world generator changed";
+    eef_world rec;
+    char where[1200];
+    run_path p;
+    if (eef_file_exists(run_file(r, &p, "world.json"))) {
+        EEF_TRY(eef_run_world_read(r->dir, &rec, where, sizeof where));
+        EEF_TRY(eef_world_check(&rec, &r->world, where, by));
+    } else if (!run_done(r, "expert") && run_writer()) {
+        /* a run of an earlier eef (phases done, no world.json) records its
+         * world in the trajectory files it writes from now on only */
+        EEF_TRY(eef_run_world_write(run_file(r, &p, "world.json"), &r->world));
+    }
+    if (!r->from) return EEF_OK;
+    EEF_TRY(eef_run_world_read(r->from, &rec, where, sizeof where));
+    return eef_world_check(&rec, &r->world, where, "is that of this run's world");
 }

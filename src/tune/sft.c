@@ -54,8 +54,8 @@ static eef_err save_expert(const run_ctx *r, const eef_trajset *tr, const eef_tr
                            const eef_eval_summary *s_te, int n_experts)
 {
     run_path p;
-    EEF_TRY(run_save_trajs(run_file(r, &p, "expert_train.jsonl"), tr->items, tr->n));
-    EEF_TRY(run_save_trajs(run_file(r, &p, "expert_test.jsonl"), te->items, te->n));
+    EEF_TRY(run_save_trajs(r, run_file(r, &p, "expert_train.jsonl"), tr->items, tr->n));
+    EEF_TRY(run_save_trajs(r, run_file(r, &p, "expert_test.jsonl"), te->items, te->n));
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "train", eef_eval_to_json(&s_tr[0]));
     cJSON_AddItemToObject(j, "test", eef_eval_to_json(&s_te[0]));

@@ -218,6 +218,9 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  * evaluate, in a run directory that holds everything needed to resume:
  *
  *   config.json         the configuration (a rerun must match it)
+ *   world.json          the world it is made in (eef_world: env, options,
+ *                       seed, expert, prompt format, fingerprint); a rerun
+ *                       and a run taken --from it must build the same
  *   state.json          the phases completed, in order
  *   expert_train.jsonl  expert trajectories on the train tasks
  *   expert_test.jsonl   expert trajectories on the test tasks
@@ -228,6 +231,7 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  *                       explore.json, train.json, model.eefm, eval.jsonl
  *   metrics.jsonl       one line per iteration (0 = SFT), deterministic
  *   timing.jsonl        wall time per phase (not deterministic)
+ * (every trajectory file of the run records the same world in its header)
  *
  * Every file is written atomically and a phase is marked done only after
  * its files are, so a run killed at any point resumes at the phase it was
@@ -278,6 +282,15 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env,
                        eef_run_config *out);
 struct cJSON *eef_run_config_to_json(const eef_run_config *c);
 eef_err eef_run_config_from_json(const struct cJSON *j, const char *where, eef_run_config *c);
+
+/* The world of a run (run_world.c): what its configuration names (env,
+ * options, seed, expert, prompt format) and, with env opened, its
+ * fingerprint; world.json (written atomically) and read back: a run
+ * directory's world.json, or for a run of an earlier eef its config.json
+ * (no fingerprint).  *where names the file read. */
+eef_err eef_run_world_of(const eef_run_config *c, const eef_env *env, eef_world *out);
+eef_err eef_run_world_write(const char *path, const eef_world *w);
+eef_err eef_run_world_read(const char *dir, eef_world *out, char *where, size_t cap);
 
 /* Runs (or resumes) the pipeline in `dir`.  With from_dir, the expert
  * trajectories, the SFT model and its evaluation are taken from that run
