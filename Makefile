@@ -8,6 +8,7 @@
 #   make check-mem  valgrind over a short run and a few commands
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (clang)
 #   make test-mpi   distributed runs on Open MPI against one process (docs/scaling.md)
+#   make interop-gguf  eef against llama.cpp on GGUF files (needs node-llama-cpp)
 #
 # Options: NATIVE=1 (-march=native), BLAS=0 (plain-C matmul instead of
 # OpenBLAS), MPI=1 (distributed build with Open MPI), V=1 (show commands).
@@ -56,7 +57,7 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 
 Q := $(if $(V),,@)
 
-.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build
+.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build interop-gguf
 all: $(EEF_BIN)
 
 # Missing Debian packages are installed once (scripts/install-deps says what
@@ -126,6 +127,11 @@ demo: $(EEF_BIN)
 
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)
+
+# eef against llama.cpp (node-llama-cpp) on GGUF files eef writes; refreshes
+# tests/fixtures/gguf_interop/llama_cpp.json (scripts/interop-gguf)
+interop-gguf: $(BUILD)/libeef.a
+	@scripts/interop-gguf
 
 # valgrind (memcheck) over a short tiny run and a few commands: zero leaks
 # and zero errors (scripts/check-mem).
