@@ -12,6 +12,7 @@
 #   make interop    real consumers against eef (the openai npm client; skipped without node)
 #   make mutate     mutation testing: tests/mutants/*.txt, one at a time (docs/testing.md);
 #                   MUTANTS='pattern ...' runs a subset
+#   make interop-gguf  eef against llama.cpp on GGUF files (needs node-llama-cpp)
 #
 # Options: NATIVE=1 (-march=native), BLAS=0 (plain-C matmul instead of
 # OpenBLAS), MPI=1 (distributed build with Open MPI), V=1 (show commands).
@@ -61,7 +62,7 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 Q := $(if $(V),,@)
 
 .PHONY: all test test-mpi mpi-eef demo paper bench sanitize clean deps check-mem fuzz fuzz-build mutate \
-        interop
+        interop interop-gguf
 all: $(EEF_BIN)
 
 # Missing Debian packages are installed once (scripts/install-deps says what
@@ -157,6 +158,11 @@ interop: $(EEF_BIN)
 # the rest of the suite if they missed it.  Not part of `make test` (slow).
 mutate:
 	@scripts/mutate $(MUTANTS)
+
+# eef against llama.cpp (node-llama-cpp) on GGUF files eef writes; refreshes
+# tests/fixtures/gguf_interop/llama_cpp.json (scripts/interop-gguf)
+interop-gguf: $(BUILD)/libeef.a
+	@scripts/interop-gguf
 
 # valgrind (memcheck) over a short tiny run and a few commands: zero leaks
 # and zero errors (scripts/check-mem).
