@@ -357,8 +357,8 @@ eef_err eef_lora_save(const eef_lora *a, const eef_model_config *c, const char *
 eef_err eef_lora_load(const char *dir, const eef_model_config *c, eef_lora **out);
 /* W += s B A for every adapted projection; a frozen W gets a merged copy
  * in its own dtype (rounded, as PEFT's merge_and_unload), a trainable one
- * is changed in place.  The model must not have a detached copy of the
- * adapters attached (it is detached). */
+ * is changed in place.  Leaves no adapters attached to m (merged ones
+ * must not be added a second time). */
 eef_err eef_lora_merge(eef_model *m, const eef_lora *a);
 /* A LoRA training run's resume point, one file (.eefl, written
  * atomically): the adapters and the optimizer (config, step, moments),
