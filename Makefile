@@ -3,6 +3,7 @@
 #   make            build ./eef and build/libeef.a
 #   make test       run the test suite (what CI runs)
 #   make demo       expert -> SFT -> RFT -> EEF on the built-in shop
+#   make paper      every row of the paper's table, both worlds, SEEDS=3 seeds
 #   make bench      benchmarks, printed as `name: value` lines
 #   make sanitize   the test suite under ASan + UBSan
 #   make check-mem  valgrind over a short run and a few commands
@@ -59,7 +60,7 @@ EEF_BIN  := $(if $(filter build,$(BUILD)),eef,$(BUILD)/eef)
 
 Q := $(if $(V),,@)
 
-.PHONY: all test test-mpi mpi-eef demo bench sanitize clean deps check-mem fuzz fuzz-build mutate \
+.PHONY: all test test-mpi mpi-eef demo paper bench sanitize clean deps check-mem fuzz fuzz-build mutate \
         interop
 all: $(EEF_BIN)
 
@@ -84,6 +85,14 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 # loops scalar.  (Sanitizer builds keep their own level.)
 NN_OPT ?= -O3
 $(BUILD)/src/nn/%.o: CFLAGS += $(NN_OPT)
+
+# The environment registry (src/env/env.c): every folder of src/env/ is an
+# environment defining eef_env_kind_<folder>.  env.o is rebuilt when an
+# environment's sources change, so a new folder is registered.
+ENV_KINDS := $(sort $(notdir $(patsubst %/,%,$(wildcard src/env/*/))))
+ENV_KINDS_DEF := -DEEF_ENV_KINDS='$(foreach k,$(ENV_KINDS),X($(k)))'
+$(BUILD)/src/env/env.o: CFLAGS += $(ENV_KINDS_DEF)
+$(BUILD)/src/env/env.o: $(wildcard src/env/*/*.c)
 
 $(BUILD)/libeef.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR  $@")
@@ -127,6 +136,12 @@ sanitize:
 
 demo: $(EEF_BIN)
 	./$(EEF_BIN) demo --out runs/demo
+
+# every row of the paper's table, shop and house, SEEDS seeds (docs/paper.md);
+# resumable: run it again after a kill
+SEEDS ?= 3
+paper: $(EEF_BIN)
+	./$(EEF_BIN) paper --seeds $(SEEDS) --iters 3 --out runs/paper
 
 bench: $(BENCH_BIN) $(EEF_BIN)
 	@scripts/run-bench $(BUILD)
@@ -173,6 +188,8 @@ $(FUZZ_STAMP): scripts/install-deps | $(DEPS_STAMP)
 	@scripts/install-deps --fuzz
 	@touch $@
 
+$(FUZZ_DIR)/src/env/env.o: FUZZ_CFLAGS += $(ENV_KINDS_DEF)
+$(FUZZ_DIR)/src/env/env.o: $(wildcard src/env/*/*.c)
 $(FUZZ_DIR)/src/%.o: src/%.c | $(FUZZ_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC  $< (fuzz)")

@@ -7,6 +7,7 @@
  *   house_restore_per_s: N    (replays of a 20-action prefix)
  */
 #include "env/env.h"
+#include "env/house/house.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "agent/policy.h"
+#include "env/shop/shop.h"
 
 #include <omp.h>
 
@@ -15,23 +16,46 @@ static void assert_owned(char *s, const char *want)
     free(s);
 }
 
+/* The shop's text (WebShop's pages) and the house's */
+static char *render_action(const char *action, const char *obs)
+{
+    return eef_env_text_of("shop")->render_action(action, obs);
+}
+
+static char *compact_obs(const char *obs, const char *instruction)
+{
+    return eef_env_text_of("shop")->render_obs(obs, instruction);
+}
+
 static void test_render(void **state)
 {
     (void)state;
-    assert_owned(eef_prompt_render_action("click[Next >]", NULL), "click Next >");
-    assert_owned(eef_prompt_render_action("search[blue shirt]", NULL), "search blue shirt");
-    assert_owned(eef_prompt_render_action("search[", NULL), "search");
-    assert_owned(eef_prompt_render_action("go to countertop 1", NULL), "go to countertop 1");
-    assert_owned(eef_prompt_render_action("[weird]", NULL), "[weird]");
-    assert_owned(eef_prompt_render_action("click[unclosed", NULL), "click[unclosed");
-    assert_owned(eef_prompt_compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search",
+    assert_owned(render_action("click[Next >]", NULL), "click Next >");
+    assert_owned(render_action("search[blue shirt]", NULL), "search blue shirt");
+    assert_owned(render_action("search[", NULL), "search");
+    assert_owned(render_action("go to countertop 1", NULL), "go to countertop 1");
+    assert_owned(render_action("[weird]", NULL), "[weird]");
+    assert_owned(render_action("click[unclosed", NULL), "click[unclosed");
+    assert_owned(compact_obs("WebShop [SEP] Instruction: [SEP] i need x [SEP] Search",
                                         "i need x"),
                  "WebShop | Search");
-    assert_owned(eef_prompt_compact_obs("Instruction: [SEP] i need x [SEP] Back to Search [SEP] "
+    assert_owned(compact_obs("Instruction: [SEP] i need x [SEP] Back to Search [SEP] "
                                         "Page 1", "i need x"),
                  "Back to Search | Page 1");
-    assert_owned(eef_prompt_compact_obs("You arrive at desk 1.", "put a book on desk"),
+    assert_owned(compact_obs("You arrive at desk 1.", "put a book on desk"),
                  "You arrive at desk 1.");
+    /* the house's: as it is, less the instruction */
+    const eef_env_text *house = eef_env_text_of("house");
+    assert_owned(house->render_obs("You see a desk 1.\n\nYour task is to: put a book on desk.",
+                                   "put a book on desk"),
+                 "You see a desk 1.\n\nYour task is to: .");
+    assert_owned(house->render_action("go to countertop 1", NULL), "go to countertop 1");
+    /* remote trajectories and unknown names read as WebShop's pages */
+    assert_ptr_equal(eef_env_text_of("remote"), eef_env_text_of("shop"));
+    assert_ptr_equal(eef_env_text_of("remote:http://x:1"), eef_env_text_of("shop"));
+    assert_ptr_equal(eef_env_text_of(NULL), eef_env_text_of("shop"));
+    assert_ptr_equal(eef_env_text_of("nosuchenv"), eef_env_text_of("shop"));
+    assert_ptr_not_equal(house, eef_env_text_of("shop"));
 }
 
 /* Product ids are read and written as their rank on the page. */
@@ -42,21 +66,21 @@ static void test_render_items(void **state)
                        "results: 50) [SEP] < Prev [SEP] Next > [SEP] B0ABCDEFG1 [SEP] Blue Mug "
                        "B0ZZZZZZZ9 [SEP] $3.00 [SEP] B0XYZ12345 [SEP] Red Mug [SEP] $4.50";
     /* an id inside a title is text, not a field */
-    assert_owned(eef_prompt_compact_obs(page, "i need x"),
+    assert_owned(compact_obs(page, "i need x"),
                  "Back to Search | Page 2 (Total results: 50) | < Prev | Next > | "
                  "#1 | Blue Mug B0ZZZZZZZ9 | $3.00 | #2 | Red Mug | $4.50");
-    assert_int_equal(eef_prompt_item_rank(page, "B0XYZ12345"), 2);
-    assert_int_equal(eef_prompt_item_rank(page, "B0ABCDEFG1"), 1);
-    assert_int_equal(eef_prompt_item_rank(page, "B0ZZZZZZZ9"), 0);
-    assert_int_equal(eef_prompt_item_rank(NULL, "B0XYZ12345"), 0);
-    assert_int_equal(eef_prompt_item_rank(page, "Blue Mug"), 0);
-    assert_owned(eef_prompt_render_action("click[B0XYZ12345]", page), "click #2");
+    assert_int_equal(eef_shop_item_rank(page, "B0XYZ12345"), 2);
+    assert_int_equal(eef_shop_item_rank(page, "B0ABCDEFG1"), 1);
+    assert_int_equal(eef_shop_item_rank(page, "B0ZZZZZZZ9"), 0);
+    assert_int_equal(eef_shop_item_rank(NULL, "B0XYZ12345"), 0);
+    assert_int_equal(eef_shop_item_rank(page, "Blue Mug"), 0);
+    assert_owned(render_action("click[B0XYZ12345]", page), "click #2");
     /* not on this page (or no page): the id itself */
-    assert_owned(eef_prompt_render_action("click[B0QQQQQQQ1]", page), "click B0QQQQQQQ1");
-    assert_owned(eef_prompt_render_action("click[B0XYZ12345]", NULL), "click B0XYZ12345");
+    assert_owned(render_action("click[B0QQQQQQQ1]", page), "click B0QQQQQQQ1");
+    assert_owned(render_action("click[B0XYZ12345]", NULL), "click B0XYZ12345");
     /* an id-shaped field that ends the observation, lowercase is no id */
-    assert_owned(eef_prompt_compact_obs("Next > [SEP] B0ABCDEFG1", NULL), "Next > | #1");
-    assert_owned(eef_prompt_compact_obs("Next > [SEP] b0abcdefg1 [SEP] B0ABCDEFG [SEP] B0ABCDEFG12",
+    assert_owned(compact_obs("Next > [SEP] B0ABCDEFG1", NULL), "Next > | #1");
+    assert_owned(compact_obs("Next > [SEP] b0abcdefg1 [SEP] B0ABCDEFG [SEP] B0ABCDEFG12",
                                         NULL),
                  "Next > | b0abcdefg1 | B0ABCDEFG | B0ABCDEFG12");
 }
@@ -84,7 +108,7 @@ static void test_prompt_masks(void **state)
     const char *acts[2] = { "search[blue shirt]", "click[B0ABC]" };
     int mask[2] = { 0, 1 };
     eef_prompt p = { 0 };
-    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 2, acts, mask, 2, 1000, &p));
+    assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 2, acts, mask, 2, 1000, &p));
     /* masked: exactly the tokens of action 2 and its <|end|> */
     int *ids = NULL;
     size_t n = 0, cap = 0;
@@ -110,16 +134,16 @@ static void test_prompt_masks(void **state)
                                 "Blue Shirt | $12.99<|act|>click B0ABC<|end|>");
     eef_buf_clear(&b);
     /* an open prompt (n_obs = n_acts + 1) ends with <|act|> and no mask */
-    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, 1000, &p));
+    assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, 1000, &p));
     assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
     /* over budget: old observations become "...", then old steps go */
     int full = p.n;
-    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, full - 5, &p));
+    assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, full - 5, &p));
     assert_true(p.n <= full - 5);
     assert_ok(eef_tok_decode(t, p.tokens, (size_t)p.n, &b));
     assert_non_null(strstr(b.data, "<|obs|>...<|act|>"));
     assert_non_null(strstr(b.data, "<|obs|>Buy Now<|act|>"));
-    assert_ok(eef_prompt_build(t, "i need a blue shirt", obs, 3, acts, NULL, 2, 24, &p));
+    assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, 24, &p));
     assert_true(p.n <= 24);
     assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
     eef_buf_free(&b);
@@ -220,7 +244,7 @@ static void test_agent_acts_validly(void **state)
     for (int i = 0; i < 12; i++) {
         assert_true(t[i].n_steps >= 1);
         for (size_t k = 0; k < t[i].n_steps; k++) {
-            char *r = eef_prompt_render_action(t[i].steps[k].action, t[i].steps[k].obs);
+            char *r = render_action(t[i].steps[k].action, t[i].steps[k].obs);
             assert_non_null(r);
             items += strncmp(r, "click #", 7) == 0;
             free(r);
@@ -243,6 +267,55 @@ static void test_agent_acts_validly(void **state)
     }
     assert_true(items > 0);
     env->ops->episode_close(ep);
+    eef_policy_close(p);
+    eef_model_free(m);
+    eef_env_close(env);
+}
+
+/* The agent's rollouts in lockstep (eef_rollout_batch: several per
+ * thread, actions decoded together) are, byte for byte, the rollouts run
+ * one at a time with eef_rollout on one actor: more rollouts than a
+ * thread's lanes, 4 rollouts per task (sharing their prompt prefixes
+ * between lanes), different lengths, sampling at temperature 1,
+ * 1 and 2 threads. */
+static void test_lockstep_equals_one_at_a_time(void **state)
+{
+    (void)state;
+    eef_env *env;
+    assert_ok(eef_env_open("shop", "products=200,train=20,test=10", 1, &env));
+    eef_model *m = random_agent_model(env);
+    eef_agent_config ac;
+    eef_agent_defaults(&ac);
+    ac.temperature = 1.0;
+    eef_policy *p;
+    assert_ok(eef_agent_open(m, &ac, &p));
+    enum { N = 40 };
+    eef_rollout_spec specs[N];
+    for (int i = 0; i < N; i++)
+        specs[i] = (eef_rollout_spec){ .split = EEF_SPLIT_TRAIN, .index = (size_t)(i / 4),
+                                       .key = eef_rng_key(21, (uint64_t)i, 0, 0) };
+    eef_traj one[N], many[N];
+    eef_episode *ep;
+    eef_actor *actor;
+    assert_ok(env->ops->episode_open(env, &ep));
+    assert_ok(p->ops->actor_open(p, &actor));
+    for (int i = 0; i < N; i++) assert_ok(eef_rollout(ep, actor, &specs[i], &one[i]));
+    p->ops->actor_close(actor);
+    env->ops->episode_close(ep);
+    int threads = omp_get_max_threads();
+    size_t steps = 0;
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        assert_ok(eef_rollout_batch(env, p, specs, N, NULL, many));
+        for (int i = 0; i < N; i++) {
+            assert_true(eef_traj_equal(&one[i], &many[i]));
+            steps += many[i].n_steps;
+            eef_traj_free(&many[i]);
+        }
+    }
+    omp_set_num_threads(threads);
+    assert_true(steps > 2 * N); /* episodes of several steps */
+    for (int i = 0; i < N; i++) eef_traj_free(&one[i]);
     eef_policy_close(p);
     eef_model_free(m);
     eef_env_close(env);
@@ -318,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_prompt_ctx_weight),
         cmocka_unit_test(test_agent_acts_validly),
         cmocka_unit_test(test_rollouts_deterministic_and_restored),
+        cmocka_unit_test(test_lockstep_equals_one_at_a_time),
     };
     return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }

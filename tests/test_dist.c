@@ -137,10 +137,6 @@ static void test_single_group(void **state)
     assert_int_equal(of[0], 3);
     assert_string_equal(all, "abc");
     free(all);
-    eef_dist_schedule s;
-    assert_ok(eef_dist_schedule_parse("dynamic", &s));
-    assert_int_equal(s, EEF_DIST_DYNAMIC);
-    assert_int_equal(eef_dist_schedule_parse("round-robin", &s), EEF_EINVAL);
 }
 
 static void test_work_items_once(void **state)

@@ -30,6 +30,48 @@ static void test_candidates(void **state)
     assert_int_equal(eef_candidates(0, 1, 5, t), 0);
 }
 
+/* The paper's rule: l = floor(n / (M + 1)), states s_l, s_2l, ..., s_Ml. */
+static void test_candidates_even(void **state)
+{
+    (void)state;
+    size_t t[EEF_MAX_CANDIDATES];
+    /* n = 15, M = 5: l = 2, states 2, 4, 6, 8, 10 */
+    size_t n = eef_candidates_even(15, 5, t);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) assert_int_equal(t[i], 2 * (i + 1));
+    /* n = 12, M = 5: l = 2 (12 / 6), up to 10; n = 17: l = 2 too, still up to 10 */
+    assert_int_equal(eef_candidates_even(12, 5, t), 5);
+    assert_int_equal(t[4], 10);
+    assert_int_equal(eef_candidates_even(17, 5, t), 5);
+    assert_int_equal(t[4], 10);
+    /* n = 18: l = 3, states 3 .. 15 */
+    assert_int_equal(eef_candidates_even(18, 5, t), 5);
+    assert_int_equal(t[0], 3), assert_int_equal(t[4], 15);
+    /* every state of a short failure (n < M + 1) */
+    n = eef_candidates_even(4, 5, t);
+    assert_int_equal(n, 3);
+    assert_int_equal(t[0], 1), assert_int_equal(t[2], 3);
+    /* always before the end, never the start */
+    for (size_t len = 2; len < 200; len++) {
+        n = eef_candidates_even(len, 5, t);
+        assert_true(n >= 1 && n <= 5);
+        for (size_t i = 0; i < n; i++) assert_true(t[i] >= 1 && t[i] < len && (i == 0 || t[i] > t[i - 1]));
+    }
+    assert_int_equal(eef_candidates_even(1, 5, t), 0);
+    assert_int_equal(eef_candidates_even(30, 0, t), 0);
+    /* over a trajectory: among the states whose observation changed */
+    eef_traj tr;
+    eef_traj_init(&tr);
+    const char *obs[8] = { "a", "b", "b", "c", "d", "e", "e", "f" };
+    for (int i = 0; i < 8; i++) assert_ok(eef_traj_push(&tr, obs[i], "act", 1));
+    size_t c[EEF_MAX_CANDIDATES];
+    /* changed states after 1, 3, 4, 5, 7 actions: 5 of them, n' = 6; M = 2: l = 2 -> the 2nd and 4th */
+    n = eef_candidates_of(&tr, EEF_SEARCH_EVEN, 1, 2, c);
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0], 3), assert_int_equal(c[1], 5);
+    eef_traj_free(&tr);
+}
+
 static void test_candidates_skip_unchanged(void **state)
 {
     (void)state;
@@ -122,7 +164,7 @@ static void test_solution_mask(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_candidates), cmocka_unit_test(test_candidates_even),
         cmocka_unit_test(test_candidates_skip_unchanged),
         cmocka_unit_test(test_important_state),
         cmocka_unit_test(test_solution_mask),

@@ -7,6 +7,7 @@
 
 #include "agent/policy.h"
 #include "env/env.h"
+#include "env/house/house.h"
 
 typedef struct {
     eef_strlist obs, acts;
@@ -37,7 +38,8 @@ static void run(eef_env *env, eef_episode *ep, eef_policy *p, eef_actor *actor, 
     while (!st.done) {
         assert_ok(env->ops->actions(ep, &valid));
         eef_context ctx = { &task, rng_key, (const char *const *)out->obs.items,
-                            (const char *const *)out->acts.items, out->acts.n, &valid };
+                            (const char *const *)out->acts.items, out->acts.n, &valid,
+                            eef_env_text_of("house") };
         assert_ok(p->ops->act(actor, &ctx, &rng, &action));
         out->invalid += !eef_actions_allows(&valid, action.data);
         eef_strlist_push(&out->acts, action.data);
@@ -104,7 +106,7 @@ static void test_reads_only_text(void **state)
     eef_buf_init(&out);
     eef_rng rng = eef_rng_make(1);
     for (size_t n = 0; n < EEF_ARRAY_LEN(want); n++) {
-        eef_context ctx = { &task, 42, obs, acts, n, &none };
+        eef_context ctx = { &task, 42, obs, acts, n, &none, eef_env_text_of("house") };
         assert_ok(p->ops->act(a, &ctx, &rng, &out));
         assert_string_equal(out.data, want[n]);
         acts[n] = want[n];
@@ -175,7 +177,7 @@ static void test_determinism(void **state)
                 eef_context ctx = { &tasks[j], 500 + i + (size_t)j,
                                     (const char *const *)mixed[j].obs.items,
                                     (const char *const *)mixed[j].acts.items, mixed[j].acts.n,
-                                    &va };
+                                    &va, eef_env_text_of("house") };
                 assert_ok(p->ops->act(a1, &ctx, &rngs[j], &act));
                 eef_strlist_push(&mixed[j].acts, act.data);
                 assert_ok(env->ops->step(eps[j], act.data, &st[j]));
@@ -266,7 +268,8 @@ static void test_continues_from_a_prefix(void **state)
         while (!st.done) {
             assert_ok(env->ops->actions(ep, &valid));
             eef_context ctx = { &task, 1000 + i, (const char *const *)obs.items,
-                                (const char *const *)acts.items, acts.n, &valid };
+                                (const char *const *)acts.items, acts.n, &valid,
+                                eef_env_text_of("house") };
             assert_ok(p->ops->act(a, &ctx, &r, &action));
             assert_true(eef_actions_allows(&valid, action.data));
             eef_strlist_push(&acts, action.data);

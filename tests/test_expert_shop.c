@@ -6,6 +6,7 @@
 
 #include "agent/policy.h"
 #include "env/env.h"
+#include "env/shop/shop.h"
 
 typedef struct {
     char *obs[64];
@@ -44,7 +45,8 @@ static void play(eef_env *env, eef_actor *actor, eef_episode *ep, eef_split spli
     while (!st.done) {
         assert_ok(env->ops->actions(ep, &valid));
         eef_context ctx = { &task, seed * 100003u + index, (const char *const *)out->obs,
-                            (const char *const *)out->acts, out->n, &valid };
+                            (const char *const *)out->acts, out->n, &valid,
+                            &eef_shop_text };
         assert_ok(actor->policy->ops->act(actor, &ctx, &rng, &action));
         assert_ok(env->ops->step(ep, action.data, &st));
         out->invalid += !st.valid;

@@ -235,7 +235,7 @@ static void check(const eef_explore_result *r, const expect *x, int K, const cha
     if (r->n_cand != x->n_cand) fail_msg("%s: %zu candidates, want %zu", what, r->n_cand, x->n_cand);
     long want_rollouts = 0;
     for (size_t c = 0; c < x->n_cand; c++) {
-        if (r->t[c] != x->t[c]) fail_msg("%s: candidate %zu is t = %zu, want %zu", what, c, r->t[c], x->t[c]);
+        if (r->cand_len[c] != x->t[c]) fail_msg("%s: candidate %zu is t = %zu, want %zu", what, c, r->cand_len[c], x->t[c]);
         if (r->tried[c] != x->tried[c] * K)
             fail_msg("%s: candidate %zu tried %d times, want %d", what, c, r->tried[c], x->tried[c] * K);
         if (r->solved[c] != x->solved[c])
@@ -248,10 +248,10 @@ static void check(const eef_explore_result *r, const expect *x, int K, const cha
     if (r->important != x->important) fail_msg("%s: important state %d, want %d", what, r->important, x->important);
     if (x->important < 0) {
         assert_false(r->has_solution);
-        assert_int_equal(r->j, 0);
+        assert_int_equal(r->masked_len, 0);
         return;
     }
-    if (r->j != x->j) fail_msg("%s: j = %zu, want %zu", what, r->j, x->j);
+    if (r->masked_len != x->j) fail_msg("%s: j = %zu, want %zu", what, r->masked_len, x->j);
     assert_true(r->has_solution);
     const eef_traj *s = &r->solution;
     size_t k = x->t[x->important];
@@ -448,7 +448,7 @@ static void rft_case(int K, int keep)
             if (!seen) snprintf(wins[n_win++], sizeof wins[0], "%s", x->seq);
         }
         saw_dup |= n_win_rollouts > n_win;
-        if (r.won[task] != any) fail_msg("task %zu: won %d, want %d", task, r.won[task], any);
+        if (r.won_from_start[task] != any) fail_msg("task %zu: won %d, want %d", task, r.won_from_start[task], any);
         int want = n_win < keep ? n_win : keep, got = 0;
         char kept[8][40];
         for (size_t q = 0; q < r.kept.n; q++) {

@@ -430,12 +430,22 @@ static void test_gguf_and_safetensors(void **state)
         free(check_safetensors(m, path, NULL));
         eef_model_free(m);
     }
-    /* without a tokenizer: safetensors yes, GGUF (which carries it) no */
+    /* without a tokenizer: safetensors, and GGUF without tokenizer.ggml.* */
     eef_model *m = model(0, 0);
     assert_ok(eef_model_export(m, "safetensors", path));
     free(check_safetensors(m, path, NULL));
     snprintf(path, sizeof path, "%s/n.gguf", dir);
-    assert_int_equal(eef_model_export(m, "gguf", path), EEF_EINVAL);
+    assert_ok(eef_model_export(m, "gguf", path));
+    {
+        size_t len;
+        unsigned char *p = slurp(path, &len);
+        gfile g;
+        gguf_read(p, len, &g);
+        for (int i = 0; i < g.n_kv; i++) assert_null(strstr(g.kv[i].key, "tokenizer."));
+        gguf_free(&g);
+        free(p);
+    }
+    snprintf(path, sizeof path, "%s/o.gguf", dir);
     assert_int_equal(eef_model_export(m, "onnx", path), EEF_EINVAL);
     assert_false(eef_file_exists(path));
     eef_model_free(m);
@@ -558,7 +568,8 @@ static void test_gguf_gqa(void **state)
     assert_true(found);
     gguf_free(&g);
     free(p);
-    /* biases and q/k norms have no place in GGUF's llama yet: refused */
+    /* q/k/v biases make it GGUF's qwen2 (rotate_half rows, as the model's),
+     * with its biases (test_gguf.c loads such files back) */
     eef_model_free(m);
     base = model(0, 1);
     tok = base->tok;
@@ -566,8 +577,16 @@ static void test_gguf_gqa(void **state)
     eef_model_free(base);
     c.qkv_bias = 1;
     assert_ok(eef_model_new(&c, tok, 4, &m));
-    assert_int_equal(eef_model_export(m, "gguf", path), EEF_EINVAL);
-    assert_non_null(strstr(eef_errmsg(), "biases"));
+    assert_ok(eef_model_export(m, "gguf", path));
+    p = slurp(path, &len);
+    gguf_read(p, len, &g);
+    assert_string_equal(gget(&g, "general.architecture")->s, "qwen2");
+    assert_int_equal(gget(&g, "qwen2.attention.head_count_kv")->u, 2);
+    found = 0;
+    for (int i = 0; i < g.n_t; i++) found += strcmp(g.tname[i], "blk.0.attn_k.bias") == 0;
+    assert_int_equal(found, 1);
+    gguf_free(&g);
+    free(p);
     eef_model_free(m);
     tu_rmtree(dir);
 }

@@ -248,6 +248,18 @@ static void test_imported_tokenizer(void **state)
         snprintf(b, sizeof b, "%s/tokenizer_config.json", out);
         assert_true(tu_same_file(a, b));
         eef_model_free(m);
+        /* trained on and saved as an .eefm: the tokenizer goes with it
+         * (EEFH), though it has fewer ids than the embedding has rows */
+        eef_load_opts o = { .trainable = 1, .dtype = EEF_DT_COUNT };
+        assert_ok(eef_model_load_opts(dir, &o, &m));
+        snprintf(out, sizeof out, "%s/%s.eefm", tmp, cases[k].name);
+        assert_ok(eef_model_save(m, out));
+        eef_model_free(m);
+        assert_ok(eef_model_load(out, &m));
+        assert_int_equal(eef_tok_kind_of(m->tok), EEF_TOK_KIND_HF);
+        assert_string_equal(eef_tok_chat_name(m->tok), cases[k].chat);
+        same_ids(ref, m->tok, text, strlen(text));
+        eef_model_free(m);
         eef_tok_free(ref);
     }
     /* a tokenizer with more ids than the embedding has rows */
@@ -492,6 +504,13 @@ static void test_serve_chat_template(void **state)
     eef_buf_free(&r.body);
     eef_buf_free(&big);
     eef_server_stop(s);
+    /* a base model (no chat template, not eef's tokenizer) has no prompt format to serve */
+    assert_int_equal(tu_sh("rm %s/tokenizer_config.json", dir), 0);
+    eef_model *base;
+    assert_ok(eef_model_load(dir, &base));
+    assert_int_equal(eef_chat_server_start(base, &c, &s), EEF_EINVAL);
+    assert_non_null(strstr(eef_errmsg(), "no chat template"));
+    eef_model_free(base);
     eef_buf_free(&want);
     eef_buf_free(&fixed);
     free(logits);

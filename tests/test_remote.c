@@ -9,6 +9,8 @@
 #include <pthread.h>
 
 #include "agent/policy.h"
+#include "env/house/house.h"
+#include "env/shop/shop.h"
 #include "serve/serve.h"
 
 static eef_server *serve(eef_env *env, eef_env_api api, int max_sessions, double idle, char *base,

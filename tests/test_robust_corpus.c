@@ -24,6 +24,9 @@
 #define LLVMFuzzerTestOneInput fuzz_eto_one
 #include "fuzz/fuzz_eto.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_gguf_one
+#include "fuzz/fuzz_gguf.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_hf_config_one
 #include "fuzz/fuzz_hf_config.c"
 #undef LLVMFuzzerTestOneInput
@@ -67,6 +70,7 @@ static const struct {
     { "chat_request", fuzz_chat_request_one },   { "checkpoint", fuzz_checkpoint_one },
     { "cli_args", fuzz_cli_args_one },           { "env_server", fuzz_env_server_one },
     { "eto", fuzz_eto_one },                     { "hf_config", fuzz_hf_config_one },
+    { "gguf", fuzz_gguf_one },
     { "house_actions", fuzz_house_actions_one }, { "run_config", fuzz_run_config_one },
     { "safetensors", fuzz_safetensors_one },     { "shop_actions", fuzz_shop_actions_one },
     { "tok_hf", fuzz_tok_hf_one },               { "tok_load", fuzz_tok_load_one },

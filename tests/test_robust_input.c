@@ -310,8 +310,9 @@ static eef_err read_text(const char *path, const char *text, size_t n, int skip_
     return e;
 }
 
-/* An observation of `len` bytes around the line reader's 64 KiB chunks,
- * with NUL-free filler: it reads back whole. */
+/* An observation of `len` bytes around the line reader's chunks (of
+ * EEF_LINES_CHUNK - 1 bytes: one, two, and sixteen of them), with NUL-free
+ * filler: it reads back whole. */
 static void test_traj_lines_at_chunk_edges(void **state)
 {
     (void)state;
@@ -325,9 +326,9 @@ static void test_traj_lines_at_chunk_edges(void **state)
     const char *post = "\",\"loss\":0}]}";
     size_t fixed = strlen(pre) + strlen(post);
     for (long d = -3; d <= 3; d++)
-        for (int k = 1; k <= 2; k++) {
-            /* the line (with its newline) ends at k * 65535 + d bytes */
-            size_t total = (size_t)((long)k * 65535 + d), obs = total - 1 - fixed;
+        for (int k = 1; k <= 16; k = k == 2 ? 16 : k + 1) {
+            /* the line (with its newline) ends at k chunks + d bytes */
+            size_t total = (size_t)((long)k * (EEF_LINES_CHUNK - 1) + d), obs = total - 1 - fixed;
             eef_buf_clear(&text);
             eef_buf_puts(&text, pre);
             eef_buf_reserve(&text, obs);

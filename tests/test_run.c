@@ -159,6 +159,81 @@ static void test_tiny_run_and_resume(void **state)
     tu_rmtree(dir);
 }
 
+/* A run records its world (world.json, every trajectory file's header);
+ * a run taken --from it is in that world by default (no --seed needed), a
+ * flag that contradicts it or a world that is not the recorded one is
+ * refused; runs of an earlier eef (no world.json) still serve as a base;
+ * timing.jsonl is rewritten whole (a torn line of an old run dropped). */
+static void test_run_world(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char p[1024], q[1024], err[1024];
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --seed 3 --out %s/a --quiet > /dev/null 2>&1",
+                           tu_eef(), dir), 0);
+    snprintf(p, sizeof p, "%s/a/world.json", dir);
+    assert_true(tu_file_contains(p, "{\"eef\":\"world\",\"version\":1,\"context\":{\"env\":\"shop\","
+                                    "\"env_options\":\"products=300,train=60,test=40\",\"seed\":3,"
+                                    "\"prompt\":\"eef-2\",\"expert\":{\"name\":\"builtin\","));
+    snprintf(q, sizeof q, "%s/a/iter_0/eval.jsonl", dir);
+    assert_true(tu_file_contains(q, "\"seed\":3,\"prompt\":\"eef-2\""));
+    /* the issue's case for runs: --from without --seed */
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --out %s/b --quiet > /dev/null 2>%s",
+                           tu_eef(), dir, dir, err), 0);
+    snprintf(q, sizeof q, "%s/b/world.json", dir);
+    assert_true(tu_same_file(p, q));
+    snprintf(q, sizeof q, "%s/b/config.json", dir);
+    assert_true(tu_file_contains(q, "\"seed\":3,"));
+    /* flags that contradict the base's world */
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --seed 4 --out %s/c --quiet "
+                           "> /dev/null 2>%s", tu_eef(), dir, dir, err), 1);
+    char want[2200];
+    snprintf(want, sizeof want, "eef run: %s/a/world.json was made in the world of seed 3; seed 4 was "
+             "given (leave it out to use the file's)\n", dir);
+    char *e;
+    assert_ok(eef_read_file(err, &e, NULL));
+    assert_string_equal(e, want);
+    free(e);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --env house --out %s/c --quiet "
+                           "> /dev/null 2>%s", tu_eef(), dir, dir, err), 1);
+    assert_true(tu_file_contains(err, "was made in environment shop; house was given"));
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --expert-opt p_give_up=0.5 "
+                           "--out %s/c --quiet > /dev/null 2>%s", tu_eef(), dir, dir, err), 1);
+    assert_true(tu_file_contains(err, "was made with expert builtin profile (none: the defaults) options "
+                                      "(none: the defaults); expert builtin profile (none: the defaults) "
+                                      "options p_give_up=0.5 was given"));
+    /* a base whose recorded world is not the one its configuration builds */
+    assert_int_equal(tu_sh("cp -r %s/a %s/d && sed -i 's/\"world\":\"[0-9a-f]*\"/\"world\":\"00000000000000aa\"/' "
+                           "%s/d/world.json", dir, dir, dir), 0);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/d --out %s/c --quiet > /dev/null 2>%s",
+                           tu_eef(), dir, dir, err), 1);
+    assert_true(tu_file_contains(err, "d/world.json was made in the world of fingerprint 00000000000000aa "
+                                      "(shop products=300,train=60,test=40, seed 3); fingerprint "));
+    assert_true(tu_file_contains(err, " is that of this run's world\n"));
+    /* ... and resumed in itself (its last phase undone, a torn timing line
+     * as an earlier eef could leave) */
+    assert_int_equal(tu_sh("sed -i 's/,\"iter_0.eval\",\"finished\"//' %s/d/state.json && "
+                           "printf '{\"phase\": \"x' >> %s/d/timing.jsonl", dir, dir), 0);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --seed 3 --out %s/d --quiet > /dev/null 2>%s",
+                           tu_eef(), dir, err), 1);
+    assert_true(tu_file_contains(err, " is that of the world this run's configuration builds now: the "
+                                      "data files or eef's world generator changed"));
+    assert_int_equal(tu_sh("cp %s/a/world.json %s/d/world.json", dir, dir), 0);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --seed 3 --out %s/d --quiet > /dev/null 2>%s",
+                           tu_eef(), dir, err), 0);
+    snprintf(q, sizeof q, "%s/d/timing.jsonl", dir);
+    assert_true(tu_file_lacks(q, "\"x"));
+    assert_int_equal(tu_sh("test $(grep -c '^{\"phase\": \"[a-z_0-9.]*\", \"seconds\": [0-9.]*}$' %s) -eq 6", q), 0);
+    /* a base from an earlier eef: no world.json, its config names the world */
+    assert_int_equal(tu_sh("rm %s/a/world.json", dir), 0);
+    assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --out %s/e --quiet > /dev/null 2>%s",
+                           tu_eef(), dir, dir, err), 0);
+    snprintf(q, sizeof q, "%s/e/config.json", dir);
+    assert_true(tu_file_contains(q, "\"seed\":3,"));
+    tu_rmtree(dir);
+}
+
 /* Every trajectory of a run's iteration file is of a task below n. */
 static void assert_tasks_below(const char *dir, const char *file, long n)
 {
@@ -226,6 +301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expert_replays),
         cmocka_unit_test(test_tiny_run_and_resume),
+        cmocka_unit_test(test_run_world),
         cmocka_unit_test(test_explore_tasks),
     };
     return cmocka_run_group_tests_name("run", tests, NULL, NULL);

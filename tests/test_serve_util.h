@@ -85,8 +85,8 @@ static inline void su_ref_greedy(const eef_model *m, const char *instr, const ch
                                  int max_tokens, eef_buf *out)
 {
     eef_prompt p = { 0 };
-    assert_ok(eef_prompt_build(m->tok, instr, obs, n_obs, acts, NULL, n_acts,
-                               m->cfg.max_ctx - max_tokens, &p));
+    assert_ok(eef_prompt_build(m->tok, eef_env_text_of(NULL), instr, obs, n_obs, acts, NULL,
+                               n_acts, m->cfg.max_ctx - max_tokens, &p));
     int max_new = EEF_MIN(max_tokens, m->cfg.max_ctx - p.n);
     eef_kv *kv;
     assert_ok(eef_kv_new(m, 0, &kv));

@@ -733,13 +733,23 @@ static void test_action_type(void **state)
         { "", "(empty)" },
         { "inc", "inc" },
     };
+    /* the shop names WebShop's buttons, and verbs as every text game does */
+    void (*kind)(const char *, char *, size_t) = eef_env_text_of("shop")->action_kind;
     char out[64];
     for (size_t i = 0; i < EEF_ARRAY_LEN(cases); i++) {
-        eef_traj_action_type(cases[i][0], out, sizeof out);
+        kind(cases[i][0], out, sizeof out);
         if (strcmp(out, cases[i][1]) != 0) fail_msg("'%s' -> '%s', want '%s'", cases[i][0], out, cases[i][1]);
     }
-    eef_traj_action_type("averyveryverylongword", out, 5);
+    kind("averyveryverylongword", out, 5);
     assert_string_equal(out, "aver"); /* cap counts the NUL */
+    /* the house: verbs only ("go to" is one) */
+    void (*hkind)(const char *, char *, size_t) = eef_env_text_of("house")->action_kind;
+    for (size_t i = 14; i < EEF_ARRAY_LEN(cases); i++) {
+        hkind(cases[i][0], out, sizeof out);
+        if (strcmp(out, cases[i][1]) != 0) fail_msg("house: '%s' -> '%s', want '%s'", cases[i][0], out, cases[i][1]);
+    }
+    hkind("click[Buy Now]", out, sizeof out);
+    assert_string_equal(out, "click[buy");
 }
 
 static void test_stats(void **state)

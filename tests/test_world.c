@@ -78,6 +78,14 @@ static void test_json(void **state)
     assert_string_equal(line, "shop, seed 7, options products=200,train=20,test=5, world "
                               "0123456789abcdef, expert builtin profile careless "
                               "(p_wrong_option=0.2), prompt eef-2");
+    /* the built-in experts' profile, when not given */
+    assert_ok(eef_world_set_expert(&w, "weak", NULL, "p_give_up=0.1"));
+    assert_string_equal(w.expert_profile, "weak");
+    assert_ok(eef_world_set_expert(&w, NULL, NULL, "profile=weak,p_give_up=0,profile=default"));
+    assert_string_equal(w.expert, "builtin");
+    assert_string_equal(w.expert_profile, "default");
+    assert_ok(eef_world_set_expert(&w, "builtin", NULL, NULL));
+    assert_string_equal(w.expert_profile, "");
     /* too long for the record: refused when set, not cut */
     char big[600];
     memset(big, 'a', sizeof big - 1);

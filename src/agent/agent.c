@@ -23,6 +23,14 @@ typedef struct {
     int *cached; /* tokens in the cache */
     int n_cached, cap_cached;
     eef_prompt prompt;
+    /* the choice in progress (between eef_agent_act_begin and _end) */
+    eef_trie *trie;
+    size_t n_free_prefix;
+    eef_sampling s;
+    eef_cdec *cd;
+    /* actors whose cached prefixes this one may copy (eef_agent_share) */
+    eef_actor *const *peers;
+    int n_peers;
 } agent_actor;
 
 void eef_agent_defaults(eef_agent_config *c)
@@ -49,6 +57,8 @@ static void actor_close(eef_actor *actor)
 {
     agent_actor *a = (agent_actor *)actor;
     if (!a) return;
+    eef_cdec_free(a->cd);
+    eef_trie_free(a->trie);
     eef_kv_free(a->kv);
     free(a->cached);
     eef_prompt_free(&a->prompt);
@@ -66,13 +76,31 @@ static void actor_close(eef_actor *actor)
  * thread runs them. */
 #define FEED_CHUNK 64
 
+static int common_prefix(const int *a, int na, const int *b, int nb)
+{
+    int c = 0;
+    while (c < na && c < nb && a[c] == b[c]) c++;
+    return c;
+}
+
+/* A peer's cached prefix is copied (eef_kv_copy) when it shares more
+ * whole chunks with the prompt than this actor's own cache does: the K
+ * rollouts of one state, run side by side, compute its prefix once. */
 static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
 {
-    int common = 0;
-    while (common < n && common < a->n_cached && a->cached[common] == tokens[common]) common++;
+    int common = common_prefix(a->cached, a->n_cached, tokens, n);
+    agent_actor *from = NULL;
+    for (int i = 0; i < a->n_peers; i++) {
+        agent_actor *p = (agent_actor *)a->peers[i];
+        if (p == a || !p->n_cached) continue;
+        int valid = p->n_cached < eef_kv_len(p->kv) ? p->n_cached : eef_kv_len(p->kv);
+        int c = common_prefix(p->cached, valid, tokens, n);
+        if (c < n && c - c % FEED_CHUNK > common - common % FEED_CHUNK) common = c, from = p;
+    }
     if (common == n) common = n - 1; /* refeed the last token to get its logits */
     common -= common % FEED_CHUNK;
-    eef_kv_truncate(a->kv, common);
+    if (from) EEF_TRY(eef_kv_copy(a->kv, from->kv, common));
+    else eef_kv_truncate(a->kv, common);
     a->n_cached = common;
     for (int at = common; at < n;) {
         int end = at - at % FEED_CHUNK + FEED_CHUNK;
@@ -85,9 +113,17 @@ static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
         if (!c) return EEF_ENOMEM;
         a->cached = c, a->cap_cached = n * 2;
     }
-    memcpy(a->cached + common, tokens + common, (size_t)(n - common) * sizeof(int));
+    memcpy(a->cached, tokens, (size_t)n * sizeof(int));
     a->n_cached = n;
     return EEF_OK;
+}
+
+void eef_agent_share(eef_actor *const *actors, int n)
+{
+    for (int i = 0; i < n; i++) {
+        agent_actor *a = (agent_actor *)actors[i];
+        a->peers = actors, a->n_peers = n;
+    }
 }
 
 static eef_err append_cached(agent_actor *a, const int *tokens, int n)
@@ -104,10 +140,11 @@ static eef_err append_cached(agent_actor *a, const int *tokens, int n)
 }
 
 /* Canonical tokens of an action as the model writes it. */
-static eef_err encode_action(const eef_tokenizer *tok, const char *action, const char *obs,
-                             int **ids, size_t *n, size_t *cap)
+static eef_err encode_action(const eef_tokenizer *tok, const eef_env_text *text,
+                             const char *action, const char *obs, int **ids, size_t *n,
+                             size_t *cap)
 {
-    char *r = eef_prompt_render_action(action, obs);
+    char *r = text->render_action(action, obs);
     if (!r) return EEF_ENOMEM;
     *n = 0;
     eef_err e = eef_tok_encode(tok, r, strlen(r), ids, n, cap);
@@ -117,8 +154,9 @@ static eef_err encode_action(const eef_tokenizer *tok, const char *action, const
 
 /* The allowed actions (answering observation obs) as a trie of rendered
  * tokens + <|end|>; tags index the valid items, the free slot's tag is -2. */
-static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, const char *obs,
-                          eef_trie **out, size_t *n_free_prefix)
+static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
+                          const eef_actions *valid, const char *obs, eef_trie **out,
+                          size_t *n_free_prefix)
 {
     eef_trie *t = eef_trie_new();
     if (!t) return EEF_ENOMEM;
@@ -126,7 +164,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, co
     size_t n = 0, cap = 0;
     eef_err e = EEF_OK;
     for (size_t i = 0; !e && i < valid->items.n; i++) {
-        e = encode_action(tok, valid->items.items[i], obs, &ids, &n, &cap);
+        e = encode_action(tok, text, valid->items.items[i], obs, &ids, &n, &cap);
         if (!e && n + 1 > cap) {
             int *p = eef_realloc(ids, (n + 1) * sizeof(int));
             if (!p) e = EEF_ENOMEM;
@@ -139,7 +177,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_actions *valid, co
     }
     *n_free_prefix = 0;
     if (!e && valid->free_prefix) {
-        e = encode_action(tok, valid->free_prefix, obs, &ids, &n, &cap);
+        e = encode_action(tok, text, valid->free_prefix, obs, &ids, &n, &cap);
         if (!e) e = eef_trie_add_free(t, ids, (int)n, -2);
         *n_free_prefix = n;
     }
@@ -188,28 +226,43 @@ static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
     return fail ? EEF_ENOMEM : EEF_OK;
 }
 
-static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_buf *action)
+eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
+                            eef_kv **kv)
 {
     agent_actor *a = (agent_actor *)actor;
     agent_policy *ap = (agent_policy *)actor->policy;
     const eef_tokenizer *tok = ap->model->tok;
-    eef_buf_clear(action);
+    *cd = NULL, *kv = NULL;
+    eef_cdec_free(a->cd), a->cd = NULL;
+    eef_trie_free(a->trie), a->trie = NULL;
     if (!ctx->valid->items.n && !ctx->valid->free_prefix)
         return eef_fail(EEF_ESTATE, "agent: no valid action to choose from");
     int budget = ap->cfg.max_tokens > 0 ? ap->cfg.max_tokens : ap->model->cfg.max_ctx;
     /* leave room for the action itself */
     budget -= ap->cfg.max_free + 32;
-    EEF_TRY(eef_prompt_build(tok, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts, NULL,
-                             ctx->n, budget, &a->prompt));
+    const eef_env_text *text = ctx->text ? ctx->text : eef_env_text_of(NULL);
+    EEF_TRY(eef_prompt_build(tok, text, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts,
+                             NULL, ctx->n, budget, &a->prompt));
     EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n));
-    eef_trie *trie;
-    size_t n_free_prefix;
-    EEF_TRY(build_trie(tok, ctx->valid, ctx->obs[ctx->n], &trie, &n_free_prefix));
-    eef_sampling s = { .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
-    eef_choice ch;
+    EEF_TRY(build_trie(tok, text, ctx->valid, ctx->obs[ctx->n], &a->trie, &a->n_free_prefix));
+    a->s = (eef_sampling){ .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
     /* free text ends at <|end|> (the rendered action has no closing bracket) */
-    eef_err e = eef_decode_constrained(a->kv, trie, tok, NULL, ap->cfg.max_free, &s, rng, &ch);
-    eef_trie_free(trie);
+    EEF_TRY(eef_cdec_new(a->kv, a->trie, tok, NULL, ap->cfg.max_free, &a->s, rng, &a->cd));
+    *cd = a->cd, *kv = a->kv;
+    return EEF_OK;
+}
+
+eef_err eef_agent_act_end(eef_actor *actor, const eef_context *ctx, eef_err e, eef_buf *action)
+{
+    agent_actor *a = (agent_actor *)actor;
+    agent_policy *ap = (agent_policy *)actor->policy;
+    const eef_tokenizer *tok = ap->model->tok;
+    eef_buf_clear(action);
+    eef_choice ch = { .tag = -1 };
+    if (!e && !a->cd) e = eef_fail(EEF_ESTATE, "agent: no choice in progress");
+    if (!e) eef_cdec_take(a->cd, &ch);
+    eef_cdec_free(a->cd), a->cd = NULL;
+    eef_trie_free(a->trie), a->trie = NULL;
     if (e) {
         a->n_cached = 0; /* the cache state is unknown: start afresh next time */
         eef_kv_reset(a->kv);
@@ -227,11 +280,27 @@ static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_b
         if (ch.tag >= 0) {
             if (eef_buf_puts(action, ctx->valid->items.items[ch.tag])) e = EEF_ENOMEM;
         } else {
-            e = free_action(tok, ctx->valid, &ch, n_free_prefix, action);
+            e = free_action(tok, ctx->valid, &ch, a->n_free_prefix, action);
         }
     }
     eef_choice_free(&ch);
     return e;
+}
+
+/* begin, the choice token by token on this actor's cache alone, end */
+static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_buf *action)
+{
+    eef_buf_clear(action);
+    eef_cdec *cd;
+    eef_kv *kv;
+    EEF_TRY(eef_agent_act_begin(actor, ctx, rng, &cd, &kv));
+    eef_err e;
+    int feed, done;
+    while (!(e = eef_cdec_next(cd, eef_kv_logits(kv), &feed, &done))) {
+        if (feed >= 0 && (e = eef_kv_feed(kv, &feed, 1, NULL))) break;
+        if (done) break;
+    }
+    return eef_agent_act_end(actor, ctx, e, action);
 }
 
 static void policy_close(eef_policy *p) { free(p); }
@@ -258,6 +327,11 @@ eef_err eef_agent_open(const eef_model *m, const eef_agent_config *c, eef_policy
     p->cfg = *c;
     *out = &p->base;
     return EEF_OK;
+}
+
+const eef_model *eef_policy_model(const eef_policy *p)
+{
+    return p && p->ops == &agent_ops ? ((const agent_policy *)p)->model : NULL;
 }
 
 void eef_policy_close(eef_policy *p)

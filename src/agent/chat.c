@@ -154,14 +154,15 @@ static void trim(const char **s, size_t *n)
  * in ("click Buy Now" for "click[Buy Now]", "search red mug" for the slot
  * "search[" ... "]": what an eef agent served by `eef serve` writes).
  * Anything else is left as it is (the environment will call it invalid). */
-static eef_err map_to_valid(const eef_actions *valid, const char *obs, eef_buf *action)
+static eef_err map_to_valid(const eef_env_text *text, const eef_actions *valid, const char *obs,
+                            eef_buf *action)
 {
     if (eef_actions_allows(valid, action->data)) return EEF_OK;
     const char *hit = NULL;
     eef_err e = EEF_OK;
     for (size_t i = 0; !hit && !e && i < valid->items.n; i++) {
         const char *item = valid->items.items[i];
-        char *r = eef_prompt_render_action(item, obs);
+        char *r = text->render_action(item, obs);
         if (!r) e = EEF_ENOMEM;
         else if (strcasecmp(item, action->data) == 0 || strcasecmp(r, action->data) == 0) hit = item;
         free(r);
@@ -171,7 +172,7 @@ static eef_err map_to_valid(const eef_actions *valid, const char *obs, eef_buf *
         return eef_buf_puts(action, hit) ? EEF_ENOMEM : EEF_OK;
     }
     if (!e && valid->free_prefix) {
-        char *r = eef_prompt_render_action(valid->free_prefix, NULL); /* "search[" -> "search" */
+        char *r = text->render_action(valid->free_prefix, NULL); /* "search[" -> "search" */
         size_t n = r ? strlen(r) : 0;
         if (!r) e = EEF_ENOMEM;
         else if (n && strncasecmp(action->data, r, n) == 0 && action->data[n] == ' ') {
@@ -200,8 +201,8 @@ static eef_err map_to_valid(const eef_actions *valid, const char *obs, eef_buf *
 /* The action in a reply: after the last line starting with "Action:"
  * (or the next non-empty line when that one is bare), else the whole
  * reply; surrounding quotes and backticks removed. */
-static eef_err extract_action(const char *reply, const eef_actions *valid, const char *obs,
-                              eef_buf *action)
+static eef_err extract_action(const char *reply, const eef_env_text *text,
+                              const eef_actions *valid, const char *obs, eef_buf *action)
 {
     const char *best = NULL;
     size_t best_n = 0;
@@ -237,7 +238,7 @@ static eef_err extract_action(const char *reply, const eef_actions *valid, const
     if (best_n >= 4 && memcmp(best + best_n - 4, "</s>", 4) == 0) best_n -= 4;
     eef_buf_clear(action);
     if (eef_buf_append(action, best, best_n)) return EEF_ENOMEM;
-    return map_to_valid(valid, obs, action);
+    return map_to_valid(text, valid, obs, action);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -359,7 +360,8 @@ static eef_err act(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_b
     char *reply = NULL;
     eef_err e = post(a, p, body, &reply);
     free(body);
-    if (!e) e = extract_action(reply, ctx->valid, ctx->obs[ctx->n], action);
+    const eef_env_text *text = ctx->text ? ctx->text : eef_env_text_of(NULL);
+    if (!e) e = extract_action(reply, text, ctx->valid, ctx->obs[ctx->n], action);
     free(reply);
     return e;
 }

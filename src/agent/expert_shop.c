@@ -551,13 +551,13 @@ static eef_err xs_act(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_bu
         memory_reset(x, ctx->episode);
     /* the rollout's habits come from a sub-stream keyed by its stream, so
      * every call of one rollout has the same ones, whatever its history */
-    eef_rng hab = eef_rng_make(eef_rng_key(rng->key, 0x686162697473ULL /* "habits" */, 0, 0));
+    eef_rng hab = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_SHOP_HABITS, 0, 0));
     double u_rank = eef_rng_uniform(&hab), u_stop = eef_rng_uniform(&hab);
     x->trust_rank = u_rank < k->first_result;
     x->stop_early = u_stop < k->stop_early;
     eef_rng own;
     if (k->stream) { /* a sub-stream per call, keyed by the call's place in the stream */
-        own = eef_rng_make(eef_rng_key(rng->key, 0x73747265616dULL /* "stream" */, (uint64_t)k->stream, rng->ctr));
+        own = eef_rng_make(eef_rng_key(rng->key, EEF_STREAM_SHOP_EXPERT, (uint64_t)k->stream, rng->ctr));
         rng->ctr++;
         rng = &own;
     }

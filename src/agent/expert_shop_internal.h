@@ -9,6 +9,7 @@
 #define EEF_EXPERT_SHOP_INTERNAL_H
 
 #include "agent/policy.h"
+#include "env/shop/shop.h"
 
 #define XS_MAX_WORDS 48
 #define XS_MAX_RESULTS 10

@@ -40,21 +40,6 @@ void xs_tokens_free(xs_tokens *t)
 }
 
 /* ------------------------------------------------------------------ goal */
-/* Filler words of instructions: the same list as the shop's natural query
- * (src/env/shop/shop_text.c), so both mean the same by "key words". */
-static const char *const FILLER[] = {
-    "a",     "also",  "am",    "an",     "and",   "are",   "be",    "buy",
-    "can",   "color", "find",  "for",    "get",   "has",   "have",  "i",
-    "in",    "is",    "it",    "like",   "looking", "me",  "my",    "need",
-    "of",    "please", "size", "some",   "that",  "the",   "to",    "want",
-    "which", "with",  "would", "you",
-};
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 void xs_stem(const char *w, size_t n, char *out, size_t cap)
 {
     if (n >= cap) n = cap - 1;
@@ -98,8 +83,8 @@ int xs_goal_parse(const char *obs, xs_goal *g)
         char w[32];
         memcpy(w, g->key + a, b - a);
         w[b - a] = 0;
-        const char *k = w;
-        if (bsearch(&k, FILLER, sizeof FILLER / sizeof *FILLER, sizeof *FILLER, cmp_str)) continue;
+        /* the shop's own list: both mean the same by "key words" */
+        if (eef_shop_filler_word(w)) continue;
         if (q + (b - a) + 2 < sizeof g->query) {
             if (q) g->query[q++] = ' ';
             memcpy(g->query + q, w, b - a);

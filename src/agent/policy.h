@@ -25,6 +25,7 @@ typedef struct {
     const char *const *acts;   /* acts[0..n-1]: the actions taken so far */
     size_t n;                  /* number of actions taken so far */
     const eef_actions *valid;  /* what may be done now */
+    const eef_env_text *text;  /* how the environment's text reads (env.h) */
 } eef_context;
 
 typedef struct eef_policy eef_policy;
@@ -82,16 +83,14 @@ eef_err eef_expert_open(const char *env, const char *expert, const char *options
  *   <|bos|> <|instr|> INSTRUCTION <|obs|> OBS_0 <|act|> ACTION_0 <|end|>
  *           <|obs|> OBS_1 <|act|> ACTION_1 <|end|> ...
  *
- * What the model reads and writes is a rendering of the environment's
- * text, made here and undone by the agent:
- *  - observations: the instruction, repeated in every WebShop page, is cut
- *    out (it is given once at the top), and " [SEP] " becomes " | "; a page
- *    identical to one seen at an earlier step k of the episode reads
- *    "(as at step k)" (the item page after each option click, the results
- *    after "< Prev"): the model need not read it twice; a product id
- *    field reads as its rank on the page, "#1" ... "#10";
- *  - actions: "verb[arg]" becomes "verb arg" (other actions are kept), and
- *    "click[ID]" "click #R" when ID is the page's R-th product id.
+ * What the model reads and writes is the environment's rendering of its
+ * text (eef_env_text, env.h; the shop's in env/shop/shop.h), undone by the
+ * agent: observations without the instruction (it is given once at the
+ * top), in the environment's compact form; actions as the model writes
+ * them ("verb[arg]" as "verb arg", a product by its rank on the page).
+ * A page identical to one seen at an earlier step k of the episode reads
+ * "(as at step k)" (the item page after each option click, the results
+ * after "< Prev"): the model need not read it twice.
  * So a rank, an option or a word is tokenized the same way in the
  * instruction, the observations and the actions, which is what lets a
  * small model copy it; and free text (search[...]) ends at <|end|>.  The loss mask
@@ -116,29 +115,16 @@ void eef_prompt_free(eef_prompt *p);
  * act_mask (NULL: all 1).  n_obs is n_acts (a training sequence) or
  * n_acts + 1: the prompt then ends with "<|obs|> OBS_n <|act|>", ready
  * for the next action. */
-eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
-                         const char *const *obs, size_t n_obs, const char *const *acts,
-                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out);
-/* A trajectory as a training sequence: the mask as above, except that the
+eef_err eef_prompt_build(const eef_tokenizer *tok, const eef_env_text *text,
+                         const char *instruction, const char *const *obs, size_t n_obs,
+                         const char *const *acts, const int *act_mask, size_t n_acts,
+                         int max_tokens, eef_prompt *out);
+/* A trajectory as a training sequence, in the text of its environment
+ * (eef_env_text_of(t->env)): the mask as above, except that the
  * instruction's and observations' tokens weigh ctx_weight (a language-model
  * loss on the environment's text; masked actions stay 0). */
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
                              float ctx_weight, eef_prompt *out);
-/* The observation as the model reads it (malloc'd): without the
- * instruction, " | " between fields, and each product id field (WebShop's
- * ASIN, "B0" and 8 capitals or digits) written as its rank among the
- * page's ids, "#1", "#2", ...: a small model picks a product by where
- * and what it is, instead of copying ten random characters. */
-char *eef_prompt_compact_obs(const char *obs, const char *instruction);
-#define EEF_ITEM_ID_LEN 10
-/* 1-based rank of product id `id` among the id fields of `obs`; 0 when
- * it is none of them (or obs is NULL). */
-int eef_prompt_item_rank(const char *obs, const char *id);
-/* The action as the model writes it, answering observation obs (NULL:
- * none) (malloc'd): "verb[arg]" -> "verb arg", and "click[ID]" -> "click
- * #R" when ID is the R-th product id of obs.  A free-text prefix "verb["
- * renders as "verb". */
-char *eef_prompt_render_action(const char *action, const char *obs);
 /* Appends the text the model will read and write for these trajectories
  * (instructions, rendered observations and actions), one piece a line:
  * the corpus a tokenizer should learn from. */
@@ -178,8 +164,28 @@ eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *s
                     eef_traj *out);
 
 /* Many rollouts over the OpenMP threads; out[i] for spec[i].  Deterministic
- * whatever the thread count.  `label` names the progress bar (NULL: none). */
+ * whatever the thread count.  `label` names the progress bar (NULL: none).
+ * With the transformer agent each thread runs several rollouts at once
+ * and decodes their actions in lockstep (rollout_batch.c): the same
+ * trajectories, bit for bit, as one rollout at a time. */
 eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
                           size_t n, const char *label, eef_traj *out);
+
+/* The transformer agent's act in two halves around its constrained
+ * decoding, for decoding many actors' actions in lockstep: begin builds
+ * the prompt, brings the actor's cache up to it and returns the choice's
+ * decoder and that cache; the caller advances the decoder (eef_cdec_next,
+ * appending each *feed to kv, e.g. with eef_kv_step) until it is done, or
+ * stops at an error; end (given that error) turns the choice into the
+ * action.  begin + decoding + end is the agent's act. */
+eef_err eef_agent_act_begin(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
+                            eef_kv **kv);
+eef_err eef_agent_act_end(eef_actor *a, const eef_context *ctx, eef_err e, eef_buf *action);
+/* Agent actors of one thread that may copy each other's cached prompt
+ * prefixes instead of computing them (rollout_batch.c's lanes; the same
+ * bits either way); `actors` must outlive their use. */
+void eef_agent_share(eef_actor *const *actors, int n);
+/* The transformer agent's model; NULL for any other policy. */
+const eef_model *eef_policy_model(const eef_policy *p);
 
 #endif

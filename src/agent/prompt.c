@@ -36,122 +36,6 @@ static eef_err push_ids(eef_prompt *p, const int *ids, size_t n, float m)
     return EEF_OK;
 }
 
-/* A WebShop product id (ASIN) field: "B0" and 8 more capitals or digits. */
-static int is_item_id(const char *p, size_t n)
-{
-    if (n != EEF_ITEM_ID_LEN || p[0] != 'B' || p[1] != '0') return 0;
-    for (size_t i = 2; i < n; i++)
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9'))) return 0;
-    return 1;
-}
-
-/* The length of the " [SEP] "-separated field at p (to the next separator
- * or the end). */
-static size_t field_len(const char *p)
-{
-    const char *sep = strstr(p, " [SEP] ");
-    return sep ? (size_t)(sep - p) : strlen(p);
-}
-
-int eef_prompt_item_rank(const char *obs, const char *id)
-{
-    size_t n = strlen(id);
-    if (!obs || !is_item_id(id, n)) return 0;
-    int rank = 0;
-    for (const char *p = obs;;) {
-        size_t f = field_len(p);
-        if (is_item_id(p, f)) {
-            rank++;
-            if (memcmp(p, id, n) == 0) return rank;
-        }
-        if (!p[f]) return 0;
-        p += f + 7;
-    }
-}
-
-/* Removes `instr` from `obs` together with a WebShop-style label right
- * before it ("Instruction: [SEP] ") and one separator after it, writes
- * every " [SEP] " as " | " and every product id field as its rank on the
- * page: "WebShop [SEP] Instruction: [SEP] i need x [SEP] Search" becomes
- * "WebShop | Search", "Next > [SEP] B0ABCDEFGH [SEP] Mug" becomes
- * "Next > | #1 | Mug". */
-char *eef_prompt_compact_obs(const char *obs, const char *instr)
-{
-    const char *at = instr && *instr ? strstr(obs, instr) : NULL;
-    const char *cut0 = obs + strlen(obs), *cut1 = cut0;
-    if (at) {
-        cut0 = at, cut1 = at + strlen(instr);
-        static const char *labels[] = { "Instruction: [SEP] ", "Instruction:\n", "Instruction: " };
-        for (size_t i = 0; i < EEF_ARRAY_LEN(labels); i++) {
-            size_t ll = strlen(labels[i]);
-            if ((size_t)(at - obs) >= ll && memcmp(at - ll, labels[i], ll) == 0) {
-                cut0 = at - ll;
-                break;
-            }
-        }
-        if (strncmp(cut1, " [SEP] ", 7) == 0) cut1 += 7;
-        else if (strncmp(cut1, " [SEP]", 6) == 0) cut1 += 6;
-    }
-    eef_buf b;
-    eef_buf_init(&b);
-    int fail = eef_buf_reserve(&b, strlen(obs)), rank = 0;
-    for (const char *p = obs, *field = obs; !fail && *p;) {
-        if (p == cut0) {
-            p = field = cut1;
-            continue;
-        }
-        size_t f;
-        if (p == field && is_item_id(p, f = field_len(p))) {
-            char tag[16];
-            snprintf(tag, sizeof tag, "#%d", ++rank);
-            fail = eef_buf_puts(&b, tag);
-            p += f;
-        } else if (strncmp(p, " [SEP] ", 7) == 0) {
-            fail = eef_buf_puts(&b, " | ");
-            p = field = p + 7;
-        } else {
-            fail = eef_buf_append(&b, p, 1);
-            p++;
-        }
-    }
-    if (fail) {
-        eef_buf_free(&b);
-        return NULL;
-    }
-    if (!b.len) { /* an empty observation: reserve left the buffer unterminated */
-        eef_buf_free(&b);
-        return eef_strdup("");
-    }
-    return b.data;
-}
-
-char *eef_prompt_render_action(const char *action, const char *obs)
-{
-    size_t n = strlen(action);
-    const char *br = strchr(action, '[');
-    int verb_ok = br && br > action;
-    for (const char *p = action; verb_ok && p < br; p++)
-        verb_ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
-    if (!verb_ok) return eef_strdup(action);
-    size_t v = (size_t)(br - action);
-    if (v + 1 == n) return eef_strndup(action, v); /* a free-text prefix "verb[" */
-    if (action[n - 1] != ']') return eef_strdup(action);
-    /* "verb[arg]" -> "verb arg"; a product id on the page -> "verb #rank" */
-    char id[EEF_ITEM_ID_LEN + 1] = "";
-    if (n - v - 2 == EEF_ITEM_ID_LEN) memcpy(id, br + 1, EEF_ITEM_ID_LEN);
-    int rank = eef_prompt_item_rank(obs, id);
-    char *out = eef_malloc(n + 16);
-    if (!out) return NULL;
-    memcpy(out, action, v);
-    out[v] = ' ';
-    if (rank) snprintf(out + v + 1, 16, "#%d", rank);
-    else {
-        memcpy(out + v + 1, br + 1, n - v - 2);
-        out[n - 1] = 0;
-    }
-    return out;
-}
-
 typedef struct {
     int *ids;
     size_t n, cap;
@@ -163,7 +47,8 @@ static eef_err encode(const eef_tokenizer *tok, const char *s, idvec *v)
     return eef_tok_encode(tok, s, strlen(s), &v->ids, &v->n, &v->cap);
 }
 
-static eef_err build(const eef_tokenizer *tok, const char *instruction, const char *const *obs,
+static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
+                     const char *instruction, const char *const *obs,
                      size_t n_obs, const char *const *acts, const int *act_mask, size_t n_acts,
                      int max_tokens, float ctx_w, eef_prompt *out)
 {
@@ -188,7 +73,7 @@ static eef_err build(const eef_tokenizer *tok, const char *instruction, const ch
             c = eef_malloc(48);
             if (c) snprintf(c, 48, "(as at step %zu)", seen + 1);
         } else {
-            c = eef_prompt_compact_obs(obs[i], instruction);
+            c = text->render_obs(obs[i], instruction);
         }
         if (!c) e = EEF_ENOMEM;
         else {
@@ -198,7 +83,7 @@ static eef_err build(const eef_tokenizer *tok, const char *instruction, const ch
         total += o[i].n;
     }
     for (size_t i = 0; !e && i < n_acts; i++) {
-        char *r = eef_prompt_render_action(acts[i], i < n_obs ? obs[i] : NULL);
+        char *r = text->render_action(acts[i], i < n_obs ? obs[i] : NULL);
         if (!r) e = EEF_ENOMEM;
         else {
             e = encode(tok, r, &a[i]);
@@ -257,11 +142,13 @@ static eef_err build(const eef_tokenizer *tok, const char *instruction, const ch
     return e;
 }
 
-eef_err eef_prompt_build(const eef_tokenizer *tok, const char *instruction,
-                         const char *const *obs, size_t n_obs, const char *const *acts,
-                         const int *act_mask, size_t n_acts, int max_tokens, eef_prompt *out)
+eef_err eef_prompt_build(const eef_tokenizer *tok, const eef_env_text *text,
+                         const char *instruction, const char *const *obs, size_t n_obs,
+                         const char *const *acts, const int *act_mask, size_t n_acts,
+                         int max_tokens, eef_prompt *out)
 {
-    return build(tok, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, 0.0f, out);
+    return build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, 0.0f,
+                 out);
 }
 
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
@@ -277,7 +164,8 @@ eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int ma
         acts[i] = t->steps[i].action;
         mask[i] = t->steps[i].mask;
     }
-    if (!e) e = build(tok, t->instruction, obs, n, acts, mask, n, max_tokens, ctx_weight, out);
+    if (!e) e = build(tok, eef_env_text_of(t->env), t->instruction, obs, n, acts, mask, n,
+                      max_tokens, ctx_weight, out);
     free(obs);
     free(acts);
     free(mask);
@@ -288,10 +176,11 @@ eef_err eef_prompt_corpus(const eef_traj *t, size_t n, eef_buf *out)
 {
     int fail = 0;
     for (size_t i = 0; i < n && !fail; i++) {
+        const eef_env_text *text = eef_env_text_of(t[i].env);
         if (t[i].instruction) fail = eef_buf_puts(out, t[i].instruction) || eef_buf_puts(out, "\n");
         for (size_t k = 0; k < t[i].n_steps && !fail; k++) {
-            char *o = eef_prompt_compact_obs(t[i].steps[k].obs, t[i].instruction);
-            char *a = eef_prompt_render_action(t[i].steps[k].action, t[i].steps[k].obs);
+            char *o = text->render_obs(t[i].steps[k].obs, t[i].instruction);
+            char *a = text->render_action(t[i].steps[k].action, t[i].steps[k].obs);
             fail = !o || !a || eef_buf_puts(out, o) || eef_buf_puts(out, "\n") ||
                    eef_buf_puts(out, a) || eef_buf_puts(out, "\n");
             free(o);

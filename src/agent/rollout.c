@@ -1,6 +1,8 @@
 /* rollout.c: running a policy in an environment, from a task's start or
  * from a restored state, one rollout or many over the threads. */
 #include "policy.h"
+#include "rollout_batch.h"
+#include "rollout_state.h"
 
 #include "dist/dist.h"
 
@@ -11,15 +13,10 @@
 #include <omp.h>
 #endif
 
-/* Observations and actions of the episode so far, as the policy sees them. */
-typedef struct {
-    eef_strlist obs, acts;
-} history;
-
 /* The restored prefix as the rollout records it: each action with the
  * observation it was taken in, as context (mask 0). */
 typedef struct {
-    history *h;
+    eef_history *h;
     eef_traj *out;
     const char *const *prefix;
 } prefix_record;
@@ -50,57 +47,119 @@ static eef_err fill_header(eef_episode *ep, const eef_rollout_spec *spec, eef_tr
     return EEF_OK;
 }
 
-eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *spec,
-                    eef_traj *out)
+eef_err eef_rollout_begin(eef_rollout_state *r, eef_episode *ep, const eef_rollout_spec *spec,
+                          eef_traj *out)
 {
-    const eef_env_ops *ops = ep->env->ops;
+    *r = (eef_rollout_state){ .ep = ep, .spec = spec, .out = out };
     eef_traj_init(out);
+    eef_buf_init(&r->action);
+    r->rng = eef_rng_make(spec->key);
+    const eef_env_ops *ops = ep->env->ops;
     eef_err e = fill_header(ep, spec, out);
-    eef_task task;
-    if (!e) e = ops->task(ep->env, spec->split, spec->index, &task);
-    history h = { 0 };
-    eef_actions valid = { 0 };
-    eef_buf action;
-    eef_buf_init(&action);
-    eef_step st = { 0 };
-    eef_rng rng = eef_rng_make(spec->key);
+    if (!e) e = ops->task(ep->env, spec->split, spec->index, &r->task);
     /* the state the rollout starts from: the task's start, then the prefix */
-    prefix_record rec = { &h, out, spec->prefix };
+    prefix_record rec = { &r->h, out, spec->prefix };
     eef_restore_watch w = { .before = record_prefix, .ctx = &rec };
     if (!e) {
         e = eef_env_restore_watch(ep, spec->split, spec->index, spec->prefix, spec->n_prefix, &w,
-                                  &st);
-        if (e) e = eef_fail_ctx(e, "rollout: prefix of task %s", task.id);
+                                  &r->st);
+        if (e) e = eef_fail_ctx(e, "rollout: prefix of task %s", r->task.id);
     }
-    if (!e && eef_strlist_push(&h.obs, st.obs)) e = EEF_ENOMEM;
-    /* then the policy */
-    while (!e && !st.done) {
-        e = ops->actions(ep, &valid);
-        if (e) break;
-        eef_context ctx = { .task = &task,
-                            .episode = spec->key,
-                            .obs = (const char *const *)h.obs.items,
-                            .acts = (const char *const *)h.acts.items,
-                            .n = h.acts.n,
-                            .valid = &valid };
-        e = actor->policy->ops->act(actor, &ctx, &rng, &action);
-        if (e) break;
-        const char *a = action.data ? action.data : "";
-        e = eef_traj_push(out, h.obs.items[h.obs.n - 1], a, 1);
-        if (!e) e = ops->step(ep, a, &st);
-        if (!e && (eef_strlist_push(&h.acts, a) || eef_strlist_push(&h.obs, st.obs))) e = EEF_ENOMEM;
-    }
-    if (!e) {
-        out->reward = st.reward;
-        out->win = st.reward >= 1.0 - 1e-9;
-        e = eef_traj_set(&out->final_obs, h.obs.items[h.obs.n - 1]);
-    }
-    eef_strlist_free(&h.obs);
-    eef_strlist_free(&h.acts);
-    eef_actions_free(&valid);
-    eef_buf_free(&action);
-    if (e) eef_traj_free(out);
+    if (!e && eef_strlist_push(&r->h.obs, r->st.obs)) e = EEF_ENOMEM;
     return e;
+}
+
+eef_err eef_rollout_want(eef_rollout_state *r, int *want)
+{
+    *want = 0;
+    if (r->st.done) return EEF_OK;
+    EEF_TRY(r->ep->env->ops->actions(r->ep, &r->valid));
+    r->ctx = (eef_context){ .task = &r->task,
+                            .episode = r->spec->key,
+                            .obs = (const char *const *)r->h.obs.items,
+                            .acts = (const char *const *)r->h.acts.items,
+                            .n = r->h.acts.n,
+                            .valid = &r->valid,
+                            .text = eef_env_text_of(r->ep->env->ops->name) };
+    *want = 1;
+    return EEF_OK;
+}
+
+eef_err eef_rollout_apply(eef_rollout_state *r)
+{
+    const char *a = r->action.data ? r->action.data : "";
+    eef_err e = eef_traj_push(r->out, r->h.obs.items[r->h.obs.n - 1], a, 1);
+    if (!e) e = r->ep->env->ops->step(r->ep, a, &r->st);
+    if (!e && (eef_strlist_push(&r->h.acts, a) || eef_strlist_push(&r->h.obs, r->st.obs))) e = EEF_ENOMEM;
+    return e;
+}
+
+eef_err eef_rollout_end(eef_rollout_state *r, eef_err e)
+{
+    if (!e) {
+        r->out->reward = r->st.reward;
+        r->out->win = r->st.reward >= 1.0 - 1e-9;
+        e = eef_traj_set(&r->out->final_obs, r->h.obs.items[r->h.obs.n - 1]);
+    }
+    eef_strlist_free(&r->h.obs);
+    eef_strlist_free(&r->h.acts);
+    eef_actions_free(&r->valid);
+    eef_buf_free(&r->action);
+    if (e) eef_traj_free(r->out);
+    return e;
+}
+
+eef_err eef_rollout(eef_episode *ep, eef_actor *actor, const eef_rollout_spec *spec,
+                    eef_traj *out)
+{
+    eef_rollout_state r;
+    eef_err e = eef_rollout_begin(&r, ep, spec, out);
+    int want;
+    while (!e && !(e = eef_rollout_want(&r, &want)) && want) {
+        e = actor->policy->ops->act(actor, &r.ctx, &r.rng, &r.action);
+        if (!e) e = eef_rollout_apply(&r);
+    }
+    return eef_rollout_end(&r, e);
+}
+
+/* What the threads of eef_rollout_batch share: the first error (lowest
+ * index: deterministic) and the progress bar. */
+typedef struct {
+    eef_dist_work *work;
+    eef_traj *out;
+    const char *label;
+    eef_progress prog;
+    eef_err first;
+    char first_msg[1024];
+    size_t first_at;
+    double wins, done_n;
+} batch_shared;
+
+static int batch_next(void *ctx, size_t *i) { return eef_dist_work_next(((batch_shared *)ctx)->work, i); }
+
+static void batch_done(void *ctx, size_t i, eef_err ei)
+{
+    batch_shared *b = ctx;
+    if (ei) {
+        eef_traj_init(&b->out[i]);
+#pragma omp critical(eef_rollout_err)
+        if (i < b->first_at) { /* report the lowest failing index: deterministic */
+            b->first = ei, b->first_at = i;
+            snprintf(b->first_msg, sizeof b->first_msg, "%s", eef_errmsg());
+        }
+    }
+    if (b->label) {
+        double w, d;
+#pragma omp critical(eef_rollout_prog)
+        {
+            b->wins += b->out[i].win;
+            b->done_n += 1;
+            w = b->wins, d = b->done_n;
+        }
+        eef_progress_note(&b->prog, "win %.1f%%", 100.0 * w / d);
+        /* only rank 0 shows its bar: it stands for all P ranks */
+        eef_progress_add(&b->prog, (double)eef_dist_size());
+    }
 }
 
 eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
@@ -109,56 +168,38 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
     /* the rollouts are shared out between the processes of an MPI job
      * (one process: all are ours); each process's threads take them one
      * at a time; at the end every process holds every trajectory */
-    eef_dist_work *work;
-    EEF_TRY(eef_dist_work_begin(n, &work));
+    batch_shared b = { .out = out, .label = label, .first_at = (size_t)-1 };
+    EEF_TRY(eef_dist_work_begin(n, &b.work));
     for (size_t i = 0; i < n; i++) eef_traj_init(&out[i]);
-    eef_progress prog;
-    if (label) eef_progress_begin(&prog, label, (double)n, "rollouts");
-    eef_err first = EEF_OK;
-    char first_msg[1024] = "";
-    size_t first_at = (size_t)-1;
-    double wins = 0, done_n = 0;
+    if (label) eef_progress_begin(&b.prog, label, (double)n, "rollouts");
+    const eef_rollout_lanes_io io = { batch_next, batch_done, &b };
 #pragma omp parallel
     {
-        eef_episode *ep = NULL;
-        eef_actor *actor = NULL;
-        eef_err e = env->ops->episode_open(env, &ep);
-        if (!e) e = policy->ops->actor_open(policy, &actor);
-        size_t i;
-        while (eef_dist_work_next(work, &i)) {
-            if (e) continue;
-            eef_err ei = eef_rollout(ep, actor, &specs[i], &out[i]);
-            if (ei) {
-                eef_traj_init(&out[i]);
-#pragma omp critical(eef_rollout_err)
-                if (i < first_at) { /* report the lowest failing index: deterministic */
-                    first = ei, first_at = i;
-                    snprintf(first_msg, sizeof first_msg, "%s", eef_errmsg());
-                }
+        eef_err e = EEF_OK;
+        if (eef_policy_model(policy)) {
+            /* the agent: several rollouts at once, decoded in lockstep */
+            e = eef_rollout_lanes(env, policy, specs, out, &io);
+        } else {
+            eef_episode *ep = NULL;
+            eef_actor *actor = NULL;
+            e = env->ops->episode_open(env, &ep);
+            if (!e) e = policy->ops->actor_open(policy, &actor);
+            size_t i;
+            while (batch_next(&b, &i)) {
+                if (e) continue;
+                batch_done(&b, i, eef_rollout(ep, actor, &specs[i], &out[i]));
             }
-            if (label) {
-                double w, d;
-#pragma omp critical(eef_rollout_prog)
-                {
-                    wins += out[i].win;
-                    done_n += 1;
-                    w = wins, d = done_n;
-                }
-                eef_progress_note(&prog, "win %.1f%%", 100.0 * w / d);
-                /* only rank 0 shows its bar: it stands for all P ranks */
-                eef_progress_add(&prog, (double)eef_dist_size());
-            }
+            if (actor) policy->ops->actor_close(actor);
+            if (ep) env->ops->episode_close(ep);
         }
         if (e) {
 #pragma omp critical(eef_rollout_err)
-            if (!first) {
-                first = e, first_at = 0;
-                snprintf(first_msg, sizeof first_msg, "%s", eef_errmsg());
+            if (!b.first) {
+                b.first = e, b.first_at = 0;
+                snprintf(b.first_msg, sizeof b.first_msg, "%s", eef_errmsg());
             }
         }
-        if (actor) policy->ops->actor_close(actor);
-        if (ep) env->ops->episode_close(ep);
     }
-    if (label) eef_progress_end(&prog);
-    return eef_dist_work_end(work, out, first, first_at, first_msg);
+    if (label) eef_progress_end(&b.prog);
+    return eef_dist_work_end(b.work, out, b.first, b.first_at, b.first_msg);
 }

@@ -8,6 +8,7 @@
 #define EEF_CLI_H
 
 #include "core/core.h"
+#include "traj/traj.h"
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STR } cli_opt_type;
 
@@ -39,6 +40,15 @@ int cli_error(const char *cmd);
 /* Applies --threads and --quiet style globals; call once per command. */
 void cli_set_threads(long threads);
 
+/* eef train --model M --lora R | --full (train_model.c). */
+typedef struct {
+    const char *model, *out, *lora_targets;
+    long lora_rank, batch, seq, steps, seed, save_every;
+    double lora_alpha, lr, weight_decay, warmup, epochs;
+    int full, resume;
+} train_model_args;
+int cmd_train_model(const train_model_args *a, const eef_trajset *ts);
+
 typedef int (*cli_fn)(int argc, char **argv);
 typedef struct {
     const char *name;
@@ -61,6 +71,7 @@ CLI_CMD(cmd_stats);
 CLI_CMD(cmd_run);
 CLI_CMD(cmd_compare);
 CLI_CMD(cmd_demo);
+CLI_CMD(cmd_paper);
 CLI_CMD(cmd_serve);
 CLI_CMD(cmd_env_serve);
 CLI_CMD(cmd_export);

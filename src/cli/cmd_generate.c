@@ -53,7 +53,7 @@ int cmd_generate(int argc, char **argv)
     long max_new = 128, seed = 1, threads = 0;
     double temp = 1.0, top_p = 1.0;
     const cli_opt opts[] = {
-        { "--model", OPT_STR, &model, "PATH", "model (.eefm or Hugging Face directory)", 0, 0 },
+        { "--model", OPT_STR, &model, "PATH", "model (.eefm, Hugging Face directory or .gguf)", 0, 0 },
         { "--prompt", OPT_STR, &prompt, "TEXT", "text to continue", 0, 0 },
         { "--ids", OPT_STR, &id_list, "I,J,..", "prompt as token ids (prints ids)", 0, 0 },
         { "--special", OPT_FLAG, &special, NULL,

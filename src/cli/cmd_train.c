@@ -10,10 +10,21 @@
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *preset = "small", *init = NULL, *tok_path = NULL;
+    const char *model = NULL, *lora_targets = NULL;
     long steps = 0, batch = 8, seq = 0, vocab = 2048, seed = 1, threads = 0, save_every = 100;
-    double lr = 2e-3, epochs = 4, wd = 0.05, warmup = 0, ctx_weight = 0;
-    int resume = 0, skip_bad = 0, quiet = 0, lm = 0;
+    long lora = 0;
+    double lr = 0, epochs = 4, wd = 0.05, warmup = 0, ctx_weight = 0, lora_alpha = 0;
+    int resume = 0, skip_bad = 0, quiet = 0, full = 0;
     const cli_opt opts[] = {
+        { "--model", OPT_STR, &model, "DIR", "tune this model (Hugging Face directory or .eefm) "
+          "with --lora or --full", 0, 0 },
+        { "--lora", OPT_INT, &lora, "R", "LoRA adapters of rank R on a frozen base (--out: a "
+          "PEFT directory)", 1, 4096 },
+        { "--lora-alpha", OPT_DOUBLE, &lora_alpha, "A", "LoRA scale alpha / R (default 2 R)", 1e-3, 1e6 },
+        { "--lora-targets", OPT_STR, &lora_targets, "LIST",
+          "projections with adapters (default q,k,v,o,gate,up,down)", 0, 0 },
+        { "--full", OPT_FLAG, &full, NULL, "full fine-tuning of --model (--out: a Hugging Face "
+          "directory)", 0, 0 },
         { "--data", OPT_STR, &data, "FILE", "trajectories (.jsonl) to train on", 0, 0 },
         { "--out", OPT_STR, &out, "FILE", "model to write (.eefm; optimizer state in .eefo)", 0, 0 },
         { "--preset", OPT_STR, &preset, "NAME", "model preset: tiny, small, base", 0, 0 },
@@ -24,20 +35,21 @@ int cmd_train(int argc, char **argv)
         { "--epochs", OPT_DOUBLE, &epochs, "X", "passes over the data", 0.01, 10000 },
         { "--batch", OPT_INT, &batch, "B", "rows per batch", 1, 4096 },
         { "--seq", OPT_INT, &seq, "T", "positions per row (0: the model's context)", 0, 1 << 20 },
-        { "--lr", OPT_DOUBLE, &lr, "X", "peak learning rate", 1e-7, 1 },
+        { "--lr", OPT_DOUBLE, &lr, "X", "peak learning rate (default 2e-3; with --model: 2e-4 "
+          "LoRA, 2e-5 full)", 1e-7, 1 },
         { "--weight-decay", OPT_DOUBLE, &wd, "X", "AdamW weight decay", 0, 1 },
         { "--warmup", OPT_DOUBLE, &warmup, "N", "warmup steps (0: 5% of the steps)", 0, 1e9 },
         { "--seed", OPT_INT, &seed, "S", "seed (weights, data order)", 0, __LONG_MAX__ },
         { "--save-every", OPT_INT, &save_every, "N", "checkpoint every N steps", 1, 100000000 },
         { "--resume", OPT_FLAG, &resume, NULL, "continue from --out and its .eefo", 0, 0 },
-        { "--lm", OPT_FLAG, &lm, NULL, "loss on every token (pretraining on environment text)", 0, 0 },
         { "--ctx-weight", OPT_DOUBLE, &ctx_weight, "W", "loss weight of the instruction and observations", 0, 1 },
         { "--skip-bad", OPT_FLAG, &skip_bad, NULL, "report and skip malformed lines", 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores)", 0, 1024 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bar", 0, 0 },
         { 0 },
     };
-    const cli_spec spec = { "train", "--data FILE.jsonl --out M.eefm [options]",
+    const cli_spec spec = { "train", "--data FILE.jsonl --out M.eefm [options]\n"
+                            "       eef train --model DIR --data FILE.jsonl --lora R|--full --out DIR",
                             "train a model on trajectories (loss on the actions' mask)", opts, 0, 0 };
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 0 : rc;
@@ -63,6 +75,18 @@ int cmd_train(int argc, char **argv)
     char wline[1600];
     eef_world_describe(&world, wline, sizeof wline);
     fprintf(stderr, "eef train: %s: %s\n", data, wline);
+    if (model || lora || full) {
+        if (!model) {
+            fprintf(stderr, "eef train: --lora and --full tune an existing model: give --model\n");
+            eef_trajset_free(&ts);
+            return 2;
+        }
+        train_model_args ta = { model, out, lora_targets, lora, batch, seq, steps, seed,
+                                save_every, lora_alpha, lr, wd, warmup, epochs, full, resume };
+        rc = cmd_train_model(&ta, &ts);
+        eef_trajset_free(&ts);
+        return rc;
+    }
     eef_model *m = NULL;
     eef_adamw *opt = NULL;
     /* half-written checkpoints of a killed earlier run */
@@ -98,11 +122,10 @@ int cmd_train(int argc, char **argv)
     tc.seq_len = seq > 0 ? (int)seq : (m ? m->cfg.max_ctx : 1024);
     tc.epochs = epochs;
     tc.steps = steps;
-    tc.opt.lr = lr;
+    tc.opt.lr = lr > 0 ? lr : 2e-3;
     tc.opt.weight_decay = wd;
     tc.opt.warmup = (long)warmup;
     tc.seed = (uint64_t)seed;
-    tc.lm = lm;
     tc.ctx_weight = ctx_weight;
     tc.label = "train";
     tc.resume = opt;

@@ -1,9 +1,10 @@
 /* eef version: what this binary is and what it runs on. */
 #include "cli.h"
 
+#include "dist/dist.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include "dist/dist.h"
 
 #ifdef EEF_HAVE_BLAS
 #include <cblas.h>

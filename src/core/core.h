@@ -136,14 +136,20 @@ uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
 #define EEF_STREAM_RFT        0x4F70000ULL /* + iteration: (task, rollout) a rollout from
                                               the task's start */
 #define EEF_STREAM_EEF        0xEEF0000ULL /* + iteration: (task * 4096 + t, rollout) a
-                                              rollout from a failed expert trajectory's s_t */
+                                              rollout from a failed expert trajectory's s_t
+                                              (rollout ^ hash(expert) for the failures of
+                                              a run's second expert on) */
 #define EEF_STREAM_ITER_TRAIN 0x17E4ULL    /* (iteration, 0) an iteration's training seed */
-#define EEF_STREAM_EPOCH      0x7a11ULL    /* on a training seed, (epoch, 0): its shuffle */
+#define EEF_STREAM_EPOCH      0x7a11ULL    /* on a training seed, (epoch, 0): its shuffle;
+                                              (epoch, 1): ETO's pair order */
+#define EEF_STREAM_ETO        0xE7070000ULL /* + round: (task, 0) ETO's rollout from the
+                                               task's start */
 #define EEF_STREAM_GENERATE   0x6E7ULL     /* (0, 0) eef generate's sampling */
 #define EEF_STREAM_SERVE      0x5E87EULL   /* (0, 0) on a request's seed, or (1, n) on 0 for
                                               the n-th request without one: its sampling */
 /* nn/ */
 #define EEF_STREAM_MODEL_INIT 0x1417ULL    /* (tensor, 0) a new model's initial weights */
+#define EEF_STREAM_LORA_INIT  0x10aULL     /* (layer, matrix) a new LoRA adapter's A */
 /* eval/ */
 #define EEF_STREAM_EVAL       0xE7A1ULL    /* (split, task) an evaluation rollout */
 #define EEF_STREAM_SCORE_CI   0xB007ULL    /* (tier + 1, n) a score interval's bootstrap */
@@ -154,6 +160,11 @@ uint64_t eef_hash_bytes(uint64_t h, const void *p, size_t n);
 #define EEF_STREAM_HOUSE_EXPERT 0x657870657274ULL /* "expert": on a rollout's key,
                                                      (profile's stream, 0) the house
                                                      expert's character in it */
+#define EEF_STREAM_SHOP_HABITS  0x686162697473ULL /* "habits": on a rollout's key, (0, 0)
+                                                     the shop expert's habits in it */
+#define EEF_STREAM_SHOP_EXPERT  0x73747265616dULL /* "stream": on a rollout's key,
+                                                     (profile's stream > 0, position)
+                                                     the shop expert's draws of one call */
 /* env/ */
 #define EEF_STREAM_HOUSE      0x686f757365ULL        /* "house": (split, index) a task */
 #define EEF_STREAM_SHOP_GEN   0x53484F5047454EULL    /* "SHOPGEN": (0, 0) a catalogue */
@@ -225,6 +236,8 @@ char *eef_path_join(char *out, size_t cap, const char *a, const char *b);
 struct cJSON;
 eef_err eef_json_parse(const char *text, size_t len, const char *where,
                        struct cJSON **out);
+/* A whole file as one JSON value (errors name the path). */
+eef_err eef_json_read_file(const char *path, struct cJSON **out);
 eef_err eef_json_str(const struct cJSON *obj, const char *key,
                      const char *where, const char **out);
 eef_err eef_json_num(const struct cJSON *obj, const char *key,
@@ -241,7 +254,12 @@ eef_err eef_json_opt_num(const struct cJSON *obj, const char *key,
 /* Checks that `s` (length n) is valid UTF-8 without NUL bytes. */
 int eef_utf8_valid(const char *s, size_t n);
 
-/* Reads a file line by line (any length), counting lines for messages. */
+/* Reads a file line by line (any length), counting lines for messages.
+ * Lines are read in chunks of EEF_LINES_CHUNK - 1 bytes; each chunk is
+ * pre-filled (that is how a NUL inside a line is told from its end), so a
+ * small chunk keeps short lines cheap: 64 KiB made each line of a few
+ * hundred bytes cost a 64 KiB fill. */
+#define EEF_LINES_CHUNK 4096
 typedef struct {
     FILE *f;
     const char *path;

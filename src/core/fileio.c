@@ -265,7 +265,7 @@ eef_err eef_lines_next(eef_lines *lr, char **line, size_t *len)
     eef_buf_clear(&lr->buf);
     *line = NULL;
     *len = 0;
-    char chunk[65536];
+    char chunk[EEF_LINES_CHUNK];
     int any = 0, ended = 0;
     /* whole chunks with fgets.  A line may hold NUL bytes, which hide the
      * length from strlen: the chunk is pre-filled with '\n', so the first

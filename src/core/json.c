@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Bytes of s[0..n) before the first invalid UTF-8 sequence or NUL (n
@@ -77,6 +78,17 @@ eef_err eef_json_parse(const char *text, size_t len, const char *where, cJSON **
     }
     *out = j;
     return EEF_OK;
+}
+
+eef_err eef_json_read_file(const char *path, cJSON **out)
+{
+    char *text;
+    size_t len;
+    *out = NULL;
+    EEF_TRY(eef_read_file(path, &text, &len));
+    eef_err e = eef_json_parse(text, len, path, out);
+    free(text);
+    return e;
 }
 
 static const cJSON *field(const cJSON *obj, const char *key)

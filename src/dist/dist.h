@@ -60,17 +60,14 @@ eef_err eef_dist_allgather(const void *mine, size_t len, char **all, size_t *all
                            size_t *len_of);
 
 /* ------------------------------------------------------------ rollouts
- * A batch of n work items (rollouts) shared out between the ranks.
- *   static:  rank r takes items r, r + P, r + 2P, ... (P ranks); no
- *            messages while working;
- *   dynamic: rank 0 hands out chunks of items on request, so a slow rank
- *            takes fewer; costs a message per chunk.
- * eef_dist_work_next is thread-safe: the OpenMP threads of a rank call it
- * to take their next item (an atomic counter in one process). */
-typedef enum { EEF_DIST_STATIC = 0, EEF_DIST_DYNAMIC = 1 } eef_dist_schedule;
-void eef_dist_set_schedule(eef_dist_schedule s);
-eef_dist_schedule eef_dist_get_schedule(void);
-eef_err eef_dist_schedule_parse(const char *s, eef_dist_schedule *out);
+ * A batch of n work items (rollouts) shared out between the ranks: rank r
+ * takes items r, r + P, r + 2P, ... (P ranks), with no message while
+ * working; the K rollouts of a task interleave over the ranks, so their
+ * shares are alike.  (A dynamic schedule, rank 0 handing out chunks on
+ * request, was measured slower on 2 ranks, 124.8 vs 148.1 rollouts/s, and
+ * removed: docs/scaling.md.)  eef_dist_work_next is thread-safe: the
+ * OpenMP threads of a rank call it to take their next item (an atomic
+ * counter). */
 
 typedef struct eef_dist_work eef_dist_work;
 eef_err eef_dist_work_begin(size_t n, eef_dist_work **out);

@@ -1,9 +1,8 @@
 /* mpi_comm.c: the process group on Open MPI (built only with make MPI=1).
  *
- * MPI is started with MPI_THREAD_SERIALIZED: the collectives are called
- * by the main thread outside OpenMP regions, and the dynamic rollout
- * schedule lets any OpenMP thread send or receive, one at a time under
- * the batch's lock.  Errors are returned (MPI_ERRORS_RETURN on our
+ * MPI is started with MPI_THREAD_SERIALIZED (FUNNELED would do: the
+ * collectives are called by the main thread outside OpenMP regions).
+ * Errors are returned (MPI_ERRORS_RETURN on our
  * communicator) so that they reach the user as eef messages; a rank that
  * fails ends the job in eef_dist_finish. */
 #include "dist_internal.h"
@@ -15,7 +14,7 @@
 
 /* Our own communicator: its traffic never mixes with anyone else's. */
 MPI_Comm dist_comm = MPI_COMM_NULL;
-static int rank_, size_ = 1, started_by_us, serialized;
+static int rank_, size_ = 1, started_by_us;
 static char backend[160] = "none";
 
 static eef_err mpi_fail(int rc, const char *what)
@@ -38,7 +37,6 @@ eef_err eef_dist_init(int *argc, char ***argv)
     } else {
         MPI_Query_thread(&provided);
     }
-    serialized = provided >= MPI_THREAD_SERIALIZED;
     int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dist_comm);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Comm_dup");
     MPI_Comm_set_errhandler(dist_comm, MPI_ERRORS_RETURN);
@@ -50,10 +48,6 @@ eef_err eef_dist_init(int *argc, char ***argv)
     /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
     lib[strcspn(lib, ",\n")] = 0;
     snprintf(backend, sizeof backend, "mpi (%.100s, %d rank%s)", lib, size_, size_ == 1 ? "" : "s");
-    if (!serialized && size_ > 1 && eef_dist_get_schedule() == EEF_DIST_DYNAMIC) {
-        eef_warn("MPI gives no MPI_THREAD_SERIALIZED: the dynamic rollout schedule is off");
-        eef_dist_set_schedule(EEF_DIST_STATIC);
-    }
     return EEF_OK;
 }
 

@@ -13,34 +13,19 @@ eef_err eef_dist_work_begin(size_t n, eef_dist_work **out)
     w->n = n;
     w->rank = eef_dist_rank();
     w->size = eef_dist_size();
-    w->sched = w->size > 1 ? eef_dist_get_schedule() : EEF_DIST_STATIC;
     atomic_init(&w->next, 0);
-    pthread_mutex_init(&w->lock, NULL);
     w->mine = eef_calloc(n ? n : 1, 1);
     if (!w->mine) {
-        pthread_mutex_destroy(&w->lock);
         free(w);
         return EEF_ENOMEM;
     }
     *out = w;
-#ifdef EEF_HAVE_MPI
-    /* a failure here is reported by eef_dist_work_end, which every rank
-     * reaches: returning early would leave the others waiting */
-    if (w->sched == EEF_DIST_DYNAMIC) (void)dist_dynamic_start(w);
-#endif
     return EEF_OK;
 }
 
 int eef_dist_work_next(eef_dist_work *w, size_t *item)
 {
-#ifdef EEF_HAVE_MPI
-    if (w->sched == EEF_DIST_DYNAMIC) {
-        if (!dist_dynamic_next(w, item)) return 0;
-        w->mine[*item] = 1;
-        return 1;
-    }
-#endif
-    /* static: this rank's k-th item is rank + k * size */
+    /* this rank's k-th item is rank + k * size */
     size_t k = atomic_fetch_add(&w->next, 1);
     if (k >= w->n) return 0;
     size_t i = (size_t)w->rank + k * (size_t)w->size;
@@ -110,16 +95,6 @@ eef_err eef_dist_work_end(eef_dist_work *w, eef_traj *out, eef_err err, size_t e
                           const char *msg)
 {
     eef_err e = EEF_OK;
-#ifdef EEF_HAVE_MPI
-    if (w->sched == EEF_DIST_DYNAMIC) e = dist_dynamic_stop(w);
-#endif
-    /* a local failure to take part counts as this rank's error */
-    char local_msg[1024];
-    if (e && !err) {
-        err = e, err_at = 0;
-        snprintf(local_msg, sizeof local_msg, "%s", eef_errmsg());
-        msg = local_msg;
-    }
     rank_error first = { err ? (uint64_t)err_at : UINT64_MAX, (uint32_t)err, "" };
     if (err) snprintf(first.msg, sizeof first.msg, "%s", msg ? msg : "");
     unsigned char *have = NULL;
@@ -156,7 +131,6 @@ eef_err eef_dist_work_end(eef_dist_work *w, eef_traj *out, eef_err err, size_t e
         for (size_t i = 0; i < w->n; i++) eef_traj_free(&out[i]);
     free(have);
     free(w->mine);
-    pthread_mutex_destroy(&w->lock);
     free(w);
     return e;
 }

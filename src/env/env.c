@@ -1,9 +1,54 @@
-/* env.c: what all environments share: opening by name, restore by
- * replay, option strings, names of splits and tiers. */
+/* env.c: what all environments share: the registry (opening by name, the
+ * text by name), restore by replay, option strings, names of splits and
+ * tiers. */
 #include "env.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The registry: the Makefile passes EEF_ENV_KINDS, X(folder) for each
+ * folder of src/env/, and each folder defines eef_env_kind_<folder>. */
+#ifndef EEF_ENV_KINDS
+#error "EEF_ENV_KINDS (X(shop) X(house) ...) is set by the Makefile"
+#endif
+#define X(k) extern const eef_env_kind eef_env_kind_##k;
+EEF_ENV_KINDS
+#undef X
+static const eef_env_kind *const kinds[] = {
+#define X(k) &eef_env_kind_##k,
+    EEF_ENV_KINDS
+#undef X
+};
+
+/* The kind `name` opens ("remote:URL" is the kind "remote:" with its
+ * argument) or NULL; a trajectory's env name, "remote", is its kind's too. */
+static const eef_env_kind *find_kind(const char *name, const char **arg)
+{
+    for (size_t i = 0; name && i < EEF_ARRAY_LEN(kinds); i++) {
+        const char *k = kinds[i]->name;
+        size_t n = strlen(k);
+        if (n && k[n - 1] == ':') {
+            if (strncmp(name, k, n) == 0) return *arg = name + n, kinds[i];
+            if (strncmp(name, k, n - 1) == 0 && !name[n - 1]) return *arg = NULL, kinds[i];
+        } else if (strcmp(name, k) == 0) {
+            return *arg = NULL, kinds[i];
+        }
+    }
+    return NULL;
+}
+
+/* Text of no registered environment reads as WebShop's pages: the format
+ * of AgentGym's WebShop, and it leaves other text as it is (but for the
+ * instruction it cuts). */
+#define DEFAULT_TEXT_KIND "shop"
+
+const eef_env_text *eef_env_text_of(const char *env_name)
+{
+    const char *arg;
+    const eef_env_kind *k = find_kind(env_name, &arg);
+    if (!k) k = find_kind(DEFAULT_TEXT_KIND, &arg);
+    return k ? k->text : kinds[0]->text;
+}
 
 const char *eef_split_name(eef_split s) { return s == EEF_SPLIT_TEST ? "test" : "train"; }
 
@@ -48,11 +93,15 @@ int eef_actions_allows(const eef_actions *a, const char *action)
 eef_err eef_env_open(const char *name, const char *options, uint64_t seed, eef_env **out)
 {
     *out = NULL;
-    if (strcmp(name, "shop") == 0) return eef_shop_open(options, seed, out);
-    if (strcmp(name, "house") == 0) return eef_house_open(options, seed, out);
-    if (strncmp(name, "remote:", 7) == 0)
-        return eef_remote_open(name + 7, options, out);
-    return eef_fail(EEF_EINVAL, "unknown environment '%s' (shop, house or remote:URL)", name);
+    const char *arg;
+    const eef_env_kind *k = find_kind(name, &arg);
+    if (k && (arg || k->name[strlen(k->name) - 1] != ':')) return k->open(arg, options, seed, out);
+    char known[256] = "";
+    for (size_t i = 0, n = 0; i < EEF_ARRAY_LEN(kinds); i++)
+        n += (size_t)snprintf(known + n, n < sizeof known ? sizeof known - n : 0, "%s%s",
+                              i == 0 ? "" : i + 1 < EEF_ARRAY_LEN(kinds) ? ", " : " or ",
+                              kinds[i]->usage);
+    return eef_fail(EEF_EINVAL, "unknown environment '%s' (%s)", name, known);
 }
 
 void eef_env_close(eef_env *env)

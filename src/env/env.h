@@ -96,7 +96,8 @@ struct eef_episode {
     eef_env *env;
 };
 
-/* Opens an environment by name: "shop", "house" or "remote:URL".
+/* Opens an environment by its registered name: "shop", "house" or
+ * "remote:URL".
  * `options` is a comma-separated key=value list understood by that
  * environment (e.g. "products=2000,train=1500,test=500"), or NULL; unknown
  * keys are an error.  `seed` makes generated worlds reproducible. */
@@ -148,38 +149,55 @@ eef_err eef_env_key_actions(eef_env *env, eef_split split, size_t index,
 typedef eef_err (*eef_option_fn)(const char *key, const char *value, void *ctx);
 eef_err eef_env_options(const char *options, eef_option_fn fn, void *ctx);
 
-/* Constructors of the built-in environments. */
-eef_err eef_shop_open(const char *options, uint64_t seed, eef_env **out);
+/* ------------------------------------------------------------ text
+ * How an environment's text reads to an agent.  A prompt (agent/prompt.c)
+ * shows observations and actions as their environment renders them, and
+ * tables count actions by the kind it names: agent/, traj/ and tune/ ask
+ * here and know no environment's page format. */
+typedef struct {
+    /* The observation as a prompt shows it (malloc'd; NULL: out of memory):
+     * without the task's instruction, which the prompt states once. */
+    char *(*render_obs)(const char *obs, const char *instruction);
+    /* An action as the model writes it, answering observation obs (NULL:
+     * none) (malloc'd).  A free-text prefix ("search[") renders as what
+     * the model writes before the text. */
+    char *(*render_action)(const char *action, const char *obs);
+    /* The kind of an action for tables, at most cap - 1 bytes:
+     * "search", "click[Buy Now]", "go to", "(empty)". */
+    void (*action_kind)(const char *action, char *out, size_t cap);
+} eef_env_text;
 
-/* Shop analysis (tests, reports, EEF's important states); EEF_EINVAL for
- * other environments.  The oracle reads the catalogue and writes a winning
- * action sequence for the task (search, Next > to the first winning
- * product's page, open it, pick matching options, Buy Now).  key_actions
- * replays `actions` from the task's start and sets is_key[i] = 1 for the
- * steps of a correct solution: a Next > towards the first page holding a
- * winning product, opening a winning product, choosing an option value
- * that counts for the goal on a winning product, and a winning Buy Now. */
-eef_err eef_shop_oracle(eef_env *env, eef_split split, size_t index, eef_strlist *actions);
-eef_err eef_shop_key_actions(eef_env *env, eef_split split, size_t index,
-                             const char *const *actions, size_t n, unsigned char *is_key);
-eef_err eef_house_open(const char *options, uint64_t seed, eef_env **out);
-eef_err eef_remote_open(const char *url, const char *options, eef_env **out);
+/* The text of an environment by the name its trajectories carry ("shop",
+ * "house", "remote", or "remote:URL"); for NULL or a name no environment
+ * registered (a served model, a file from elsewhere), the WebShop page
+ * text, which leaves any other environment's text as it is but for the
+ * instruction it cuts. */
+const eef_env_text *eef_env_text_of(const char *env_name);
 
-/* Analysis helpers of the household world (env/house, docs/house.md).
- * The task's type: "pick", "clean", "heat", "cool", "look" or "pick_two"
- * (ALFWorld's six), or NULL when env is not "house" or there is no such task. */
-const char *eef_house_task_type(const eef_env *env, eef_split split, size_t index);
-/* A winning action sequence found by reading the hidden world (a perfect
- * player; wins every task well within the step limit). */
-eef_err eef_house_oracle(eef_env *env, eef_split split, size_t index, eef_strlist *actions);
-/* Replays `actions` on the task and sets key[i] = 1 when action i is one a
- * correct solution also needs: taking an object of the goal's type, opening
- * a receptacle that holds one or the goal's receptacle (when openable), the
- * goal's heat / cool / clean of it, putting
- * it (in the required state) in a receptacle of the goal's type, turning on
- * the desk lamp of a look task.  Invalid actions are 0.  Fails like
- * eef_env_restore when the episode ends before the last action. */
-eef_err eef_house_key_actions(eef_env *env, eef_split split, size_t index,
-                              const char *const *actions, size_t n, unsigned char *key);
+/* Helpers for the texts of text-game environments: an observation without
+ * the instruction's first occurrence; "verb[arg]" as "verb arg" and
+ * "verb[" as "verb" (else the action as it is); the verb of an action
+ * as its kind (its first word lowercased, or "go to": ALFWorld's two-word
+ * verb; "(empty)"). */
+char *eef_text_cut_instruction(const char *obs, const char *instruction);
+char *eef_text_render_verb(const char *action);
+/* The length of the verb of "verb[...]" (letters and '_', at least one),
+ * else 0. */
+size_t eef_text_verb_len(const char *action);
+void eef_text_verb_kind(const char *action, char *out, size_t cap);
+
+/* ------------------------------------------------------------ registry
+ * Every folder X of src/env/ defines `const eef_env_kind eef_env_kind_X`;
+ * the build lists the folders (Makefile: EEF_ENV_KINDS), so an environment
+ * added in its own folder is known by name with no edit elsewhere. */
+typedef struct {
+    const char *name;   /* "shop"; a name ending in ':' ("remote:") takes an
+                           argument after it ("remote:http://...") */
+    const char *usage;  /* how --env names it: "shop", "remote:URL" */
+    /* arg: what follows a ':' name (NULL otherwise); options and seed as
+     * for eef_env_open */
+    eef_err (*open)(const char *arg, const char *options, uint64_t seed, eef_env **out);
+    const eef_env_text *text;
+} eef_env_kind;
 
 #endif

@@ -495,7 +495,17 @@ static void fmt_p(double p, char *out, size_t cap)
 static void block_text(const block *b, int heading, eef_buf *out)
 {
     if (heading) eef_buf_printf(out, "== iteration %ld\n", b->iter);
-    eef_buf_printf(out, "%-8s %4s %4s %6s  %-20s  %5s  %5s  %5s  %5s  %s\n", "method", "iter",
+    /* columns as wide as the longest method name (8 at least) and pair */
+    int wm = 8, wp = 16;
+    for (size_t m = 0; m < b->nm; m++) {
+        int l = (int)strlen(b->method[m]);
+        if (l > wm) wm = l;
+    }
+    for (size_t k = 0; k < b->np; k++) {
+        int l = (int)(strlen(b->method[b->pair[k].a]) + strlen(b->method[b->pair[k].b]) + 3);
+        if (l > wp) wp = l;
+    }
+    eef_buf_printf(out, "%-*s %4s %4s %6s  %-20s  %5s  %5s  %5s  %5s  %s\n", wm, "method", "iter",
                    "runs", "tasks", "test win % [95% CI]", "score", "easy", "medium", "hard",
                    "train solved");
     for (size_t m = 0; m < b->nm; m++) {
@@ -505,14 +515,14 @@ static void block_text(const block *b, int heading, eef_buf *out)
         char it[32];
         eef_wilson((size_t)p->k[0], (size_t)p->n[0], &lo, &hi);
         iter_label(p, m == 0, it, sizeof it);
-        eef_buf_printf(out, "%-8s %4s %4d %6.0f  %5.1f [%5.1f,%5.1f]  %5.1f", b->method[m], it,
+        eef_buf_printf(out, "%-*s %4s %4d %6.0f  %5.1f [%5.1f,%5.1f]  %5.1f", wm, b->method[m], it,
                        p->runs, p->n[0], rate(p->k[0], p->n[0]), 100 * lo, 100 * hi,
                        p->n[0] ? p->score / p->n[0] : 0);
         for (int i = 1; i < 4; i++) eef_buf_printf(out, "  %5.1f", rate(p->k[i], p->n[i]));
         eef_buf_printf(out, "  %6.0f/%-6.0f\n", p->solved, p->tasks);
     }
     if (!b->np) return;
-    eef_buf_printf(out, "\n%-16s %5s %6s  %-20s  %-20s  %6s %6s  %8s\n", "A - B", "seeds", "tasks",
+    eef_buf_printf(out, "\n%-*s %5s %6s  %-20s  %-20s  %6s %6s  %8s\n", wp, "A - B", "seeds", "tasks",
                    "win % A-B [95% CI]", "P(A > B) [95% CI]", "A only", "B only", "p");
     for (size_t k = 0; k < b->np; k++) {
         const pair_row *p = &b->pair[k];
@@ -526,8 +536,8 @@ static void block_text(const block *b, int heading, eef_buf *out)
             else snprintf(name, sizeof name, "%s - %s", b->method[p->a], b->method[p->b]),
                  snprintf(ns, sizeof ns, "%zu", seeds);
             fmt_p(e->p, pv, sizeof pv);
-            eef_buf_printf(out, "%-16s %5s %6zu  %+5.1f [%+5.1f, %+5.1f]  %5.3f [%5.3f, %5.3f]  %6zu %6zu  %8s\n",
-                           name, ns, e->n, 100 * e->diff, 100 * e->diff_lo, 100 * e->diff_hi,
+            eef_buf_printf(out, "%-*s %5s %6zu  %+5.1f [%+5.1f, %+5.1f]  %5.3f [%5.3f, %5.3f]  %6zu %6zu  %8s\n",
+                           wp, name, ns, e->n, 100 * e->diff, 100 * e->diff_lo, 100 * e->diff_hi,
                            e->poi, e->poi_lo, e->poi_hi, e->a_only, e->b_only, pv);
         }
     }

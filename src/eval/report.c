@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static eef_err read_json_file(const char *path, cJSON **out)
-{
-    char *data;
-    size_t len;
-    EEF_TRY(eef_read_file(path, &data, &len));
-    eef_err e = eef_json_parse(data, len, path, out);
-    free(data);
-    return e;
-}
-
 void eef_run_view_free(eef_run_view *v)
 {
     free(v->dir);
@@ -36,7 +26,7 @@ eef_err eef_run_view_load(const char *dir, eef_run_view *v)
     char p[1024];
     v->dir = eef_strdup(dir);
     eef_err e = v->dir ? EEF_OK : EEF_ENOMEM;
-    if (!e) e = read_json_file(eef_path_join(p, sizeof p, dir, "config.json"), &v->config);
+    if (!e) e = eef_json_read_file(eef_path_join(p, sizeof p, dir, "config.json"), &v->config);
     const char *m = "?";
     if (!e) e = eef_json_str(v->config, "method", p, &m);
     /* a run's row in comparisons: its label when it has one (two rows of
@@ -45,7 +35,7 @@ eef_err eef_run_view_load(const char *dir, eef_run_view *v)
     if (!e && label && *label) m = label;
     if (!e) v->method = eef_strdup(m);
     if (!e && eef_file_exists(eef_path_join(p, sizeof p, dir, "expert.json")))
-        e = read_json_file(p, &v->expert);
+        e = eef_json_read_file(p, &v->expert);
     eef_lines lr;
     if (!e) e = eef_lines_open(&lr, eef_path_join(p, sizeof p, dir, "metrics.jsonl"));
     if (e) {
@@ -109,9 +99,45 @@ double eval_num(const cJSON *o, const char *path)
     return cJSON_IsNumber(cur) ? cur->valuedouble : NAN;
 }
 
-static void row_text(eef_buf *b, const char *name, const char *method, const char *iter,
-                     const cJSON *test, double solved, double tasks, double rollouts, double wall)
+/* A row of the comparison: the expert's (of the first run that has one),
+ * then one per iteration of each run.  NAN: not known. */
+typedef struct {
+    const char *name, *method, *iter;
+    const cJSON *test;
+    double solved, tasks, rollouts, wall;
+} compare_row;
+
+typedef void (*row_fn)(eef_buf *b, const compare_row *row);
+
+static void for_each_row(const eef_run_view *runs, size_t n, eef_buf *b, row_fn fn)
 {
+    for (size_t r = 0; r < n; r++)
+        if (runs[r].expert) {
+            const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
+            compare_row row = { "expert", "expert", "-",
+                                cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"),
+                                eval_num(tr, "win") * eval_num(tr, "n"), eval_num(tr, "n"), NAN, NAN };
+            fn(b, &row);
+            break;
+        }
+    for (size_t r = 0; r < n; r++)
+        for (size_t i = 0; i < runs[r].n_iters; i++) {
+            const cJSON *it = runs[r].iters[i];
+            char iter[16];
+            snprintf(iter, sizeof iter, "%.0f", eval_num(it, "iter"));
+            compare_row row = { runs[r].dir, runs[r].method, iter,
+                                cJSON_GetObjectItemCaseSensitive(it, "test"),
+                                eval_num(it, "train_solved"), eval_num(it, "train_tasks"),
+                                eval_num(it, "rollouts"), runs[r].wall[i] };
+            fn(b, &row);
+        }
+}
+
+static void row_text(eef_buf *b, const compare_row *row)
+{
+    const char *name = row->name, *method = row->method, *iter = row->iter;
+    const cJSON *test = row->test;
+    double solved = row->solved, tasks = row->tasks, rollouts = row->rollouts, wall = row->wall;
     char solv[32] = "-", roll[32] = "-", wl[32] = "-";
     if (!isnan(solved)) snprintf(solv, sizeof solv, "%.0f/%.0f", solved, tasks);
     if (!isnan(rollouts)) snprintf(roll, sizeof roll, "%.0f", rollouts);
@@ -128,23 +154,7 @@ eef_err eef_compare_table(const eef_run_view *runs, size_t n, eef_buf *out)
     eef_buf_printf(out, "%-24s %-6s %4s  %-20s  %5s  %5s %6s %5s  %9s %8s %7s\n", "run", "method",
                    "iter", "test win % [95% CI]", "score", "easy", "medium", "hard",
                    "solved", "rollouts", "wall");
-    for (size_t r = 0; r < n; r++)
-        if (runs[r].expert) {
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test");
-            const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
-            row_text(out, "expert", "expert", "-", t, eval_num(tr, "win") * eval_num(tr, "n"), eval_num(tr, "n"),
-                     NAN, NAN);
-            break;
-        }
-    for (size_t r = 0; r < n; r++)
-        for (size_t i = 0; i < runs[r].n_iters; i++) {
-            const cJSON *it = runs[r].iters[i];
-            char iter[16];
-            snprintf(iter, sizeof iter, "%.0f", eval_num(it, "iter"));
-            row_text(out, runs[r].dir, runs[r].method, iter,
-                     cJSON_GetObjectItemCaseSensitive(it, "test"), eval_num(it, "train_solved"),
-                     eval_num(it, "train_tasks"), eval_num(it, "rollouts"), runs[r].wall[i]);
-        }
+    for_each_row(runs, n, out, row_text);
     return EEF_OK;
 }
 
@@ -190,9 +200,11 @@ static unsigned char *hard_wins(const eef_run_view *v, size_t *n_out)
     return w;
 }
 
-static void md_row(eef_buf *b, const char *name, const char *method, const char *iter,
-                   const cJSON *t, double solved, double rollouts)
+static void md_row(eef_buf *b, const compare_row *row)
 {
+    const char *name = row->name, *method = row->method, *iter = row->iter;
+    const cJSON *t = row->test;
+    double solved = row->solved, rollouts = row->rollouts;
     eef_buf_printf(b, "| %s | %s | %s | %.1f [%.1f, %.1f] | %.1f | %.1f | %.1f | %.1f |", name,
                    method, iter, 100 * eval_num(t, "win"), 100 * eval_num(t, "win_lo"), 100 * eval_num(t, "win_hi"),
                    eval_num(t, "score"), 100 * eval_num(t, "tiers.easy.win"), 100 * eval_num(t, "tiers.medium.win"),
@@ -220,21 +232,7 @@ eef_err eef_compare_report(const eef_run_view *runs, size_t n, const char *md_pa
                      "exploration so far.\n\n");
     eef_buf_puts(&b, "| run | method | iter | test win % [95% CI] | score | easy | medium | hard | "
                      "solved | rollouts |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    for (size_t r = 0; r < n; r++)
-        if (runs[r].expert) {
-            const cJSON *tr = cJSON_GetObjectItemCaseSensitive(runs[r].expert, "train");
-            md_row(&b, "expert", "expert", "-", cJSON_GetObjectItemCaseSensitive(runs[r].expert, "test"),
-                   eval_num(tr, "win") * eval_num(tr, "n"), NAN);
-            break;
-        }
-    for (size_t r = 0; r < n; r++)
-        for (size_t i = 0; i < runs[r].n_iters; i++) {
-            const cJSON *it = runs[r].iters[i];
-            char iter[16];
-            snprintf(iter, sizeof iter, "%.0f", eval_num(it, "iter"));
-            md_row(&b, runs[r].dir, runs[r].method, iter, cJSON_GetObjectItemCaseSensitive(it, "test"),
-                   eval_num(it, "train_solved"), eval_num(it, "rollouts"));
-        }
+    for_each_row(runs, n, &b, md_row);
 
     /* plots: test win rate and train tasks solved per iteration */
     eef_svg_series *ser = eef_calloc(n + 1, sizeof *ser);

@@ -100,13 +100,13 @@ static void decay_ranges(const eef_model *m, size_t r[N_NO_DECAY][2])
     }
 }
 
-eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
+/* One step over the buffer p [n] with gradients g, moments of o; the
+ * ranges nd[0..n_nd) are not decayed. */
+static eef_err adamw_update(eef_adamw *o, float *p, const float *g, size_t n,
+                            size_t nd[][2], int n_nd, double *grad_norm)
 {
-    if (!m->grads) return eef_fail(EEF_ESTATE, "optimizer step without gradients");
-    if (o->n != m->n_params)
-        return eef_fail(EEF_EINVAL, "optimizer has %zu parameters, model %zu", o->n, m->n_params);
     const eef_adamw_config *c = &o->cfg;
-    double norm = sqrt(sum_squares(m->grads, m->n_params));
+    double norm = sqrt(sum_squares(g, n));
     if (grad_norm) *grad_norm = norm;
     if (!isfinite(norm)) return eef_fail(EEF_ESTATE, "gradient is not finite (norm %g)", norm);
     float gscale = (c->clip > 0 && norm > c->clip) ? (float)(c->clip / norm) : 1.0f;
@@ -117,14 +117,11 @@ eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
     const double bc2 = 1.0 - pow(c->beta2, (double)o->step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float decay = (float)(1.0 - lr * c->weight_decay);
-    size_t nd[N_NO_DECAY][2];
-    decay_ranges(m, nd);
-    float *p = m->params, *g = m->grads, *mm = o->m, *vv = o->v;
-    const size_t n = m->n_params;
+    float *mm = o->m, *vv = o->v;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         int no_decay = 0;
-        for (int k = 0; k < N_NO_DECAY; k++) no_decay |= i >= nd[k][0] && i < nd[k][1];
+        for (int k = 0; k < n_nd; k++) no_decay |= i >= nd[k][0] && i < nd[k][1];
         float gi = g[i] * gscale;
         if (!no_decay) p[i] *= decay;
         mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
@@ -133,4 +130,23 @@ eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
         p[i] -= step_size * mm[i] / denom;
     }
     return EEF_OK;
+}
+
+eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm)
+{
+    if (m->lora) {
+        /* adapters: every A and B decays (as the Hugging Face trainer
+         * decays every weight matrix) */
+        eef_lora *a = m->lora;
+        if (o->n != a->n_params)
+            return eef_fail(EEF_EINVAL, "optimizer has %zu parameters, the adapters %zu", o->n,
+                            a->n_params);
+        return adamw_update(o, a->params, a->grads, a->n_params, NULL, 0, grad_norm);
+    }
+    if (!m->grads) return eef_fail(EEF_ESTATE, "optimizer step without gradients");
+    if (o->n != m->n_params)
+        return eef_fail(EEF_EINVAL, "optimizer has %zu parameters, model %zu", o->n, m->n_params);
+    size_t nd[N_NO_DECAY][2];
+    decay_ranges(m, nd);
+    return adamw_update(o, m->params, m->grads, m->n_params, nd, N_NO_DECAY, grad_norm);
 }

@@ -265,8 +265,12 @@ eef_err nn_load_eefm(const char *path, const eef_load_opts *o, eef_model **out)
         e = eef_tok_load(r.p + r.off, tok_len, where, &tok);
         r.off += tok_len;
     }
-    /* eef's own tokenizer has exactly one token per embedding row */
-    if (!e && tok && eef_tok_vocab_size(tok) != c.vocab)
+    /* eef's own tokenizer has exactly one token per embedding row; an
+     * imported one (EEFH) may have fewer ids than rows (Qwen pads its
+     * embedding), never more */
+    if (!e && tok &&
+        (eef_tok_kind_of(tok) == EEF_TOK_KIND_EEF ? eef_tok_vocab_size(tok) != c.vocab
+                                                  : eef_tok_vocab_size(tok) > c.vocab))
         e = eef_fail(EEF_EFORMAT, "%s: the tokenizer has %d tokens, the config's vocabulary %d",
                      path, eef_tok_vocab_size(tok), c.vocab);
     if (!e) e = get(&r, &n_params, 8, "parameter count");

@@ -69,21 +69,9 @@ static void f16_from_f32(const float *src, void *dst, int n)
     for (int i = 0; i < n; i++) d[i] = nn_f32_to_f16(src[i]);
 }
 
-static void bf16_dot_rows(float *y, const void *w, size_t rb, const float *x, int I, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        y[r - r0] = nn_vec.dot_bf16((const uint16_t *)((const char *)w + (size_t)r * rb), x, I);
-}
-
-static void f16_dot_rows(float *y, const void *w, size_t rb, const float *x, int I, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        y[r - r0] = nn_vec.dot_f16((const uint16_t *)((const char *)w + (size_t)r * rb), x, I);
-}
-
 static const nn_dtype_ops ops_f32 = { "F32", 1, 4, f32_to_f32, f32_from_f32, NULL };
-static const nn_dtype_ops ops_f16 = { "F16", 1, 2, f16_to_f32, f16_from_f32, f16_dot_rows };
-static const nn_dtype_ops ops_bf16 = { "BF16", 1, 2, bf16_to_f32, bf16_from_f32, bf16_dot_rows };
+static const nn_dtype_ops ops_f16 = { "F16", 1, 2, f16_to_f32, f16_from_f32, NULL };
+static const nn_dtype_ops ops_bf16 = { "BF16", 1, 2, bf16_to_f32, bf16_from_f32, NULL };
 
 /* One slot per eef_dtype. */
 static const nn_dtype_ops *const table[EEF_DT_COUNT] = {

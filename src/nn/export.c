@@ -2,23 +2,17 @@
  *
  * All use the Llama architecture's tensor names and split eef's fused
  * projections: wqkv [W, D] into q, k, v and w13 [2F, D] into gate (rows
- * 0..F) and up (rows F..2F).  GGUF and the one-file safetensors are
- * float32; the Hugging Face directory (hf_export.c) keeps 16-bit weights
- * 16-bit.
+ * 0..F) and up (rows F..2F).  The one-file safetensors is float32; the
+ * Hugging Face directory (hf_export.c) keeps 16-bit weights 16-bit; GGUF
+ * (gguf_export.c) is written in the type asked for.
  *
  * Rotary layout.  eef's own models rotate the pairs (2i, 2i+1) of each
  * head (Meta's original Llama), imported HF models the pairs (i, i + hd/2)
  * (rotate_half).  llama.cpp's "llama" architecture expects the first
- * (rope type NORM), Hugging Face the second, so the rows of q and k are
+ * (rope type NORM), Hugging Face and llama.cpp's qwen2/qwen3 (NEOX) the second, so the rows of q and k are
  * permuted within each head where the layouts differ: HF row j < hd/2 is
  * eef row 2j, HF row hd/2 + j is eef row 2j + 1 (what HF's conversion
  * script from Meta's checkpoints does).  Scores q.k are unchanged.
- *
- * GGUF (version 3): "GGUF", u32 version, u64 tensor count, u64 metadata
- * count, the metadata (key, type, value), the tensor infos (name, dims
- * innermost first, type F32, offset), padding to 32 bytes, the data with
- * every tensor 32-byte aligned.  With the tokenizer as a GPT-2 style BPE:
- * tokens in GPT-2's byte-to-unicode spelling, merges "A B" in rank order.
  *
  * safetensors: u64 header length, the JSON header {name: {dtype, shape,
  * data_offsets}, "__metadata__": {...}} padded with spaces to 8 bytes,
@@ -33,8 +27,6 @@
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the export formats are little-endian: port the writer first"
 #endif
-
-#define GGUF_ALIGN 32
 
 static eef_err add(xlist *l, const char *name, eef_tensor src, int vec, x_perm perm, int hd,
                    int own_dtype)
@@ -131,6 +123,13 @@ eef_err x_write(eef_afile *af, const xtensor *t)
     const eef_tensor *s = &t->src;
     if (t->perm == PERM_NONE && t->out == s->dtype)
         return eef_afile_write(af, s->data, (size_t)s->rows * eef_dtype_row_bytes(s->dtype, s->cols));
+    if (t->out == s->dtype && s->cols > 1) { /* permuted rows, copied as they are */
+        size_t srb = eef_dtype_row_bytes(s->dtype, s->cols);
+        eef_err e = EEF_OK;
+        for (int r = 0; !e && r < s->rows; r++)
+            e = eef_afile_write(af, (const char *)s->data + (size_t)perm_row(t, r) * srb, srb);
+        return e;
+    }
     const nn_dtype_ops *to = nn_dtype_ops_of(t->out);
     size_t rb = eef_dtype_row_bytes(t->out, s->cols);
     float *row = eef_malloc((size_t)s->cols * sizeof(float));
@@ -150,181 +149,6 @@ eef_err x_write(eef_afile *af, const xtensor *t)
     free(row);
     free(o);
     return e;
-}
-
-/* ------------------------------------------------------------ GGUF */
-enum { GG_U32 = 4, GG_I32 = 5, GG_F32 = 6, GG_BOOL = 7, GG_STR = 8, GG_ARR = 9 };
-
-typedef struct {
-    eef_buf b;
-    uint64_t n_kv;
-    int oom;
-} gbuf;
-
-static void g_raw(gbuf *g, const void *p, size_t n) { g->oom |= eef_buf_append(&g->b, p, n); }
-static void g_u32(gbuf *g, uint32_t v) { g_raw(g, &v, 4); }
-static void g_u64(gbuf *g, uint64_t v) { g_raw(g, &v, 8); }
-static void g_strn(gbuf *g, const char *s, size_t n)
-{
-    g_u64(g, n);
-    g_raw(g, s, n);
-}
-static void g_str(gbuf *g, const char *s) { g_strn(g, s, strlen(s)); }
-static void kv_head(gbuf *g, const char *key, uint32_t type)
-{
-    g_str(g, key);
-    g_u32(g, type);
-    g->n_kv++;
-}
-static void kv_u32(gbuf *g, const char *key, uint32_t v) { kv_head(g, key, GG_U32), g_u32(g, v); }
-static void kv_f32(gbuf *g, const char *key, float v) { kv_head(g, key, GG_F32), g_raw(g, &v, 4); }
-static void kv_bool(gbuf *g, const char *key, int v)
-{
-    uint8_t b = (uint8_t)(v != 0);
-    kv_head(g, key, GG_BOOL), g_raw(g, &b, 1);
-}
-static void kv_str(gbuf *g, const char *key, const char *v) { kv_head(g, key, GG_STR), g_str(g, v); }
-
-/* Token id's string in the GGUF vocabulary: text/'s tokenizer.json form
- * (GPT-2's ByteLevel alphabet; a special or added token as its content);
- * an id no token has (a hole in a Hugging Face vocabulary) a placeholder of
- * type UNUSED. */
-static int token_text(const eef_tokenizer *tok, int id, eef_buf *out)
-{
-    eef_buf_clear(out);
-    if (eef_tok_type_of(tok, id) == EEF_TOKTYPE_NONE) return eef_buf_printf(out, "[UNUSED%d]", id);
-    return eef_tok_vocab_text(tok, id, out);
-}
-
-/* llama.cpp's token types: 1 normal, 3 control, 4 user-defined, 5 unused. */
-static int32_t token_type(const eef_tokenizer *tok, int id)
-{
-    switch (eef_tok_type_of(tok, id)) {
-    case EEF_TOKTYPE_CONTROL: return 3;
-    case EEF_TOKTYPE_ADDED: return 4;
-    case EEF_TOKTYPE_NONE: return 5;
-    default: return 1;
-    }
-}
-
-static eef_err gguf_tokenizer(const eef_tokenizer *tok, gbuf *g)
-{
-    const int V = eef_tok_vocab_size(tok);
-    const size_t nm = eef_tok_merge_count(tok);
-    const eef_tok_roles *r = eef_tok_roles_of(tok);
-    /* llama.cpp's name for the pre-tokenizer; eef's own words have none
-     * there, GPT-2's split is the nearest it knows */
-    const char *pre = eef_tok_pretok_name(tok);
-    if (!pre || strcmp(pre, "eef") == 0) pre = "gpt-2";
-    eef_buf s, s2;
-    eef_buf_init(&s);
-    eef_buf_init(&s2);
-    kv_str(g, "tokenizer.ggml.model", "gpt2");
-    kv_str(g, "tokenizer.ggml.pre", pre);
-    kv_head(g, "tokenizer.ggml.tokens", GG_ARR);
-    g_u32(g, GG_STR);
-    g_u64(g, (uint64_t)V);
-    for (int id = 0; id < V; id++) {
-        g->oom |= token_text(tok, id, &s) != 0;
-        g_strn(g, s.data ? s.data : "", s.len);
-    }
-    kv_head(g, "tokenizer.ggml.token_type", GG_ARR);
-    g_u32(g, GG_I32);
-    g_u64(g, (uint64_t)V);
-    for (int id = 0; id < V; id++) {
-        int32_t type = token_type(tok, id);
-        g_raw(g, &type, 4);
-    }
-    kv_head(g, "tokenizer.ggml.merges", GG_ARR);
-    g_u32(g, GG_STR);
-    g_u64(g, nm);
-    for (size_t k = 0; k < nm; k++) {
-        int left, right;
-        eef_tok_merge_at(tok, k, &left, &right);
-        g->oom |= token_text(tok, left, &s) != 0;
-        g->oom |= token_text(tok, right, &s2) != 0;
-        g->oom |= eef_buf_puts(&s, " ") || eef_buf_append(&s, s2.data ? s2.data : "", s2.len);
-        g_strn(g, s.data, s.len);
-    }
-    if (r->bos >= 0) kv_u32(g, "tokenizer.ggml.bos_token_id", (uint32_t)r->bos);
-    if (r->eos >= 0) kv_u32(g, "tokenizer.ggml.eos_token_id", (uint32_t)r->eos);
-    if (r->eot >= 0 && r->eot != r->eos) kv_u32(g, "tokenizer.ggml.eot_token_id", (uint32_t)r->eot);
-    if (r->pad >= 0) kv_u32(g, "tokenizer.ggml.padding_token_id", (uint32_t)r->pad);
-    kv_bool(g, "tokenizer.ggml.add_bos_token", r->add_bos);
-    eef_buf_free(&s);
-    eef_buf_free(&s2);
-    return EEF_OK;
-}
-
-static eef_err export_gguf(const eef_model *m, const xlist *l, const char *path)
-{
-    const eef_model_config *c = &m->cfg;
-    gbuf meta = { 0 };
-    eef_buf_init(&meta.b);
-    kv_str(&meta, "general.architecture", "llama");
-    kv_str(&meta, "general.name", "eef");
-    kv_u32(&meta, "general.file_type", 0); /* all F32 */
-    kv_u32(&meta, "general.alignment", GGUF_ALIGN);
-    kv_u32(&meta, "llama.vocab_size", (uint32_t)c->vocab);
-    kv_u32(&meta, "llama.context_length", (uint32_t)c->max_ctx);
-    kv_u32(&meta, "llama.embedding_length", (uint32_t)c->d_model);
-    kv_u32(&meta, "llama.block_count", (uint32_t)c->n_layers);
-    kv_u32(&meta, "llama.feed_forward_length", (uint32_t)c->d_ff);
-    kv_u32(&meta, "llama.attention.head_count", (uint32_t)c->n_heads);
-    kv_u32(&meta, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    kv_u32(&meta, "llama.rope.dimension_count", (uint32_t)c->head_dim);
-    if (c->head_dim * c->n_heads != c->d_model) {
-        kv_u32(&meta, "llama.attention.key_length", (uint32_t)c->head_dim);
-        kv_u32(&meta, "llama.attention.value_length", (uint32_t)c->head_dim);
-    }
-    kv_f32(&meta, "llama.rope.freq_base", c->rope_theta);
-    kv_f32(&meta, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
-    eef_err e = m->tok ? gguf_tokenizer(m->tok, &meta) : EEF_OK;
-    /* tensor infos: dims innermost first, offsets from the data start */
-    gbuf info = { 0 };
-    eef_buf_init(&info.b);
-    uint64_t off = 0;
-    for (int i = 0; !e && i < l->n; i++) {
-        const xtensor *t = &l->t[i];
-        g_str(&info, t->name);
-        g_u32(&info, (uint32_t)t->n_dims);
-        if (t->n_dims == 2) g_u64(&info, t->shape[1]), g_u64(&info, t->shape[0]);
-        else g_u64(&info, t->shape[0]);
-        g_u32(&info, 0); /* GGML_TYPE_F32 */
-        g_u64(&info, off);
-        off += (x_bytes(t) + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
-    }
-    if (!e && (meta.oom || info.oom)) e = EEF_ENOMEM;
-    eef_afile af = { 0 };
-    if (!e) e = eef_afile_open(&af, path);
-    if (e) {
-        eef_buf_free(&meta.b);
-        eef_buf_free(&info.b);
-        return e;
-    }
-    static const char zeros[GGUF_ALIGN] = { 0 };
-    uint32_t version = 3;
-    uint64_t n_tensors = (uint64_t)l->n;
-    e = eef_afile_write(&af, "GGUF", 4);
-    if (!e) e = eef_afile_write(&af, &version, 4);
-    if (!e) e = eef_afile_write(&af, &n_tensors, 8);
-    if (!e) e = eef_afile_write(&af, &meta.n_kv, 8);
-    if (!e) e = eef_afile_write(&af, meta.b.data, meta.b.len);
-    if (!e) e = eef_afile_write(&af, info.b.data, info.b.len);
-    size_t head = 24 + meta.b.len + info.b.len;
-    if (!e) e = eef_afile_write(&af, zeros, (GGUF_ALIGN - head % GGUF_ALIGN) % GGUF_ALIGN);
-    for (int i = 0; !e && i < l->n; i++) {
-        size_t bytes = x_bytes(&l->t[i]);
-        e = x_write(&af, &l->t[i]);
-        if (!e) e = eef_afile_write(&af, zeros, (GGUF_ALIGN - bytes % GGUF_ALIGN) % GGUF_ALIGN);
-    }
-    eef_buf_free(&meta.b);
-    eef_buf_free(&info.b);
-    if (e) {
-        eef_afile_abort(&af);
-        return e;
-    }
-    return eef_afile_commit(&af);
 }
 
 /* ------------------------------------------------------------ safetensors */
@@ -387,17 +211,10 @@ eef_err eef_model_export(const eef_model *m, const char *format, const char *pat
     if (!gguf && !st && !hf)
         return eef_fail(EEF_EINVAL, "export: unknown format '%s' (gguf, safetensors or hf)", format);
     if (hf) return nn_export_hf(m, path);
-    const eef_model_config *c = &m->cfg;
-    if (gguf && !m->tok)
-        return eef_fail(EEF_EINVAL, "export: GGUF carries the tokenizer, and this model has none");
-    /* llama.cpp's llama architecture has no q/k/v biases, q/k norms or
-     * precomputed llama3 frequencies (qwen2 / qwen3 GGUF: issue 20) */
-    if (gguf && (c->qkv_bias || c->qk_norm || c->rope_scaling.factor != 0))
-        return eef_fail(EEF_EINVAL, "export: GGUF export of q/k/v biases, q/k norms or llama3 rope "
-                        "scaling is not supported yet");
+    if (gguf) return eef_model_export_gguf(m, EEF_DT_F32, path); /* gguf_export.c */
     xlist l = { 0 };
-    eef_err e = x_list(m, gguf ? X_GGUF : X_SAFETENSORS, gguf ? EEF_ROPE_PAIRS : EEF_ROPE_HALF, &l);
-    if (!e) e = gguf ? export_gguf(m, &l, path) : export_safetensors(m, &l, path);
+    eef_err e = x_list(m, X_SAFETENSORS, EEF_ROPE_HALF, &l);
+    if (!e) e = export_safetensors(m, &l, path);
     free(l.t);
     if (e) return eef_fail_ctx(e, "exporting to %s", path);
     return EEF_OK;

@@ -135,12 +135,32 @@ void eef_kv_truncate(eef_kv *kv, int len)
     }
 }
 
+/* One block holding n rows of each of the layer's intermediates, carved
+ * into views[]: x, xn, qkv_pre, qk_rstd, qkv, att, x2, h13, hact, rstd
+ * (qkv_pre and qk_rstd NULL without q/k norms).  NULL: out of memory. */
+static float *alloc_rows(const eef_model_config *c, int n, float **const views[10])
+{
+    const nn_heads s = nn_heads_of(c);
+    size_t D = (size_t)c->d_model, F = (size_t)c->d_ff, N = (size_t)n, W = (size_t)heads_w(&s),
+           Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
+    size_t qn = c->qk_norm ? 1 : 0;
+    const size_t sizes[10] = { N * D, N * D, qn * N * W, qn * N * NH, N * W, N * Q, N * D,
+                               N * 2 * F, N * F, N };
+    size_t total = 0;
+    for (size_t i = 0; i < 10; i++) total += (sizes[i] + 15) & ~(size_t)15;
+    float *base = eef_alloc_aligned(total * sizeof(float));
+    for (size_t i = 0, off = 0; base && i < 10; i++) {
+        *views[i] = sizes[i] ? base + off : NULL;
+        off += (sizes[i] + 15) & ~(size_t)15;
+    }
+    return base;
+}
+
 /* Buffers for n new tokens against the current slots, with logits for
  * `rows` of them. */
 static eef_err ensure_scratch(eef_kv *kv, int n, int rows)
 {
     const eef_model_config *c = &kv->m->cfg;
-    const nn_heads s = nn_heads_of(c);
     int keys = kv->slots;
     if (n > kv->scratch_n || keys > kv->scratch_keys) {
         eef_free_aligned(kv->x);
@@ -149,34 +169,24 @@ static eef_err ensure_scratch(eef_kv *kv, int n, int rows)
         free(kv->see);
         kv->x = kv->scores = NULL, kv->pos = NULL, kv->see = NULL;
         kv->scratch_n = kv->scratch_keys = 0;
-        size_t D = (size_t)c->d_model, F = (size_t)c->d_ff, N = (size_t)n, W = (size_t)heads_w(&s),
-               Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
-        size_t qn = c->qk_norm ? 1 : 0;
-        size_t sizes[] = { N * D, N * D, qn * N * W, qn * N * NH, N * W, N * Q, N * D,
-                           N * 2 * F, N * F, N };
-        float **views[] = { &kv->x,   &kv->xn, &kv->qkv_pre, &kv->qk_rstd, &kv->qkv,
-                            &kv->att, &kv->x2, &kv->h13,     &kv->hact,    &kv->rstd };
-        size_t total = 0;
-        for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) total += (sizes[i] + 15) & ~(size_t)15;
+        size_t N = (size_t)n;
+        float **const views[10] = { &kv->x,   &kv->xn, &kv->qkv_pre, &kv->qk_rstd, &kv->qkv,
+                                    &kv->att, &kv->x2, &kv->h13,     &kv->hact,    &kv->rstd };
+        float *base = alloc_rows(c, n, views);
         /* one score block per thread: query rows x keys, at most SCORE_MAX */
         size_t brows = SCORE_MAX / (size_t)keys;
         if (brows < 1) brows = 1;
         if (brows > N) brows = N;
         kv->score_block = (brows * (size_t)keys + 15) & ~(size_t)15;
-        float *base = eef_alloc_aligned(total * sizeof(float));
         kv->score_threads = nn_max_threads();
         kv->scores = eef_alloc_aligned((size_t)kv->score_threads * kv->score_block * sizeof(float));
         kv->pos = eef_malloc(N * sizeof(int));
         kv->see = eef_malloc(N * N);
         if (!base || !kv->scores || !kv->pos || !kv->see) {
             eef_free_aligned(base);
+            kv->x = NULL;
             free_scratch(kv);
             return EEF_ENOMEM;
-        }
-        size_t off = 0;
-        for (size_t i = 0; i < EEF_ARRAY_LEN(sizes); i++) {
-            *views[i] = sizes[i] ? base + off : NULL;
-            off += (sizes[i] + 15) & ~(size_t)15;
         }
         kv->scratch_n = n;
         kv->scratch_keys = keys;
@@ -214,6 +224,21 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
         memcpy(vc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q + K, K * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)hd);
+    if (n == 1) {
+        /* one token (decoding): each head over the cache (heads over the
+         * threads for a long one) */
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048)
+        for (int h = 0; h < s.H; h++) {
+            float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
+            const int g = h / G;
+            nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
+            float mx = nn_vec.max(S, nk);
+            float sum = nn_vec.exp_shift_sum(S, nk, mx);
+            nn_vec.scale(S, nk, 1.0f / sum);
+            nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
+        }
+        return EEF_OK;
+    }
     int brows = (int)(kv->score_block / (size_t)nk);
     if (brows > n) brows = n;
     const int parent_tree = ka->parent != NULL;
@@ -323,6 +348,156 @@ eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits)
     return EEF_OK;
 }
 
+int eef_kv_capacity(const eef_kv *kv) { return kv->cap; }
+
+const eef_model *eef_kv_model(const eef_kv *kv) { return kv->m; }
+
+const float *eef_kv_logits(const eef_kv *kv) { return kv->have_last ? kv->last_logits : NULL; }
+
+eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len)
+{
+    if (dst->m != src->m) return eef_fail(EEF_EINVAL, "kv copy: the caches belong to different models");
+    if (len < 0 || len > src->len)
+        return eef_fail(EEF_EINVAL, "kv copy: %d tokens of a cache holding %d", len, src->len);
+    if (len > dst->cap)
+        return eef_fail(EEF_EINVAL, "kv copy: %d tokens exceed the capacity %d", len, dst->cap);
+    if (dst == src) {
+        eef_kv_truncate(dst, len);
+        return EEF_OK;
+    }
+    dst->len = 0; /* nothing of dst's own to keep when its slots grow */
+    dst->have_last = 0;
+    EEF_TRY(ensure_slots(dst, len));
+    const size_t K = (size_t)kv_width(&src->m->cfg), L = (size_t)src->m->cfg.n_layers;
+    for (size_t l = 0; l < L; l++) {
+        memcpy(dst->k + l * dst->slots * K, src->k + l * src->slots * K, (size_t)len * K * sizeof(float));
+        memcpy(dst->v + l * dst->slots * K, src->v + l * src->slots * K, (size_t)len * K * sizeof(float));
+    }
+    dst->len = len;
+    if (len == src->len && src->have_last) {
+        memcpy(dst->last_logits, src->last_logits, (size_t)src->m->cfg.vocab * sizeof(float));
+        dst->have_last = 1;
+    }
+    return EEF_OK;
+}
+
+/* ------------------------------------------------------------ batched decoding */
+struct eef_kvb {
+    const eef_model *m;
+    int max;
+    float *block; /* the row views below */
+    float *x, *xn, *qkv_pre, *qk_rstd, *qkv, *att, *x2, *h13, *hact, *rstd;
+    float *logits; /* [max, V] */
+    int *pos;
+    rope_table rope; /* positions [0, rope.n_pos), grown by doubling */
+};
+
+eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out)
+{
+    *out = NULL;
+    /* the row kernel's limit (matmul.c: FEW_ROWS), which makes each row's
+     * bits independent of the batch */
+    if (max_seqs < 1 || max_seqs > 32)
+        return eef_fail(EEF_EINVAL, "batched decoding: %d sequences a step (1 to 32)", max_seqs);
+    eef_kvb *b = eef_calloc(1, sizeof *b);
+    if (!b) return EEF_ENOMEM;
+    b->m = m;
+    b->max = max_seqs;
+    float **const views[10] = { &b->x,   &b->xn, &b->qkv_pre, &b->qk_rstd, &b->qkv,
+                                &b->att, &b->x2, &b->h13,     &b->hact,    &b->rstd };
+    b->block = alloc_rows(&m->cfg, max_seqs, views);
+    b->logits = eef_alloc_aligned((size_t)max_seqs * m->cfg.vocab * sizeof(float));
+    b->pos = eef_malloc((size_t)max_seqs * sizeof(int));
+    if (!b->block || !b->logits || !b->pos) {
+        eef_kvb_free(b);
+        return EEF_ENOMEM;
+    }
+    *out = b;
+    return EEF_OK;
+}
+
+void eef_kvb_free(eef_kvb *b)
+{
+    if (!b) return;
+    eef_free_aligned(b->block);
+    eef_free_aligned(b->logits);
+    free(b->pos);
+    rope_table_free(&b->rope);
+    free(b);
+}
+
+/* The attention of one new token per sequence: row i attends to kvs[i]'s
+ * cache exactly as eef_kv_feed of that token alone does (kv_attention
+ * with n = 1), the rows over the threads. */
+typedef struct {
+    nn_attn base;
+    eef_kv *const *kvs;
+    int n;
+} step_attn;
+
+static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)
+{
+    const step_attn *sa = (const step_attn *)att;
+    const nn_heads s = nn_heads_of(&sa->kvs[0]->m->cfg);
+    const int W = heads_w(&s), Q = heads_q(&s);
+#pragma omp parallel for schedule(static) if (sa->n > 1 && !omp_in_parallel())
+    for (int i = 0; i < sa->n; i++) {
+        kv_attn ka = { { kv_attention }, sa->kvs[i], 1, NULL };
+        kv_attention(&ka.base, l, qkv + (size_t)i * W, out + (size_t)i * Q);
+    }
+    return EEF_OK;
+}
+
+eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits)
+{
+    const eef_model *m = b->m;
+    const eef_model_config *c = &m->cfg;
+    const int V = c->vocab;
+    if (n <= 0) return n == 0 ? EEF_OK : eef_fail(EEF_EINVAL, "negative sequence count");
+    if (n > b->max) return eef_fail(EEF_EINVAL, "batched decoding: %d sequences, buffers for %d", n, b->max);
+    int max_pos = 0;
+    for (int i = 0; i < n; i++) {
+        eef_kv *kv = kvs[i];
+        if (kv->m != m) return eef_fail(EEF_EINVAL, "batched decoding: sequence %d has another model", i);
+        for (int j = 0; j < i; j++)
+            if (kvs[j] == kv) return eef_fail(EEF_EINVAL, "batched decoding: sequence %d appears twice", i);
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return eef_fail(EEF_EINVAL, "token id %d out of range [0, %d)", tokens[i], V);
+        if (kv->len + 1 > kv->cap)
+            return eef_fail(EEF_EINVAL, "context full: %d cached + 1 new token > capacity %d", kv->len, kv->cap);
+        if (kv->len >= c->max_ctx)
+            return eef_fail(EEF_EINVAL, "position %d beyond context %d", kv->len, c->max_ctx);
+        EEF_TRY(ensure_slots(kv, kv->len + 1));
+        EEF_TRY(ensure_scratch(kv, 1, 1));
+        b->pos[i] = kv->len;
+        if (kv->len > max_pos) max_pos = kv->len;
+    }
+    if (max_pos >= b->rope.n_pos) {
+        int np = b->rope.n_pos ? b->rope.n_pos : 256;
+        while (np <= max_pos) np *= 2;
+        if (np > c->max_ctx) np = c->max_ctx;
+        rope_table rt = { 0 };
+        EEF_TRY(rope_table_init(&rt, np, c));
+        rope_table_free(&b->rope);
+        b->rope = rt;
+    }
+    nn_embed(m, tokens, n, b->x);
+    step_attn att = { { step_attention }, kvs, n };
+    nn_layer_buf lb = { .xn1 = b->xn, .rstd1 = b->rstd, .qkv_pre = b->qkv_pre,
+                        .qk_rstd = b->qk_rstd, .qkv = b->qkv, .att = b->att, .x2 = b->x2,
+                        .xn2 = b->xn, .rstd2 = b->rstd, .h13 = b->h13, .hact = b->hact };
+    for (int l = 0; l < c->n_layers; l++)
+        EEF_TRY(nn_layer_forward(m, l, n, b->x, b->x, b->pos, &b->rope, &lb, &att.base));
+    float *out = logits ? logits : b->logits;
+    EEF_TRY(nn_head_forward(m, b->x, n, b->x2, b->rstd, out));
+    for (int i = 0; i < n; i++) {
+        memcpy(kvs[i]->last_logits, out + (size_t)i * V, (size_t)V * sizeof(float));
+        kvs[i]->have_last = 1;
+        kvs[i]->len++;
+    }
+    return EEF_OK;
+}
+
 /* ------------------------------------------------------------ sampling */
 typedef struct {
     float p;
@@ -419,240 +594,6 @@ eef_err eef_generate(eef_kv *kv, const int *prompt, int n_prompt, int max_new,
         e = eef_kv_feed(kv, &tok, 1, logits);
     }
     free(logits);
-    return e;
-}
-
-/* ------------------------------------------------------------ tries */
-typedef struct {
-    int token;       /* token on the edge into this node (-1 at the root) */
-    int parent;
-    int first_child, next_sibling;
-    int tag;         /* >= 0: an allowed sequence ends here */
-    int has_free;    /* free text may follow this node ... */
-    int free_tag;    /* ... and this is the tag returned for it (any value) */
-    int seq;         /* order in which the sequence ending here was added */
-} trie_node;
-
-struct eef_trie {
-    trie_node *nodes;
-    int n, cap;
-    int n_seqs;
-    int *seq_node; /* node of the i-th added sequence */
-    int seq_cap;
-};
-
-eef_trie *eef_trie_new(void)
-{
-    eef_trie *t = eef_calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->nodes = eef_malloc(16 * sizeof *t->nodes);
-    if (!t->nodes) {
-        free(t);
-        return NULL;
-    }
-    t->cap = 16;
-    t->n = 1;
-    t->nodes[0] = (trie_node){ -1, -1, -1, -1, -1, 0, -1, -1 };
-    return t;
-}
-
-void eef_trie_free(eef_trie *t)
-{
-    if (!t) return;
-    free(t->nodes);
-    free(t->seq_node);
-    free(t);
-}
-
-static int child_of(const eef_trie *t, int node, int token)
-{
-    for (int c = t->nodes[node].first_child; c >= 0; c = t->nodes[c].next_sibling)
-        if (t->nodes[c].token == token) return c;
-    return -1;
-}
-
-/* Walks (and extends) the path of tokens; returns the last node or -1. */
-static int trie_path(eef_trie *t, const int *tokens, int n)
-{
-    int node = 0;
-    for (int i = 0; i < n; i++) {
-        int c = child_of(t, node, tokens[i]);
-        if (c < 0) {
-            if (t->n == t->cap) {
-                trie_node *p = eef_realloc(t->nodes, (size_t)t->cap * 2 * sizeof *p);
-                if (!p) return -1;
-                t->nodes = p, t->cap *= 2;
-            }
-            c = t->n++;
-            /* append as the last sibling so children keep insertion order */
-            t->nodes[c] = (trie_node){ tokens[i], node, -1, -1, -1, 0, -1, -1 };
-            int *link = &t->nodes[node].first_child;
-            while (*link >= 0) link = &t->nodes[*link].next_sibling;
-            *link = c;
-        }
-        node = c;
-    }
-    return node;
-}
-
-static eef_err note_seq(eef_trie *t, int node)
-{
-    if (t->n_seqs == t->seq_cap) {
-        int cap = t->seq_cap ? 2 * t->seq_cap : 16;
-        int *p = eef_realloc(t->seq_node, (size_t)cap * sizeof *p);
-        if (!p) return EEF_ENOMEM;
-        t->seq_node = p, t->seq_cap = cap;
-    }
-    t->nodes[node].seq = t->n_seqs;
-    t->seq_node[t->n_seqs++] = node;
-    return EEF_OK;
-}
-
-eef_err eef_trie_add(eef_trie *t, const int *tokens, int n, int tag)
-{
-    if (n < 1) return eef_fail(EEF_EINVAL, "trie: empty sequence");
-    int node = trie_path(t, tokens, n);
-    if (node < 0) return EEF_ENOMEM;
-    if (t->nodes[node].tag >= 0) return EEF_OK; /* duplicate: the first tag wins */
-    t->nodes[node].tag = tag;
-    return note_seq(t, node);
-}
-
-eef_err eef_trie_add_free(eef_trie *t, const int *prefix, int n, int tag)
-{
-    int node = trie_path(t, prefix, n);
-    if (node < 0) return EEF_ENOMEM;
-    if (t->nodes[node].has_free) return EEF_OK;
-    t->nodes[node].has_free = 1;
-    t->nodes[node].free_tag = tag;
-    return note_seq(t, node);
-}
-
-void eef_choice_free(eef_choice *c)
-{
-    free(c->tokens);
-    c->tokens = NULL;
-    c->n = 0;
-}
-
-static eef_err choice_push(eef_choice *c, int tok, int *cap)
-{
-    if (c->n == *cap) {
-        int nc = *cap ? 2 * *cap : 32;
-        int *p = eef_realloc(c->tokens, (size_t)nc * sizeof(int));
-        if (!p) return EEF_ENOMEM;
-        c->tokens = p, *cap = nc;
-    }
-    c->tokens[c->n++] = tok;
-    return EEF_OK;
-}
-
-/* log-softmax of logits restricted to `allowed` (n_allowed ids) at `id` */
-static double restricted_logprob(const float *logits, const int *allowed, int n_allowed, int id)
-{
-    float mx = -INFINITY;
-    for (int i = 0; i < n_allowed; i++) mx = logits[allowed[i]] > mx ? logits[allowed[i]] : mx;
-    double s = 0.0;
-    for (int i = 0; i < n_allowed; i++) s += exp((double)(logits[allowed[i]] - mx));
-    return (double)(logits[id] - mx) - log(s);
-}
-
-eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_tokenizer *tok,
-                               const char *free_close, int max_free, const eef_sampling *s,
-                               eef_rng *rng, eef_choice *out)
-{
-    memset(out, 0, sizeof *out);
-    out->tag = -1;
-    if (!kv->have_last) return eef_fail(EEF_ESTATE, "constrained decoding needs a fed prompt");
-    const int V = kv->m->cfg.vocab;
-    float *logits = eef_malloc((size_t)V * sizeof(float));
-    float *work = eef_malloc((size_t)V * sizeof(float));
-    int *allowed = eef_malloc((size_t)V * sizeof(int));
-    int cap = 0;
-    eef_err e = (!logits || !work || !allowed) ? EEF_ENOMEM : EEF_OK;
-    if (!e) memcpy(logits, kv->last_logits, (size_t)V * sizeof(float));
-    int node = 0;
-    while (!e) {
-        const trie_node *nd = &trie->nodes[node];
-        if (nd->has_free) { /* free text until a token containing free_close */
-            out->tag = nd->free_tag;
-            int have_text = 0; /* a non-blank character was generated */
-            /* text is printable UTF-8: tokens that are not (raw bytes of a
-             * split character, control characters, special tokens) are
-             * never chosen, and the first token must hold a non-blank
-             * character; the end of an action (the role map's act_end, a
-             * chat model's end of turn) closes the text once it has some.
-             * ok[i]: 1 printable, 2 printable and not blank */
-            const eef_tok_roles *roles = tok ? eef_tok_roles_of(tok) : NULL;
-            const int end = !roles ? -1 : roles->act_end >= 0 ? roles->act_end : roles->eot;
-            unsigned char *ok = eef_malloc((size_t)V);
-            if (!ok) {
-                e = EEF_ENOMEM;
-                break;
-            }
-            for (int i = 0; i < V; i++) {
-                size_t plen = 0;
-                const char *piece = tok ? eef_tok_piece(tok, i, &plen) : NULL;
-                int printable = !tok || (piece && eef_utf8_valid(piece, plen) &&
-                                         eef_tok_type_of(tok, i) != EEF_TOKTYPE_CONTROL);
-                int blank = tok != NULL;
-                for (size_t q = 0; printable && piece && q < plen; q++) {
-                    printable = (unsigned char)piece[q] >= 0x20;
-                    blank &= piece[q] == ' ';
-                }
-                ok[i] = (unsigned char)(printable ? (blank ? 1 : 2) : 0);
-            }
-            for (int t = 0; !e && t < max_free; t++) {
-                memcpy(work, logits, (size_t)V * sizeof(float));
-                for (int i = 0; i < V; i++)
-                    if (ok[i] < (have_text ? 1 : 2)) work[i] = -INFINITY;
-                if (have_text && end >= 0 && end < V) work[end] = logits[end];
-                int id = eef_sample_token(work, V, s, rng);
-                out->logprob += (double)logits[id] - nn_logsumexp(logits, V);
-                if ((e = choice_push(out, id, &cap))) break;
-                have_text |= ok[id] == 2;
-                if (kv->len + 1 >= kv->cap) break;
-                if ((e = eef_kv_feed(kv, &id, 1, logits))) break;
-                size_t plen = 0;
-                const char *piece = tok ? eef_tok_piece(tok, id, &plen) : NULL;
-                if (id == end || (free_close && piece && memmem(piece, plen, free_close,
-                                                                        strlen(free_close))))
-                    break;
-            }
-            free(ok);
-            break;
-        }
-        if (nd->first_child < 0) { /* a complete sequence */
-            out->tag = nd->tag;
-            break;
-        }
-        int n_allowed = 0;
-        for (int c = nd->first_child; c >= 0; c = trie->nodes[c].next_sibling)
-            allowed[n_allowed++] = trie->nodes[c].token;
-        for (int i = 0; i < V; i++) work[i] = -INFINITY;
-        for (int i = 0; i < n_allowed; i++) work[allowed[i]] = logits[allowed[i]];
-        int id = eef_sample_token(work, V, s, rng);
-        out->logprob += restricted_logprob(logits, allowed, n_allowed, id);
-        if ((e = choice_push(out, id, &cap))) break;
-        node = child_of(trie, node, id);
-        /* feed the token unless the sequence ends here with nothing after */
-        const trie_node *next = &trie->nodes[node];
-        if (next->first_child >= 0 || next->has_free) {
-            if (kv->len + 1 > kv->cap) {
-                e = eef_fail(EEF_EINVAL, "context full during constrained decoding");
-                break;
-            }
-            e = eef_kv_feed(kv, &id, 1, logits);
-        } else {
-            e = eef_kv_feed(kv, &id, 1, NULL); /* keep the cache in step with the choice */
-            out->tag = next->tag;
-            break;
-        }
-    }
-    free(logits);
-    free(work);
-    free(allowed);
-    if (e) eef_choice_free(out);
     return e;
 }
 

@@ -37,6 +37,7 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
         nn_vec.rms_bwd_row(dx + (size_t)n * D, dy + (size_t)n * D, x + (size_t)n * D, g, rstd[n],
                            D);
     }
+    if (!dg) return;
     /* dg: split the D columns over threads; each sums all N rows in order */
 #pragma omp parallel
     {
@@ -81,6 +82,7 @@ void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, cons
             nn_vec.rms_bwd_row(dxr + h * hd, dyr + h * hd, xr + h * hd, h < s->H ? gq : gk, r[h], hd);
         memcpy(dxr + Q + K, dyr + Q + K, (size_t)K * sizeof(float));
     }
+    if (!dgq || !dgk) return;
     /* gains: the hd columns split over threads, each summing every row and
      * head in order */
 #pragma omp parallel

@@ -1,6 +1,6 @@
 /* load.c: the one entry point that opens a model from any source, and the
  * memory frozen weights live in (file mappings, owned blocks). */
-#include "nn_internal.h"
+#include "gguf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +90,7 @@ eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model 
         size_t got = fread(magic, 1, 4, f);
         fclose(f);
         if (got == 4 && memcmp(magic, "GGUF", 4) == 0)
-            return eef_fail(EEF_EFORMAT, "%s: GGUF models are not supported yet", path);
+            return nn_load_gguf(path, o, out);
     }
     return nn_load_eefm(path, o, out);
 }

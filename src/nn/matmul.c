@@ -137,16 +137,28 @@ static int n_threads(void)
 
 /* f32: y = x W^T with the rows of x split over the threads (in units of
  * 16 rows: up to 16 rows are one thread's, so no team is started). */
-static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
+static void f32_rows_beta(float *y, int ldy, const float *x, int ldx, const float *w, int N,
+                          int NI, int NO, float beta)
 {
 #pragma omp parallel if (N > 16)
     {
         int lo, hi;
         my_range(N, 16, &lo, &hi);
         if (hi > lo)
-            nn_gemm(0, 1, hi - lo, NO, NI, 1.0f, x + (size_t)lo * ldx, ldx, w, NI, 0.0f,
+            nn_gemm(0, 1, hi - lo, NO, NI, 1.0f, x + (size_t)lo * ldx, ldx, w, NI, beta,
                     y + (size_t)lo * ldy, ldy);
     }
+}
+
+static void f32_rows(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI, int NO)
+{
+    f32_rows_beta(y, ldy, x, ldx, w, N, NI, NO, 0.0f);
+}
+
+void nn_matmul_add_f32(float *y, int ldy, const float *x, int ldx, const float *w, int N, int NI,
+                       int NO)
+{
+    if (N > 0 && NO > 0) f32_rows_beta(y, ldy, x, ldx, w, N, NI, NO, 1.0f);
 }
 
 void mm_forward(float *out, const float *inp, const float *w, int N, int Din, int Dout)
@@ -186,39 +198,57 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
     f32_backward(dinp, Din, dw, dout, Dout, inp, Din, w, N, Din, Dout, 0.0f);
 }
 
-/* A weight of at least this many elements, multiplied with fewer rows
- * than 16 per thread (decoding), has its rows split over the threads
- * instead of the rows of x, which would leave all but one thread idle.
- * Smaller products (every matrix of eef's own presets: at most 0.5 M
- * weights) are not worth the threads' start-up. */
-#define SPLIT_W_MIN ((size_t)1 << 20)
+/* Up to this many rows of x (decoding: one token of each sequence of a
+ * batch) go through the row kernel (nn_vec.dot_block): W is read once,
+ * straight from memory, each block of 4 rows against every row of x.
+ * sgemm would first copy W into packed panels, which at a few rows costs
+ * more than the product (OpenBLAS, SmolLM2-135M shape, one thread:
+ * 177 ms a step at 8 rows against 57 ms for one, when reading the f32
+ * weights once takes 57 ms).  From about 32 rows on sgemm is the faster
+ * (`small`'s 384 x 128 weight: 50 against 36 GFLOP/s at 16 rows, 43
+ * against 62 at 64).  Each dot is summed the same way whatever the number
+ * of rows, so a sequence decoded in a batch gets the bits it gets alone.
+ * More rows (prefill, training) go to sgemm. */
+#define FEW_ROWS 32
+
+/* A weight of at least this many elements is split over the threads by
+ * its rows in the row kernel (each thread reads its share of W once);
+ * smaller ones (every matrix of eef's own presets) are not worth a
+ * thread team, which is a barrier per product. */
+#define SPLIT_W_MIN ((size_t)1 << 18)
 
 enum { TILE = 64 }; /* rows of a converted weight tile */
+
+/* y[n ldy + r] = <W row r, x row n> for rows [lo, hi) of W, n < N, 4 rows
+ * at a time; 16-bit rows are widened (exactly) into `wide` [4, NI] first
+ * (the widening prefetches ahead: vec_impl.h). */
+static void few_rows(float *y, int ldy, const float *x, int ldx, int N, const eef_tensor *w,
+                     int lo, int hi, float *wide)
+{
+    const nn_dtype_ops *ops = nn_dtype_ops_of(w->dtype);
+    const size_t rb = eef_dtype_row_bytes(w->dtype, w->cols);
+    const int NI = w->cols, f32 = w->dtype == EEF_DT_F32;
+    for (int r = lo; r < hi; r += 4) {
+        const int R = hi - r < 4 ? hi - r : 4;
+        const char *blk = (const char *)w->data + (size_t)r * rb;
+        const float *wf = (const float *)blk;
+        if (!f32) {
+            ops->to_f32(blk, wide, R * NI);
+            wf = wide;
+        }
+        nn_vec.dot_block(y + r, ldy, x, ldx, N, wf, (size_t)NI, R, NI);
+    }
+}
 
 eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N)
 {
     const int NO = w->rows, NI = w->cols;
     if (N <= 0 || NO <= 0) return EEF_OK;
-    if (w->dtype == EEF_DT_F32) {
-        const float *W = w->data;
-        if (N >= 16 * n_threads() || (size_t)NO * NI < SPLIT_W_MIN) {
-            f32_rows(y, ldy, x, ldx, W, N, NI, NO);
-            return EEF_OK;
-        }
-#pragma omp parallel
-        {
-            int lo, hi;
-            my_range(NO, 16, &lo, &hi);
-            if (hi > lo)
-                nn_gemm(0, 1, N, hi - lo, NI, 1.0f, x, ldx, W + (size_t)lo * NI, NI, 0.0f, y + lo, ldy);
-        }
-        return EEF_OK;
-    }
     const nn_dtype_ops *ops = nn_dtype_ops_of(w->dtype);
     if (!ops) return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
     const size_t rb = eef_dtype_row_bytes(w->dtype, NI);
     if (ops->dot_rows && N < 4) {
-        /* a few rows of x (decoding): each weight row read once per row of x */
+        /* a type's own kernel for a few rows of x */
 #pragma omp parallel if ((size_t)NO * NI >= SPLIT_W_MIN)
         {
             int lo, hi;
@@ -226,6 +256,26 @@ eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *
             for (int n = 0; hi > lo && n < N; n++)
                 ops->dot_rows(y + (size_t)n * ldy + lo, w->data, rb, x + (size_t)n * ldx, NI, lo, hi);
         }
+        return EEF_OK;
+    }
+    if (N <= FEW_ROWS) {
+        int failed = 0;
+#pragma omp parallel if (n_threads() > 1 && (size_t)NO * NI >= SPLIT_W_MIN) reduction(| : failed)
+        {
+            int lo, hi;
+            my_range(NO, 16, &lo, &hi);
+            float *wide = NULL;
+            if (hi > lo && w->dtype != EEF_DT_F32) {
+                wide = malloc((size_t)4 * NI * sizeof(float));
+                failed = !wide;
+            }
+            if (hi > lo && !failed) few_rows(y, ldy, x, ldx, N, w, lo, hi, wide);
+            free(wide);
+        }
+        return failed ? eef_fail(EEF_ENOMEM, "out of memory widening a %s weight", ops->name) : EEF_OK;
+    }
+    if (w->dtype == EEF_DT_F32) {
+        f32_rows(y, ldy, x, ldx, w->data, N, NI, NO);
         return EEF_OK;
     }
     /* many rows: tiles of W in f32, then sgemm; the threads share W's rows */

@@ -278,6 +278,10 @@ eef_err eef_model_ensure_grads(eef_model *m)
 
 void eef_model_zero_grad(eef_model *m)
 {
+    if (m->lora) {
+        memset(m->lora->grads, 0, m->lora->n_params * sizeof(float));
+        return;
+    }
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 

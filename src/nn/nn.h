@@ -141,6 +141,7 @@ typedef struct {
 
 typedef struct eef_acts eef_acts;
 typedef struct nn_store nn_store;
+typedef struct eef_lora eef_lora;
 
 typedef struct {
     eef_model_config cfg; /* resolved: n_kv_heads and head_dim set */
@@ -160,6 +161,11 @@ typedef struct {
                            * until the Hugging Face tokenizer is wired in) */
     eef_acts *acts;       /* training activations, sized on first use */
     nn_store *store;      /* memory of frozen weights: file mappings, copies */
+    eef_lora *lora;       /* attached adapters (not owned) or NULL: when set, the
+                           * forward pass adds them and training trains them
+                           * alone (eef_lora_attach) */
+    int checkpoint;       /* 1: training keeps only each layer's input and
+                           * recomputes the layer in the backward pass */
 } eef_model;
 
 /* A new model with weights drawn from the seed (normal(0, 0.02); output
@@ -216,6 +222,8 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits, doubl
  * scale = mask_count(batch) / mask_count(all k batches) so the sum is the
  * gradient of the global masked mean. */
 eef_err eef_model_backward(eef_model *m, float scale);
+/* With adapters attached (m->lora), the backward pass adds to the
+ * adapters' gradients only, and zero_grad zeroes those. */
 void eef_model_zero_grad(eef_model *m);
 double eef_batch_mask_count(const eef_batch *b);
 /* Objectives on sequence log-probabilities (DPO): after a forward pass,
@@ -275,8 +283,132 @@ void eef_adamw_defaults(eef_adamw_config *c);
 eef_err eef_adamw_new(const eef_adamw_config *c, size_t n_params, eef_adamw **out);
 void eef_adamw_free(eef_adamw *o);
 double eef_adamw_lr(const eef_adamw *o); /* lr of the next step */
-/* Clips m->grads, applies one step; *grad_norm gets the pre-clip norm. */
+/* Clips the trainable set's gradients (the attached adapters' when
+ * m->lora is set, else m->grads), applies one step; *grad_norm gets the
+ * pre-clip norm. */
 eef_err eef_adamw_step(eef_adamw *o, eef_model *m, double *grad_norm);
+
+/* ------------------------------------------------------------ LoRA
+ * Low-rank adapters (Hu et al. 2021) on the attention and MLP projections:
+ * a projection y = x W^T becomes y = x W^T + s (x A^T) B^T with A [r, in],
+ * B [out, r] and s = alpha / r.  W stays frozen in whatever dtype it has
+ * (read through nn_matmul only, so f32, bf16 and the GGUF types all work);
+ * only A and B are trained: the backward pass computes no weight gradient
+ * of the base, only what flows through it to earlier layers.  A starts
+ * uniform(-1/sqrt(in), 1/sqrt(in)) (PEFT's kaiming_uniform(a = sqrt 5)),
+ * B at 0, so a new adapter leaves the model unchanged.
+ *
+ * Defaults: rank 16, alpha = 2 rank (s = 2), all seven projections:
+ * QLoRA (Dettmers et al. 2023) found adapters on every linear layer needed
+ * to match full fine-tuning, where q and v alone (PEFT's default for
+ * Llama) fall short; the extra adapters cost 2.3x the parameters of q,v
+ * alone, still under 2% of a 135M model at rank 16.
+ */
+typedef enum {
+    EEF_LORA_Q, EEF_LORA_K, EEF_LORA_V, EEF_LORA_O, EEF_LORA_GATE, EEF_LORA_UP, EEF_LORA_DOWN,
+    EEF_LORA_N
+} eef_lora_target;
+#define EEF_LORA_ALL ((1u << EEF_LORA_N) - 1)
+
+typedef struct {
+    int rank;         /* r */
+    float alpha;      /* scale s = alpha / r */
+    unsigned targets; /* bit t set: projection t has an adapter */
+} eef_lora_config;
+
+/* One adapted projection of one layer: offsets of A and B in the buffers. */
+typedef struct {
+    int in, out;      /* W is [out, in] */
+    size_t a, b;      /* A at params + a ([r, in]), B at params + b ([out, r]) */
+} eef_lora_mat;
+
+struct eef_lora {
+    eef_lora_config cfg;
+    float scale;
+    int n_layers;
+    eef_lora_mat *mat;  /* [n_layers * EEF_LORA_N]; in == 0 where not targeted */
+    size_t n_params;
+    float *params;      /* [n_params]: every A and B, layer by layer, target by target */
+    float *grads;       /* [n_params] */
+};
+
+void eef_lora_defaults(eef_lora_config *c); /* rank 16, alpha 32, all targets */
+/* "q,k,v,o,gate,up,down" (any subset, comma-separated; "all") -> bits. */
+eef_err eef_lora_parse_targets(const char *list, unsigned *out);
+/* PEFT's module names: "q_proj", ..., "down_proj". */
+const char *eef_lora_module_name(eef_lora_target t);
+/* Adapters for a model of config c, A drawn from the seed, B = 0. */
+eef_err eef_lora_new(const eef_model_config *c, const eef_lora_config *lc, uint64_t seed,
+                     eef_lora **out);
+void eef_lora_free(eef_lora *a);
+/* Attaches (a != NULL, shapes checked against m) or detaches (NULL). */
+eef_err eef_lora_attach(eef_model *m, eef_lora *a);
+/* PEFT's layout in directory dir: adapter_config.json (r, lora_alpha,
+ * target_modules, ...; base_model_name_or_path = base, may be NULL) and
+ * adapter_model.safetensors (F32, "base_model.model.model.layers.N.
+ * self_attn.q_proj.lora_A.weight" ...), q/k's B rows in Hugging Face's
+ * rotate_half order whatever the model's layout.  Written atomically,
+ * the config last. */
+eef_err eef_lora_save(const eef_lora *a, const eef_model_config *c, const char *base,
+                      const char *dir);
+/* Reads what eef_lora_save (or PEFT's save_pretrained, for LoRA without
+ * DoRA, rsLoRA, patterns or extra modules) wrote, for a model of config c;
+ * F32, F16 or BF16 tensors. */
+eef_err eef_lora_load(const char *dir, const eef_model_config *c, eef_lora **out);
+/* W += s B A for every adapted projection; a frozen W gets a merged copy
+ * in its own dtype (rounded, as PEFT's merge_and_unload), a trainable one
+ * is changed in place.  The model must not have a detached copy of the
+ * adapters attached (it is detached). */
+eef_err eef_lora_merge(eef_model *m, const eef_lora *a);
+/* A LoRA training run's resume point, one file (.eefl, written
+ * atomically): the adapters and the optimizer (config, step, moments),
+ * with magic, version and CRC-32.  Loading checks them and the sizes
+ * against the model config before trusting anything. */
+eef_err eef_lora_state_save(const eef_lora *a, const eef_adamw *o, const char *path);
+eef_err eef_lora_state_load(const char *path, const eef_model_config *c, eef_lora **a,
+                            eef_adamw **o);
+
+/* ------------------------------------------------------------ the train step
+ * What every training loop calls: zero the trainable set's gradients,
+ * forward, backward, one AdamW step.  The trainable set is `lora` when it
+ * is not NULL (attached for the step; the base stays frozen), else the
+ * model's own parameters (full fine-tuning).  The optimizer must have
+ * been made for that set's size (eef_train_n_params). */
+eef_err eef_train_step(eef_model *m, eef_lora *lora, eef_adamw *opt, const eef_batch *b,
+                       double *loss, double *grad_norm);
+size_t eef_train_n_params(const eef_model *m, const eef_lora *lora);
+
+/* ------------------------------------------------------------ training memory
+ * The bytes a training run needs, computed from the shapes before
+ * anything is allocated (the activations with the very layout the
+ * forward pass allocates).  Not counted: the data set and the tokenizer. */
+typedef struct {
+    double weights;   /* the base (in its dtype) + norms; f32 for full fine-tuning */
+    double adapters;  /* LoRA A and B */
+    double grads;     /* f32 gradients of the trainable set */
+    double optim;     /* AdamW's two moments */
+    double acts;      /* activations kept for the backward pass + its scratch */
+    double logits;    /* logits of the M scored rows */
+    double total;
+    int checkpoint;   /* whether recomputation was assumed */
+} eef_train_mem;
+
+/* lora NULL: full fine-tuning (all weights f32); else adapters on a base
+ * whose matrices are `base_dtype`.  B x T positions, M of them scored
+ * (the output head and logits are computed on those rows alone). */
+void eef_train_mem_estimate(const eef_model_config *c, eef_dtype base_dtype,
+                            const eef_lora_config *lora, int B, int T, int M, int checkpoint,
+                            eef_train_mem *out);
+/* Bytes this process may still use: MemAvailable of /proc/meminfo (or
+ * sysconf's available pages), capped by a cgroup v2 memory.max; the
+ * environment variable EEF_MEM_AVAILABLE (bytes) replaces the figure. */
+double eef_mem_available(void);
+/* Picks recomputation when the plain run would not fit in `avail` bytes;
+ * refuses (EEF_ENOMEM, with both figures and the breakdown) when neither
+ * fits. */
+eef_err eef_train_mem_plan(const eef_model_config *c, eef_dtype base_dtype,
+                           const eef_lora_config *lora, int B, int T, int M, double avail,
+                           eef_train_mem *out);
 
 /* ------------------------------------------------------------ checkpoints
  * .eefm: magic "EEFM", version, config, tokenizer, raw little-endian
@@ -296,7 +428,8 @@ eef_err eef_adamw_load(const char *path, size_t n_params, eef_adamw **out);
  *   an .eefm file                   (nn/checkpoint.c)
  *   a Hugging Face model directory  (nn/hf.c: config.json, model.safetensors
  *                                    or its shards + index, generation_config.json)
- * (GGUF files plug in here too: nn/load.c.)  Every file is validated
+ *   a GGUF file                     (nn/gguf.c, gguf_model.c: llama, qwen2, qwen3;
+ *                                    F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K)  Every file is validated
  * before anything it claims is allocated; errors read "file: reason". */
 typedef struct {
     int trainable;   /* 1: every weight copied to f32 into the trainable buffer */
@@ -306,16 +439,17 @@ typedef struct {
 } eef_load_opts;
 
 /* Defaults: an .eefm is loaded trainable (as training resumes from it), a
- * Hugging Face directory frozen with its own dtypes. */
+ * Hugging Face directory or GGUF file frozen with its own dtypes (GGUF:
+ * dtype may also be a block type, the matrices quantized on load). */
 eef_err eef_model_load(const char *path, eef_model **out);
 eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model **out);
 
 /* ------------------------------------------------------------ export
  * The weights in a standard format for other runtimes (nn/export.c),
  * Llama tensor names, fused projections split:
- *   "gguf"         llama.cpp (architecture "llama"), float32, with the
- *                  tokenizer as a GPT-2 style BPE; q/k rows in the pair
- *                  layout (llama.cpp's NORM rope)
+ *   "gguf"         llama.cpp, float32 (eef_model_export_gguf for other
+ *                  types): architecture llama, qwen2 (q/k/v biases) or
+ *                  qwen3 (q/k norms), the tokenizer as tokenizer.ggml.*
  *   "safetensors"  one file, Hugging Face LlamaForCausalLM names, float32,
  *                  q/k rows in HF's rotate_half layout, config in __metadata__
  *   "hf"           a Hugging Face model directory (path is the directory):
@@ -324,6 +458,10 @@ eef_err eef_model_load_opts(const char *path, const eef_load_opts *o, eef_model 
  *                  by transformers and by eef_model_load
  * Written atomically, file by file.  docs/serving.md has the details. */
 eef_err eef_model_export(const eef_model *m, const char *format, const char *path);
+/* GGUF with the matrices in `dtype` (F32, F16, BF16, Q8_0, Q4_K, Q5_K,
+ * Q6_K; EEF_DT_COUNT: each its own), falling back to Q8_0 then F32 for
+ * rows that are not whole blocks (nn/gguf_export.c). */
+eef_err eef_model_export_gguf(const eef_model *m, eef_dtype dtype, const char *path);
 
 /* ------------------------------------------------------------ inference
  * A KV cache for one sequence, used by one thread at a time.  Tokens are
@@ -340,6 +478,36 @@ void eef_kv_truncate(eef_kv *kv, int len); /* forget tokens from len on */
 /* Appends tokens; if `logits` is not NULL it receives the [V] logits of the
  * last token. */
 eef_err eef_kv_feed(eef_kv *kv, const int *tokens, int n, float *logits);
+int eef_kv_capacity(const eef_kv *kv);
+const eef_model *eef_kv_model(const eef_kv *kv);
+/* The [V] logits after the cache's last token (NULL when not kept: an
+ * empty or truncated cache); valid until the cache changes. */
+const float *eef_kv_logits(const eef_kv *kv);
+/* Shared prefixes: dst becomes the first len tokens of src (same model),
+ * with src's logits when len is all of src.  The keys and values are
+ * copied, not recomputed: continuing dst gives the bits that continuing
+ * src would.  (A copy costs L * len * 2 Hkv hd floats of memory traffic;
+ * feeding the prefix again costs its whole forward pass.) */
+eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len);
+
+/* ------------------------------------------------------------ batched decoding
+ * Many sequences advanced in lockstep, one token each per step, in one
+ * forward pass over their rows: the products with the weights become
+ * matrix-matrix (the weights are read once per step, not once per
+ * sequence), while each sequence attends to its own cache at its own
+ * position.  The sequences are ordinary caches: a caller keeps a batch
+ * full by giving a step whatever caches are decoding (an ended sequence's
+ * cache is reset or refilled, e.g. with eef_kv_copy of a shared prefix,
+ * and takes its place), and feeds prompts with eef_kv_feed.
+ * Up to 32 sequences a step, each sequence's logits and cache are bit
+ * for bit those eef_kv_feed of its token alone would give: a sequence's
+ * result does not depend on the batch it was decoded in. */
+typedef struct eef_kvb eef_kvb; /* buffers for steps of up to max_seqs rows */
+eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out);
+void eef_kvb_free(eef_kvb *b);
+/* Appends tokens[i] to kvs[i] (distinct caches of b's model) for i < n,
+ * n <= max_seqs; logits (NULL: kept in the caches only) gets [n, V]. */
+eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits);
 
 typedef struct {
     double temperature; /* 0: greedy */
@@ -385,6 +553,22 @@ eef_err eef_decode_constrained(eef_kv *kv, const eef_trie *trie, const eef_token
                                const char *free_close, int max_free, const eef_sampling *s,
                                eef_rng *rng, eef_choice *out);
 void eef_choice_free(eef_choice *c);
+
+/* The same choice, one token at a time, for decoding many sequences in
+ * lockstep.  eef_cdec_next chooses from `logits`, the sequence's logits
+ * after its last token (eef_kv_logits(kv) at first); it sets *feed to the
+ * token the caller must append to kv next (-1: none) and *done once the
+ * choice is complete (nothing more to choose once *feed is appended).
+ * Until then the caller calls it again with the logits after *feed.  The
+ * same logits and rng give eef_decode_constrained's choice. */
+typedef struct eef_cdec eef_cdec;
+eef_err eef_cdec_new(const eef_kv *kv, const eef_trie *trie, const eef_tokenizer *tok,
+                     const char *free_close, int max_free, const eef_sampling *s, eef_rng *rng,
+                     eef_cdec **out);
+eef_err eef_cdec_next(eef_cdec *c, const float *logits, int *feed, int *done);
+/* The choice made (the tokens are then the caller's to free). */
+void eef_cdec_take(eef_cdec *c, eef_choice *out);
+void eef_cdec_free(eef_cdec *c);
 
 /* Log-probabilities of every sequence in the trie after the cache's
  * content, in one forward pass with a tree attention mask; out[i] gets the

@@ -72,16 +72,21 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
 
 /* THE matrix product with a weight, any dtype:
  *   y[n*ldy + o] = sum_i x[n*ldx + i] W[o, i]     (n < N, o < O = W.rows, i < I = W.cols)
- * f32 weights go to sgemm (rows of x split over threads; for a few rows
- * and a large W, W's rows are split instead); other types through their
- * kernels in nn_dtype_table: dot_rows for a few rows (decoding), else
- * tiles of W converted to f32 and sgemm (prefill, training). */
+ * Up to 32 rows of x (decoding) go through the row kernel
+ * (nn_vec.dot_block, W's rows split over the threads for a large W),
+ * whose every dot is summed the same way whatever N: a row's result does
+ * not depend on the other rows.  More rows go to sgemm (f32 W: rows of x
+ * split over threads; other types: tiles of W converted to f32). */
 eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N);
 /* The backward of nn_matmul: dx[n*ldx + i] = (accumulate ? dx : 0) +
  * sum_o dy[n*ldy + o] W[o, i] (skipped if dx is NULL), and, for an f32
  * weight with a gradient dw [O, I], dw += dy^T x. */
 eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int ldy,
                            const float *x, int ldx_in, const eef_tensor *w, int N, int accumulate);
+/* y[n*ldy + o] += sum_i x[n*ldx + i] w[o*I + i] for an f32 w [O, I], rows
+ * split over the threads (the adapters' second product). */
+void nn_matmul_add_f32(float *y, int ldy, const float *x, int ldx, const float *w, int N, int I,
+                       int O);
 /* Two or three weights whose rows lie one after the other in memory with
  * one dtype (eef's fused q|k|v and gate|up) act as one matrix:
  * returns 1 and the joined tensor in *out. */
@@ -89,8 +94,10 @@ int nn_tensor_join(const eef_tensor *const *w, int n, eef_tensor *out);
 
 /* The per-dtype kernel table (dtype.c).  A new element type (the GGUF
  * block types) is one entry: its block geometry, to_f32 (required: it
- * makes tiles for sgemm, embedding rows and exports), and optionally
- * dot_rows, the kernel for a few rows of x (decoding), and from_f32. */
+ * makes tiles for sgemm, the row kernel's widened rows, embedding rows
+ * and exports), and optionally dot_rows, a kernel of the type's own for a
+ * few rows of x (decoding; a quantized type dots its blocks directly), and
+ * from_f32. */
 typedef struct {
     const char *name;
     int block;       /* elements per block (1 for F32/F16/BF16) */
@@ -113,7 +120,7 @@ void nn_tensor_rows_f32(const eef_tensor *w, int r0, int r1, float *dst);
 /* y[N,D] = x / rms(x) * g; rstd[N] saved for the backward pass. */
 void rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D,
                      float eps);
-/* dx[N,D] += d/dx, dg[D] += d/dg, given dy. */
+/* dx[N,D] += d/dx, dg[D] += d/dg (skipped if dg is NULL), given dy. */
 void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *rstd,
                       const float *g, int N, int D);
 
@@ -121,7 +128,8 @@ void rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, con
  * projection rows x [N, W]; v is copied.  rstd [N, H + Hkv]. */
 void head_norm_forward(float *y, float *rstd, const float *x, const float *gq, const float *gk,
                        int N, const nn_heads *s, float eps);
-/* dx [N, W] (overwritten) from dy; dgq, dgk [hd] += their gradients. */
+/* dx [N, W] (overwritten) from dy; dgq, dgk [hd] += their gradients
+ * (skipped if NULL: frozen gains). */
 void head_norm_backward(float *dx, float *dgq, float *dgk, const float *dy, const float *x,
                         const float *rstd, const float *gq, const float *gk, int N,
                         const nn_heads *s);
@@ -187,6 +195,8 @@ typedef struct {
     float *xn2, *rstd2;   /* [N, D], [N] */
     float *h13;           /* [N, 2F] gate | up */
     float *hact;          /* [N, F] */
+    float *lora_u;        /* [n_targets, N, r]: each adapter's s x A^T (with
+                           * adapters attached; NULL: a scratch is made) */
 } nn_layer_buf;
 
 /* out [N, D] (may be x itself) from x [N, D] through layer l. */
@@ -199,7 +209,20 @@ void nn_embed(const eef_model *m, const int *tokens, int N, float *x);
 eef_err nn_head_forward(const eef_model *m, const float *xg, int M, float *xf, float *rstd,
                         float *logits);
 
-/* Training activations (sized for B*T positions). */
+/* ------------------------------------------------------------ adapters (lora.c) */
+/* Which slot of a layer's lora_u target t has (-1: not adapted). */
+int nn_lora_slot(const eef_lora *a, int t);
+/* The projection of layer l, target t, gets its adapter:
+ *   u = s x A^T  [N, r] (kept for the backward pass),  y += u B^T. */
+eef_err nn_lora_forward(const eef_lora *a, int l, int t, float *y, int ldy, const float *x,
+                        int ldx, int N, float *u);
+/* Its backward: dB += dy^T u;  du = s dy B (scratch [N, r]);  dA += du^T x;
+ * dx += du A. */
+eef_err nn_lora_backward(eef_lora *a, int l, int t, float *dx, int ldx, const float *dy, int ldy,
+                         const float *x, int ldx_in, const float *u, float *du, int N);
+
+/* Training activations (sized for B*T positions; with checkpointing the
+ * per-layer tensors hold one layer, recomputed in the backward pass). */
 struct eef_acts {
     int B, T, N;
     float *res;     /* [L+1, N, D] residual stream entering each layer, then the final one */
@@ -218,8 +241,13 @@ struct eef_acts {
     float *logits;  /* [N, V] logits of the scored positions */
     float *qkv_pre; /* [L, N, W] before the head norms (qk_norm only) */
     float *qk_rstd; /* [L, N, H + Hkv] (qk_norm only) */
+    float *lora_u;  /* [L, n_targets, N, r] (adapters only) */
+    float *dlora;   /* [N, r] adapters' backward scratch */
     int *rows;      /* [N] positions scored (mask != 0), M of them */
     int M;
+    int logits_rows; /* rows the logits buffer holds (it grows to the largest M) */
+    int ckpt;        /* 1: per-layer tensors hold one layer */
+    int lora_slots, lora_rank; /* what lora_u was sized for */
     /* backward scratch */
     float *dres, *dxn, *dqkv, *datt, *dh13, *dhact, *dxf, *dqkv_pre;
     /* the batch of the last forward */
@@ -229,6 +257,30 @@ struct eef_acts {
     int have_forward;
 };
 void eef_acts_free(eef_acts *a);
+/* Floats of the one activation buffer for N positions (the logits and the
+ * attention's per-thread scratch are apart): what train.c allocates. */
+size_t nn_acts_floats(const eef_model_config *c, int N, int ckpt, int lora_slots, int lora_rank);
+
+/* ------------------------------------------------------------ tries (constrain.c)
+ * Nodes in creation order: a parent always precedes its children. */
+typedef struct {
+    int token;       /* token on the edge into this node (-1 at the root) */
+    int parent;
+    int first_child, next_sibling;
+    int tag;         /* >= 0: an allowed sequence ends here */
+    int has_free;    /* free text may follow this node ... */
+    int free_tag;    /* ... and this is the tag returned for it (any value) */
+    int seq;         /* order in which the sequence ending here was added */
+} trie_node;
+
+struct eef_trie {
+    trie_node *nodes;
+    int n, cap;
+    int n_seqs;
+    int *seq_node; /* node of the i-th added sequence */
+    int seq_cap;
+};
+
 
 /* ------------------------------------------------------------ model internals */
 /* A model with its trainable buffer allocated (zeroed) and bound. */
@@ -289,11 +341,18 @@ typedef struct {
     void (*swiglu_row)(float *o, const float *a, const float *b, int n);
     void (*swiglu_bwd_row)(float *da, float *db, const float *d, const float *a, const float *b,
                            int n);
-    /* 16-bit weights: widening (exact) and dot products with f32 x */
+    /* 16-bit weights: widening (exact) */
     void (*bf16_to_f32)(const uint16_t *src, float *dst, int n);
     void (*f16_to_f32)(const uint16_t *src, float *dst, int n);
-    float (*dot_bf16)(const uint16_t *w, const float *x, int n);
-    float (*dot_f16)(const uint16_t *w, const float *x, int n);
+    /* y[n ldy + r] = <row r of w, row n of x> for r < R <= 4 (rows ldw
+     * floats apart), n < N, each dot summed the same way whatever N and R */
+    void (*dot_block)(float *y, int ldy, const float *x, int ldx, int N, const float *w,
+                      size_t ldw, int R, int I);
+    /* one query against nk cached rows (ld floats apart): s[j] = scale
+     * <q, k_j>; out[hd] = sum_j p_j v_j */
+    void (*attn_scores)(float *s, const float *q, const float *k, size_t ldk, int nk, int hd,
+                        float scale);
+    void (*attn_values)(float *out, const float *p, const float *v, size_t ldv, int nk, int hd);
 } nn_vec_ops;
 extern nn_vec_ops nn_vec;
 void nn_vec_select(void);

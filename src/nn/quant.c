@@ -282,15 +282,33 @@ typedef struct {
     int16_t bs[XCH / 16];
 } xq;
 
+/* Rounding as llama.cpp rounds activations for these dots, so both
+ * runtimes multiply the same integers: per 32 (Q8_0's dot type), d =
+ * amax / 127 kept in f16, codes x * (127 / amax) rounded to nearest
+ * (ties to even); per 256 (Q8_K), the element of largest magnitude maps
+ * to -127: d = -max / 127, codes nearest of x / d, at most 127. */
 static void quant_x(const float *x, int n, int block, xq *o)
 {
     for (int b = 0; b < n / block; b++) {
         const float *v = x + block * b;
-        float amax = 0.0f;
-        for (int i = 0; i < block; i++) amax = fmaxf(amax, fabsf(v[i]));
-        float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-        o->d[b] = d;
-        for (int i = 0; i < block; i++) o->q[block * b + i] = (int8_t)nearest(v[i] * id, -127, 127);
+        int8_t *q = o->q + block * b;
+        float amax = 0.0f, max = 0.0f;
+        for (int i = 0; i < block; i++)
+            if (fabsf(v[i]) > amax) amax = fabsf(v[i]), max = v[i];
+        if (!(amax > 0.0f) || !(amax < INFINITY)) { /* 0, or not finite: nothing to keep */
+            o->d[b] = 0.0f;
+            memset(q, 0, (size_t)block);
+            continue;
+        }
+        if (block == 32) {
+            float id = 127.0f / amax;
+            o->d[b] = nn_f16_to_f32(nn_f32_to_f16(amax / 127.0f));
+            for (int i = 0; i < 32; i++) q[i] = (int8_t)nearest(v[i] * id, -127, 127);
+        } else {
+            float is = -127.0f / max;
+            o->d[b] = 1.0f / is;
+            for (int i = 0; i < block; i++) q[i] = (int8_t)nearest(is * v[i], -128, 127);
+        }
     }
     if (block == 256)
         for (int g = 0; g < n / 16; g++) {

@@ -16,9 +16,10 @@
  * j < 4, s_j = b[j] & 63, m_j = b[j + 4] & 63; for j >= 4,
  * s_j = (b[j + 4] & 15) | (b[j - 4] >> 6) << 4, m_j = (b[j + 4] >> 4) | (b[j] >> 6) << 4.
  *
- * Products with a vector x (dot_rows) quantize x first, as llama.cpp
- * does: to 8 bits per block of 32 (one f32 scale) for Q8_0, per block of
- * 256 with sums of every 16 for the K types; the block products are then
+ * Products with a vector x (dot_rows) quantize x first, with llama.cpp's
+ * rounding of activations (so both multiply the same integers): 8 bits per
+ * block of 32 with an f16 scale for Q8_0, per block of 256 with sums of
+ * every 16 for the K types (ggml's Q8_K); the block products are then
  * exact integer sums, scaled in f32.  AVX-512 VNNI kernels are chosen at
  * run time (eef_nn_init), else portable C computes the same sums. */
 #ifndef EEF_NN_QUANT_H

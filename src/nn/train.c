@@ -10,8 +10,15 @@
  *
  * The layers' forward pass is nn/layer.c's, shared with inference; the
  * backward pass is here.  Frozen weights (no trainable buffer) have no
- * gradients: the backward refuses them (adapters, issue 19, will train
- * around frozen weights through nn_matmul_backward's dx).
+ * gradients: without adapters the backward refuses them; with adapters
+ * attached (m->lora) the base is frozen whatever its dtype, no weight
+ * gradient of it is computed, and only what flows through it (dx) is.
+ *
+ * Activation checkpointing (m->checkpoint): only the residual stream
+ * entering each layer is kept; the backward pass recomputes a layer's
+ * intermediates from it just before that layer's backward.  The
+ * recomputation is the forward's own code on the same threads, so the
+ * gradients are the same bits as without it.
  */
 #include "nn_internal.h"
 
@@ -26,34 +33,37 @@ void eef_acts_free(eef_acts *a)
 {
     if (!a) return;
     eef_free_aligned(a->res);
+    eef_free_aligned(a->logits);
     free(a->rows);
     rope_table_free(&a->rope);
     free(a);
 }
 
-/* All activations live in one aligned buffer; returns its size in floats
- * and, when base is not NULL, points the views into it. */
+/* All activations but the logits live in one aligned buffer; returns its
+ * size in floats and, when base is not NULL, points the views into it.
+ * The per-layer tensors hold Lk = L layers, or one with checkpointing. */
 static size_t acts_layout(eef_acts *a, const eef_model_config *c, float *base)
 {
     const nn_heads s = nn_heads_of(c);
     size_t N = (size_t)a->N, D = (size_t)c->d_model, L = (size_t)c->n_layers,
-           H = (size_t)c->n_heads, F = (size_t)c->d_ff, V = (size_t)c->vocab,
-           W = (size_t)heads_w(&s), Q = (size_t)heads_q(&s), NH = H + (size_t)s.Hkv;
+           H = (size_t)c->n_heads, F = (size_t)c->d_ff, W = (size_t)heads_w(&s),
+           Q = (size_t)heads_q(&s), NH = H + (size_t)s.Hkv;
+    size_t Lk = a->ckpt ? 1 : L;
     size_t QD = Q > D ? Q : D; /* datt doubles as [M, D] scratch */
-    size_t qn = c->qk_norm ? 1 : 0;
+    size_t qn = c->qk_norm ? 1 : 0, R = (size_t)a->lora_rank, U = (size_t)a->lora_slots * R;
     struct {
         float **p;
         size_t n;
     } t[] = {
-        { &a->res, (L + 1) * N * D }, { &a->xn1, L * N * D },   { &a->rstd1, L * N },
-        { &a->qkv, L * N * W },       { &a->lse, L * N * H },   { &a->att, L * N * Q },
-        { &a->x2, L * N * D },        { &a->xn2, L * N * D },   { &a->rstd2, L * N },
-        { &a->h13, L * N * 2 * F },   { &a->hact, L * N * F },  { &a->rstdf, N },
-        { &a->xf, N * D },            { &a->logits, N * V },    { &a->dres, N * D },
+        { &a->res, (L + 1) * N * D }, { &a->xn1, Lk * N * D },  { &a->rstd1, Lk * N },
+        { &a->qkv, Lk * N * W },      { &a->lse, Lk * N * H },  { &a->att, Lk * N * Q },
+        { &a->x2, Lk * N * D },       { &a->xn2, Lk * N * D },  { &a->rstd2, Lk * N },
+        { &a->h13, Lk * N * 2 * F },  { &a->hact, Lk * N * F }, { &a->rstdf, N },
+        { &a->xf, N * D },            { &a->dres, N * D },
         { &a->dxn, N * D },           { &a->dqkv, N * W },      { &a->datt, N * QD },
         { &a->dh13, N * 2 * F },      { &a->dhact, N * F },     { &a->dxf, N * D },
-        { &a->qkv_pre, qn * L * N * W }, { &a->qk_rstd, qn * L * N * NH },
-        { &a->dqkv_pre, qn * N * W },
+        { &a->qkv_pre, qn * Lk * N * W }, { &a->qk_rstd, qn * Lk * N * NH },
+        { &a->dqkv_pre, qn * N * W }, { &a->lora_u, Lk * N * U }, { &a->dlora, N * R },
     };
     size_t off = 0;
     for (size_t i = 0; i < EEF_ARRAY_LEN(t); i++) {
@@ -63,10 +73,20 @@ static size_t acts_layout(eef_acts *a, const eef_model_config *c, float *base)
     return off;
 }
 
+size_t nn_acts_floats(const eef_model_config *c, int N, int ckpt, int lora_slots, int lora_rank)
+{
+    eef_acts a = { .N = N, .ckpt = ckpt, .lora_slots = lora_slots, .lora_rank = lora_rank };
+    return acts_layout(&a, c, NULL);
+}
+
 static eef_err acts_ensure(eef_model *m, int B, int T)
 {
     eef_acts *a = m->acts;
-    if (a && a->N >= B * T && a->T >= T) {
+    const int ckpt = m->checkpoint != 0;
+    const int slots = m->lora ? __builtin_popcount(m->lora->cfg.targets) : 0;
+    const int rank = m->lora ? m->lora->cfg.rank : 0;
+    if (a && a->N >= B * T && a->T >= T && a->ckpt == ckpt && a->lora_slots == slots &&
+        a->lora_rank == rank) {
         a->B = B, a->T = T;
         return EEF_OK;
     }
@@ -74,6 +94,7 @@ static eef_err acts_ensure(eef_model *m, int B, int T)
     m->acts = a = eef_calloc(1, sizeof *a);
     if (!a) return EEF_ENOMEM;
     a->B = B, a->T = T, a->N = B * T;
+    a->ckpt = ckpt, a->lora_slots = slots, a->lora_rank = rank;
     size_t n = acts_layout(a, &m->cfg, NULL);
     float *base = eef_alloc_aligned(n * sizeof(float));
     a->rows = eef_malloc((size_t)a->N * sizeof(int));
@@ -94,6 +115,17 @@ static eef_err acts_ensure(eef_model *m, int B, int T)
         return e;
     }
     return EEF_OK;
+}
+
+/* The logits buffer holds the scored rows only: it grows to the largest
+ * number of them a batch has had. */
+static eef_err logits_ensure(eef_acts *a, int M, int V)
+{
+    if (M <= a->logits_rows) return EEF_OK;
+    eef_free_aligned(a->logits);
+    a->logits = eef_alloc_aligned((size_t)M * V * sizeof(float));
+    a->logits_rows = a->logits ? M : 0;
+    return a->logits ? EEF_OK : EEF_ENOMEM;
 }
 
 static eef_err check_batch(const eef_model *m, const eef_batch *b)
@@ -128,15 +160,18 @@ static eef_err train_attention(const nn_attn *att, int l, const float *qkv, floa
 {
     const train_attn *t = (const train_attn *)att;
     const eef_batch *b = t->a->batch;
-    float *lse = t->a->lse + (size_t)l * b->B * b->T * t->s.H;
+    float *lse = t->a->lse + (size_t)(t->a->ckpt ? 0 : l) * b->B * b->T * t->s.H;
     return attention_forward(out, lse, qkv, b->pos, b->B, b->T, &t->s);
 }
 
 /* Layer l's slices of the activations, for a batch of n positions (the
- * buffers may have been sized for a larger one: layers are n apart). */
+ * buffers may have been sized for a larger one: layers are n apart); with
+ * checkpointing every layer uses the one slot. */
 static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int l, int n)
 {
     const nn_heads s = nn_heads_of(c);
+    if (a->ckpt) l = 0;
+    const size_t U = (size_t)a->lora_slots * a->lora_rank;
     const size_t N = (size_t)n, D = (size_t)c->d_model, F = (size_t)c->d_ff,
                  W = (size_t)heads_w(&s), Q = (size_t)heads_q(&s), NH = (size_t)(s.H + s.Hkv);
     nn_layer_buf b = {
@@ -146,6 +181,7 @@ static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int 
         .hact = a->hact + l * N * F,
         .qkv_pre = a->qkv_pre ? a->qkv_pre + l * N * W : NULL,
         .qk_rstd = a->qk_rstd ? a->qk_rstd + l * N * NH : NULL,
+        .lora_u = a->lora_u ? a->lora_u + l * N * U : NULL,
     };
     return b;
 }
@@ -174,6 +210,7 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
     for (int n = 0; n < N; n++)
         if (logits_out || b->mask[n] != 0.0f) a->rows[a->M++] = n;
     const int M = a->M;
+    EEF_TRY(logits_ensure(a, M, V));
     float *xfin = a->res + (size_t)L * N * D;
     float *xg = a->dxn; /* scratch until backward: gathered final residual rows */
 #pragma omp parallel for schedule(static)
@@ -204,15 +241,40 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
     return EEF_OK;
 }
 
-/* The backward of a projection whose weights (q|k|v or gate|up) are one
- * block of the trainable buffer with gradient block dw. */
+/* The backward of a projection x [w0 | w1 | ...]^T: dx (overwritten) and,
+ * for weights that are one block of the trainable buffer, their gradient
+ * block dw.  Frozen weights (dw NULL) may lie anywhere. */
 static eef_err project_backward(float *dx, float *dw, const float *dy, int ldy, const float *x,
                                 int ldx, const eef_tensor *const *w, int n, int N)
 {
     eef_tensor joined;
     if (nn_tensor_join(w, n, &joined))
         return nn_matmul_backward(dx, ldx, dw, dy, ldy, x, ldx, &joined, N, 0);
-    return eef_fail(EEF_ESTATE, "backward: projection weights are not one trainable block");
+    if (dw) return eef_fail(EEF_ESTATE, "backward: projection weights are not one trainable block");
+    for (int i = 0, col = 0; i < n; col += w[i]->rows, i++)
+        EEF_TRY(nn_matmul_backward(dx, ldx, NULL, dy + col, ldy, x, ldx, w[i], N, i > 0));
+    return EEF_OK;
+}
+
+/* The adapters of targets t0..t1 (columns cols[t - t0] of dy): their
+ * gradients, and their share of dx (added). */
+static eef_err adapt_backward(eef_lora *ad, eef_acts *a, const nn_layer_buf *lb, int l, int t0,
+                              int t1, const int *cols, float *dx, int ldx, const float *dy,
+                              int ldy, const float *x, int N)
+{
+    for (int t = t0; ad && t <= t1; t++) {
+        int k = nn_lora_slot(ad, t);
+        if (k >= 0)
+            EEF_TRY(nn_lora_backward(ad, l, t, dx, ldx, dy + cols[t - t0], ldy, x, ldx,
+                                     lb->lora_u + (size_t)k * N * ad->cfg.rank, a->dlora, N));
+    }
+    return EEF_OK;
+}
+
+/* A gradient view, or NULL when the base is not trained. */
+static float *gv(int full, float *base, size_t off)
+{
+    return full && base ? base + off : NULL;
 }
 
 /* After a forward pass: out[n] = log p(targets[n]) at every position n of
@@ -244,14 +306,17 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
 {
     eef_acts *a = m->acts;
     if (!a || !a->have_forward) return eef_fail(EEF_ESTATE, "backward without a forward pass");
-    EEF_TRY(eef_model_ensure_grads(m));
+    eef_lora *ad = m->lora;
+    const int full = ad == NULL; /* else the base is frozen: only the adapters learn */
+    if (full) EEF_TRY(eef_model_ensure_grads(m));
     const eef_batch *b = a->batch;
     const eef_model_config *c = &m->cfg;
     const nn_heads s = nn_heads_of(c);
     const int N = b->B * b->T, D = c->d_model, F = c->d_ff, V = c->vocab, hd = c->head_dim;
-    const int L = c->n_layers, M = a->M, W = heads_w(&s), Q = heads_q(&s);
+    const int L = c->n_layers, M = a->M, W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
     const size_t ND = (size_t)N * D;
     const eef_weights *g = &m->g;
+    const int qkv_cols[3] = { 0, Q, Q + K }, mlp_cols[2] = { 0, F }, none[1] = { 0 };
     a->have_forward = 0; /* logits are overwritten by their gradient below */
 
     /* d loss / d logits = w (softmax - onehot) * scale / sum(w); with
@@ -275,47 +340,65 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++)
         memcpy(xg + (size_t)r * D, xfin + (size_t)a->rows[r] * D, D * sizeof(float));
-    EEF_TRY(nn_matmul_backward(a->dxf, D, g->head, a->logits, V, a->xf, D, &m->head, M, 0));
+    EEF_TRY(nn_matmul_backward(a->dxf, D, gv(full, g->head, 0), a->logits, V, a->xf, D, &m->head,
+                               M, 0));
     memset(a->dres, 0, ND * sizeof(float));
     float *dxg = a->datt; /* scratch: [M, D] */
     memset(dxg, 0, (size_t)M * D * sizeof(float));
-    rmsnorm_backward(dxg, g->out_norm, a->dxf, xg, a->rstdf, m->out_norm, M, D);
+    rmsnorm_backward(dxg, gv(full, g->out_norm, 0), a->dxf, xg, a->rstdf, m->out_norm, M, D);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++)
         memcpy(a->dres + (size_t)a->rows[r] * D, dxg + (size_t)r * D, D * sizeof(float));
 
+    train_attn att = { { train_attention }, a, s };
     for (int l = L - 1; l >= 0; l--) {
         const eef_layer_weights *w = &m->layer[l];
         nn_layer_buf lb = layer_buf(a, c, l, N);
         const float *x = a->res + l * ND;
+        /* checkpointing: the layer's intermediates again, from its input
+         * (the same code and threads: the same bits); the last layer's
+         * are still there from the forward pass */
+        if (a->ckpt && l < L - 1)
+            EEF_TRY(nn_layer_forward(m, l, N, x, a->dxn, b->pos, &a->rope, &lb, &att.base));
         /* MLP: dres is d/dx3 and, through the residual, part of d/dx2 */
-        EEF_TRY(nn_matmul_backward(a->dhact, F, g->w2 + (size_t)l * D * F, a->dres, D, lb.hact, F,
-                                   &w->w2, N, 0));
+        EEF_TRY(nn_matmul_backward(a->dhact, F, gv(full, g->w2, (size_t)l * D * F), a->dres, D,
+                                   lb.hact, F, &w->w2, N, 0));
+        EEF_TRY(adapt_backward(ad, a, &lb, l, EEF_LORA_DOWN, EEF_LORA_DOWN, none, a->dhact, F,
+                               a->dres, D, lb.hact, N));
         swiglu_backward(a->dh13, a->dhact, lb.h13, N, F);
         const eef_tensor *mlp_w[2] = { &w->w1, &w->w3 };
-        EEF_TRY(project_backward(a->dxn, g->w13 + (size_t)l * 2 * F * D, a->dh13, 2 * F, lb.xn2,
-                                 D, mlp_w, 2, N));
-        rmsnorm_backward(a->dres, g->mlp_norm + (size_t)l * D, a->dxn, lb.x2, lb.rstd2,
+        EEF_TRY(project_backward(a->dxn, gv(full, g->w13, (size_t)l * 2 * F * D), a->dh13, 2 * F,
+                                 lb.xn2, D, mlp_w, 2, N));
+        EEF_TRY(adapt_backward(ad, a, &lb, l, EEF_LORA_GATE, EEF_LORA_UP, mlp_cols, a->dxn, D,
+                               a->dh13, 2 * F, lb.xn2, N));
+        rmsnorm_backward(a->dres, gv(full, g->mlp_norm, (size_t)l * D), a->dxn, lb.x2, lb.rstd2,
                          w->mlp_norm, N, D);
         /* attention: dres is now d/dx2 */
-        EEF_TRY(nn_matmul_backward(a->datt, Q, g->wo + (size_t)l * D * Q, a->dres, D, lb.att, Q,
-                                   &w->wo, N, 0));
-        EEF_TRY(attention_backward(a->dqkv, a->datt, lb.qkv, lb.att, a->lse + (size_t)l * N * s.H,
-                                   b->pos, b->B, b->T, &s));
+        EEF_TRY(nn_matmul_backward(a->datt, Q, gv(full, g->wo, (size_t)l * D * Q), a->dres, D,
+                                   lb.att, Q, &w->wo, N, 0));
+        EEF_TRY(adapt_backward(ad, a, &lb, l, EEF_LORA_O, EEF_LORA_O, none, a->datt, Q, a->dres,
+                               D, lb.att, N));
+        EEF_TRY(attention_backward(a->dqkv, a->datt, lb.qkv, lb.att,
+                                   a->lse + (size_t)(a->ckpt ? 0 : l) * N * s.H, b->pos, b->B,
+                                   b->T, &s));
         rope_apply(a->dqkv, b->pos, N, &s, &a->rope, -1);
         float *dproj = a->dqkv;
         if (c->qk_norm) {
-            head_norm_backward(a->dqkv_pre, g->q_norm + (size_t)l * hd, g->k_norm + (size_t)l * hd,
-                               a->dqkv, lb.qkv_pre, lb.qk_rstd, w->q_norm, w->k_norm, N, &s);
+            head_norm_backward(a->dqkv_pre, gv(full, g->q_norm, (size_t)l * hd),
+                               gv(full, g->k_norm, (size_t)l * hd), a->dqkv, lb.qkv_pre,
+                               lb.qk_rstd, w->q_norm, w->k_norm, N, &s);
             dproj = a->dqkv_pre;
         }
-        if (c->qkv_bias) bias_backward(g->bqkv + (size_t)l * W, dproj, N, W);
+        if (c->qkv_bias && full) bias_backward(g->bqkv + (size_t)l * W, dproj, N, W);
         const eef_tensor *qkv_w[3] = { &w->wq, &w->wk, &w->wv };
-        EEF_TRY(project_backward(a->dxn, g->wqkv + (size_t)l * W * D, dproj, W, lb.xn1, D, qkv_w,
-                                 3, N));
-        rmsnorm_backward(a->dres, g->attn_norm + (size_t)l * D, a->dxn, x, lb.rstd1,
+        EEF_TRY(project_backward(a->dxn, gv(full, g->wqkv, (size_t)l * W * D), dproj, W, lb.xn1,
+                                 D, qkv_w, 3, N));
+        EEF_TRY(adapt_backward(ad, a, &lb, l, EEF_LORA_Q, EEF_LORA_V, qkv_cols, a->dxn, D, dproj,
+                               W, lb.xn1, N));
+        rmsnorm_backward(a->dres, gv(full, g->attn_norm, (size_t)l * D), a->dxn, x, lb.rstd1,
                          w->attn_norm, N, D);
     }
+    if (!full) return EEF_OK; /* the embedding is frozen */
 
     /* embedding: scatter-add rows; columns split over threads so that each
      * gradient element is summed by one thread in position order */

@@ -317,6 +317,8 @@ eef_err chat_req_prompt(const chat_req *r, const eef_tokenizer *tok, int max_tok
                         eef_prompt *out)
 {
     if (eef_tok_chat_name(tok)) return chat_prompt(r, tok, max_tokens, out);
-    return eef_prompt_build(tok, r->instruction, (const char *const *)r->obs.items, r->obs.n,
+    /* a served model does not know its environment: the default text */
+    return eef_prompt_build(tok, eef_env_text_of(NULL), r->instruction,
+                            (const char *const *)r->obs.items, r->obs.n,
                             (const char *const *)r->acts.items, NULL, r->acts.n, max_tokens, out);
 }

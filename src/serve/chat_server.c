@@ -436,6 +436,11 @@ eef_err eef_chat_server_start(const eef_model *m, const eef_chat_server_config *
 {
     *out = NULL;
     if (!m->tok) return eef_fail(EEF_EINVAL, "serve: the model has no tokenizer");
+    /* the prompt is the chat template, or eef's agent format, which needs
+     * eef's delimiters (a base model without a template has neither) */
+    if (!eef_tok_chat_name(m->tok) && eef_tok_roles_of(m->tok)->instr < 0)
+        return eef_fail(EEF_EINVAL, "the model's tokenizer has no chat template (and is not "
+                        "eef's own); serve an instruct model, or use eef generate");
     if (c->queue_timeout <= 0 || c->max_body < 64 || c->max_connections < 1)
         return eef_fail(EEF_EINVAL, "serve: invalid configuration");
     if (c->api_key && !*c->api_key) return eef_fail(EEF_EINVAL, "serve: the API key is empty");

@@ -21,6 +21,7 @@
  * Errors are {"error": MESSAGE} with a 4xx/5xx status.
  */
 #include "serve_internal.h"
+#include "env/house/house.h" /* the task type an ALFWorld client reads */
 
 #include <cjson/cJSON.h>
 #include <math.h>

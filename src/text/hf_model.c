@@ -256,13 +256,12 @@ static const tok_ops hf_ops = {
 
 /* ------------------------------------------------------------ building */
 /* The pre-tokenizers llama.cpp knows by name (issue #20 maps them back). */
-static const char llama3_pattern[] =
+const char hf_llama3_pattern[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char qwen2_pattern[] =
+const char hf_qwen2_pattern[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-extern const char hf_eef_pattern[]; /* hf_export.c */
 
 static const char *pretok_name(const hf_spec *s)
 {
@@ -272,8 +271,8 @@ static const char *pretok_name(const hf_spec *s)
     if (s->n_steps != 2) return NULL;
     if (a->kind == HF_STEP_SPLIT && !a->literal && b->kind == HF_STEP_BYTELEVEL && !b->use_regex &&
         !b->add_prefix_space) {
-        if (strcmp(a->pattern, llama3_pattern) == 0) return "llama-bpe";
-        if (strcmp(a->pattern, qwen2_pattern) == 0) return "qwen2";
+        if (strcmp(a->pattern, hf_llama3_pattern) == 0) return "llama-bpe";
+        if (strcmp(a->pattern, hf_qwen2_pattern) == 0) return "qwen2";
     }
     if (a->kind == HF_STEP_DIGITS && a->individual && b->kind == HF_STEP_BYTELEVEL && b->use_regex &&
         !b->add_prefix_space)

@@ -11,8 +11,8 @@
  *     Qwen2/2.5/3, SmolLM2 (docs/tokenizers.md says exactly what is read
  *     and what is refused).  With its tokenizer_config.json it knows the
  *     roles of its special tokens and its chat format.
- *   - (issue #20) GGUF metadata's tokenizer.ggml.*, built by the same
- *     code from the same description as tokenizer.json (text_internal.h).
+ *   - GGUF metadata's tokenizer.ggml.* (eef_tok_load_gguf): the Hugging
+ *     Face tokenizer its metadata describes (text/gguf_tok.c).
  *
  * Callers never hard-wire ids: they ask the role map (eef_tok_roles_of)
  * which id is bos, end of turn, padding or an agent-prompt delimiter, and
@@ -65,6 +65,35 @@ eef_err eef_tok_load_hf_dir(const char *dir, eef_tokenizer **out);
 /* The same from bytes; `where` names them in messages ("M/tokenizer.json"). */
 eef_err eef_tok_load_hf_mem(const char *json, size_t len, const char *config, size_t config_len,
                             const char *where, eef_tokenizer **out);
+
+/* ------------------------------------------------------------ GGUF (issue #20)
+ * A GGUF file's tokenizer.ggml.* metadata, as nn/ reads it from the file
+ * (strings NUL-terminated copies).  Only tokenizer.ggml.model "gpt2" (a
+ * byte-level BPE) is read; tokenizer.ggml.pre names the pre-tokenizer:
+ * "llama-bpe", "qwen2", "smollm", "gpt-2" or "eef".  Token types (llama.cpp's):
+ * 1 normal (in the ByteLevel alphabet), 3 control (a special token), 4 user
+ * defined (an added token that is text), 5 unused (no token has the id).
+ * The tokenizer is built as the Hugging Face one whose tokenizer.json and
+ * tokenizer_config.json say the same (kept: saved in checkpoints, exported);
+ * tokenizer.chat_template is recognised as for tokenizer_config.json.
+ * Unknown models, pre-tokenizers, token types and templates are refused by
+ * name, messages starting with `where`. */
+typedef struct {
+    const char *where;
+    const char *model, *pre;      /* NULL: the key is absent */
+    size_t n_tokens;
+    const char *const *tokens;
+    const int32_t *types;         /* [n_tokens], NULL: all normal */
+    size_t n_merges;
+    const char *const *merges;    /* "left right" */
+    int bos, eos, pad;            /* ids, -1: absent */
+    int add_bos, add_eos;         /* -1: absent */
+    const char *chat_template;    /* NULL: none */
+} eef_tok_gguf;
+eef_err eef_tok_load_gguf(const eef_tok_gguf *g, eef_tokenizer **out);
+/* For GGUF export: the chat template the tokenizer was loaded with
+ * (malloc'd; *out NULL when it has none). */
+eef_err eef_tok_chat_template(const eef_tokenizer *t, char **out);
 
 /* Writes any tokenizer as a Hugging Face tokenizer.json and
  * tokenizer_config.json that HF tools load with the same ids: eef's own as

@@ -144,6 +144,9 @@ int hf_regex_each(const hf_regex *r, const unsigned char *s, size_t n,
                   int (*fn)(void *ctx, size_t a, size_t b), void *ctx);
 /* The GPT-2 regex ByteLevel(use_regex) splits with. */
 extern const char hf_gpt2_pattern[];
+/* The Split regexes of Llama 3 and Qwen2 (llama.cpp's pre-tokenizers
+ * "llama-bpe" and "qwen2"; hf_model.c) and of eef's words (hf_export.c). */
+extern const char hf_llama3_pattern[], hf_qwen2_pattern[], hf_eef_pattern[];
 
 /* ------------------------------------------------------------ Hugging Face BPE
  * A description of a byte-level BPE tokenizer, from a tokenizer.json with

@@ -159,7 +159,7 @@ static int consumed(const char *k)
     static const char *const keys[] = { "id",     "env",         "task",    "split",
                                         "index",  "tier",        "source",  "instruction",
                                         "reward", "success",     "win",     "conversations",
-                                        "expert",  "context" };
+                                        "expert", "context" };
     for (size_t i = 0; i < EEF_ARRAY_LEN(keys); i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;

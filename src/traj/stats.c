@@ -1,6 +1,6 @@
 /* stats.c: what `eef stats` reports of a trajectory file: outcome by tier
  * and source, lengths, masks, and which kinds of action winners and
- * losers take (an action-type histogram). */
+ * losers take (an action-type histogram, by the environment's names). */
 #include "traj_internal.h"
 
 #include <ctype.h>
@@ -8,56 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-/* The shop's fixed buttons (WebShop's page controls); any other click is
- * on a product or an option. */
-static const char *const shop_buttons[] = { "Next >",  "< Prev",   "Back to Search", "Buy Now",
-                                            "Description", "Features", "Reviews", "Attributes" };
-
 /* Distinct action types kept before the rest are pooled as "(other)":
  * free-text actions could otherwise make the table unbounded. */
 #define MAX_ACTION_TYPES 1000
-
-void eef_traj_action_type(const char *action, char *out, size_t cap)
-{
-    if (!cap) return;
-    while (isspace((unsigned char)*action)) action++;
-    size_t n = strlen(action);
-    while (n && isspace((unsigned char)action[n - 1])) n--;
-    if (n >= 7 && strncasecmp(action, "click[", 6) == 0 && action[n - 1] == ']') {
-        const char *inner = action + 6;
-        size_t m = n - 7;
-        for (size_t i = 0; i < EEF_ARRAY_LEN(shop_buttons); i++)
-            if (strlen(shop_buttons[i]) == m && strncasecmp(inner, shop_buttons[i], m) == 0) {
-                snprintf(out, cap, "click[%s]", shop_buttons[i]);
-                return;
-            }
-        snprintf(out, cap, "click[item-or-option]");
-        return;
-    }
-    if (n >= 7 && strncasecmp(action, "search[", 7) == 0) {
-        snprintf(out, cap, "search");
-        return;
-    }
-    size_t w = 0;
-    while (w < n && !isspace((unsigned char)action[w])) w++;
-    if (w == 0) {
-        snprintf(out, cap, "(empty)");
-        return;
-    }
-    /* "go to X": the verb is two words */
-    if (w == 2 && strncasecmp(action, "go", 2) == 0) {
-        size_t v = w;
-        while (v < n && isspace((unsigned char)action[v])) v++;
-        if (n - v >= 2 && strncasecmp(action + v, "to", 2) == 0 &&
-            (n - v == 2 || isspace((unsigned char)action[v + 2]))) {
-            snprintf(out, cap, "go to");
-            return;
-        }
-    }
-    size_t k = 0;
-    for (; k < w && k + 1 < cap; k++) out[k] = (char)tolower((unsigned char)action[k]);
-    out[k] = 0;
-}
 
 /* The number after the first `key` in `text` (case-insensitive; "1,299.99"
  * reads as 1299.99), or -1. */
@@ -174,13 +127,15 @@ eef_err eef_traj_stats_add(eef_traj_stats *s, const eef_traj *t)
         if (!final_buy(t)) s->price_unbought++;
         else if (eef_traj_price_paid(t, &bound, &paid)) s->price_over += paid > bound;
     }
+    /* action types are the kinds the trajectory's environment names */
+    const eef_env_text *text = eef_env_text_of(t->env);
     char type[64];
     for (size_t i = 0; i < t->n_steps; i++) {
         if (t->steps[i].mask) s->n_unmasked++;
         else s->n_masked++;
         if (t->win) s->actions_in_wins++;
         else s->actions_in_fails++;
-        eef_traj_action_type(t->steps[i].action, type, sizeof type);
+        text->action_kind(t->steps[i].action, type, sizeof type);
         EEF_TRY(count_action(s, type, t->win));
     }
     return EEF_OK;

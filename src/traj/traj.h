@@ -75,6 +75,8 @@ void eef_world_init(eef_world *c); /* unknown */
  * environment's fingerprint when it has one. */
 eef_err eef_world_set_env(eef_world *c, const char *env, const char *options,
                               uint64_t seed, const eef_env *opened);
+/* expert NULL: "builtin"; profile NULL: the built-in experts' ("weak" for
+ * the weak expert, else the last profile= of the options, else ""). */
 eef_err eef_world_set_expert(eef_world *c, const char *expert, const char *profile,
                                const char *options);
 /* 1 when the trajectory env name `name` (an env's ops name: "shop",
@@ -247,13 +249,6 @@ eef_err eef_traj_import_eto(const char *path, const char *env, eef_trajset *out,
 eef_err eef_traj_export_eto(const char *path, const eef_world *world, const eef_traj *t, size_t n);
 
 /* ------------------------------------------------------------- statistics */
-/* The class of an action used by `eef stats`: for click[X] with X a shop
- * button (Next >, < Prev, Back to Search, Buy Now, Description, Features,
- * Reviews, Attributes; any case) "click[<button>]"; any other click
- * "click[item-or-option]"; search[...] "search"; otherwise the verb, the
- * first word lowercased ("go to" for go to X).  Written into out (cap). */
-void eef_traj_action_type(const char *action, char *out, size_t cap);
-
 typedef struct {
     size_t n, n_win;
     double reward_sum;

@@ -43,9 +43,26 @@ eef_err eef_world_set_env(eef_world *c, const char *env, const char *options,
     return EEF_OK;
 }
 
+/* The built-in experts' profile: the "weak" expert's, else the last
+ * profile= of its options (later knobs override earlier ones), else "". */
+static void profile_of(const char *expert, const char *options, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", expert && strcmp(expert, "weak") == 0 ? "weak" : "");
+    for (const char *p = options; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n > 8 && strncmp(p, "profile=", 8) == 0) snprintf(out, cap, "%.*s", (int)(n - 8), p + 8);
+        p += n + (p[n] == ',');
+    }
+}
+
 eef_err eef_world_set_expert(eef_world *c, const char *expert, const char *profile,
                                const char *options)
 {
+    char derived[sizeof c->expert_profile + 1];
+    if (!profile) {
+        profile_of(expert, options, derived, sizeof derived);
+        profile = derived;
+    }
     EEF_TRY(set_field(c->expert, sizeof c->expert, expert ? expert : "builtin", "expert"));
     EEF_TRY(set_field(c->expert_profile, sizeof c->expert_profile, profile, "expert profile"));
     EEF_TRY(set_field(c->expert_options, sizeof c->expert_options, options, "expert options"));

@@ -16,7 +16,7 @@
  * Because the reference is the policy as the round starts, its log-probs
  * are computed once, before the first step, and no second model is held.
  */
-#include "tune.h"
+#include "run_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -169,7 +169,7 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
     long k10 = total / 10 > 0 ? total / 10 : 1;
     for (int epoch = 0; !e && step < total; epoch++) {
         for (size_t i = 0; i < n; i++) order[i] = i;
-        eef_rng r = eef_rng_make(eef_rng_key(c->seed, 0x7a11 /* the epoch stream; 1: pairs */, (uint64_t)epoch, 1));
+        eef_rng r = eef_rng_make(eef_rng_key(c->seed, EEF_STREAM_EPOCH, (uint64_t)epoch, 1));
         eef_rng_shuffle(&r, order, n, sizeof *order);
         for (size_t at = 0; !e && at < n && step < total; at += (size_t)per) {
             size_t k = n - at < (size_t)per ? n - at : (size_t)per;
@@ -219,4 +219,91 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
     free(pairs);
     pair_tokens_free(&pt);
     return e;
+}
+
+/* ------------------------------------------------------------ in a run
+ * An ETO iteration is a round: its explore phase plays the train tasks
+ * with the model of iteration iter - 1 (iter_N/eto.jsonl: every rollout;
+ * explore.json), its train phase pairs the failures with the expert's wins
+ * and runs DPO from that model (iter_N/model.eefm, train.json); the
+ * evaluation is every method's. */
+eef_err run_phase_eto_explore(run_ctx *r, int iter)
+{
+    char phase[64];
+    snprintf(phase, sizeof phase, "iter_%d.explore", iter);
+    if (run_done(r, phase)) return EEF_OK;
+    double t0 = eef_now();
+    run_path p;
+    EEF_TRY(eef_mkdirs(run_file(r, &p, "iter_%d", iter)));
+    run_banner("iteration %d: explore (eto)", iter);
+    eef_model *m;
+    EEF_TRY(eef_model_load(run_model_path(r, iter - 1, &p), &m));
+    eef_policy *agent = NULL;
+    eef_err e = run_open_agent(m, r->c->eto.temperature, &agent);
+    long tasks = r->c->rft.tasks;
+    size_t n_explore = tasks > 0 && (size_t)tasks < r->n_train ? (size_t)tasks : r->n_train;
+    eef_trajset ro = { 0 }, ex = { 0 }, ch = { 0 }, rj = { 0 };
+    if (!e) e = eef_eto_explore(r->env, agent, EEF_SPLIT_TRAIN, n_explore, r->c->seed, iter, &ro);
+    if (!e) e = run_save_trajs(run_file(r, &p, "iter_%d/eto.jsonl", iter), ro.items, ro.n);
+    if (!e) e = run_read_expert(r, &ex);
+    if (!e) e = eef_eto_pairs(ex.items, ex.n, ro.items, ro.n, r->c->eto.extra_steps, &ch, &rj);
+    long wins = 0, steps = 0;
+    for (size_t i = 0; i < ro.n; i++) wins += ro.items[i].win, steps += (long)ro.items[i].n_steps;
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(info, "start_rollouts", (double)ro.n);
+    cJSON_AddNumberToObject(info, "start_wins", (double)wins);
+    cJSON_AddNumberToObject(info, "eto_pairs", (double)ch.n);
+    cJSON_AddNumberToObject(info, "rollouts", (double)ro.n);
+    cJSON_AddNumberToObject(info, "env_steps", (double)steps);
+    if (!e) e = run_save_json(run_file(r, &p, "iter_%d/explore.json", iter), info);
+    if (!e)
+        eef_info("iteration %d: %ld of %zu tasks won from the start; ETO: %zu failures paired "
+                 "with the expert's wins", iter, wins, ro.n, ch.n);
+    cJSON_Delete(info);
+    eef_trajset_free(&ro), eef_trajset_free(&ex), eef_trajset_free(&ch), eef_trajset_free(&rj);
+    if (agent) eef_policy_close(agent);
+    eef_model_free(m);
+    return e ? e : run_mark_done(r, phase, eef_now() - t0);
+}
+
+eef_err run_phase_eto_train(run_ctx *r, int iter)
+{
+    char phase[64];
+    snprintf(phase, sizeof phase, "iter_%d.train", iter);
+    if (run_done(r, phase)) return EEF_OK;
+    double t0 = eef_now();
+    run_path p;
+    eef_trajset ro = { 0 }, ex = { 0 }, ch = { 0 }, rj = { 0 };
+    eef_err e = eef_traj_read(run_file(r, &p, "iter_%d/eto.jsonl", iter), 0, &ro, NULL);
+    if (!e) e = run_read_expert(r, &ex);
+    if (!e) e = eef_eto_pairs(ex.items, ex.n, ro.items, ro.n, r->c->eto.extra_steps, &ch, &rj);
+    run_banner("iteration %d: DPO on %zu pairs (round %d)", iter, ch.n, iter);
+    eef_model *m = NULL;
+    if (!e) e = eef_model_load(run_model_path(r, iter - 1, &p), &m);
+    eef_eto_config ec = r->c->eto;
+    ec.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
+    ec.label = "dpo";
+    eef_eto_stats st;
+    if (!e) e = eef_eto_train(m, ch.items, rj.items, ch.n, &ec, iter, &st);
+    if (!e) e = run_save_model(m, run_file(r, &p, "iter_%d/model.eefm", iter));
+    if (!e) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "trajectories", (double)(2 * ch.n));
+        cJSON_AddNumberToObject(j, "pairs", (double)st.pairs);
+        cJSON_AddNumberToObject(j, "steps", (double)st.steps);
+        cJSON_AddNumberToObject(j, "beta", st.beta);
+        cJSON_AddNumberToObject(j, "lr", st.lr);
+        cJSON_AddNumberToObject(j, "first_loss", st.first_loss);
+        cJSON_AddNumberToObject(j, "last_loss", st.last_loss);
+        cJSON_AddNumberToObject(j, "end_loss", st.end_loss);
+        cJSON_AddNumberToObject(j, "accuracy", st.accuracy);
+        cJSON_AddNumberToObject(j, "margin", st.margin);
+        e = run_save_json(run_file(r, &p, "iter_%d/train.json", iter), j);
+        cJSON_Delete(j);
+        eef_info("iteration %d: DPO %ld steps, loss %.3f -> %.3f, chosen preferred on %.0f%% of "
+                 "the pairs", iter, st.steps, st.first_loss, st.last_loss, 100 * st.accuracy);
+    }
+    eef_model_free(m);
+    eef_trajset_free(&ro), eef_trajset_free(&ex), eef_trajset_free(&ch), eef_trajset_free(&rj);
+    return e ? e : run_mark_done(r, phase, eef_now() - t0);
 }

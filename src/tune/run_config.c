@@ -4,23 +4,113 @@
 #include "dist/dist.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *eef_method_name(eef_method m)
 {
-    static const char *names[] = { "sft", "rft", "eef" };
-    return m <= EEF_METHOD_EEF ? names[m] : "?";
+    static const char *names[] = { "sft", "rft", "eef", "eto" };
+    return m <= EEF_METHOD_ETO ? names[m] : "?";
+}
+
+const char *eef_search_name(eef_search_mode m)
+{
+    static const char *names[] = { "stride", "bisect", "even" };
+    return m <= EEF_SEARCH_EVEN ? names[m] : "?";
+}
+
+eef_err eef_search_parse(const char *s, eef_search_mode *out)
+{
+    for (int m = 0; m <= EEF_SEARCH_EVEN; m++)
+        if (strcmp(s, eef_search_name((eef_search_mode)m)) == 0) {
+            *out = (eef_search_mode)m;
+            return EEF_OK;
+        }
+    return eef_fail(EEF_EINVAL, "unknown EEF search '%s' (stride, bisect or even)", s);
+}
+
+int eef_run_experts(const eef_run_config *c, char names[][256], int max)
+{
+    int n = 0;
+    for (const char *p = c->expert; *p && n < max;) {
+        size_t k = strcspn(p, ",");
+        if (k > 0 && k < 256) {
+            memcpy(names[n], p, k);
+            names[n++][k] = 0;
+        }
+        p += k + (p[k] == ',');
+    }
+    return n;
+}
+
+eef_err eef_run_match_rollouts(eef_run_config *c, const char *eef_dir)
+{
+    char p[1100];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", eef_dir);
+    eef_lines lr;
+    EEF_TRY(eef_lines_open(&lr, p));
+    char *line;
+    size_t len;
+    double rollouts = -1, tasks = 0;
+    long last_iter = -1;
+    eef_err e = EEF_OK;
+    while (!e && (e = eef_lines_next(&lr, &line, &len)) == EEF_OK && line) {
+        cJSON *j = NULL;
+        e = eef_json_parse(line, len, p, &j);
+        const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollouts");
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, "iter");
+        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "explore");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex, "start_rollouts");
+        if (!e && (!cJSON_IsNumber(ro) || !cJSON_IsNumber(it)))
+            e = eef_fail(EEF_EFORMAT, "%s: a line without 'rollouts' or 'iter'", p);
+        if (!e) rollouts = ro->valuedouble, last_iter = (long)it->valuedouble;
+        /* the tasks explored from their starts: one start rollout per task and K */
+        if (!e && cJSON_IsNumber(st) && st->valuedouble > tasks) tasks = st->valuedouble;
+        cJSON_Delete(j);
+    }
+    eef_lines_close(&lr);
+    if (e) return e;
+    cJSON *cfg = NULL;
+    snprintf(p, sizeof p, "%s/config.json", eef_dir);
+    char *data;
+    EEF_TRY(eef_read_file(p, &data, &len));
+    e = eef_json_parse(data, len, p, &cfg);
+    free(data);
+    if (e) return e;
+    const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "method"));
+    const cJSON *rk = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "rft"), "k");
+    const cJSON *iters = cJSON_GetObjectItemCaseSensitive(cfg, "iters");
+    if (!m || strcmp(m, "eef") != 0)
+        e = eef_fail(EEF_EINVAL, "%s: not an EEF run (method %s)", p, m ? m : "?");
+    else if (!cJSON_IsNumber(rk) || !cJSON_IsNumber(iters) || rk->valuedouble < 1)
+        e = eef_fail(EEF_EFORMAT, "%s: rft.k or iters missing", p);
+    else if (last_iter < (long)iters->valuedouble || rollouts <= 0 || tasks <= 0)
+        e = eef_fail(EEF_EINVAL, "%s: the EEF run has not finished its %.0f iterations", eef_dir,
+                     iters->valuedouble);
+    if (!e) {
+        /* start_rollouts = K_eef x tasks in every iteration */
+        double n_tasks = tasks / rk->valuedouble;
+        double per = rollouts / ((c->iters > 0 ? c->iters : 1) * n_tasks);
+        long k = (long)ceil(per - 1e-9);
+        if (k < 1) k = 1;
+        if (k > 1024) e = eef_fail(EEF_EINVAL, "%s: %.0f rollouts need K = %ld > 1024", eef_dir, rollouts, k);
+        c->rft.k = (int)k;
+        c->match_rollouts = (long)rollouts;
+        if (!c->label[0]) snprintf(c->label, sizeof c->label, "rft-matched");
+    }
+    cJSON_Delete(cfg);
+    return e;
 }
 
 eef_err eef_method_parse(const char *s, eef_method *out)
 {
-    for (int m = 0; m <= EEF_METHOD_EEF; m++)
+    for (int m = 0; m <= EEF_METHOD_ETO; m++)
         if (strcmp(s, eef_method_name((eef_method)m)) == 0) {
             *out = (eef_method)m;
             return EEF_OK;
         }
-    return eef_fail(EEF_EINVAL, "unknown method '%s' (sft, rft or eef)", s);
+    return eef_fail(EEF_EINVAL, "unknown method '%s' (sft, rft, eef or eto)", s);
 }
 
 eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef_run_config *c)
@@ -52,59 +142,51 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
         c->rft.k = 2;
         c->eef.k = 2, c->eef.max_states = 3;
     } else if (strcmp(name, "demo") == 0) {
-        /* a shop of 8 product types and 5000 train tasks: about 2100 expert
-         * wins to clone, ~260 per type (the SFT agent's test win rate
-         * grows steeply with them, prompt format 1: 32.0% from 1259 wins,
-         * 40.4% from 2532, docs/eef.md); 1500 test tasks, so that a seed
-         * measures a win rate within about +-2.5 points (the first 500 are
-         * the same tasks as with test=500: the train tasks and the test
-         * tasks' order do not depend on the test count) */
+        /* Each choice below is measured; docs/presets.md has the numbers.
+         * The shop: 8 product types and 5000 train tasks give ~2100 expert
+         * wins to clone (SFT's win rate grows steeply with them); 1500
+         * test tasks measure a seed's win rate within about +-2.5 points */
         if (shop)
             snprintf(c->env_options, sizeof c->env_options, "products=3000,types=8,train=5000,test=1500");
         snprintf(c->model_preset, sizeof c->model_preset, "demo");
         c->vocab = 4096;
         c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 4;
-        /* a small language-model loss on the page texts teaches the model
-         * from scratch to read them: it copies the instruction's words
-         * into its query far more often (387 vs 317 of 500 queries as the
-         * expert's; test wins 40.4% vs 34.2%, docs/eef.md) */
+        /* a small loss on the page texts teaches a model from scratch to
+         * read them (it copies the instruction's words into its query) */
         c->sft.ctx_weight = 0.1;
         c->rft.k = 1;
         if (house) {
-            /* 600 test tasks (the first 200 as with the default 200) */
             snprintf(c->env_options, sizeof c->env_options, "train=10000,test=600");
             /* the agent learns to act on the goal from many rooms, not from
-             * many passes over few: seed 1's SFT test wins were 14.3% from
-             * 1,000 train tasks (~430 expert wins) x 20 epochs, 19.3% from
-             * 4,000 x 5 and 30.0% from 10,000 x 3, each ~800 steps
-             * (docs/house.md).  Exploring all 10,000 would add ~45 minutes
-             * per seed on 2 cores; the iterations explore the first 2,000 */
+             * many passes over few; exploring all 10,000 would cost ~45
+             * minutes a seed, so the iterations explore the first 2,000 */
             c->sft.epochs = 3;
             c->rft.k = 2;
             c->rft.tasks = 2000;
         }
         c->iter = c->sft;
-        /* the shop's iteration under-fits its data with one epoch (prompt
-         * format 1, seeds 1 and 2: RFT 37.9 / 34.7 -> 40.5 / 37.9% test
-         * wins with two, EEF 38.6 / 37.2 -> 44.3 / 43.7%, docs/eef.md).
-         * Two fit the demo's 20 minutes without the language-model loss,
-         * which makes a step ~18% cheaper (the head then runs on the
-         * actions only).  The house's iteration gained nothing from more
-         * epochs with 1,000 train tasks (three, seed 1: RFT 14.5 -> 13.8%,
-         * EEF 14.8 -> 13.8%) */
+        /* the shop's iteration under-fits its data with one epoch; two fit
+         * the demo's 20 minutes without the page-text loss (a step ~18%
+         * cheaper).  The house's gained nothing from more epochs */
         if (!house) c->iter.epochs = 2, c->iter.ctx_weight = 0;
         else c->iter.epochs = 1;
         /* one iteration fits the demo's 20 minutes on 2 cores */
         c->iters = method == EEF_METHOD_SFT ? 0 : 1;
-        /* stride, not bisect: here an expert's failure is mostly solvable
-         * early (after its search) and lost after its fatal click, so
-         * the latest state is rarely solved and bisect gives up (measured
-         * with the SFT agent: 190 solutions from 3544 rollouts with
-         * bisect, k=2; 491 from 8328 with stride, k=1; docs/eef.md) */
+        /* stride, not bisect: an expert's failure is mostly solvable early
+         * and lost after its fatal click, so the latest state is rarely
+         * solved and bisect gives up */
         c->eef.k = 1, c->eef.max_states = 6, c->eef.mode = EEF_SEARCH_STRIDE;
     } else {
         return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny or demo)", name);
     }
+    /* ETO's two rounds on the batches of the iteration's training, at
+     * ETO's rate relative to SFT's (its 1e-6 to its SFT's 2e-5) */
+    eef_eto_defaults(&c->eto);
+    c->eto.batch_rows = c->iter.batch_rows;
+    c->eto.seq_len = c->iter.seq_len;
+    c->eto.lr = c->sft.opt.lr / 20;
+    c->eto.lr_later = c->eto.lr / 2;
+    if (method == EEF_METHOD_ETO) c->iters = 2;
     return EEF_OK;
 }
 
@@ -137,6 +219,9 @@ cJSON *eef_run_config_to_json(const eef_run_config *c)
     cJSON_AddStringToObject(o, "format", "eef-run");
     cJSON_AddNumberToObject(o, "version", 1);
     cJSON_AddStringToObject(o, "method", eef_method_name(c->method));
+    /* written only when set, so configurations without them keep their form */
+    if (c->label[0]) cJSON_AddStringToObject(o, "label", c->label);
+    if (c->match_rollouts > 0) cJSON_AddNumberToObject(o, "match_rollouts", (double)c->match_rollouts);
     cJSON_AddStringToObject(o, "preset", c->preset);
     cJSON_AddStringToObject(o, "env", c->env);
     cJSON_AddStringToObject(o, "env_options", c->env_options);
@@ -161,8 +246,21 @@ cJSON *eef_run_config_to_json(const eef_run_config *c)
     cJSON_AddNumberToObject(e, "stride", c->eef.stride);
     cJSON_AddNumberToObject(e, "max_states", c->eef.max_states);
     cJSON_AddNumberToObject(e, "k", c->eef.k);
-    cJSON_AddStringToObject(e, "search", c->eef.mode == EEF_SEARCH_BISECT ? "bisect" : "stride");
+    cJSON_AddStringToObject(e, "search", eef_search_name(c->eef.mode));
     cJSON_AddNumberToObject(e, "temperature", c->eef.temperature);
+    if (c->method == EEF_METHOD_ETO) {
+        cJSON *t = cJSON_AddObjectToObject(o, "eto");
+        cJSON_AddNumberToObject(t, "beta", c->eto.beta);
+        cJSON_AddNumberToObject(t, "beta_later", c->eto.beta_later);
+        cJSON_AddNumberToObject(t, "lr", c->eto.lr);
+        cJSON_AddNumberToObject(t, "lr_later", c->eto.lr_later);
+        cJSON_AddNumberToObject(t, "epochs", c->eto.epochs);
+        cJSON_AddNumberToObject(t, "pairs_per_step", c->eto.pairs_per_step);
+        cJSON_AddNumberToObject(t, "batch_rows", c->eto.batch_rows);
+        cJSON_AddNumberToObject(t, "seq_len", c->eto.seq_len);
+        cJSON_AddNumberToObject(t, "extra_steps", c->eto.extra_steps);
+        cJSON_AddNumberToObject(t, "temperature", c->eto.temperature);
+    }
     return o;
 }
 
@@ -229,6 +327,10 @@ eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_conf
     EEF_TRY(get_int(j, "version", where, 1, 1, &v));
     EEF_TRY(eef_json_str(j, "method", where, &s));
     if (eef_method_parse(s, &c->method)) return eef_fail_ctx(EEF_EFORMAT, "%s", where);
+    if (cJSON_GetObjectItemCaseSensitive(j, "label"))
+        EEF_TRY(get_str(j, "label", where, c->label, sizeof c->label));
+    if (cJSON_GetObjectItemCaseSensitive(j, "match_rollouts"))
+        EEF_TRY(get_int(j, "match_rollouts", where, 1, 1L << 50, &c->match_rollouts));
     EEF_TRY(get_str(j, "preset", where, c->preset, sizeof c->preset));
     EEF_TRY(get_str(j, "env", where, c->env, sizeof c->env));
     EEF_TRY(get_str(j, "env_options", where, c->env_options, sizeof c->env_options));
@@ -271,9 +373,31 @@ eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_conf
     EEF_TRY(get_int(e, "k", where, 1, 1024, &v));
     c->eef.k = (int)v;
     EEF_TRY(eef_json_str(e, "search", where, &s));
-    if (strcmp(s, "stride") == 0) c->eef.mode = EEF_SEARCH_STRIDE;
-    else if (strcmp(s, "bisect") == 0) c->eef.mode = EEF_SEARCH_BISECT;
-    else return eef_fail(EEF_EFORMAT, "%s: eef.search '%s' is not stride or bisect", where, s);
+    if (eef_search_parse(s, &c->eef.mode))
+        return eef_fail(EEF_EFORMAT, "%s: eef.search '%s' is not stride, bisect or even", where, s);
     EEF_TRY(eef_json_num(e, "temperature", where, &c->eef.temperature));
+    eef_eto_defaults(&c->eto);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "eto");
+    if (c->method == EEF_METHOD_ETO && !cJSON_IsObject(t))
+        return eef_fail(EEF_EFORMAT, "%s: field 'eto' missing", where);
+    if (cJSON_IsObject(t)) {
+        EEF_TRY(eef_json_num(t, "beta", where, &c->eto.beta));
+        EEF_TRY(eef_json_num(t, "beta_later", where, &c->eto.beta_later));
+        EEF_TRY(eef_json_num(t, "lr", where, &c->eto.lr));
+        EEF_TRY(eef_json_num(t, "lr_later", where, &c->eto.lr_later));
+        EEF_TRY(eef_json_num(t, "epochs", where, &c->eto.epochs));
+        EEF_TRY(get_int(t, "pairs_per_step", where, 1, 4096, &v));
+        c->eto.pairs_per_step = (int)v;
+        EEF_TRY(get_int(t, "batch_rows", where, 1, 4096, &v));
+        c->eto.batch_rows = (int)v;
+        EEF_TRY(get_int(t, "seq_len", where, 16, 1 << 20, &v));
+        c->eto.seq_len = (int)v;
+        EEF_TRY(get_int(t, "extra_steps", where, 0, 100000, &v));
+        c->eto.extra_steps = (int)v;
+        EEF_TRY(eef_json_num(t, "temperature", where, &c->eto.temperature));
+        if (!(c->eto.beta > 0) || !(c->eto.beta_later > 0) || !(c->eto.lr > 0) ||
+            !(c->eto.lr_later > 0) || !(c->eto.epochs > 0) || !(c->eto.temperature >= 0))
+            return eef_fail(EEF_EFORMAT, "%s: eto: beta, lr and epochs must be positive", where);
+    }
     return EEF_OK;
 }

@@ -1,5 +1,6 @@
-/* train.c: masked SFT on trajectories — the training step of every method. */
-#include "tune.h"
+/* train.c: masked SFT on trajectories — the training step of every
+ * method — and an iteration's training phase in a run. */
+#include "run_internal.h"
 
 #include "dist/dist.h"
 
@@ -57,8 +58,6 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     }
     if (first) return eef_fail(first, "%s", msg);
     for (size_t i = 0; i < n; i++) {
-        if (c->lm)
-            for (int k = 1; k < out->p[i].n; k++) out->p[i].mask[k] = 1.0f;
         double w = 0;
         for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
         if (w == 0) continue;
@@ -167,4 +166,33 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
     eef_batch_free(&b);
     seqset_free(&ss, n);
     return e;
+}
+
+/* ------------------------------------------------------------ in a run */
+/* Iteration iter trains on its training data (run_training_data) from the
+ * model of iteration iter - 1, or from the SFT model (--from-sft). */
+eef_err run_phase_train(run_ctx *r, int iter)
+{
+    run_phase ph;
+    if (!run_phase_begin(r, &ph, iter, "train")) return EEF_OK;
+    eef_trajset data = { 0 };
+    EEF_TRY(run_training_data(r, iter, &data, NULL));
+    run_banner("iteration %d: train on %zu trajectories", iter, data.n);
+    run_path p;
+    eef_model *m = NULL;
+    eef_err e = eef_model_load(run_model_path(r, r->c->iter_from_sft ? 0 : iter - 1, &p), &m);
+    eef_train_config tc = r->c->iter;
+    tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
+    tc.label = "train";
+    eef_train_stats st;
+    if (!e) e = eef_train_trajs(m, data.items, data.n, &tc, &st);
+    if (!e) e = run_save_model(m, run_file(r, &p, "iter_%d/model.eefm", iter));
+    if (!e) {
+        cJSON *j = run_train_json(data.n, &st);
+        e = run_save_json(run_file(r, &p, "iter_%d/train.json", iter), j);
+        cJSON_Delete(j);
+    }
+    eef_model_free(m);
+    eef_trajset_free(&data);
+    return e ? e : run_phase_end(r, &ph, 0);
 }

@@ -20,8 +20,6 @@ typedef struct {
     eef_adamw_config opt; /* lr, schedule (total_steps is set from epochs) */
     uint64_t seed;        /* data order */
     long steps;           /* if > 0: total optimizer steps (instead of epochs) */
-    int lm;               /* 1: loss on every token (language-model pretraining on
-                             environment text), not only on the masked actions */
     double ctx_weight;    /* loss weight of the instruction's and observations'
                              tokens (0: the actions alone; masked actions stay 0) */
     int shards;           /* data parallelism: a batch's gradient is the sum of
@@ -68,7 +66,9 @@ typedef struct {
 
 typedef struct {
     eef_trajset kept;     /* source "agent" */
-    int *won;             /* [n_tasks] the task was won from its start */
+    int *won_from_start;  /* [n_tasks] a rollout from the task's start won: the
+                             task needs no expert help this iteration (EEF
+                             explores none of its expert's failures) */
     size_t n_tasks;
     long rollouts, steps;
 } eef_rft_result;
@@ -81,7 +81,9 @@ void eef_rft_result_free(eef_rft_result *r);
  * Exploring Expert Failures, on one failed expert trajectory of n actions
  * a_1..a_n:
  *  - candidate states s_t (the state after a_1..a_t): t = L, 2L, ... < n,
- *    at most M of them (evenly thinned, the latest kept);
+ *    at most M of them (evenly thinned, the latest kept) in stride mode;
+ *    the paper's rule in even mode: t = l, 2l, ..., Ml with l = floor(n /
+ *    (M + 1)) (M = 5 in the paper);
  *  - K agent rollouts from each restored candidate; s_t is *solved* if one
  *    of them wins;
  *  - the important state s_k is the earliest solved candidate whose
@@ -94,7 +96,10 @@ void eef_rft_result_free(eef_rft_result *r);
  * unsolved/solved boundary by binary search instead of trying every
  * candidate.
  */
-typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1 } eef_search_mode;
+typedef enum { EEF_SEARCH_STRIDE = 0, EEF_SEARCH_BISECT = 1, EEF_SEARCH_EVEN = 2 } eef_search_mode;
+/* "stride", "bisect", "even" */
+const char *eef_search_name(eef_search_mode m);
+eef_err eef_search_parse(const char *s, eef_search_mode *out);
 
 #define EEF_MAX_CANDIDATES 64
 
@@ -105,12 +110,21 @@ size_t eef_candidates(size_t n_actions, int stride, int max_states, size_t *t_ou
  * differs from the one before (an action that changed nothing visible,
  * e.g. a repeated "look", does not make a new state to explore from). */
 size_t eef_candidates_traj(const eef_traj *t, int stride, int max_states, size_t *t_out);
+/* The paper's rule (--search even): M = max_states states evenly spaced over
+ * a failure of n actions, l = floor(n / (M + 1)), the states after l, 2l,
+ * ..., Ml actions (every state when n < M + 1). */
+size_t eef_candidates_even(size_t n_actions, int max_states, size_t *t_out);
+/* A trajectory's candidates for a search mode: even's rule or stride's,
+ * over the states whose observation changed (as eef_candidates_traj). */
+size_t eef_candidates_of(const eef_traj *t, eef_search_mode mode, int stride, int max_states,
+                         size_t *t_out);
 
-/* Given solved[0..n) for candidates in ascending order and whether the
- * task's start is solved, the index of the important state or -1; *j_out
- * gets the prefix length t_j of the preceding candidate (0 for the start).
- * `t` are the candidates' prefix lengths. */
-int eef_important_state(const size_t *t, const int *solved, size_t n, int start_solved,
+/* Given solved[0..n) for candidates in ascending order (-1: not tried) and
+ * whether the task was won from its start, the index of the important
+ * state or -1; *j_out gets the prefix length t_j of the preceding
+ * candidate (0 for the start).  `t` are the candidates' prefix lengths.
+ * Every search mode picks its important state here. */
+int eef_important_state(const size_t *t, const int *solved, size_t n, int won_from_start,
                         size_t *j_out);
 
 /* Turns a winning rollout from s_k (its first k steps are the expert's
@@ -126,26 +140,29 @@ typedef struct {
     double temperature;
     uint64_t seed;
     int iteration;
+    const char *primary_expert; /* failures of other experts (a run's second expert
+                                   on) get rollout keys of their own: see core.h */
 } eef_explore_config;
 
 /* What happened to one failed expert trajectory. */
 typedef struct {
     size_t n_cand;
-    size_t t[EEF_MAX_CANDIDATES];
-    int tried[EEF_MAX_CANDIDATES];  /* rollouts run from the candidate */
-    int solved[EEF_MAX_CANDIDATES]; /* -1 not tried, 0 no, 1 yes */
-    int important;                  /* index of s_k, or -1 */
-    size_t j;                       /* masked prefix length */
+    size_t cand_len[EEF_MAX_CANDIDATES]; /* t: expert actions before candidate s_t */
+    int tried[EEF_MAX_CANDIDATES];       /* rollouts run from the candidate */
+    int solved[EEF_MAX_CANDIDATES];      /* -1 not tried, 0 no, 1 yes */
+    int important;                       /* the candidate that is s_k, or -1 */
+    size_t important_len;                /* k: expert actions before s_k (0: none) */
+    size_t masked_len;                   /* j: the masked expert prefix a_1..a_j */
     int has_solution;
     eef_traj solution;
-    long rollouts, steps;           /* simulation cost */
+    long rollouts, steps;                /* simulation cost */
 } eef_explore_result;
 
 /* Explores from the failed expert trajectories `failed[0..n)` with the
- * agent; start_solved[i] says whether task i was won from its start this
- * iteration (then nothing is explored: the task needs no expert help). */
+ * agent; won_from_start[i] says whether failed[i]'s task was won from its
+ * start this iteration (then nothing is explored: it needs no expert help). */
 eef_err eef_explore_failures(eef_env *env, eef_policy *agent, const eef_traj *failed,
-                             const int *start_solved, size_t n, const eef_explore_config *c,
+                             const int *won_from_start, size_t n, const eef_explore_config *c,
                              eef_explore_result *out);
 void eef_explore_result_free(eef_explore_result *r);
 
@@ -154,7 +171,6 @@ void eef_explore_result_free(eef_explore_result *r);
  * rounds of explore (the agent once per train task from its start) ->
  * pair (each agent failure with the expert's win on the task) -> DPO
  * with the round's starting policy as the frozen reference. */
-#define EEF_STREAM_ETO 0xE7070000ULL /* + round: (task, 0) a rollout from the task's start */
 
 typedef struct {
     double beta, beta_later; /* DPO's beta in round 1 and after (ETO: 0.1, 0.5) */
@@ -202,6 +218,9 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  * evaluate, in a run directory that holds everything needed to resume:
  *
  *   config.json         the configuration (a rerun must match it)
+ *   world.json          the world it is made in (eef_world: env, options,
+ *                       seed, expert, prompt format, fingerprint); a rerun
+ *                       and a run taken --from it must build the same
  *   state.json          the phases completed, in order
  *   expert_train.jsonl  expert trajectories on the train tasks
  *   expert_test.jsonl   expert trajectories on the test tasks
@@ -212,22 +231,30 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  *                       explore.json, train.json, model.eefm, eval.jsonl
  *   metrics.jsonl       one line per iteration (0 = SFT), deterministic
  *   timing.jsonl        wall time per phase (not deterministic)
+ * (every trajectory file of the run records the same world in its header)
  *
  * Every file is written atomically and a phase is marked done only after
  * its files are, so a run killed at any point resumes at the phase it was
  * in and ends with the same bytes as an uninterrupted one.
  */
-typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2 } eef_method;
+typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2, EEF_METHOD_ETO = 3 } eef_method;
 
 const char *eef_method_name(eef_method m);
 eef_err eef_method_parse(const char *s, eef_method *out);
 
 typedef struct {
     eef_method method;
+    char label[32];             /* the run's row in comparisons ("" : the method's
+                                   name): two rows of one method, as rft-matched */
+    long match_rollouts;        /* > 0: rft.k was set to simulate at least this many
+                                   episodes, an EEF run's (eef_run_match_rollouts) */
     char preset[16];
     char env[128];
     char env_options[256];
-    char expert[256];           /* "builtin" or "chat:URL" */
+    char expert[256];           /* "builtin", "weak", "chat:URL", or several of them
+                                   comma-separated: SFT clones every expert's wins,
+                                   EEF explores every expert's failures; the first
+                                   is the run's expert on the test tasks */
     char expert_options[256];
     uint64_t seed;
     int iters;
@@ -239,7 +266,15 @@ typedef struct {
     int iter_from_sft;          /* 1: retrain from the SFT model; 0: continue */
     eef_rft_config rft;         /* exploration from the starts */
     eef_explore_config eef;     /* exploration from expert failures */
+    eef_eto_config eto;         /* ETO's rounds (method eto) */
 } eef_run_config;
+
+/* RFT given as many rollouts as the EEF run in eef_dir (its metrics.jsonl:
+ * all iterations): K = ceil(rollouts / (c->iters x explored tasks)), and
+ * the label "rft-matched" unless c has one. */
+eef_err eef_run_match_rollouts(eef_run_config *c, const char *eef_dir);
+/* The experts of c->expert, in order, into names[0..max); their count. */
+int eef_run_experts(const eef_run_config *c, char names[][256], int max);
 
 /* Presets: "tiny" (tests, seconds), "demo" (make demo), for an environment
  * ("shop", "house", or "remote:URL"; the preset sizes its world). */
@@ -247,6 +282,15 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env,
                        eef_run_config *out);
 struct cJSON *eef_run_config_to_json(const eef_run_config *c);
 eef_err eef_run_config_from_json(const struct cJSON *j, const char *where, eef_run_config *c);
+
+/* The world of a run (run_world.c): what its configuration names (env,
+ * options, seed, expert, prompt format) and, with env opened, its
+ * fingerprint; world.json (written atomically) and read back: a run
+ * directory's world.json, or for a run of an earlier eef its config.json
+ * (no fingerprint).  *where names the file read. */
+eef_err eef_run_world_of(const eef_run_config *c, const eef_env *env, eef_world *out);
+eef_err eef_run_world_write(const char *path, const eef_world *w);
+eef_err eef_run_world_read(const char *dir, eef_world *out, char *where, size_t cap);
 
 /* Runs (or resumes) the pipeline in `dir`.  With from_dir, the expert
  * trajectories, the SFT model and its evaluation are taken from that run

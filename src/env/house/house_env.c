@@ -223,6 +223,26 @@ static eef_err generate_split(house_env *h, eef_split split, size_t n)
     return EEF_OK;
 }
 
+/* The house's text reads as it is, less the instruction the prompt states
+ * once ("Your task is to: ..." ends the first observation). */
+static char *render_action(const char *action, const char *obs)
+{
+    (void)obs; /* an action names its objects itself */
+    return eef_text_render_verb(action);
+}
+
+static const eef_env_text house_text = { eef_text_cut_instruction, render_action,
+                                         eef_text_verb_kind };
+
+static eef_err open_kind(const char *arg, const char *options, uint64_t seed, eef_env **out)
+{
+    (void)arg;
+    return eef_house_open(options, seed, out);
+}
+
+/* registered by name (env.c) */
+const eef_env_kind eef_env_kind_house = { "house", "house", open_kind, &house_text };
+
 eef_err eef_house_open(const char *options, uint64_t seed, eef_env **out)
 {
     *out = NULL;

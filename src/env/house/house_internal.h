@@ -12,7 +12,7 @@
 #ifndef EEF_HOUSE_INTERNAL_H
 #define EEF_HOUSE_INTERNAL_H
 
-#include "env/env.h"
+#include "house.h"
 
 #define HOUSE_MAX_RECEP 40 /* receptacles in one room (the largest kitchen: 37) */
 #define HOUSE_MAX_OBJ 48   /* objects in one room */

@@ -25,6 +25,8 @@
  */
 #include "remote_internal.h"
 
+#include "env/shop/shop.h" /* WebShop's page text */
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -453,6 +455,17 @@ static eef_err discover(remote_env *re, opt_ctx *o)
     }
     return EEF_OK;
 }
+
+static eef_err open_kind(const char *arg, const char *options, uint64_t seed, eef_env **out)
+{
+    (void)seed; /* the server's world is its own */
+    return eef_remote_open(arg, options, out);
+}
+
+/* Registered by name (env.c).  Its trajectories are named "remote" whatever
+ * the server is, so one text serves all: WebShop's pages (AgentGym's
+ * WebShop), which leaves ALFWorld's text as it is but for the instruction. */
+const eef_env_kind eef_env_kind_remote = { "remote:", "remote:URL", open_kind, &eef_shop_text };
 
 eef_err eef_remote_open(const char *url, const char *options, eef_env **out)
 {

@@ -3,7 +3,7 @@
 #ifndef EEF_REMOTE_INTERNAL_H
 #define EEF_REMOTE_INTERNAL_H
 
-#include "env/env.h"
+#include "remote.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

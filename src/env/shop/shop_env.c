@@ -60,6 +60,15 @@ static void shop_close(eef_env *env)
     free(e);
 }
 
+static eef_err open_kind(const char *arg, const char *options, uint64_t seed, eef_env **out)
+{
+    (void)arg;
+    return eef_shop_open(options, seed, out);
+}
+
+/* registered by name (env.c) */
+const eef_env_kind eef_env_kind_shop = { "shop", "shop", open_kind, &eef_shop_text };
+
 eef_err eef_shop_open(const char *options, uint64_t seed, eef_env **out)
 {
     *out = NULL;

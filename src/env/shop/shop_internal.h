@@ -22,7 +22,7 @@
 #ifndef EEF_SHOP_INTERNAL_H
 #define EEF_SHOP_INTERNAL_H
 
-#include "env/env.h"
+#include "shop.h"
 
 #define SHOP_PER_PAGE 10   /* results shown per page (WebShop PRODUCT_WINDOW) */
 #define SHOP_SEARCH_N 50   /* results returned by a search (SEARCH_RETURN_N) */

@@ -270,7 +270,8 @@ uint32_t shop_title_nouns(eef_arena *a, const char *title, const char ***out)
 
 /* ------------------------------------------------------------------ queries
  * Filler words of instructions (sorted): the expert (src/agent/expert_shop.c)
- * strips the same list, so "the natural query" means the same to both. */
+ * strips the same list (eef_shop_filler_word), so "the natural query" means
+ * the same to both. */
 static const char *const FILLER[] = {
     "a",     "also",  "am",    "an",     "and",   "are",   "be",    "buy",
     "can",   "color", "find",  "for",    "get",   "has",   "have",  "i",
@@ -278,6 +279,8 @@ static const char *const FILLER[] = {
     "of",    "please", "size", "some",   "that",  "the",   "to",    "want",
     "which", "with",  "would", "you",
 };
+
+int eef_shop_filler_word(const char *w) { return in_sorted(FILLER, EEF_ARRAY_LEN(FILLER), w); }
 
 void shop_natural_query(const char *instruction, eef_buf *out)
 {
@@ -296,7 +299,7 @@ void shop_natural_query(const char *instruction, eef_buf *out)
         char w[64];
         for (size_t k = s; k < e; k++) w[k - s] = (char)tolower((unsigned char)instruction[k]);
         w[e - s] = 0;
-        if (in_sorted(FILLER, EEF_ARRAY_LEN(FILLER), w)) continue;
+        if (eef_shop_filler_word(w)) continue;
         if (out->len) eef_buf_puts(out, " ");
         eef_buf_puts(out, w);
     }
