@@ -244,7 +244,7 @@ eef_err run_phase_eto_explore(run_ctx *r, int iter)
     size_t n_explore = tasks > 0 && (size_t)tasks < r->n_train ? (size_t)tasks : r->n_train;
     eef_trajset ro = { 0 }, ex = { 0 }, ch = { 0 }, rj = { 0 };
     if (!e) e = eef_eto_explore(r->env, agent, EEF_SPLIT_TRAIN, n_explore, r->c->seed, iter, &ro);
-    if (!e) e = run_save_trajs(run_file(r, &p, "iter_%d/eto.jsonl", iter), ro.items, ro.n);
+    if (!e) e = run_save_trajs(r, run_file(r, &p, "iter_%d/eto.jsonl", iter), ro.items, ro.n);
     if (!e) e = run_read_expert(r, &ex);
     if (!e) e = eef_eto_pairs(ex.items, ex.n, ro.items, ro.n, r->c->eto.extra_steps, &ch, &rj);
     long wins = 0, steps = 0;
