@@ -405,14 +405,15 @@ static void test_weak_profile(void **state)
     (void)state;
     eef_env *env;
     assert_ok(eef_house_open(NULL, 1, &env));
-    eef_policy *def, *weak, *confuse, *give_up;
+    eef_policy *def, *weak, *confuse, *give_up, *bad;
+    assert_int_equal(eef_expert_house_open("profile=clumsy", &bad), EEF_EINVAL);
+    assert_null(bad);
+    assert_int_equal(eef_expert_open("house", "weaker", NULL, &bad), EEF_EINVAL);
+    assert_null(bad);
     assert_ok(eef_expert_open("house", "builtin", NULL, &def));
     assert_ok(eef_expert_open("house", "weak", NULL, &weak));
     assert_ok(eef_expert_house_open("p_confuse=1", &confuse));
     assert_ok(eef_expert_house_open("p_give_up=1", &give_up));
-    assert_int_equal(eef_expert_house_open("profile=clumsy", &def), EEF_EINVAL);
-    assert_int_equal(eef_expert_open("house", "weaker", NULL, &def), EEF_EINVAL);
-    assert_ok(eef_expert_open("house", "builtin", NULL, &def));
 
     eef_episode *ep;
     assert_ok(env->ops->episode_open(env, &ep));
