@@ -29,10 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum {
-    T_EMBED, T_ATTN_NORM, T_WQ, T_WK, T_WV, T_BQ, T_BK, T_BV, T_QN, T_KN, T_WO, T_MLP_NORM,
-    T_W1, T_W3, T_W2, T_OUT_NORM, T_HEAD, T_KINDS
-} kind;
+typedef nn_tensor_kind kind;
 
 static const char *const names[T_KINDS] = {
     [T_EMBED] = "token_embd.weight", [T_ATTN_NORM] = "attn_norm.weight",
@@ -44,11 +41,10 @@ static const char *const names[T_KINDS] = {
     [T_OUT_NORM] = "output_norm.weight", [T_HEAD] = "output.weight",
 };
 
-static int is_layer_kind(kind k) { return k != T_EMBED && k != T_OUT_NORM && k != T_HEAD; }
 
 static void tensor_name(kind k, int l, char *out, size_t cap)
 {
-    if (is_layer_kind(k)) snprintf(out, cap, "blk.%d.%s", l, names[k]);
+    if (nn_is_layer_kind(k)) snprintf(out, cap, "blk.%d.%s", l, names[k]);
     else snprintf(out, cap, "%s", names[k]);
 }
 
@@ -66,7 +62,7 @@ typedef struct {
 
 static const gg_tensor **slot(gg_model *g, kind k, int l)
 {
-    return is_layer_kind(k) ? &g->found[(size_t)l * T_KINDS + k]
+    return nn_is_layer_kind(k) ? &g->found[(size_t)l * T_KINDS + k]
                             : &g->found[(size_t)g->cfg.n_layers * T_KINDS + k];
 }
 
@@ -249,32 +245,6 @@ static eef_err fit_rope_freqs(gg_model *g, const gg_tensor *t)
 }
 
 /* ------------------------------------------------------------ tensors */
-static int expected(const eef_model_config *c, kind k, uint64_t *rows, uint64_t *cols)
-{
-    const uint64_t V = (uint64_t)c->vocab, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff,
-                   hd = (uint64_t)c->head_dim, Q = (uint64_t)c->n_heads * hd,
-                   K = (uint64_t)c->n_kv_heads * hd;
-    uint64_t r = 0, cl = 0;
-    switch (k) {
-    case T_EMBED: case T_HEAD: r = V, cl = D; break;
-    case T_ATTN_NORM: case T_MLP_NORM: case T_OUT_NORM: r = D; break;
-    case T_WQ: r = Q, cl = D; break;
-    case T_WK: case T_WV: r = K, cl = D; break;
-    case T_BQ: r = Q; break;
-    case T_BK: case T_BV: r = K; break;
-    case T_QN: case T_KN: r = hd; break;
-    case T_WO: r = D, cl = Q; break;
-    case T_W1: case T_W3: r = F, cl = D; break;
-    case T_W2: r = D, cl = F; break;
-    default: break;
-    }
-    *rows = r, *cols = cl;
-    if (k == T_HEAD && c->tied) return 0;
-    if ((k == T_BQ || k == T_BK || k == T_BV) && !c->qkv_bias) return 0;
-    if ((k == T_QN || k == T_KN) && !c->qk_norm) return 0;
-    return 1;
-}
-
 static eef_err find_tensors(gg_model *g)
 {
     const eef_model_config *c = &g->cfg;
@@ -285,7 +255,7 @@ static eef_err find_tensors(gg_model *g)
         for (int k = 0; k < T_KINDS; k++) {
             kind kk = (kind)k;
             uint64_t rows, cols;
-            if ((l < c->n_layers) != is_layer_kind(kk) || !expected(c, kk, &rows, &cols)) continue;
+            if ((l < c->n_layers) != nn_is_layer_kind(kk) || !nn_expected_shape(c, kk, &rows, &cols)) continue;
             char name[96];
             tensor_name(kk, l, name, sizeof name);
             const gg_tensor *t = gg_tensor_get(&g->f, name);

@@ -29,10 +29,7 @@
 #include <string.h>
 
 /* What a tensor of the checkpoint is to eef. */
-typedef enum {
-    T_EMBED, T_ATTN_NORM, T_WQ, T_WK, T_WV, T_BQ, T_BK, T_BV, T_QN, T_KN, T_WO, T_MLP_NORM,
-    T_W1, T_W3, T_W2, T_OUT_NORM, T_HEAD, T_KINDS
-} kind;
+typedef nn_tensor_kind kind;
 
 static const char *const layer_names[T_KINDS] = {
     [T_ATTN_NORM] = "input_layernorm.weight",   [T_WQ] = "self_attn.q_proj.weight",
@@ -44,34 +41,6 @@ static const char *const layer_names[T_KINDS] = {
     [T_W3] = "mlp.up_proj.weight",              [T_W2] = "mlp.down_proj.weight",
 };
 
-/* The expected shape of a kind (rows, cols; cols 0 for a vector); 0 if
- * the config has no such tensor. */
-static int expected(const eef_model_config *c, kind k, uint64_t *rows, uint64_t *cols)
-{
-    const uint64_t V = (uint64_t)c->vocab, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff,
-                   hd = (uint64_t)c->head_dim, Q = (uint64_t)c->n_heads * hd,
-                   K = (uint64_t)c->n_kv_heads * hd;
-    uint64_t r = 0, cl = 0;
-    switch (k) {
-    case T_EMBED: case T_HEAD: r = V, cl = D; break;
-    case T_ATTN_NORM: case T_MLP_NORM: case T_OUT_NORM: r = D; break;
-    case T_WQ: r = Q, cl = D; break;
-    case T_WK: case T_WV: r = K, cl = D; break;
-    case T_BQ: r = Q; break;
-    case T_BK: case T_BV: r = K; break;
-    case T_QN: case T_KN: r = hd; break;
-    case T_WO: r = D, cl = Q; break;
-    case T_W1: case T_W3: r = F, cl = D; break;
-    case T_W2: r = D, cl = F; break;
-    default: break;
-    }
-    *rows = r, *cols = cl;
-    if (k == T_HEAD && c->tied) return 0;
-    if ((k == T_BQ || k == T_BK || k == T_BV) && !c->qkv_bias) return 0;
-    if ((k == T_QN || k == T_KN) && !c->qk_norm) return 0;
-    return 1;
-}
-
 static void tensor_name(kind k, int l, char *out, size_t cap)
 {
     if (k == T_EMBED) snprintf(out, cap, "model.embed_tokens.weight");
@@ -80,7 +49,6 @@ static void tensor_name(kind k, int l, char *out, size_t cap)
     else snprintf(out, cap, "model.layers.%d.%s", l, layer_names[k]);
 }
 
-static int is_layer_kind(kind k) { return k != T_EMBED && k != T_OUT_NORM && k != T_HEAD; }
 
 /* ------------------------------------------------------------ the shards */
 typedef struct {
@@ -105,7 +73,7 @@ typedef struct {
 
 static struct found *slot(hf_dir *h, kind k, int l)
 {
-    return is_layer_kind(k) ? &h->found[(size_t)l * T_KINDS + k]
+    return nn_is_layer_kind(k) ? &h->found[(size_t)l * T_KINDS + k]
                             : &h->found[(size_t)h->hc.cfg.n_layers * T_KINDS + k];
 }
 
@@ -216,9 +184,9 @@ static eef_err find_tensors(hf_dir *h)
     for (int l = 0; l < c->n_layers + 1; l++)
         for (int k = 0; k < T_KINDS; k++) {
             kind kk = (kind)k;
-            if ((l < c->n_layers) != is_layer_kind(kk)) continue;
+            if ((l < c->n_layers) != nn_is_layer_kind(kk)) continue;
             uint64_t rows, cols;
-            if (!expected(c, kk, &rows, &cols)) continue;
+            if (!nn_expected_shape(c, kk, &rows, &cols)) continue;
             char name[128];
             tensor_name(kk, l, name, sizeof name);
             struct found *f = slot(h, kk, l);

@@ -361,4 +361,47 @@ void nn_vec_select(void);
 uint16_t nn_f32_to_bf16(float x);
 uint16_t nn_f32_to_f16(float x);
 
+
+/* ------------------------------------------------------------ importers
+ * The tensors of a Llama-family checkpoint by what they are, whatever a
+ * format calls them (hf.c: Hugging Face names; gguf_model.c: llama.cpp's). */
+typedef enum {
+    T_EMBED, T_ATTN_NORM, T_WQ, T_WK, T_WV, T_BQ, T_BK, T_BV, T_QN, T_KN, T_WO, T_MLP_NORM,
+    T_W1, T_W3, T_W2, T_OUT_NORM, T_HEAD, T_KINDS
+} nn_tensor_kind;
+
+static inline int nn_is_layer_kind(nn_tensor_kind k)
+{
+    return k != T_EMBED && k != T_OUT_NORM && k != T_HEAD;
+}
+
+/* The expected shape of a kind (rows, cols; cols 0 for a vector); 0 if
+ * the config has no such tensor. */
+static inline int nn_expected_shape(const eef_model_config *c, nn_tensor_kind k, uint64_t *rows,
+                                    uint64_t *cols)
+{
+    const uint64_t V = (uint64_t)c->vocab, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff,
+                   hd = (uint64_t)c->head_dim, Q = (uint64_t)c->n_heads * hd,
+                   K = (uint64_t)c->n_kv_heads * hd;
+    uint64_t r = 0, cl = 0;
+    switch (k) {
+    case T_EMBED: case T_HEAD: r = V, cl = D; break;
+    case T_ATTN_NORM: case T_MLP_NORM: case T_OUT_NORM: r = D; break;
+    case T_WQ: r = Q, cl = D; break;
+    case T_WK: case T_WV: r = K, cl = D; break;
+    case T_BQ: r = Q; break;
+    case T_BK: case T_BV: r = K; break;
+    case T_QN: case T_KN: r = hd; break;
+    case T_WO: r = D, cl = Q; break;
+    case T_W1: case T_W3: r = F, cl = D; break;
+    case T_W2: r = D, cl = F; break;
+    default: break;
+    }
+    *rows = r, *cols = cl;
+    if (k == T_HEAD && c->tied) return 0;
+    if ((k == T_BQ || k == T_BK || k == T_BV) && !c->qkv_bias) return 0;
+    if ((k == T_QN || k == T_KN) && !c->qk_norm) return 0;
+    return 1;
+}
+
 #endif
