@@ -5,6 +5,7 @@
 #include "test_serve_util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "agent/policy.h"
 #include "serve/serve.h"
@@ -519,6 +520,41 @@ static void *timed_main(void *arg)
     return NULL;
 }
 
+/* A streaming request that says when its first bytes arrived: the
+ * generation is running on the worker from then on (a fixed sleep is not
+ * enough on a loaded machine, where the request may still be queued). */
+typedef struct {
+    const char *base, *body;
+    long status;
+    atomic_int started;
+} stream_req;
+
+static size_t stream_on_data(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    atomic_store(&((stream_req *)ud)->started, 1);
+    return size * n;
+}
+
+static void *stream_main(void *arg)
+{
+    stream_req *t = arg;
+    CURL *cu = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(cu, CURLOPT_URL, url(t->base, "/v1/chat/completions"));
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, t->body);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, stream_on_data);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, t);
+    if (curl_easy_perform(cu) == CURLE_OK) curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &t->status);
+    atomic_store(&t->started, 1); /* never leave the waiter waiting */
+    curl_easy_cleanup(cu);
+    curl_slist_free_all(h);
+    return NULL;
+}
+
 static void test_overload_and_cancel(void **state)
 {
     (void)state;
@@ -545,18 +581,22 @@ static void test_overload_and_cancel(void **state)
         eef_model_free(m);
         skip(); /* too fast a machine to provoke a queue */
     }
-    /* one runs, one waits past its 0.1 s deadline (503), one finds the queue full (503) */
-    timed_req reqs[3] = { { base, longb, 0, 0 }, { base, longb, 0, 0 }, { base, longb, 0, 0 } };
+    /* one runs (streaming: started once its first bytes arrive), one waits
+     * past its 0.1 s deadline (503), one finds the queue full (503) */
+    const char *longs = "{\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"temperature\":0,"
+                        "\"max_tokens\":400,\"stream\":true}";
+    stream_req running = { base, longs, 0, 0 };
+    timed_req reqs[2] = { { base, longb, 0, 0 }, { base, longb, 0, 0 } };
     pthread_t th[3];
+    pthread_create(&th[2], NULL, stream_main, &running);
+    while (!atomic_load(&running.started)) usleep(1000);
     pthread_create(&th[0], NULL, timed_main, &reqs[0]);
-    usleep(100000);
     pthread_create(&th[1], NULL, timed_main, &reqs[1]);
-    pthread_create(&th[2], NULL, timed_main, &reqs[2]);
     for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
-    assert_int_equal(reqs[0].status, 200);
+    assert_int_equal(running.status, 200);
+    assert_int_equal(reqs[0].status, 503);
     assert_int_equal(reqs[1].status, 503);
-    assert_int_equal(reqs[2].status, 503);
-    assert_true(reqs[1].seconds < alone.seconds * 0.8);
+    assert_true(reqs[0].seconds < alone.seconds * 0.8 && reqs[1].seconds < alone.seconds * 0.8);
 
     /* a streaming client that leaves: its generation stops, the worker is free */
     CURL *cu = curl_easy_init();
