@@ -11,10 +11,12 @@
  * Decoding reads every weight once per token, so its ceiling is memory
  * bandwidth: 538 MB of f32 weights per token at the 135M shape.
  *
- * Usage: hf_bench [--gguf PATH] [135m|0p5b ...]
- * --gguf also writes the 135M model (f32, a synthetic tokenizer of its
- * vocabulary's size, which llama.cpp needs to load it) as GGUF to PATH,
- * for scripts/run-bench's side-by-side run of llama.cpp. */
+ * Usage: hf_bench [--gguf PATH] [--gguf-bf16 PATH] [135m|0p5b ...]
+ * --gguf also writes the 135M model (f32, with the Llama 3 tokenizer of
+ * tests/fixtures/gguf_interop, which llama.cpp needs to load it; run from
+ * the repository root) as GGUF to PATH,
+ * --gguf-bf16 the same weights as BF16, for scripts/run-bench's
+ * side-by-side runs of llama.cpp. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,53 +77,28 @@ static int run(const shape *s, const char *dt, eef_model *m)
     return 0;
 }
 
-/* An eef tokenizer of exactly `vocab` ids: merges of lowercase letters
- * into distinct 2-, 3- and 4-letter pieces ("ab", then a letter + a
- * 2-letter piece, ...), only so that a GGUF of a model with that many
- * embedding rows is loadable; its encodings mean nothing. */
-static eef_err synthetic_tokenizer(int vocab, eef_tokenizer **out)
-{
-    const int nm = vocab - EEF_TOK_FIRST_MERGE;
-    eef_buf b;
-    eef_buf_init(&b);
-    uint32_t hdr[3] = { 1, (uint32_t)vocab, (uint32_t)nm };
-    eef_err e = eef_buf_append(&b, "EEFT", 4) || eef_buf_append(&b, hdr, sizeof hdr) ? EEF_ENOMEM
-                                                                                     : EEF_OK;
-    /* level l pieces start at id first[l]; level 0 are the letters' bytes */
-    int first = EEF_TOK_FIRST_MERGE, count = 0, prev_first = 'a', prev_n = 26;
-    while (!e && count < nm) {
-        int made = 0;
-        for (int a = 0; !e && a < 26 && count < nm; a++)
-            for (int p = 0; !e && p < prev_n && count < nm; p++, made++, count++) {
-                int32_t pair[2] = { 'a' + a, prev_first + p };
-                if (eef_buf_append(&b, pair, sizeof pair)) e = EEF_ENOMEM;
-            }
-        prev_first = first, prev_n = made, first += made;
-    }
-    uint32_t crc = eef_crc32(0, b.data, b.len);
-    if (!e && eef_buf_append(&b, &crc, 4)) e = EEF_ENOMEM;
-    if (!e) e = eef_tok_load(b.data, b.len, "synthetic tokenizer", out);
-    eef_buf_free(&b);
-    return e;
-}
-
-static int write_gguf(const char *path)
+static int write_gguf(const char *path, eef_dtype dt)
 {
     eef_tokenizer *tok;
     eef_model *m;
-    if (synthetic_tokenizer(shapes[0].c.vocab, &tok) || eef_model_new(&shapes[0].c, tok, 1, &m))
+    /* a tokenizer llama.cpp reads (eef's own BPE has a pre-tokenizer it
+     * does not know): the interop check's Llama 3 one; the rest of the
+     * vocabulary is padding, unused tokens in GGUF */
+    if (eef_tok_load_hf_dir("tests/fixtures/gguf_interop/llama3", &tok) ||
+        eef_model_new(&shapes[0].c, tok, 1, &m))
         return 1;
-    eef_err e = eef_model_export(m, "gguf", path);
+    eef_err e = eef_model_export_gguf(m, dt, path);
     eef_model_free(m);
     return e != EEF_OK;
 }
 
 int main(int argc, char **argv)
 {
-    const char *gguf = NULL;
+    const char *gguf = NULL, *gguf_bf16 = NULL;
     int n_tags = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--gguf") == 0 && i + 1 < argc) gguf = argv[++i];
+        else if (strcmp(argv[i], "--gguf-bf16") == 0 && i + 1 < argc) gguf_bf16 = argv[++i];
         else n_tags++;
     }
     for (size_t k = 0; k < EEF_ARRAY_LEN(shapes); k++) {
@@ -137,7 +114,7 @@ int main(int argc, char **argv)
         }
         eef_model_free(m);
     }
-    if (gguf && write_gguf(gguf)) {
+    if ((gguf && write_gguf(gguf, EEF_DT_F32)) || (gguf_bf16 && write_gguf(gguf_bf16, EEF_DT_BF16))) {
         fprintf(stderr, "hf_bench: %s\n", eef_errmsg());
         return 1;
     }
