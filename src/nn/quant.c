@@ -553,6 +553,14 @@ AVX512 static inline void transpose_store(__m512i z[8], wgroup *o)
     for (int t = 0; t < 8; t++) _mm512_storeu_si512(o->q[t], z[t]);
 }
 
+/* Packing streams W from memory once (decoding); the lines 4 KB ahead are
+ * prefetched, as vec_impl.h's widening does (the hardware prefetcher
+ * alone keeps too few in flight). */
+static inline void prefetch_ahead(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
+}
+
 AVX512 static inline __m512i two_halves(const void *a, const void *b)
 {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
@@ -567,6 +575,7 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int b0 = 0; b0 < nb; b0 += 16, b += 16, o++) {
         const int n = nb - b0 < 16 ? nb - b0 : 16;
+        prefetch_ahead(b, 16 * sizeof *b);
         __m512i z[8];
         for (int p = 0; p < 8; p++) {
             const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
@@ -631,6 +640,7 @@ AVX512 static void q4_k_pack(const void *row, int nb, wgroup *o)
     const blk_q4_k *b = row;
     for (int k = 0; k < nb; k += 2, b += 2, o++) {
         const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
         const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
         const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL }, *qh[2] = { NULL, NULL };
         k45_pack(hd, qs, qh, o);
@@ -642,6 +652,7 @@ AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o)
     const blk_q5_k *b = row;
     for (int k = 0; k < nb; k += 2, b += 2, o++) {
         const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
         const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
         const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL };
         const uint8_t *qh[2] = { b[0].qh, two ? b[1].qh : NULL };
