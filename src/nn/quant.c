@@ -467,6 +467,14 @@ AVX512 static inline float lanes_sum_avx(__m512 v)
     return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
 }
 
+/* Packing streams W from memory once (decoding); the lines 4 KB ahead are
+ * prefetched, as vec_impl.h's widening does (the hardware prefetcher
+ * alone keeps too few in flight). */
+static inline void prefetch_ahead(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
+}
+
 /* tile_c with vpdpbusd: the R x C integer sums of a group in registers,
  * W's steps loaded once for the C rows of x. */
 AVX512 static inline __attribute__((always_inline)) void
@@ -478,6 +486,8 @@ AVX512 static inline __attribute__((always_inline)) void
         for (int c = 0; c < C; c++) f[r][c] = _mm512_setzero_ps();
     for (int g = 0; g < ng; g++) {
         __m512i s[4][4];
+        /* the next tile's rows of x (prefill: they come from L2) */
+        for (int c = 0; c < C; c++) prefetch_ahead((const char *)(x + (size_t)(c + C) * ng + g) - 4096, sizeof *x);
         for (int c = 0; c < C; c++) {
             const __m512i corr = _mm512_loadu_si512(x[(size_t)c * ng + g].corr);
             for (int r = 0; r < R; r++) s[r][c] = corr;
@@ -551,14 +561,6 @@ AVX512 static inline void transpose_store(__m512i z[8], wgroup *o)
             }
     }
     for (int t = 0; t < 8; t++) _mm512_storeu_si512(o->q[t], z[t]);
-}
-
-/* Packing streams W from memory once (decoding); the lines 4 KB ahead are
- * prefetched, as vec_impl.h's widening does (the hardware prefetcher
- * alone keeps too few in flight). */
-static inline void prefetch_ahead(const void *p, size_t n)
-{
-    for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
 }
 
 AVX512 static inline __m512i two_halves(const void *a, const void *b)
