@@ -535,9 +535,6 @@ AVX512 static void tile_avx(float *y, int ldy, const wgroup *w, const xgroup *x,
 #undef TILE_RC
 }
 
-/* z[p] holds two sub-blocks of 8 words, halves h = 0, 1; stored as lane
- * rows: step t, lane 8 h + p.  Three rounds of vpermt2d, round k swapping
- * bit k of the register number with bit k of the lane. */
 /* vpermt2d indices of round k: the first and second register of a pair */
 static const int32_t perm_idx[3][2][16] = {
     { { 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30 },
@@ -548,19 +545,21 @@ static const int32_t perm_idx[3][2][16] = {
       { 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31 } },
 };
 
-AVX512 static inline void transpose_store(__m512i z[8], wgroup *o)
+/* nr = 8: z[p] holds two sub-blocks of 8 words (halves h), stored as step
+ * t, lane 8 h + p; nr = 4 (Q6_K): four sub-blocks of 4 words, lane 4 h + p. */
+AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; (1 << k) < nr; k++) {
         const int b = 1 << k;
         const __m512i va = _mm512_loadu_si512(perm_idx[k][0]), vb = _mm512_loadu_si512(perm_idx[k][1]);
-        for (int p = 0; p < 8; p++)
+        for (int p = 0; p < nr; p++)
             if (!(p & b)) {
                 __m512i a = z[p], c = z[p | b];
                 z[p] = _mm512_permutex2var_epi32(a, va, c);
                 z[p | b] = _mm512_permutex2var_epi32(a, vb, c);
             }
     }
-    for (int t = 0; t < 8; t++) _mm512_storeu_si512(o->q[t], z[t]);
+    for (int t = 0; t < nr; t++) _mm512_storeu_si512(o->q[t], z[t]);
 }
 
 AVX512 static inline __m512i two_halves(const void *a, const void *b)
@@ -584,7 +583,7 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
             const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
             z[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
         }
-        transpose_store(z, o);
+        transpose_store(z, o, 8);
         memset(o->dw, 0, sizeof o->dw);
         memset(o->mw, 0, sizeof o->mw);
         for (int j = 0; j < n; j++) o->dw[8 * (j & 1) + j / 2] = _cvtsh_ss(b[j].d);
@@ -634,7 +633,7 @@ AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *co
             o->dw[l] = d * (float)sc[j], o->mw[l] = -(dmin * (float)mn[j]);
         }
     }
-    transpose_store(z, o);
+    transpose_store(z, o, 8);
 }
 
 AVX512 static void q4_k_pack(const void *row, int nb, wgroup *o)
@@ -662,6 +661,32 @@ AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o)
     }
 }
 
+/* Q6_K: a group is one block; ql's 64 bytes of half n give codes 128 n ..
+ * + 63 (low nibbles) and + 64 .. + 127 (high), qh's 32 bytes their top two
+ * bits (bits 2 q of quarter q): register p holds sub-blocks 4 p .. 4 p + 3
+ * (lane 4 (j % 4) + j / 4). */
+AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
+{
+    const blk_q6_k *b = row;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    for (int k = 0; k < nb; k++, b++, o++) {
+        prefetch_ahead(b, sizeof *b);
+        __m512i z[8];
+        for (int n = 0; n < 2; n++) {
+            const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
+            const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
+            const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
+            z[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4));
+            z[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
+        }
+        transpose_store(z, o, 4);
+        const float d = _cvtsh_ss(b->d);
+        for (int j = 0; j < 16; j++) o->dw[4 * (j % 4) + j / 4] = d * (float)b->scales[j];
+        memset(o->mw, 0, sizeof o->mw);
+    }
+}
+
 static const qkind kind_q8_0 = { 32, 32, 128, 0, 32, 34,
                                  { 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15 },
                                  q8_0_unpack, q8_0_pack };
@@ -672,8 +697,8 @@ static const qkind kind_q5_k = { 32, 256, 0, 1, 256, 176,
                                  K45_LANES,
                                  q5_k_unpack, q5_k_pack };
 static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
-                                 { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
-                                 q6_k_unpack, NULL };
+                                 { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
+                                 q6_k_unpack, q6_k_pack };
 
 /* ------------------------------------------------------------ dispatch */
 typedef void (*tile_fn)(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, int T, int mins,
