@@ -176,7 +176,8 @@ static void test_quantized(void **state)
         double dref = ref_max_diff(b, ref_get(&r, "logits")->data, n);
         print_message("%s: forward %.2e  kv %.2e of max |logit| %.2f; dequantized vs f32 ref %.2e\n",
                       eef_dtype_name(types[k]), d, dk, scale, dref);
-        assert_true(d <= 1e-5 * scale);
+        /* packed types round x to 8 bits in every product (the forward pass too) */
+        assert_true(d <= (types[k] == EEF_DT_F16 ? 1e-5 : 2e-2) * scale);
         assert_true(dk <= 2e-2 * scale);
         free(a), free(b), free(ka), free(kb);
         eef_model_free(p);
@@ -210,7 +211,7 @@ static void test_quantized(void **state)
     assert_ok(eef_kv_feed(kv, ids, 6, l2));
     eef_kv_free(kv);
     /* packed Q4_K against the same file dequantized on load: the
-     * forward pass (6 rows: f32 tiles) */
+     * forward pass (6 rows, x rounded to 8 bits as in decoding) */
     eef_batch bt;
     assert_ok(eef_batch_alloc(&bt, 1, 6));
     for (int i = 0; i < 6; i++) bt.tokens[i] = ids[i], bt.pos[i] = i, bt.targets[i] = 0, bt.mask[i] = 1;
@@ -220,7 +221,7 @@ static void test_quantized(void **state)
     assert_ok(eef_model_forward(pf, &bt, fb, &loss));
     double dp = ref_max_diff(fa, fb, 6 * 300), sp = ref_max_abs(fb, 6 * 300);
     print_message("Q4_K packed vs dequantized on load, forward: max |diff| %.2e of max |logit| %.3f\n", dp, sp);
-    assert_true(dp <= 1e-5 * sp);
+    assert_true(dp <= 4e-2 * sp);
     free(fa), free(fb);
     eef_batch_free(&bt);
     float *l3 = malloc(300 * sizeof(float));

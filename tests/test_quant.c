@@ -3,16 +3,16 @@
  *   dequantization of random blocks (extreme f16 scales included) against
  *   tests/ref/make_quant_ref.py, written from the format's definition:
  *       |eef - ref| <= 1e-6 |ref| (measured: bit-identical)
- *   products with x (dot_rows, portable and AVX-512 kernels) against the
+ *   products with x (the types' matmul, portable and AVX-512 kernels) against the
  *   double-precision product of the dequantized row with x: x is rounded
  *   to 8 bits per block of 32 (Q8_0) or 256 (K types), so the bound is
  *       sum_i |w_i| step_i + 1e-5 sum_i |w_i x_i|
  *   (step_i: amax / 127 of x's block, at least x's step; its rounding
- *   errs by half a step, a clamped code by one); the two kernels agree exactly
- *   for the K types and within 1e-6 sum |w x| for Q8_0
+ *   errs by half a step, a clamped code by one); the two kernels agree bit
+ *   for bit, and so do a row of x alone and among others
  *   quantization (export): rms error over rms of gaussian rows below a
  *   per-type bound, and for Q8_0 quantize(dequantize(q)) == q
- *   nn_matmul on these types, decoding (dot_rows) and prefill (tiles)
+ *   nn_matmul on these types: decoding one row gives the bits prefill gives it
  */
 #include "ref_fixture.h"
 
@@ -112,51 +112,61 @@ static void test_quantize(void **state)
     free(y);
 }
 
-/* dot_rows against the double product, both kernels. */
+/* The type's product against the double product of the dequantized rows
+ * with x, both kernels, and bit for bit: the portable kernel against
+ * AVX-512, and each row of x computed among N = 7 against alone. */
 static void test_dot(void **state)
 {
     (void)state;
     eef_nn_init();
-    const int rows = 12, colsv[] = { 256, 768, 4096 + 512 }; /* the last crosses a chunk of x */
+    enum { N = 7 };
+    const int rows = 13, colsv[] = { 256, 768, 4096 + 512, 4864 }; /* 4864: 19 blocks, a part group */
     for (size_t k = 0; k < sizeof types / sizeof *types; k++)
-        for (size_t ci = 0; ci < 3; ci++) {
+        for (size_t ci = 0; ci < 4; ci++) {
             const int cols = colsv[ci];
             const nn_dtype_ops *o = nn_dtype_ops_of(types[k]);
             float *wf = malloc(sizeof(float) * rows * cols), *wd = malloc(sizeof(float) * rows * cols);
             unsigned char *w = random_rows(types[k], rows, cols, 100 + k, wf);
             o->to_f32(w, wd, rows * cols);
-            size_t rb = eef_dtype_row_bytes(types[k], cols);
-            float *x = malloc(sizeof(float) * cols);
+            float *x = malloc(sizeof(float) * N * cols);
             eef_rng g = eef_rng_make(55 + ci);
-            for (int i = 0; i < cols; i++) x[i] = eef_rng_normal(&g) * (i % 97 == 3 ? 40.0f : 1.0f);
-            /* the step of x's rounding at each column */
+            for (int i = 0; i < N * cols; i++) x[i] = eef_rng_normal(&g) * (i % 97 == 3 ? 40.0f : 1.0f);
+            for (int i = 0; i < cols; i++) x[2 * cols + i] = 0.0f; /* a row of zeros */
+            x[3 * cols + 5] = INFINITY;                           /* a block not finite: kept as 0 */
             const int xb = o->block == 32 ? 32 : 256;
             float *step = malloc(sizeof(float) * cols);
-            for (int b = 0; b < cols / xb; b++) {
-                float amax = 0;
-                for (int i = 0; i < xb; i++) amax = fmaxf(amax, fabsf(x[b * xb + i]));
-                for (int i = 0; i < xb; i++) step[b * xb + i] = amax / 127.0f;
-            }
-            float yc[12], ys[12];
+            float yc[N * 13], ys[N * 13], y1[13];
             nn_quant_simd(0);
-            o->dot_rows(yc, w, rb, x, cols, 0, rows);
+            assert_ok(o->matmul(yc, rows, x, cols, w, rows, cols, N));
             nn_quant_simd(1);
-            o->dot_rows(ys, w, rb, x, cols, 0, rows);
-            for (int r = 0; r < rows; r++) {
-                double ref = 0, bnd = 0, mag = 0;
-                for (int i = 0; i < cols; i++) {
-                    double wi = wd[(size_t)r * cols + i];
-                    ref += wi * x[i];
-                    bnd += fabs(wi) * step[i];
-                    mag += fabs(wi * x[i]);
+            assert_ok(o->matmul(ys, rows, x, cols, w, rows, cols, N));
+            if (memcmp(yc, ys, sizeof yc))
+                fail_msg("%s cols %d: portable and %s kernels differ", o->name, cols, nn_quant_kernels());
+            for (int n = 0; n < N; n++) {
+                assert_ok(o->matmul(y1, rows, x + (size_t)n * cols, cols, w, rows, cols, 1));
+                if (memcmp(y1, ys + (size_t)n * rows, sizeof y1))
+                    fail_msg("%s cols %d row %d of x: alone differs from among %d", o->name, cols, n, N);
+                if (n == 3) continue;
+                /* the step of x's rounding at each column */
+                const float *xn = x + (size_t)n * cols;
+                for (int b = 0; b < cols / xb; b++) {
+                    float amax = 0;
+                    for (int i = 0; i < xb; i++) amax = fmaxf(amax, fabsf(xn[b * xb + i]));
+                    for (int i = 0; i < xb; i++) step[b * xb + i] = amax / 127.0f;
                 }
-                bnd += 1e-5 * mag;
-                if (fabs(yc[r] - ref) > bnd || fabs(ys[r] - ref) > bnd)
-                    fail_msg("%s cols %d row %d: c %.7g simd %.7g ref %.7g bound %.3g", o->name, cols, r,
-                             yc[r], ys[r], ref, bnd);
-                if (types[k] == EEF_DT_Q8_0) assert_true(fabs(yc[r] - ys[r]) <= 1e-6 * mag);
-                else if (memcmp(&yc[r], &ys[r], 4) != 0)
-                    fail_msg("%s row %d: kernels differ: %.9g vs %.9g", o->name, r, yc[r], ys[r]);
+                for (int r = 0; r < rows; r++) {
+                    double ref = 0, bnd = 0, mag = 0;
+                    for (int i = 0; i < cols; i++) {
+                        double wi = wd[(size_t)r * cols + i];
+                        ref += wi * xn[i];
+                        bnd += fabs(wi) * step[i];
+                        mag += fabs(wi * xn[i]);
+                    }
+                    bnd += 1e-5 * mag;
+                    if (fabs(ys[n * rows + r] - ref) > bnd)
+                        fail_msg("%s cols %d row %d: %.7g ref %.7g bound %.3g", o->name, cols, r,
+                                 ys[n * rows + r], ref, bnd);
+                }
             }
             free(step);
             free(x);
@@ -167,7 +177,9 @@ static void test_dot(void **state)
     print_message("kernels: %s\n", nn_quant_kernels());
 }
 
-/* nn_matmul: 1 row (dot_rows) and 40 rows (f32 tiles and sgemm). */
+/* nn_matmul on these types, 40 rows (threads split W's rows) and one
+ * row: within test_dot's bound of the double product, and the one row's
+ * bits those it has among the 40 (decoding a token == prefill). */
 static void test_matmul(void **state)
 {
     (void)state;
@@ -182,27 +194,24 @@ static void test_matmul(void **state)
         eef_rng g = eef_rng_make(9);
         for (int i = 0; i < N * I; i++) x[i] = eef_rng_normal(&g);
         assert_ok(nn_matmul(y, O, x, I, &t, N));
-        double worst = 0;
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < O; o++) {
-                double ref = 0, mag = 0;
-                for (int i = 0; i < I; i++)
-                    ref += (double)wd[(size_t)o * I + i] * x[n * I + i],
-                    mag += fabs((double)wd[(size_t)o * I + i] * x[n * I + i]);
-                worst = fmax(worst, fabs(y[n * O + o] - ref) / mag);
-            }
-        assert_true(worst < 1e-5); /* f32 tiles: f32 rounding only */
-        /* one row: x rounded to 8 bits (test_dot's bound) */
-        float y1[300], amax[512];
         const int xb = t.dtype == EEF_DT_Q8_0 ? 32 : 256;
-        for (int i = 0; i < I; i++) amax[i / xb] = fmaxf(i % xb ? amax[i / xb] : 0.0f, fabsf(x[i]));
-        assert_ok(nn_matmul(y1, O, x, I, &t, 1));
-        for (int o = 0; o < O; o++) {
-            double bnd = 0;
-            for (int i = 0; i < I; i++)
-                bnd += fabs(wd[(size_t)o * I + i]) * (amax[i / xb] / 127.0 + 1e-5 * fabs(x[i]));
-            assert_true(fabs(y1[o] - y[o]) <= bnd);
+        for (int n = 0; n < N; n++) {
+            float amax[512];
+            const float *xn = x + (size_t)n * I;
+            for (int i = 0; i < I; i++) amax[i / xb] = fmaxf(i % xb ? amax[i / xb] : 0.0f, fabsf(xn[i]));
+            for (int o = 0; o < O; o++) {
+                double ref = 0, bnd = 0;
+                for (int i = 0; i < I; i++) {
+                    double wi = wd[(size_t)o * I + i];
+                    ref += wi * xn[i];
+                    bnd += fabs(wi) * (amax[i / xb] / 127.0 + 1e-5 * fabs(xn[i]));
+                }
+                assert_true(fabs(y[n * O + o] - ref) <= bnd);
+            }
         }
+        float y1[300];
+        assert_ok(nn_matmul(y1, O, x + 17 * I, I, &t, 1));
+        assert_memory_equal(y1, y + 17 * O, sizeof y1);
         free(x), free(y), free(w), free(wf), free(wd);
     }
 }

@@ -246,18 +246,8 @@ eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *
     if (N <= 0 || NO <= 0) return EEF_OK;
     const nn_dtype_ops *ops = nn_dtype_ops_of(w->dtype);
     if (!ops) return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
-    const size_t rb = eef_dtype_row_bytes(w->dtype, NI);
-    if (ops->dot_rows && N < 4) {
-        /* a type's own kernel for a few rows of x */
-#pragma omp parallel if ((size_t)NO * NI >= SPLIT_W_MIN)
-        {
-            int lo, hi;
-            my_range(NO, 16, &lo, &hi);
-            for (int n = 0; hi > lo && n < N; n++)
-                ops->dot_rows(y + (size_t)n * ldy + lo, w->data, rb, x + (size_t)n * ldx, NI, lo, hi);
-        }
-        return EEF_OK;
-    }
+    /* the block types: their own integer products, any number of rows */
+    if (ops->matmul) return ops->matmul(y, ldy, x, ldx, w->data, NO, NI, N);
     if (N <= FEW_ROWS) {
         int failed = 0;
 #pragma omp parallel if (n_threads() > 1 && (size_t)NO * NI >= SPLIT_W_MIN) reduction(| : failed)

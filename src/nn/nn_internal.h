@@ -76,7 +76,9 @@ void mm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
  * (nn_vec.dot_block, W's rows split over the threads for a large W),
  * whose every dot is summed the same way whatever N: a row's result does
  * not depend on the other rows.  More rows go to sgemm (f32 W: rows of x
- * split over threads; other types: tiles of W converted to f32). */
+ * split over threads; 16-bit types: tiles of W converted to f32).  The
+ * block types (Q8_0, K-quants) have their own product for any number of
+ * rows (quant.c), whose outputs do not depend on the other rows either. */
 eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *w, int N);
 /* The backward of nn_matmul: dx[n*ldx + i] = (accumulate ? dx : 0) +
  * sum_o dy[n*ldy + o] W[o, i] (skipped if dx is NULL), and, for an f32
@@ -95,9 +97,8 @@ int nn_tensor_join(const eef_tensor *const *w, int n, eef_tensor *out);
 /* The per-dtype kernel table (dtype.c).  A new element type (the GGUF
  * block types) is one entry: its block geometry, to_f32 (required: it
  * makes tiles for sgemm, the row kernel's widened rows, embedding rows
- * and exports), and optionally dot_rows, a kernel of the type's own for a
- * few rows of x (decoding; a quantized type dots its blocks directly), and
- * from_f32. */
+ * and exports), and optionally matmul, a product of the type's own
+ * (the block types multiply their packed blocks), and from_f32. */
 typedef struct {
     const char *name;
     int block;       /* elements per block (1 for F32/F16/BF16) */
@@ -106,10 +107,11 @@ typedef struct {
     void (*to_f32)(const void *src, float *dst, int n);
     /* dst = src rounded to this type (NULL: eef cannot write the type) */
     void (*from_f32)(const float *src, void *dst, int n);
-    /* y[r - r0] = <row r of W, x> for rows r0..r1 of a matrix with I
-     * columns whose rows are row_bytes apart (NULL: tiles are used) */
-    void (*dot_rows)(float *y, const void *w, size_t row_bytes, const float *x, int I, int r0,
-                     int r1);
+    /* y[n ldy + o] = <row o of W [rows, cols], x row n> for n < N, o < rows,
+     * threads included; each output's bits depend on its own rows of x and
+     * W only (NULL: f32 rows and tiles are used) */
+    eef_err (*matmul)(float *y, int ldy, const float *x, int ldx, const void *w, int rows, int cols,
+                      int N);
 } nn_dtype_ops;
 /* NULL where a type has no kernels yet. */
 const nn_dtype_ops *nn_dtype_ops_of(eef_dtype t);

@@ -1,16 +1,12 @@
 /* quant.c: GGUF block types (Q8_0, Q4_K, Q5_K, Q6_K): dequantization,
- * quantization (for export) and products with f32 vectors (decoding).
- * quant.h describes the layouts.
- *
- * dot_rows quantizes x once per chunk of XCH columns, then each weight
- * row's product is a sum over blocks of (integer block sum) x scales.
- * The integer sums are exact, so the portable and the AVX-512 kernels of
- * the K types give the same bits; Q8_0's AVX-512 kernel adds two blocks
- * per f32 vector, a different summation order (tests allow 1e-6). */
+ * quantization (for export) and products with f32 rows (inference and
+ * the frozen base of tuning), on the packed blocks with x rounded to 8
+ * bits; quant.h describes the layouts, "products" below the kernels. */
 #include "quant.h"
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -71,7 +67,7 @@ static int nearest(float v, int lo, int hi)
 }
 
 /* The 6-bit scale and min of sub-block j of a K block (quant.h). */
-static void k_scales(const uint8_t *b, uint8_t *sc, uint8_t *mn)
+static inline void k_scales(const uint8_t *b, uint8_t *sc, uint8_t *mn)
 {
     for (int j = 0; j < 4; j++) {
         sc[j] = b[j] & 63;
@@ -271,291 +267,443 @@ static void q6_k_from_f32(const float *src, void *dst, int n)
     }
 }
 
-/* ------------------------------------------------------------ x, quantized
- * A chunk of at most XCH columns of x: 8-bit codes, one f32 scale per
- * block (32 for Q8_0, 256 for the K types) and, per 16, the codes' sums. */
-#define XCH 4096
+/* ------------------------------------------------------------ products
+ * y = x W^T for any number of rows of x, on the packed blocks.  Every
+ * type is read as sub-blocks: S weights (32; Q6_K 16) that share one
+ * scale, as unsigned 8-bit codes q with w = dw (q - o) + mw (o: 128 for
+ * Q8_0, 32 for Q6_K, else 0; dw = d sc and mw = -dmin m, exact in f32:
+ * an f16 times a 6- or 8-bit integer).  16 sub-blocks make a group, one
+ * per 32-bit lane of a 512-bit vector: a weight row becomes lane rows
+ * (wgroup: lane j holds one sub-block's codes, 4 a step), and so does
+ * each row of x (xgroup), rounded to 8 bits as llama.cpp rounds it (Q8_0:
+ * per 32, f16 scale; Q8_K: per 256), so vpdpbusd (unsigned by signed
+ * bytes, 4 products a lane) gives each lane the exact integer sum over its
+ * sub-block; corr = -o sum x starts it.  Then, per lane,
+ *     acc = fma(isum, dw dx, acc)  [and fma(sum x, mw dx, acc) for mins]
+ * runs over the groups in order, and y = the 16 lanes added in a fixed
+ * tree (lanes_sum).  The portable C and the AVX-512 kernels do exactly
+ * these operations (fmaf, f32 products), so they give the same bits, and
+ * an output's bits depend only on its own row of x and of W, never on
+ * the other rows computed with it (batched decoding == alone; prefill ==
+ * decoding one token at a time).
+ *
+ * Which lane a sub-block takes is the type's lane[] table: the one its
+ * AVX-512 packing (a 16 x 8 transpose of 32-bit words) produces. */
+enum { LANES = 16, MAXT = 8 };
 
 typedef struct {
-    int8_t q[XCH] __attribute__((aligned(64)));
-    float d[XCH / 32];
-    int16_t bs[XCH / 16];
-} xq;
+    uint8_t q[MAXT][LANES][4]; /* step t, lane j: codes 4t..4t+3 of the lane's sub-block */
+    float dw[LANES], mw[LANES];
+} wgroup;
+
+typedef struct {
+    int8_t q[MAXT][LANES][4]; /* x's codes, laid out as wgroup's */
+    int32_t corr[LANES];      /* -o (sum of the sub-block's codes) */
+    float d[LANES];           /* the scale of the x block holding the sub-block */
+    float s[LANES];           /* the sum of the sub-block's codes (the mins' term) */
+} xgroup;
+
+/* How a type reads. */
+typedef struct qkind {
+    int S, xblock, offset, mins, block, block_bytes;
+    uint8_t lane[LANES]; /* sub-block j of a group goes to lane[j] */
+    /* the sub-blocks of nb blocks: S codes each into q, scales into dw, mw */
+    void (*unpack)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
+    /* AVX-512: the nb blocks of a row straight into lane rows (NULL: unpack) */
+    void (*pack)(const void *row, int nb, wgroup *o);
+} qkind;
+
+static void q8_0_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    const blk_q8_0 *b = row;
+    for (int k = 0; k < nb; k++, b++) {
+        for (int i = 0; i < 32; i++) q[32 * k + i] = (uint8_t)(b->qs[i] + 128);
+        dw[k] = F16(b->d), mw[k] = 0.0f;
+    }
+}
+
+/* Q4_K and Q5_K: codes 0..15 (0..31 with qh), 8 sub-blocks of 32 a block */
+static void k45_unpack(const uint8_t *hd, const uint8_t *qs, const uint8_t *qh, uint8_t *q, float *dw,
+                       float *mw)
+{
+    uint16_t d16, m16;
+    memcpy(&d16, hd, 2), memcpy(&m16, hd + 2, 2);
+    float d = F16(d16), dmin = F16(m16);
+    uint8_t sc[8], mn[8];
+    k_scales(hd + 4, sc, mn);
+    for (int j = 0; j < 8; j++) {
+        const uint8_t *s = qs + 32 * (j / 2);
+        const int shift = 4 * (j & 1);
+        for (int l = 0; l < 32; l++)
+            q[32 * j + l] = (uint8_t)(((s[l] >> shift) & 15) | (qh ? ((qh[l] >> j) & 1) << 4 : 0));
+        dw[j] = d * (float)sc[j], mw[j] = -(dmin * (float)mn[j]);
+    }
+}
+
+static void q4_k_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    const blk_q4_k *b = row;
+    for (int k = 0; k < nb; k++, b++)
+        k45_unpack((const uint8_t *)b, b->qs, NULL, q + 256 * k, dw + 8 * k, mw + 8 * k);
+}
+
+static void q5_k_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    const blk_q5_k *b = row;
+    for (int k = 0; k < nb; k++, b++)
+        k45_unpack((const uint8_t *)b, b->qs, b->qh, q + 256 * k, dw + 8 * k, mw + 8 * k);
+}
+
+static void q6_k_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    const blk_q6_k *b = row;
+    for (int k = 0; k < nb; k++, b++) {
+        float d = F16(b->d);
+        for (int e = 0; e < 256; e++) q[256 * k + e] = (uint8_t)q6_code(b, e);
+        for (int g = 0; g < 16; g++) dw[16 * k + g] = d * (float)b->scales[g], mw[16 * k + g] = 0.0f;
+    }
+}
+
+/* Sub-blocks of a row of I and its groups. */
+static int n_sub(const qkind *k, int I) { return I / k->S; }
+static int n_groups(const qkind *k, int I) { return (n_sub(k, I) + LANES - 1) / LANES; }
+
+/* One group of n <= 16 sub-blocks (codes q [n S], dw, mw) into lane rows;
+ * lanes without a sub-block are zero (they add 0 to every lane). */
+static void lanes_w(const qkind *k, int n, const uint8_t *q, const float *dw, const float *mw,
+                    wgroup *o)
+{
+    const int S = k->S, T = S / 4;
+    memset(o, 0, sizeof *o);
+    for (int j = 0; j < n; j++) {
+        const int l = k->lane[j];
+        for (int t = 0; t < T; t++) memcpy(o->q[t][l], q + (size_t)S * j + 4 * t, 4);
+        o->dw[l] = dw[j], o->mw[l] = mw[j];
+    }
+}
 
 /* Rounding as llama.cpp rounds activations for these dots, so both
  * runtimes multiply the same integers: per 32 (Q8_0's dot type), d =
  * amax / 127 kept in f16, codes x * (127 / amax) rounded to nearest
  * (ties to even); per 256 (Q8_K), the element of largest magnitude maps
- * to -127: d = -max / 127, codes nearest of x / d, at most 127. */
-static void quant_x(const float *x, int n, int block, xq *o)
+ * to -127: d = -max / 127, codes nearest of x / d, at most 127.  A block
+ * that is all 0 or not finite is kept as 0.  Then laid out in groups
+ * (padding lanes: codes 0, scale 0).  q: scratch of I codes, bd of I / 32. */
+static void lanes_x(const qkind *k, const float *x, int I, int8_t *q, float *bd, xgroup *o)
 {
-    for (int b = 0; b < n / block; b++) {
+    const int block = k->xblock, S = k->S, T = S / 4, nsub = n_sub(k, I);
+    for (int b = 0; b < I / block; b++) {
         const float *v = x + block * b;
-        int8_t *q = o->q + block * b;
+        int8_t *c = q + block * b;
         float amax = 0.0f, max = 0.0f;
         for (int i = 0; i < block; i++)
             if (fabsf(v[i]) > amax) amax = fabsf(v[i]), max = v[i];
-        if (!(amax > 0.0f) || !(amax < INFINITY)) { /* 0, or not finite: nothing to keep */
-            o->d[b] = 0.0f;
-            memset(q, 0, (size_t)block);
-            continue;
-        }
-        if (block == 32) {
+        if (!(amax > 0.0f) || !(amax < INFINITY)) {
+            bd[b] = 0.0f;
+            memset(c, 0, (size_t)block);
+        } else if (block == 32) {
             float id = 127.0f / amax;
-            o->d[b] = nn_f16_to_f32(nn_f32_to_f16(amax / 127.0f));
-            for (int i = 0; i < 32; i++) q[i] = (int8_t)nearest(v[i] * id, -127, 127);
+            bd[b] = nn_f16_to_f32(nn_f32_to_f16(amax / 127.0f));
+            for (int i = 0; i < 32; i++) c[i] = (int8_t)nearest(v[i] * id, -127, 127);
         } else {
             float is = -127.0f / max;
-            o->d[b] = 1.0f / is;
-            for (int i = 0; i < block; i++) q[i] = (int8_t)nearest(is * v[i], -128, 127);
+            bd[b] = 1.0f / is;
+            for (int i = 0; i < block; i++) c[i] = (int8_t)nearest(is * v[i], -128, 127);
         }
     }
-    if (block == 256)
-        for (int g = 0; g < n / 16; g++) {
-            int s = 0;
-            for (int i = 0; i < 16; i++) s += o->q[16 * g + i];
-            o->bs[g] = (int16_t)s;
+    for (int g = 0; g < (nsub + LANES - 1) / LANES; g++, o++) {
+        memset(o, 0, sizeof *o);
+        for (int j = 0; j < LANES && LANES * g + j < nsub; j++) {
+            const int sb = LANES * g + j, l = k->lane[j];
+            int sum = 0;
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < 4; i++) sum += o->q[t][l][i] = q[(size_t)S * sb + 4 * t + i];
+            o->corr[l] = -k->offset * sum;
+            o->d[l] = bd[S * sb / block];
+            o->s[l] = (float)sum;
+        }
+    }
+}
+
+/* The fixed order the 16 lanes of an output are added in (lanes_sum_avx
+ * is the same tree). */
+static float lanes_sum(float *a)
+{
+    for (int h = LANES / 2; h; h /= 2)
+        for (int i = 0; i < h; i++) a[i] += a[i + h];
+    return a[0];
+}
+
+/* y[c ldy + r] = <W lane row r, x lane row c>, r < R, c < C, over ng groups
+ * (w rows ng groups apart, x rows too). */
+static void tile_c(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, int T, int mins, int R,
+                   int C)
+{
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            float acc[LANES] = { 0 };
+            for (int g = 0; g < ng; g++) {
+                const wgroup *wg = w + (size_t)r * ng + g;
+                const xgroup *xg = x + (size_t)c * ng + g;
+                for (int j = 0; j < LANES; j++) {
+                    int32_t s = xg->corr[j];
+                    for (int t = 0; t < T; t++)
+                        for (int i = 0; i < 4; i++) s += wg->q[t][j][i] * xg->q[t][j][i];
+                    acc[j] = fmaf((float)s, wg->dw[j] * xg->d[j], acc[j]);
+                    if (mins) acc[j] = fmaf(xg->s[j], wg->mw[j] * xg->d[j], acc[j]);
+                }
+            }
+            y[(size_t)c * ldy + r] = lanes_sum(acc);
         }
 }
 
-/* ------------------------------------------------------------ portable dots
- * Each: the product of nb blocks of one weight row with x's chunk. */
-static float dot_q8_0_c(const void *wv, const xq *x, int nb)
-{
-    const blk_q8_0 *w = wv;
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        int s = 0;
-        for (int i = 0; i < 32; i++) s += w[b].qs[i] * x->q[32 * b + i];
-        acc += F16(w[b].d) * x->d[b] * (float)s;
-    }
-    return acc;
-}
-
-static int k_mins(const uint8_t *mn, const int16_t *bs)
-{
-    int s = 0;
-    for (int j = 0; j < 8; j++) s += mn[j] * (bs[2 * j] + bs[2 * j + 1]);
-    return s;
-}
-
-static float dot_q4_k_c(const void *wv, const xq *x, int nb)
-{
-    const blk_q4_k *w = wv;
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
-        uint8_t sc[8], mn[8];
-        k_scales(w->scales, sc, mn);
-        const int8_t *q8 = x->q + 256 * b;
-        int sumi = 0;
-        for (int j = 0; j < 8; j++) {
-            const uint8_t *q = w->qs + 32 * (j / 2);
-            int shift = 4 * (j & 1), s = 0;
-            for (int l = 0; l < 32; l++) s += ((q[l] >> shift) & 15) * q8[32 * j + l];
-            sumi += sc[j] * s;
-        }
-        int summ = k_mins(mn, x->bs + 16 * b);
-        acc += x->d[b] * (F16(w->d) * (float)sumi - F16(w->dmin) * (float)summ);
-    }
-    return acc;
-}
-
-static float dot_q5_k_c(const void *wv, const xq *x, int nb)
-{
-    const blk_q5_k *w = wv;
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
-        uint8_t sc[8], mn[8];
-        k_scales(w->scales, sc, mn);
-        const int8_t *q8 = x->q + 256 * b;
-        int sumi = 0;
-        for (int j = 0; j < 8; j++) {
-            const uint8_t *q = w->qs + 32 * (j / 2);
-            int shift = 4 * (j & 1), s = 0;
-            for (int l = 0; l < 32; l++)
-                s += (((q[l] >> shift) & 15) | ((w->qh[l] >> j) & 1) << 4) * q8[32 * j + l];
-            sumi += sc[j] * s;
-        }
-        int summ = k_mins(mn, x->bs + 16 * b);
-        acc += x->d[b] * (F16(w->d) * (float)sumi - F16(w->dmin) * (float)summ);
-    }
-    return acc;
-}
-
-static int q6_offset(const int8_t *sc, const int16_t *bs)
-{
-    int s = 0;
-    for (int g = 0; g < 16; g++) s += sc[g] * bs[g];
-    return 32 * s;
-}
-
-static float dot_q6_k_c(const void *wv, const xq *x, int nb)
-{
-    const blk_q6_k *w = wv;
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
-        const int8_t *q8 = x->q + 256 * b;
-        int sumi = 0;
-        for (int g = 0; g < 16; g++) {
-            int s = 0;
-            for (int i = 0; i < 16; i++) s += q6_code(w, 16 * g + i) * q8[16 * g + i];
-            sumi += w->scales[g] * s;
-        }
-        sumi -= q6_offset(w->scales, x->bs + 16 * b);
-        acc += x->d[b] * F16(w->d) * (float)sumi;
-    }
-    return acc;
-}
-
-/* ------------------------------------------------------------ AVX-512 VNNI dots
- * vpdpbusd multiplies unsigned by signed bytes and adds groups of four
- * into 32-bit lanes: the K types' codes are unsigned already; Q8_0's
- * signed weights go in as |w| with their signs moved onto x. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 
-AVX512 static inline __m512i two_halves(const int8_t *a, const int8_t *b)
+AVX512 static inline float lanes_sum_avx(__m512 v)
+{
+    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
+/* Packing streams W from memory once (decoding); the lines 4 KB ahead are
+ * prefetched, as vec_impl.h's widening does (the hardware prefetcher
+ * alone keeps too few in flight). */
+static inline void prefetch_ahead(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
+}
+
+/* tile_c with vpdpbusd: the R x C integer sums of a group in registers,
+ * W's steps loaded once for the C rows of x. */
+AVX512 static inline __attribute__((always_inline)) void
+    tile_avx_rc(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, const int T, const int mins,
+                const int R, const int C)
+{
+    __m512 f[4][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) f[r][c] = _mm512_setzero_ps();
+    for (int g = 0; g < ng; g++) {
+        __m512i s[4][4];
+        /* the next tile's rows of x (prefill: they come from L2) */
+        for (int c = 0; c < C; c++) prefetch_ahead((const char *)(x + (size_t)(c + C) * ng + g) - 4096, sizeof *x);
+        for (int c = 0; c < C; c++) {
+            const __m512i corr = _mm512_loadu_si512(x[(size_t)c * ng + g].corr);
+            for (int r = 0; r < R; r++) s[r][c] = corr;
+        }
+        for (int t = 0; t < T; t++) {
+            __m512i wv[4];
+            for (int r = 0; r < R; r++) wv[r] = _mm512_loadu_si512(w[(size_t)r * ng + g].q[t]);
+            for (int c = 0; c < C; c++) {
+                const __m512i xv = _mm512_loadu_si512(x[(size_t)c * ng + g].q[t]);
+                for (int r = 0; r < R; r++) s[r][c] = _mm512_dpbusd_epi32(s[r][c], wv[r], xv);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            const xgroup *xg = x + (size_t)c * ng + g;
+            const __m512 xd = _mm512_loadu_ps(xg->d);
+            for (int r = 0; r < R; r++) {
+                const wgroup *wg = w + (size_t)r * ng + g;
+                f[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r][c]),
+                                          _mm512_mul_ps(_mm512_loadu_ps(wg->dw), xd), f[r][c]);
+                if (mins)
+                    f[r][c] = _mm512_fmadd_ps(_mm512_loadu_ps(xg->s),
+                                              _mm512_mul_ps(_mm512_loadu_ps(wg->mw), xd), f[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = lanes_sum_avx(f[r][c]);
+}
+
+AVX512 static void tile_avx(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, int T, int mins,
+                            int R, int C)
+{
+#define TILE_RC(r_, c_)                                                                            \
+    case (r_) * 4 + (c_) - 5:                                                                      \
+        if (T == 4) tile_avx_rc(y, ldy, w, x, ng, 4, 0, r_, c_);                                   \
+        else if (mins) tile_avx_rc(y, ldy, w, x, ng, 8, 1, r_, c_);                                \
+        else tile_avx_rc(y, ldy, w, x, ng, 8, 0, r_, c_);                                          \
+        break
+    switch (R * 4 + C - 5) {
+        TILE_RC(1, 1); TILE_RC(1, 2); TILE_RC(1, 3); TILE_RC(1, 4);
+        TILE_RC(2, 1); TILE_RC(2, 2); TILE_RC(2, 3); TILE_RC(2, 4);
+        TILE_RC(3, 1); TILE_RC(3, 2); TILE_RC(3, 3); TILE_RC(3, 4);
+        TILE_RC(4, 1); TILE_RC(4, 2); TILE_RC(4, 3); TILE_RC(4, 4);
+    }
+#undef TILE_RC
+}
+
+/* vpermt2d indices of round k: the first and second register of a pair */
+static const int32_t perm_idx[3][2][16] = {
+    { { 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30 },
+      { 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31 } },
+    { { 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29 },
+      { 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31 } },
+    { { 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27 },
+      { 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31 } },
+};
+
+/* nr = 8: z[p] holds two sub-blocks of 8 words (halves h), stored as step
+ * t, lane 8 h + p; nr = 4 (Q6_K): four sub-blocks of 4 words, lane 4 h + p. */
+AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
+{
+    for (int k = 0; (1 << k) < nr; k++) {
+        const int b = 1 << k;
+        const __m512i va = _mm512_loadu_si512(perm_idx[k][0]), vb = _mm512_loadu_si512(perm_idx[k][1]);
+        for (int p = 0; p < nr; p++)
+            if (!(p & b)) {
+                __m512i a = z[p], c = z[p | b];
+                z[p] = _mm512_permutex2var_epi32(a, va, c);
+                z[p | b] = _mm512_permutex2var_epi32(a, vb, c);
+            }
+    }
+    for (int t = 0; t < nr; t++) _mm512_storeu_si512(o->q[t], z[t]);
+}
+
+AVX512 static inline __m512i two_halves(const void *a, const void *b)
 {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
                               _mm256_loadu_si256((const __m256i *)b), 1);
 }
 
-AVX512 static inline __m512i halves32(int a, int b)
+/* Q8_0: blocks 2p and 2p + 1 in register p (lane 8 (b & 1) + b / 2);
+ * past the row's nb blocks, zeros */
+AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
 {
-    return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
+    const blk_q8_0 *b = row;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int b0 = 0; b0 < nb; b0 += 16, b += 16, o++) {
+        const int n = nb - b0 < 16 ? nb - b0 : 16;
+        prefetch_ahead(b, 16 * sizeof *b);
+        __m512i z[8];
+        for (int p = 0; p < 8; p++) {
+            const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
+            const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
+            z[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+        }
+        transpose_store(z, o, 8);
+        memset(o->dw, 0, sizeof o->dw);
+        memset(o->mw, 0, sizeof o->mw);
+        for (int j = 0; j < n; j++) o->dw[8 * (j & 1) + j / 2] = _cvtsh_ss(b[j].d);
+    }
 }
 
-AVX512 static float dot_q8_0_avx(const void *wv, const xq *x, int nb)
-{
-    const blk_q8_0 *w = wv;
-    const __m512i zero = _mm512_setzero_si512();
-    __m512 acc = _mm512_setzero_ps();
-    int b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512i wq = two_halves(w[b].qs, w[b + 1].qs);
-        __m512i xv = _mm512_loadu_si512(x->q + 32 * b);
-        __m512i sx = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wq), zero, xv);
-        __m512i s = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), sx);
-        __m512 d = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(w[b].d) * x->d[b]),
-                                      _mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x->d[b + 1]), 1);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-    }
-    float r = _mm512_reduce_add_ps(acc);
-    for (; b < nb; b++) {
-        int s = 0;
-        for (int i = 0; i < 32; i++) s += w[b].qs[i] * x->q[32 * b + i];
-        r += _cvtsh_ss(w[b].d) * x->d[b] * (float)s;
-    }
-    return r;
-}
+/* Q4_K and Q5_K: a group is two blocks; the 64 bytes 64 c .. of block A's
+ * qs hold sub-blocks 4c, 4c + 2 (low nibbles) and 4c + 1, 4c + 3 (high):
+ * registers A: (0,2) (1,3) (4,6) (5,7), then B's. */
+#define K45_LANES { 0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15 }
+static const uint8_t k45_lane[16] = K45_LANES;
 
-AVX512 static float dot_q4_k_avx(const void *wv, const xq *x, int nb)
+AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *const qs[2],
+                                   const uint8_t *const qh[2], wgroup *o)
 {
-    const blk_q4_k *w = wv;
-    const __m512i m4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
-        uint8_t sc[8], mn[8];
-        k_scales(w->scales, sc, mn);
-        const int8_t *q8 = x->q + 256 * b;
-        __m512i isum = zero;
-        for (int p = 0; p < 2; p++) {
-            /* bytes 64p..64p+63: low nibbles are sub-blocks 4p, 4p+2; high 4p+1, 4p+3 */
-            __m512i v = _mm512_loadu_si512(w->qs + 64 * p);
+    const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
+    __m512i z[8];
+    memset(o->dw, 0, sizeof o->dw);
+    memset(o->mw, 0, sizeof o->mw);
+    for (int h = 0; h < 2; h++) {
+        if (!hd[h]) { /* past the row's end */
+            for (int i = 0; i < 4; i++) z[4 * h + i] = _mm512_setzero_si512();
+            continue;
+        }
+        const __m512i hb = qh[h] ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh[h]))
+                                 : _mm512_setzero_si512();
+        for (int c = 0; c < 2; c++) {
+            __m512i v = _mm512_loadu_si512(qs[h] + 64 * c);
             __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            const int8_t *xs = q8 + 128 * p;
-            __m512i slo = _mm512_dpbusd_epi32(zero, lo, two_halves(xs, xs + 64));
-            __m512i shi = _mm512_dpbusd_epi32(zero, hi, two_halves(xs + 32, xs + 96));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(slo, halves32(sc[4 * p], sc[4 * p + 2])));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(shi, halves32(sc[4 * p + 1], sc[4 * p + 3])));
+            if (qh[h]) { /* bit j of qh[l]: sub-blocks 4c, 4c + 2 (lo); 4c + 1, 4c + 3 (hi) */
+                const int j = 4 * c;
+                const __m512i blo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << j)),
+                                                       _mm256_set1_epi8((char)(1 << (j + 2))), 1);
+                const __m512i bhi = _mm512_slli_epi16(blo, 1);
+                lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(hb, blo), b4));
+                hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(hb, bhi), b4));
+            }
+            z[4 * h + 2 * c] = lo, z[4 * h + 2 * c + 1] = hi;
         }
-        int sumi = _mm512_reduce_add_epi32(isum);
-        int summ = k_mins(mn, x->bs + 16 * b);
-        acc += x->d[b] * (_cvtsh_ss(w->d) * (float)sumi - _cvtsh_ss(w->dmin) * (float)summ);
-    }
-    return acc;
-}
-
-AVX512 static inline __m512i halves8(int a, int b)
-{
-    return _mm512_inserti64x4(_mm512_set1_epi8((char)a), _mm256_set1_epi8((char)b), 1);
-}
-
-AVX512 static float dot_q5_k_avx(const void *wv, const xq *x, int nb)
-{
-    const blk_q5_k *w = wv;
-    const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16), zero = _mm512_setzero_si512();
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
+        uint16_t d16, m16;
+        memcpy(&d16, hd[h], 2), memcpy(&m16, hd[h] + 2, 2);
+        const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(m16);
         uint8_t sc[8], mn[8];
-        k_scales(w->scales, sc, mn);
-        const int8_t *q8 = x->q + 256 * b;
-        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w->qh));
-        __m512i isum = zero;
-        for (int p = 0; p < 2; p++) {
-            __m512i v = _mm512_loadu_si512(w->qs + 64 * p);
-            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            int j = 4 * p; /* sub-blocks j, j+2 (lo) and j+1, j+3 (hi) */
-            lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(qh, halves8(1 << j, 1 << (j + 2))), lo, b4);
-            hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(qh, halves8(1 << (j + 1), 1 << (j + 3))),
-                                      hi, b4);
-            const int8_t *xs = q8 + 128 * p;
-            __m512i slo = _mm512_dpbusd_epi32(zero, lo, two_halves(xs, xs + 64));
-            __m512i shi = _mm512_dpbusd_epi32(zero, hi, two_halves(xs + 32, xs + 96));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(slo, halves32(sc[j], sc[j + 2])));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(shi, halves32(sc[j + 1], sc[j + 3])));
+        k_scales(hd[h] + 4, sc, mn);
+        for (int j = 0; j < 8; j++) {
+            const int l = k45_lane[8 * h + j];
+            o->dw[l] = d * (float)sc[j], o->mw[l] = -(dmin * (float)mn[j]);
         }
-        int sumi = _mm512_reduce_add_epi32(isum);
-        int summ = k_mins(mn, x->bs + 16 * b);
-        acc += x->d[b] * (_cvtsh_ss(w->d) * (float)sumi - _cvtsh_ss(w->dmin) * (float)summ);
     }
-    return acc;
+    transpose_store(z, o, 8);
 }
 
-AVX512 static float dot_q6_k_avx(const void *wv, const xq *x, int nb)
+AVX512 static void q4_k_pack(const void *row, int nb, wgroup *o)
 {
-    const blk_q6_k *w = wv;
-    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3), zero = _mm512_setzero_si512();
-    /* scale g repeated over the 4 lanes of its 16 codes, for groups 4k..4k+3 */
-    const __m128i rep[4] = {
-        _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-        _mm_setr_epi8(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
-        _mm_setr_epi8(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
-        _mm_setr_epi8(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
-    };
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++, w++) {
-        const int8_t *q8 = x->q + 256 * b;
-        const __m128i scv = _mm_loadu_si128((const __m128i *)w->scales);
-        __m512i isum = zero;
-        for (int h = 0; h < 2; h++) {
-            __m512i ql = _mm512_loadu_si512(w->ql + 64 * h);
-            __m256i qh32 = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
-            /* low half: qh bits 0-1 (codes l), high half: bits 2-3 (codes l + 32) */
-            __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), _mm256_srli_epi16(qh32, 2), 1);
-            __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, m4),
-                                         _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4));
-            __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
-            __m512i sa = _mm512_dpbusd_epi32(zero, qa, _mm512_loadu_si512(q8 + 128 * h));
-            __m512i sb = _mm512_dpbusd_epi32(zero, qb, _mm512_loadu_si512(q8 + 128 * h + 64));
-            __m512i ga = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, rep[2 * h]));
-            __m512i gb = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, rep[2 * h + 1]));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sa, ga));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sb, gb));
-        }
-        int sumi = _mm512_reduce_add_epi32(isum) - q6_offset(w->scales, x->bs + 16 * b);
-        acc += x->d[b] * _cvtsh_ss(w->d) * (float)sumi;
+    const blk_q4_k *b = row;
+    for (int k = 0; k < nb; k += 2, b += 2, o++) {
+        const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
+        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
+        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL }, *qh[2] = { NULL, NULL };
+        k45_pack(hd, qs, qh, o);
     }
-    return acc;
 }
+
+AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o)
+{
+    const blk_q5_k *b = row;
+    for (int k = 0; k < nb; k += 2, b += 2, o++) {
+        const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
+        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
+        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL };
+        const uint8_t *qh[2] = { b[0].qh, two ? b[1].qh : NULL };
+        k45_pack(hd, qs, qh, o);
+    }
+}
+
+/* Q6_K: a group is one block; ql's 64 bytes of half n give codes 128 n ..
+ * + 63 (low nibbles) and + 64 .. + 127 (high), qh's 32 bytes their top two
+ * bits (bits 2 q of quarter q): register p holds sub-blocks 4 p .. 4 p + 3
+ * (lane 4 (j % 4) + j / 4). */
+AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
+{
+    const blk_q6_k *b = row;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    for (int k = 0; k < nb; k++, b++, o++) {
+        prefetch_ahead(b, sizeof *b);
+        __m512i z[8];
+        for (int n = 0; n < 2; n++) {
+            const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
+            const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
+            const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
+            z[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4));
+            z[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
+        }
+        transpose_store(z, o, 4);
+        const float d = _cvtsh_ss(b->d);
+        for (int j = 0; j < 16; j++) o->dw[4 * (j % 4) + j / 4] = d * (float)b->scales[j];
+        memset(o->mw, 0, sizeof o->mw);
+    }
+}
+
+static const qkind kind_q8_0 = { 32, 32, 128, 0, 32, 34,
+                                 { 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15 },
+                                 q8_0_unpack, q8_0_pack };
+static const qkind kind_q4_k = { 32, 256, 0, 1, 256, 144,
+                                 K45_LANES,
+                                 q4_k_unpack, q4_k_pack };
+static const qkind kind_q5_k = { 32, 256, 0, 1, 256, 176,
+                                 K45_LANES,
+                                 q5_k_unpack, q5_k_pack };
+static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
+                                 { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
+                                 q6_k_unpack, q6_k_pack };
 
 /* ------------------------------------------------------------ dispatch */
-typedef float (*dot_fn)(const void *w, const xq *x, int nb);
-
-enum { K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_N };
-static const dot_fn dots_c[K_N] = { dot_q8_0_c, dot_q4_k_c, dot_q5_k_c, dot_q6_k_c };
-static const dot_fn dots_avx[K_N] = { dot_q8_0_avx, dot_q4_k_avx, dot_q5_k_avx, dot_q6_k_avx };
-static const dot_fn *dots = dots_c;
+typedef void (*tile_fn)(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, int T, int mins,
+                        int R, int C);
+static tile_fn tile = tile_c;
 static int have_avx;
 
 void nn_quant_select(void)
@@ -564,45 +712,90 @@ void nn_quant_select(void)
     have_avx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("avx512vnni");
-    dots = have_avx ? dots_avx : dots_c;
+    tile = have_avx ? tile_avx : tile_c;
 }
 
 int nn_quant_simd(int on)
 {
-    int was = dots == dots_avx;
-    dots = on && have_avx ? dots_avx : dots_c;
+    int was = tile == tile_avx;
+    tile = on && have_avx ? tile_avx : tile_c;
     return was;
 }
 
-const char *nn_quant_kernels(void) { return dots == dots_avx ? "avx512vnni" : "c"; }
+const char *nn_quant_kernels(void) { return tile == tile_avx ? "avx512vnni" : "c"; }
 
-static void dot_rows(int kind, int block, int block_bytes, int xblock, float *y, const void *w,
-                     size_t rb, const float *x, int I, int r0, int r1)
+enum { RT = 4, CT = 2 }; /* rows of W and of x per tile */
+
+/* Whether a product is worth a thread team (a wake-up per product). */
+#define SPLIT_MIN ((size_t)1 << 16)
+
+/* A row of W as lane rows: by the type's AVX-512 packing when those
+ * kernels are in use, else read block by block. */
+static void pack_row(const qkind *k, const void *row, int I, int avx, wgroup *o)
 {
-    xq q;
-    const dot_fn f = dots[kind];
-    for (int c0 = 0; c0 < I; c0 += XCH) {
-        int n = I - c0 < XCH ? I - c0 : XCH;
-        quant_x(x + c0, n, xblock, &q);
-        size_t off = (size_t)(c0 / block) * (size_t)block_bytes;
-        for (int r = r0; r < r1; r++) {
-            float s = f((const char *)w + (size_t)r * rb + off, &q, n / block);
-            y[r - r0] = c0 ? y[r - r0] + s : s;
-        }
+    const int nsub = n_sub(k, I), ng = n_groups(k, I), per = k->block / k->S; /* sub-blocks a block */
+    if (avx && k->pack) {
+        k->pack(row, I / k->block, o);
+        return;
+    }
+    for (int g = 0; g < ng; g++) {
+        uint8_t q[LANES * 32];
+        float dw[LANES], mw[LANES];
+        const int s0 = LANES * g, n = nsub - s0 < LANES ? nsub - s0 : LANES;
+        k->unpack((const char *)row + (size_t)(s0 / per) * k->block_bytes, (n + per - 1) / per, q, dw, mw);
+        lanes_w(k, n, q, dw, mw, o + g);
     }
 }
 
-#define DOT_ROWS(fn, kind, block, bytes, xblock)                                                   \
-    static void fn(float *y, const void *w, size_t rb, const float *x, int I, int r0, int r1)      \
-    {                                                                                              \
-        dot_rows(kind, block, bytes, xblock, y, w, rb, x, I, r0, r1);                              \
+static eef_err qmatmul(const qkind *k, float *y, int ldy, const float *x, int ldx, const void *w,
+                       int NO, int I, int N)
+{
+    const int ng = n_groups(k, I), T = k->S / 4, avx = tile == tile_avx;
+    const size_t rb = (size_t)(I / k->block) * (size_t)k->block_bytes;
+    const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
+    /* per thread: RT lane rows of W, x's codes (I) and block scales (I / 32) */
+    const size_t per = (size_t)RT * ng * sizeof(wgroup) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
+    xgroup *xs = malloc((size_t)N * ng * sizeof *xs);
+    char *mem = malloc((size_t)nth * per);
+    if (!xs || !mem) {
+        free(xs), free(mem);
+        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d product's scratch", NO, I);
     }
-DOT_ROWS(q8_0_dot_rows, K_Q8_0, 32, 34, 32)
-DOT_ROWS(q4_k_dot_rows, K_Q4_K, 256, 144, 256)
-DOT_ROWS(q5_k_dot_rows, K_Q5_K, 256, 176, 256)
-DOT_ROWS(q6_k_dot_rows, K_Q6_K, 256, 210, 256)
+#pragma omp parallel num_threads(nth)
+    {
+        char *m = mem + per * (size_t)nn_thread_id();
+        wgroup *wl = (wgroup *)m;
+        float *bd = (float *)(m + (size_t)RT * ng * sizeof(wgroup));
+        int8_t *q = (int8_t *)(bd + I / 32 + 1);
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) lanes_x(k, x + (size_t)n * ldx, I, q, bd, xs + (size_t)n * ng);
+        int lo, hi;
+        nn_my_cols((NO + RT - 1) / RT, &lo, &hi);
+        lo *= RT, hi = hi * RT < NO ? hi * RT : NO;
+        for (int r = lo; r < hi; r += RT) {
+            const int R = hi - r < RT ? hi - r : RT;
+            for (int i = 0; i < R; i++) pack_row(k, (const char *)w + (size_t)(r + i) * rb, I, avx, wl + (size_t)i * ng);
+            for (int n = 0; n < N; n += CT)
+                tile(y + (size_t)n * ldy + r, ldy, wl, xs + (size_t)n * ng, ng, T, k->mins, R,
+                     N - n < CT ? N - n : CT);
+        }
+    }
+    free(mem);
+    free(xs);
+    return EEF_OK;
+}
 
-const nn_dtype_ops nn_ops_q8_0 = { "Q8_0", 32, 34, q8_0_to_f32, q8_0_from_f32, q8_0_dot_rows };
-const nn_dtype_ops nn_ops_q4_k = { "Q4_K", 256, 144, q4_k_to_f32, q4_k_from_f32, q4_k_dot_rows };
-const nn_dtype_ops nn_ops_q5_k = { "Q5_K", 256, 176, q5_k_to_f32, q5_k_from_f32, q5_k_dot_rows };
-const nn_dtype_ops nn_ops_q6_k = { "Q6_K", 256, 210, q6_k_to_f32, q6_k_from_f32, q6_k_dot_rows };
+#define QMATMUL(fn, kind)                                                                          \
+    static eef_err fn(float *y, int ldy, const float *x, int ldx, const void *w, int NO, int I, int N) \
+    {                                                                                              \
+        return qmatmul(&kind, y, ldy, x, ldx, w, NO, I, N);                                        \
+    }
+QMATMUL(q8_0_matmul, kind_q8_0)
+QMATMUL(q4_k_matmul, kind_q4_k)
+QMATMUL(q5_k_matmul, kind_q5_k)
+QMATMUL(q6_k_matmul, kind_q6_k)
+
+const nn_dtype_ops nn_ops_q8_0 = { "Q8_0", 32, 34, q8_0_to_f32, q8_0_from_f32, q8_0_matmul };
+const nn_dtype_ops nn_ops_q4_k = { "Q4_K", 256, 144, q4_k_to_f32, q4_k_from_f32, q4_k_matmul };
+const nn_dtype_ops nn_ops_q5_k = { "Q5_K", 256, 176, q5_k_to_f32, q5_k_from_f32, q5_k_matmul };
+const nn_dtype_ops nn_ops_q6_k = { "Q6_K", 256, 210, q6_k_to_f32, q6_k_from_f32, q6_k_matmul };

@@ -16,12 +16,14 @@
  * j < 4, s_j = b[j] & 63, m_j = b[j + 4] & 63; for j >= 4,
  * s_j = (b[j + 4] & 15) | (b[j - 4] >> 6) << 4, m_j = (b[j + 4] >> 4) | (b[j] >> 6) << 4.
  *
- * Products with a vector x (dot_rows) quantize x first, with llama.cpp's
- * rounding of activations (so both multiply the same integers): 8 bits per
- * block of 32 with an f16 scale for Q8_0, per block of 256 with sums of
- * every 16 for the K types (ggml's Q8_K); the block products are then
- * exact integer sums, scaled in f32.  AVX-512 VNNI kernels are chosen at
- * run time (eef_nn_init), else portable C computes the same sums. */
+ * Products with rows of x (the types' matmul, any number of rows) quantize
+ * x first, with llama.cpp's rounding of activations (so both multiply the
+ * same integers): 8 bits per block of 32 with an f16 scale for Q8_0, per
+ * block of 256 for the K types (ggml's Q8_K); each sub-block's product is
+ * then an exact integer sum, scaled in f32 in a fixed order, so results
+ * do not depend on the rows computed together or on the kernels.  AVX-512
+ * VNNI kernels are chosen at run time (eef_nn_init), else portable C
+ * computes the same bits. */
 #ifndef EEF_NN_QUANT_H
 #define EEF_NN_QUANT_H
 
