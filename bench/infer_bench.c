@@ -19,6 +19,7 @@
 #include "agent/policy.h"
 #include "core/core.h"
 #include "env/env.h"
+#include "env/shop/shop.h"
 #include "nn/nn.h"
 #include "text/text.h"
 
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
                                                .n_prefix = np,
                                                .key = eef_rng_key(5, (uint64_t)t, (uint64_t)s, (uint64_t)r) };
             }
+    eef_agent_counts c0, c1, c2;
+    eef_agent_counts_get(p, &c0);
     /* one at a time per thread, as rollouts ran before lockstep decoding */
     double t0 = eef_now();
     int failed = 0;
@@ -98,8 +101,10 @@ int main(int argc, char **argv)
     }
     double t1 = eef_now();
     if (failed) return fail("rollout");
+    eef_agent_counts_get(p, &c1);
     if (eef_rollout_batch(env, p, specs, n, NULL, many)) return fail("rollout batch");
     double t2 = eef_now();
+    eef_agent_counts_get(p, &c2);
     size_t steps = 0;
     for (size_t i = 0; i < n; i++) {
         if (!eef_traj_equal(&one[i], &many[i])) {
@@ -114,6 +119,20 @@ int main(int argc, char **argv)
     printf("infer_small_rollouts_per_s: %.1f\n", (double)n / (t2 - t1));
     printf("infer_small_rollouts_batched_speedup: %.2f\n", (t1 - t0) / (t2 - t1));
     printf("infer_small_steps_per_rollout: %.1f\n", (double)steps / (double)n);
+    /* what each way fed its caches, per action */
+    const eef_agent_counts *from[2] = { &c0, &c1 }, *to[2] = { &c1, &c2 };
+    const char *way[2] = { "b1", "batched" };
+    for (int w = 0; w < 2; w++) {
+        double acts = (double)(to[w]->acts - from[w]->acts);
+#define PER_ACT(f) ((double)(to[w]->f - from[w]->f) / (acts > 0 ? acts : 1))
+        printf("infer_small_prompt_tokens_per_action_%s: %.1f\n", way[w], PER_ACT(prompt));
+        printf("infer_small_prompt_first_per_action_%s: %.1f\n", way[w], PER_ACT(first));
+        printf("infer_small_prompt_fresh_per_action_%s: %.1f\n", way[w], PER_ACT(fresh));
+        printf("infer_small_prompt_rewritten_per_action_%s: %.1f\n", way[w], PER_ACT(rewritten));
+        printf("infer_small_prompt_realigned_per_action_%s: %.1f\n", way[w], PER_ACT(realigned));
+        printf("infer_small_decoded_tokens_per_action_%s: %.1f\n", way[w], PER_ACT(decoded));
+#undef PER_ACT
+    }
     for (int t = 0; t < T; t++) eef_strlist_free(&orc[t]);
     free(orc), free(specs), free(one), free(many);
     eef_policy_close(p);

@@ -15,6 +15,7 @@ typedef struct {
     eef_policy base;
     const eef_model *model;
     eef_agent_config cfg;
+    eef_agent_counts counts; /* of the closed actors */
 } agent_policy;
 
 typedef struct {
@@ -31,6 +32,12 @@ typedef struct {
     /* actors whose cached prefixes this one may copy (eef_agent_share) */
     eef_actor *const *peers;
     int n_peers;
+    /* the previous action: its rollout and step, to tell a rollout's next
+     * action from its first */
+    uint64_t last_episode;
+    size_t last_step;
+    int has_last;
+    eef_agent_counts counts;
 } agent_actor;
 
 void eef_agent_defaults(eef_agent_config *c)
@@ -53,10 +60,20 @@ static eef_err actor_open(eef_policy *p, eef_actor **out)
     return EEF_OK;
 }
 
+static void counts_add(eef_agent_counts *to, const eef_agent_counts *c)
+{
+    to->acts += c->acts, to->decoded += c->decoded, to->prompt += c->prompt;
+    to->first += c->first, to->fresh += c->fresh, to->rewritten += c->rewritten;
+    to->realigned += c->realigned;
+}
+
 static void actor_close(eef_actor *actor)
 {
     agent_actor *a = (agent_actor *)actor;
     if (!a) return;
+    agent_policy *ap = (agent_policy *)actor->policy;
+#pragma omp critical(eef_agent_counts)
+    counts_add(&ap->counts, &a->counts);
     eef_cdec_free(a->cd);
     eef_trie_free(a->trie);
     eef_kv_free(a->kv);
@@ -86,9 +103,10 @@ static int common_prefix(const int *a, int na, const int *b, int nb)
 /* A peer's cached prefix is copied (eef_kv_copy) when it shares more
  * whole chunks with the prompt than this actor's own cache does: the K
  * rollouts of one state, run side by side, compute its prefix once. */
-static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
+static eef_err sync_cache(agent_actor *a, const int *tokens, int n, int next_step)
 {
     int common = common_prefix(a->cached, a->n_cached, tokens, n);
+    const int had = a->n_cached;
     agent_actor *from = NULL;
     for (int i = 0; i < a->n_peers; i++) {
         agent_actor *p = (agent_actor *)a->peers[i];
@@ -98,7 +116,19 @@ static eef_err sync_cache(agent_actor *a, const int *tokens, int n)
         if (c < n && c - c % FEED_CHUNK > common - common % FEED_CHUNK) common = c, from = p;
     }
     if (common == n) common = n - 1; /* refeed the last token to get its logits */
+    const int matched = common;
     common -= common % FEED_CHUNK;
+    /* the accounting (eef_agent_counts) */
+    a->counts.prompt += n - common;
+    a->counts.realigned += matched - common;
+    if (next_step) {
+        int fresh = n - (had > matched ? had : matched);
+        if (fresh < 0) fresh = 0;
+        a->counts.fresh += fresh;
+        a->counts.rewritten += n - matched - fresh;
+    } else {
+        a->counts.first += n - matched;
+    }
     if (from) EEF_TRY(eef_kv_copy(a->kv, from->kv, common));
     else eef_kv_truncate(a->kv, common);
     a->n_cached = common;
@@ -243,7 +273,9 @@ eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *r
     const eef_env_text *text = ctx->text ? ctx->text : eef_env_text_of(NULL);
     EEF_TRY(eef_prompt_build(tok, text, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts,
                              NULL, ctx->n, budget, &a->prompt));
-    EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n));
+    const int next_step = a->has_last && a->last_episode == ctx->episode && a->last_step + 1 == ctx->n;
+    a->has_last = 1, a->last_episode = ctx->episode, a->last_step = ctx->n;
+    EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n, next_step));
     EEF_TRY(build_trie(tok, text, ctx->valid, ctx->obs[ctx->n], &a->trie, &a->n_free_prefix));
     a->s = (eef_sampling){ .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
     /* free text ends at <|end|> (the rendered action has no closing bracket) */
@@ -270,6 +302,8 @@ eef_err eef_agent_act_end(eef_actor *actor, const eef_context *ctx, eef_err e, e
     }
     /* the decoder fed every chosen token but a final one of a complete
      * item; the cache now holds prompt + chosen tokens */
+    a->counts.acts++;
+    a->counts.decoded += ch.n;
     e = append_cached(a, ch.tokens, ch.n);
     if (!e && eef_kv_len(a->kv) != a->n_cached) {
         /* lengths disagree only if decoding stopped at the context end */
@@ -327,6 +361,12 @@ eef_err eef_agent_open(const eef_model *m, const eef_agent_config *c, eef_policy
     p->cfg = *c;
     *out = &p->base;
     return EEF_OK;
+}
+
+void eef_agent_counts_get(const eef_policy *p, eef_agent_counts *out)
+{
+    *out = (eef_agent_counts){ 0 };
+    if (eef_policy_model(p)) *out = ((const agent_policy *)p)->counts;
 }
 
 const eef_model *eef_policy_model(const eef_policy *p)

@@ -185,6 +185,19 @@ eef_err eef_agent_act_end(eef_actor *a, const eef_context *ctx, eef_err e, eef_b
  * prefixes instead of computing them (rollout_batch.c's lanes; the same
  * bits either way); `actors` must outlive their use. */
 void eef_agent_share(eef_actor *const *actors, int n);
+/* What the agent's actors fed their caches, summed over the actors a
+ * policy has closed (bench/infer_bench.c, docs/decoding.md).  Each
+ * prompt token fed is counted once, in one of the last four: */
+typedef struct {
+    long acts;      /* actions chosen */
+    long decoded;   /* tokens fed while choosing them (constrained decoding) */
+    long prompt;    /* prompt tokens fed: first + fresh + rewritten + realigned */
+    long first;     /* of a rollout's first action, past what was cached or shared */
+    long fresh;     /* of later actions: past the end of the previous action */
+    long rewritten; /* of later actions: cached, but the prompt changed there (budget) */
+    long realigned; /* cached, fed again so that the feed starts on a chunk boundary */
+} eef_agent_counts;
+void eef_agent_counts_get(const eef_policy *p, eef_agent_counts *out);
 /* The transformer agent's model; NULL for any other policy. */
 const eef_model *eef_policy_model(const eef_policy *p);
 
