@@ -1,7 +1,7 @@
 /* eef run --model M --lora R: the whole pipeline on an imported model, end
  * to end through the CLI, on a tiny random Hugging Face-layout model (D 32,
- * 2 layers, GQA, q/k norms) with Qwen3's (reduced) tokenizer and a ChatML
- * template (SmolLM2's form: no <think>), in the house world:
+ * 2 layers, GQA, q/k norms) with a small Hugging Face BPE tokenizer and a
+ * ChatML template (SmolLM2's form: no <think>), in the house world:
  *   - SFT -> RFT (--from the SFT run) -> EEF (--from the RFT run) on the
  *     tiny preset, each phase saving adapters in PEFT's layout;
  *   - the EEF run killed while writing its iteration's adapters resumes and
@@ -18,6 +18,7 @@
 #include "agent/policy.h"
 #include "nn/nn.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 
@@ -44,28 +45,61 @@ static const char *in_dir(char *buf, size_t cap, const char *name)
 
 /* SmolLM2's template without its default system prompt: plain ChatML. */
 static const char chatml_config[] =
-    "{\"bos_token\": null, \"eos_token\": \"<|im_end|>\", \"pad_token\": \"<|endoftext|>\",\n"
+    "{\"bos_token\": null, \"eos_token\": \"<|im_end|>\",\n"
     " \"chat_template\": \"{% for message in messages %}{{'<|im_start|>' + message['role'] + "
     "'\\\\n' + message['content'] + '<|im_end|>' + '\\\\n'}}{% endfor %}{% if "
     "add_generation_prompt %}{{ '<|im_start|>assistant\\\\n' }}{% endif %}\"}\n";
 
+/* A small Hugging Face tokenizer with a chat format: eef's exported BPE
+ * (tests/fixtures/hf_tok/eef, 962 ids) with ChatML's two specials added
+ * as 962 and 963 in place of eef's agent tokens, no bos framing.  (Qwen3's
+ * reduced tokenizer would do, but its ids reach 151668: an embedding 150
+ * times larger makes every decoded token cost that much more.) */
+static void write_tokenizer(const char *dir)
+{
+    char *text;
+    size_t len;
+    assert_ok(eef_read_file("tests/fixtures/hf_tok/eef/tokenizer.json", &text, &len));
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    assert_non_null(j);
+    cJSON *added = cJSON_CreateArray();
+    const char *names[] = { "<|im_start|>", "<|im_end|>" };
+    for (int i = 0; i < 2; i++) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddNumberToObject(t, "id", 962 + i);
+        cJSON_AddStringToObject(t, "content", names[i]);
+        cJSON_AddBoolToObject(t, "single_word", 0);
+        cJSON_AddBoolToObject(t, "lstrip", 0);
+        cJSON_AddBoolToObject(t, "rstrip", 0);
+        cJSON_AddBoolToObject(t, "normalized", 0);
+        cJSON_AddBoolToObject(t, "special", 1);
+        cJSON_AddItemToArray(added, t);
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "added_tokens", added);
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "post_processor", cJSON_CreateNull());
+    char *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    assert_ok(eef_write_file_atomic(p, out, strlen(out)));
+    cJSON_free(out);
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    assert_ok(eef_write_file_atomic(p, chatml_config, strlen(chatml_config)));
+}
+
 static void make_base(const char *name, uint64_t seed)
 {
-    /* Qwen3's tokenizer ids reach 151668 */
-    eef_model_config c = { .vocab = 151680, .d_model = 32, .n_layers = 2, .n_heads = 4,
+    eef_model_config c = { .vocab = 1024, .d_model = 32, .n_layers = 2, .n_heads = 4,
                            .n_kv_heads = 2, .head_dim = 16, .d_ff = 64, .max_ctx = 512, .tied = 1,
                            .rope_theta = 1e6f, .norm_eps = 1e-6f, .qk_norm = 1,
                            .rope_layout = EEF_ROPE_HALF };
     eef_model *m;
     assert_ok(eef_model_new(&c, NULL, seed, &m));
-    char p[1024], q[1100];
+    char p[1024];
     assert_ok(eef_model_export(m, "hf", in_dir(p, sizeof p, name)));
     eef_model_free(m);
-    char root[1024];
-    assert_non_null(realpath(".", root)); /* tests run from the repository's root */
-    assert_int_equal(run("cp %s/tests/fixtures/hf_tok/qwen3/tokenizer.json %s/", root, name), 0);
-    snprintf(q, sizeof q, "%s/tokenizer_config.json", p);
-    assert_ok(eef_write_file_atomic(q, chatml_config, strlen(chatml_config)));
+    write_tokenizer(p); /* tests run from the repository's root */
 }
 
 static int setup(void **state)
@@ -198,7 +232,7 @@ static void test_merge(void **state)
     assert_ok(eef_lora_attach(base, a));
     eef_batch b;
     assert_ok(eef_batch_alloc(&b, 1, 24));
-    for (int i = 0; i < 24; i++) b.tokens[i] = (i * 7919) % 151000, b.pos[i] = i, b.mask[i] = 1;
+    for (int i = 0; i < 24; i++) b.tokens[i] = (i * 7919) % 962, b.pos[i] = i, b.mask[i] = 1;
     const size_t n = 24 * (size_t)base->cfg.vocab;
     float *l1 = malloc(n * sizeof(float)), *l2 = malloc(n * sizeof(float));
     double x, y;
