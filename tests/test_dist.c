@@ -296,6 +296,59 @@ static void test_grad_shards(void **state)
     eef_model_free(m);
 }
 
+/* With LoRA adapters attached the trainable set is the adapters: the
+ * shards' gradients are theirs (the frozen base has none), added in the
+ * same tree, and what the all-reduce sums (lora->grads, n_params of the
+ * adapters). */
+static void test_grad_shards_lora(void **state)
+{
+    (void)state;
+    eef_model *m = new_model();
+    assert_ok(eef_model_freeze(m, EEF_DT_F32));
+    eef_lora_config lc;
+    eef_lora_defaults(&lc);
+    lc.rank = 2, lc.alpha = 4;
+    eef_lora *a;
+    assert_ok(eef_lora_new(&m->cfg, &lc, 3, &a));
+    /* B = 0 would give A no gradient: a small random B */
+    eef_rng r = eef_rng_make(eef_rng_key(9, 9, 9, 9));
+    for (size_t i = 0; i < a->n_params; i++)
+        if (a->params[i] == 0) a->params[i] = 0.02f * (float)(2 * eef_rng_uniform(&r) - 1);
+    assert_ok(eef_lora_attach(m, a));
+    eef_batch b;
+    assert_ok(eef_batch_alloc(&b, ROWS, COLS));
+    fill_batch(&b);
+    const size_t n = a->n_params;
+    float *ga = malloc(n * sizeof *ga), *gb = malloc(n * sizeof *gb);
+    double lh[2] = { 0, 0 }, l1, l2;
+    eef_batch half[2];
+    for (int h = 0; h < 2; h++) {
+        half[h] = (eef_batch){ .B = 2, .T = COLS, .tokens = b.tokens + h * 2 * COLS,
+                               .targets = b.targets + h * 2 * COLS, .mask = b.mask + h * 2 * COLS,
+                               .pos = b.pos + h * 2 * COLS };
+        double ms = eef_batch_mask_count(&half[h]), loss;
+        eef_model_zero_grad(m);
+        assert_ok(eef_model_forward(m, &half[h], NULL, &loss));
+        assert_ok(eef_model_backward(m, (float)(ms / eef_batch_mask_count(&b))));
+        memcpy(h ? gb : ga, a->grads, n * sizeof *ga);
+        lh[h] = loss * ms;
+    }
+    assert_ok(eef_dist_grad(m, &b, 1, &l1));
+    double gmax = 0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(a->grads[i]));
+    assert_true(gmax > 0);
+    assert_ok(eef_dist_grad(m, &b, 2, &l2));
+    for (size_t i = 0; i < n; i++)
+        if (a->grads[i] != ga[i] + gb[i]) fail_msg("LoRA shards 2: element %zu differs", i);
+    assert_true(l2 == (lh[0] + lh[1]) / eef_batch_mask_count(&b));
+    assert_null(m->grads); /* nothing allocated for the frozen base */
+    free(ga), free(gb);
+    eef_batch_free(&b);
+    eef_lora_attach(m, NULL);
+    eef_lora_free(a);
+    eef_model_free(m);
+}
+
 /* ------------------------------------------------------------ MPI runs */
 static void test_mpi_run_equals_one_process(void **state)
 {
@@ -342,7 +395,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wire_roundtrip),   cmocka_unit_test(test_wire_malformed),
         cmocka_unit_test(test_single_group),     cmocka_unit_test(test_work_items_once),
-        cmocka_unit_test(test_grad_shards),      cmocka_unit_test(test_mpi_run_equals_one_process),
+        cmocka_unit_test(test_grad_shards),      cmocka_unit_test(test_grad_shards_lora),      cmocka_unit_test(test_mpi_run_equals_one_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,8 +182,17 @@ static eef_err encode_action(const eef_tokenizer *tok, const eef_env_text *text,
     return e;
 }
 
+/* Where the agent's action ends: eef's <|end|> (roles->act_end), or the
+ * chat format's end of turn for a model without eef's agent tokens. */
+static int action_end(const eef_tokenizer *tok)
+{
+    const eef_tok_roles *ro = eef_tok_roles_of(tok);
+    return ro->act_end >= 0 ? ro->act_end : ro->eot;
+}
+
 /* The allowed actions (answering observation obs) as a trie of rendered
- * tokens + <|end|>; tags index the valid items, the free slot's tag is -2. */
+ * tokens + the action's end; tags index the valid items, the free slot's
+ * tag is -2. */
 static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
                           const eef_actions *valid, const char *obs, eef_trie **out,
                           size_t *n_free_prefix)
@@ -192,7 +201,9 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
     if (!t) return EEF_ENOMEM;
     int *ids = NULL;
     size_t n = 0, cap = 0;
-    eef_err e = EEF_OK;
+    const int end = action_end(tok);
+    eef_err e = end >= 0 ? EEF_OK : eef_fail(EEF_EINVAL, "agent: the tokenizer has no token that "
+                                                          "ends an action (<|end|> or an end of turn)");
     for (size_t i = 0; !e && i < valid->items.n; i++) {
         e = encode_action(tok, text, valid->items.items[i], obs, &ids, &n, &cap);
         if (!e && n + 1 > cap) {
@@ -201,7 +212,7 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
             else ids = p, cap = n + 1;
         }
         if (!e) {
-            ids[n] = EEF_TOK_END;
+            ids[n] = end;
             e = eef_trie_add(t, ids, (int)n + 1, (int)i);
         }
     }
@@ -220,15 +231,17 @@ static eef_err build_trie(const eef_tokenizer *tok, const eef_env_text *text,
     return EEF_OK;
 }
 
-/* free_prefix + the generated text (up to <|end|>, trimmed) + free_suffix */
+/* free_prefix + the generated text (up to the action's end, trimmed, no
+ * control tokens) + free_suffix */
 static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
                            const eef_choice *ch, size_t n_prefix_tokens, eef_buf *action)
 {
     eef_buf text;
     eef_buf_init(&text);
+    const int end = action_end(tok);
     for (int i = (int)n_prefix_tokens; i < ch->n; i++) {
-        if (ch->tokens[i] == EEF_TOK_END) break;
-        if (ch->tokens[i] >= 256 && ch->tokens[i] < EEF_TOK_FIRST_MERGE) continue;
+        if (ch->tokens[i] == end) break;
+        if (eef_tok_type_of(tok, ch->tokens[i]) == EEF_TOKTYPE_CONTROL) continue;
         EEF_TRY(eef_tok_decode(tok, &ch->tokens[i], 1, &text));
     }
     const char *suffix = valid->free_suffix ? valid->free_suffix : "";

@@ -1,6 +1,7 @@
 /* prompt.c: trajectory <-> tokens and loss mask.  The prompt format lives
  * here and only here (see policy.h). */
 #include "policy.h"
+#include "prompt_chat.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,11 @@ static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
                      size_t n_obs, const char *const *acts, const int *act_mask, size_t n_acts,
                      int max_tokens, float ctx_w, eef_prompt *out)
 {
+    /* a tokenizer without eef's agent tokens: its chat format */
+    const eef_tok_roles *ro = eef_tok_roles_of(tok);
+    if (ro->act < 0)
+        return eef_prompt_chat_build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts,
+                                     max_tokens, ctx_w, out);
     out->n = 0;
     if (n_obs != n_acts && n_obs != n_acts + 1)
         return eef_fail(EEF_EINVAL, "prompt: %zu observations for %zu actions", n_obs, n_acts);
@@ -116,21 +122,21 @@ static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
     if (!e && total > (size_t)max_tokens)
         e = eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and one step exceed the "
                      "budget of %d", total, max_tokens);
-    if (!e) e = push(out, EEF_TOK_BOS, 0);
+    if (!e && ro->bos >= 0) e = push(out, ro->bos, 0);
     if (!e && instr.n) {
-        e = push(out, EEF_TOK_INSTR, ctx_w);
+        e = push(out, ro->instr, ctx_w);
         if (!e) e = push_ids(out, instr.ids, instr.n, ctx_w);
     }
     for (size_t i = first; !e && i < n_obs; i++) {
         size_t skip = i == n_obs - 1 ? cut_last : 0;
-        e = push(out, EEF_TOK_OBS, ctx_w);
+        e = push(out, ro->obs, ctx_w);
         /* an empty observation has no ids (NULL): NULL + 0 is undefined */
         if (!e && o[i].n > skip) e = push_ids(out, o[i].ids + skip, o[i].n - skip, ctx_w);
-        if (!e) e = push(out, EEF_TOK_ACT, ctx_w);
+        if (!e) e = push(out, ro->act, ctx_w);
         if (!e && i < n_acts) {
             float m = act_mask ? (float)(act_mask[i] != 0) : 1.0f;
             e = push_ids(out, a[i].ids, a[i].n, m);
-            if (!e) e = push(out, EEF_TOK_END, m);
+            if (!e) e = push(out, ro->act_end, m);
         }
     }
     free(instr.ids);

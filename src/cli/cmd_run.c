@@ -11,16 +11,19 @@
 
 int cmd_run(int argc, char **argv)
 {
-    const char *method = "eef", *preset = "demo", *out = NULL, *from = NULL, *env = NULL;
+    const char *method = "eef", *preset = NULL, *out = NULL, *from = NULL, *env = NULL;
     const char *env_opt = NULL, *expert_opt = NULL, *search = NULL, *expert = NULL;
-    const char *match = NULL, *label = NULL;
+    const char *match = NULL, *label = NULL, *model = NULL, *lora_targets = NULL;
+    long lora = 0;
+    double lora_alpha = 0;
+    int full = 0;
     long iters = -1, seed = -1, n_train = -1, n_test = -1, k = -1, stride = -1, max_states = -1;
     long threads = 0, shards = -1, explore_tasks = -1;
     double temp = -1, iter_epochs = -1;
     int from_sft = 0, quiet = 0;
     const cli_opt opts[] = {
         { "--method", OPT_STR, &method, "M", "sft, rft, eef or eto", 0, 0 },
-        { "--preset", OPT_STR, &preset, "P", "tiny or demo", 0, 0 },
+        { "--preset", OPT_STR, &preset, "P", "tiny, demo or pretrained (the default with --model)", 0, 0 },
         { "--out", OPT_STR, &out, "DIR", "run directory (resumed if it exists)", 0, 0 },
         { "--from", OPT_STR, &from, "DIR", "take expert data and SFT model from this run (and its world: "
           "env, options, seed, expert)", 0, 0 },
@@ -48,16 +51,34 @@ int cmd_run(int argc, char **argv)
         { "--threads", OPT_INT, &threads, "N", "threads (0: all cores, shared by the ranks on a host)", 0, 1024 },
         { "--shards", OPT_INT, &shards, "S", "MPI: training batches cut in S row groups (0: one per rank); "
           "the same S gives the same bits on 1 or 2 ranks", 0, 4096 },
+        { "--model", OPT_STR, &model, "M", "the student: this pretrained model (Hugging Face "
+          "directory, .gguf or .eefm), tuned with --lora or --full", 0, 0 },
+        { "--lora", OPT_INT, &lora, "R", "LoRA adapters of rank R on the frozen --model", 1, 4096 },
+        { "--lora-alpha", OPT_DOUBLE, &lora_alpha, "A", "LoRA scale alpha / R (default 2 R)", 1e-3, 1e6 },
+        { "--lora-targets", OPT_STR, &lora_targets, "LIST",
+          "projections with adapters (default q,k,v,o,gate,up,down)", 0, 0 },
+        { "--full", OPT_FLAG, &full, NULL, "full fine-tuning of --model", 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress bars", 0, 0 },
         { 0 },
     };
-    const cli_spec spec = { "run", "--method sft|rft|eef --preset tiny|demo --out DIR [options]",
+    const cli_spec spec = { "run", "--method sft|rft|eef|eto --preset tiny|demo --out DIR [options]\n"
+                            "       eef run --model DIR|FILE.gguf --lora R|--full --preset pretrained "
+                            "--out DIR [options]",
                             "run (or resume) the SFT / RFT / EEF pipeline", opts, 0, 0 };
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!out) {
         fprintf(stderr, "eef run: --out is required\n");
         cli_usage(&spec, stderr);
+        return 2;
+    }
+    if (model ? !!lora == !!full : lora || full || lora_alpha > 0 || lora_targets) {
+        fprintf(stderr, model ? "eef run: --model needs --lora R or --full\n"
+                              : "eef run: --lora and --full tune a pretrained model: give --model\n");
+        return 2;
+    }
+    if (model && strlen(model) >= sizeof ((eef_run_config *)0)->base_model) {
+        fprintf(stderr, "eef run: --model: path too long\n");
         return 2;
     }
     /* a run taken --from another is in that run's world: what the flags
@@ -85,9 +106,23 @@ int cmd_run(int argc, char **argv)
     }
     eef_method m;
     eef_run_config c;
+    if (!preset) preset = model ? "pretrained" : "demo";
     if (eef_method_parse(method, &m) || eef_run_preset(preset, m, env, &c)) {
         fprintf(stderr, "eef run: %s\n", eef_errmsg());
         return 2;
+    }
+    if (model) {
+        snprintf(c.base_model, sizeof c.base_model, "%s", model);
+        if (full && strcmp(preset, "pretrained") == 0) c.sft.opt.lr = c.iter.opt.lr = 2e-5;
+        if (lora) {
+            eef_lora_defaults(&c.lora);
+            c.lora.rank = (int)lora;
+            c.lora.alpha = lora_alpha > 0 ? (float)lora_alpha : 2.0f * c.lora.rank;
+            if (lora_targets && eef_lora_parse_targets(lora_targets, &c.lora.targets)) {
+                fprintf(stderr, "eef run: %s\n", eef_errmsg());
+                return 2;
+            }
+        }
     }
     if (seed >= 0) c.seed = (uint64_t)seed;
     if (iters >= 0) c.iters = m == EEF_METHOD_SFT ? 0 : (int)iters;

@@ -7,11 +7,11 @@
  * run sees exactly the batches it would have), kept here until the
  * pipeline's training (tune/) takes adapters.
  *
- * Prompt: a tokenizer with eef's agent roles uses eef's agent prompt
- * (agent/prompt.c); one with a chat format (an imported model's) gets the
- * trajectory as a conversation, instruction and observations as user
- * turns, actions as assistant turns, the loss on the content and the
- * end-of-turn token of each action whose mask is 1.
+ * Prompt: the agent's (agent/prompt.c), so the model is tuned in the
+ * prompt it will act in: eef's agent tokens, or for a tokenizer with a
+ * chat format (an imported model's) a conversation in it
+ * (agent/prompt_chat.c: the loss on each trained action's content and
+ * its end-of-turn token).
  *
  * Output:
  *   --lora: OUT/ in PEFT's layout (adapter_config.json +
@@ -33,51 +33,6 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ sequences */
-/* A trajectory as a conversation in the tokenizer's chat format. */
-static eef_err chat_seq(const eef_tokenizer *tok, const eef_traj *t, eef_prompt *out)
-{
-    size_t n = t->n_steps, nm = 2 * n;
-    eef_chat_msg *msgs = eef_calloc(nm ? nm : 1, sizeof *msgs);
-    eef_chat_span *spans = eef_calloc(nm ? nm : 1, sizeof *spans);
-    char *first = NULL;
-    eef_err e = msgs && spans ? EEF_OK : EEF_ENOMEM;
-    if (!e && n && t->instruction) {
-        size_t a = strlen(t->instruction), b = strlen(t->steps[0].obs);
-        first = eef_malloc(a + b + 3);
-        if (!first) e = EEF_ENOMEM;
-        else snprintf(first, a + b + 3, "%s\n\n%s", t->instruction, t->steps[0].obs);
-    }
-    for (size_t i = 0; !e && i < n; i++) {
-        msgs[2 * i] = (eef_chat_msg){ "user", i == 0 && first ? first : t->steps[i].obs };
-        msgs[2 * i + 1] = (eef_chat_msg){ "assistant", t->steps[i].action };
-    }
-    int *ids = NULL;
-    size_t len = 0, cap = 0;
-    if (!e) e = eef_tok_chat_encode(tok, msgs, nm, 0, &ids, &len, &cap, spans);
-    if (!e) {
-        out->tokens = ids, out->n = (int)len, out->cap = (int)cap;
-        out->mask = eef_calloc(len ? len : 1, sizeof(float));
-        if (!out->mask) e = EEF_ENOMEM;
-    }
-    const int eot = eef_tok_roles_of(tok)->eot;
-    for (size_t i = 0; !e && i < n; i++) {
-        if (!t->steps[i].mask) continue;
-        const eef_chat_span *s = &spans[2 * i + 1];
-        size_t end = s->content_end;
-        for (size_t k = s->content_end; k < s->end; k++)
-            if (ids[k] == eot) {
-                end = k + 1;
-                break;
-            }
-        for (size_t k = s->content; k < end; k++) out->mask[k] = 1.0f;
-    }
-    if (e && !out->mask) free(ids);
-    free(first);
-    free(msgs);
-    free(spans);
-    return e;
-}
-
 typedef struct {
     eef_prompt *p;
     eef_seq *seqs;
@@ -106,8 +61,7 @@ static eef_err make_seqs(const eef_tokenizer *tok, const eef_trajset *ts, int ma
     if (!out->p || !out->seqs) return EEF_ENOMEM;
     for (size_t i = 0; i < ts->n; i++) {
         const eef_traj *t = &ts->items[i];
-        eef_err e = chat ? chat_seq(tok, t, &out->p[i])
-                         : eef_prompt_from_traj(tok, t, max_tokens, 0.0f, &out->p[i]);
+        eef_err e = eef_prompt_from_traj(tok, t, max_tokens, 0.0f, &out->p[i]);
         if (e) return eef_fail_ctx(e, "trajectory %s", t->id ? t->id : "?");
         double w = 0;
         for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];

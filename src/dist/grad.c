@@ -12,9 +12,14 @@
  * the tree's own (a + b is the same float whoever computes it), so one
  * process with S shards and 2 ranks with S shards produce the same bits.
  *
+ * The gradients are the trainable set's: the model's parameters, or with
+ * LoRA adapters attached (m->lora) the adapters' alone, so a LoRA step
+ * all-reduces the adapters' few parameters, not the frozen base's.
+ *
  * Costs: one extra gradient-sized buffer per tree level in use (log2 of
- * the shards per rank), an add of n_params floats per inner node, and per
- * step one all-reduce of 4 n_params bytes plus one of a double.
+ * the shards per rank), an add of n floats per inner node, and per step
+ * one all-reduce of 4 n bytes plus one of a double (n: the trainable
+ * set's size).
  */
 #include "dist_internal.h"
 
@@ -47,15 +52,23 @@ static eef_err leaf(tree *t, int s, double *lsum)
     return EEF_OK;
 }
 
-/* Sum of the gradients of shards [lo, hi) into m->grads. */
+/* The trainable set's gradients: the attached adapters' (LoRA: the base
+ * is frozen and has none) or the model's own. */
+static float *train_grads(const eef_model *m, size_t *n)
+{
+    *n = m->lora ? m->lora->n_params : m->n_params;
+    return m->lora ? m->lora->grads : m->grads;
+}
+
+/* Sum of the gradients of shards [lo, hi) into the trainable set's. */
 static eef_err node(tree *t, int lo, int hi, int level, double *lsum)
 {
     if (hi - lo == 1) return leaf(t, lo, lsum);
     int mid = lo + (hi - lo) / 2;
     double left, right;
     EEF_TRY(node(t, lo, mid, level + 1, &left));
-    float *keep = t->stash[level], *g = t->m->grads;
-    size_t n = t->m->n_params;
+    size_t n;
+    float *keep = t->stash[level], *g = train_grads(t->m, &n);
     memcpy(keep, g, n * sizeof *g);
     EEF_TRY(node(t, mid, hi, level + 1, &right));
 #pragma omp parallel for schedule(static)
@@ -69,7 +82,7 @@ static eef_err node(tree *t, int lo, int hi, int level, double *lsum)
  * eef_model_backward would allocate it: one aligned buffer, named views). */
 static eef_err ensure_grads(eef_model *m)
 {
-    if (m->grads) return EEF_OK;
+    if (m->lora || m->grads) return EEF_OK; /* adapters have theirs from the start */
     m->grads = eef_alloc_aligned(m->n_params * sizeof(float));
     if (!m->grads) return EEF_ENOMEM;
     eef_weights_view(&m->cfg, m->grads, &m->g);
@@ -95,10 +108,12 @@ eef_err eef_dist_grad(eef_model *m, const eef_batch *b, int shards, double *loss
     tree t = { .m = m, .b = b, .shards = shards, .mask_total = eef_batch_mask_count(b) };
     int per = shards / P, levels = 0;
     while ((1 << levels) < per) levels++;
+    size_t n_grads;
+    float *grads = train_grads(m, &n_grads);
     t.stash = eef_calloc((size_t)levels + 1, sizeof *t.stash);
     eef_err e = t.stash ? EEF_OK : EEF_ENOMEM;
     for (int i = 0; !e && i < levels; i++) {
-        t.stash[i] = eef_alloc_aligned(m->n_params * sizeof(float));
+        t.stash[i] = eef_alloc_aligned(n_grads * sizeof(float));
         if (!t.stash[i]) e = EEF_ENOMEM;
     }
     /* a rank that fails here must still join the sums below, or the others
@@ -108,7 +123,7 @@ eef_err eef_dist_grad(eef_model *m, const eef_batch *b, int shards, double *loss
     else if (!e) eef_model_zero_grad(m);
     char msg[1024] = "";
     if (e) snprintf(msg, sizeof msg, "%s", eef_errmsg());
-    eef_err es = eef_dist_sum_f32(m->grads, m->n_params);
+    eef_err es = eef_dist_sum_f32(grads, n_grads);
     if (!es) es = eef_dist_sum_f64(&lsum, 1);
     for (int i = 0; t.stash && i < levels; i++) eef_free_aligned(t.stash[i]);
     free(t.stash);

@@ -161,7 +161,7 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
     oc.total_steps = total;
     oc.warmup = total / 10 + 1;
     oc.min_lr_frac = 1.0; /* constant after the warmup */
-    if (!e) e = eef_adamw_new(&oc, m->n_params, &opt);
+    if (!e) e = eef_adamw_new(&oc, eef_train_n_params(m, m->lora), &opt);
     eef_progress prog;
     if (!e && c->label) eef_progress_begin(&prog, c->label, (double)total, "steps");
     long step = 0;
@@ -236,10 +236,10 @@ eef_err run_phase_eto_explore(run_ctx *r, int iter)
     run_path p;
     EEF_TRY(eef_mkdirs(run_file(r, &p, "iter_%d", iter)));
     run_banner("iteration %d: explore (eto)", iter);
-    eef_model *m;
-    EEF_TRY(eef_model_load(run_model_path(r, iter - 1, &p), &m));
+    run_student s;
+    EEF_TRY(run_student_load(r, iter - 1, &s));
     eef_policy *agent = NULL;
-    eef_err e = run_open_agent(m, r->c->eto.temperature, &agent);
+    eef_err e = run_open_agent(s.m, r->c->eto.temperature, &agent);
     long tasks = r->c->rft.tasks;
     size_t n_explore = tasks > 0 && (size_t)tasks < r->n_train ? (size_t)tasks : r->n_train;
     eef_trajset ro = { 0 }, ex = { 0 }, ch = { 0 }, rj = { 0 };
@@ -262,7 +262,7 @@ eef_err run_phase_eto_explore(run_ctx *r, int iter)
     cJSON_Delete(info);
     eef_trajset_free(&ro), eef_trajset_free(&ex), eef_trajset_free(&ch), eef_trajset_free(&rj);
     if (agent) eef_policy_close(agent);
-    eef_model_free(m);
+    run_student_free(&s);
     return e ? e : run_mark_done(r, phase, eef_now() - t0);
 }
 
@@ -278,14 +278,15 @@ eef_err run_phase_eto_train(run_ctx *r, int iter)
     if (!e) e = run_read_expert(r, &ex);
     if (!e) e = eef_eto_pairs(ex.items, ex.n, ro.items, ro.n, r->c->eto.extra_steps, &ch, &rj);
     run_banner("iteration %d: DPO on %zu pairs (round %d)", iter, ch.n, iter);
-    eef_model *m = NULL;
-    if (!e) e = eef_model_load(run_model_path(r, iter - 1, &p), &m);
+    run_student s = { 0 };
+    if (!e) e = run_student_load(r, iter - 1, &s);
+    eef_model *m = s.m;
     eef_eto_config ec = r->c->eto;
     ec.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
     ec.label = "dpo";
     eef_eto_stats st;
     if (!e) e = eef_eto_train(m, ch.items, rj.items, ch.n, &ec, iter, &st);
-    if (!e) e = run_save_model(m, run_file(r, &p, "iter_%d/model.eefm", iter));
+    if (!e) e = run_student_save(r, &s, iter);
     if (!e) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "trajectories", (double)(2 * ch.n));
@@ -303,7 +304,7 @@ eef_err run_phase_eto_train(run_ctx *r, int iter)
         eef_info("iteration %d: DPO %ld steps, loss %.3f -> %.3f, chosen preferred on %.0f%% of "
                  "the pairs", iter, st.steps, st.first_loss, st.last_loss, 100 * st.accuracy);
     }
-    eef_model_free(m);
+    run_student_free(&s);
     eef_trajset_free(&ro), eef_trajset_free(&ex), eef_trajset_free(&ch), eef_trajset_free(&rj);
     return e ? e : run_mark_done(r, phase, eef_now() - t0);
 }

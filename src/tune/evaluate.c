@@ -76,10 +76,10 @@ static eef_err evaluate(const run_ctx *r, int iter)
 {
     run_banner("iteration %d: evaluate on %zu test tasks", iter, r->n_test);
     run_path p;
-    eef_model *m;
-    EEF_TRY(eef_model_load(run_model_path(r, iter, &p), &m));
+    run_student st;
+    EEF_TRY(run_student_load(r, iter, &st));
     eef_policy *agent;
-    eef_err e = run_open_agent(m, 0.0, &agent);
+    eef_err e = run_open_agent(st.m, 0.0, &agent);
     eef_traj *t = NULL;
     size_t n = 0;
     eef_eval_summary s;
@@ -98,7 +98,7 @@ static eef_err evaluate(const run_ctx *r, int iter)
     for (size_t i = 0; t && i < n; i++) eef_traj_free(&t[i]);
     free(t);
     if (agent) eef_policy_close(agent);
-    eef_model_free(m);
+    run_student_free(&st);
     return e;
 }
 

@@ -64,8 +64,9 @@ static eef_err phase_explore(run_ctx *r, int iter)
     run_path p;
     EEF_TRY(eef_mkdirs(run_file(r, &p, "iter_%d", iter)));
     run_banner("iteration %d: explore (%s)", iter, eef_method_name(r->c->method));
-    eef_model *m;
-    EEF_TRY(eef_model_load(run_model_path(r, iter - 1, &p), &m));
+    run_student s;
+    EEF_TRY(run_student_load(r, iter - 1, &s));
+    const eef_model *m = s.m;
     eef_policy *agent = NULL;
     eef_err e = run_open_agent(m, r->c->rft.temperature, &agent);
     long tasks = r->c->rft.tasks;
@@ -83,7 +84,7 @@ static eef_err phase_explore(run_ctx *r, int iter)
     cJSON_Delete(info);
     eef_rft_result_free(&rr);
     if (agent) eef_policy_close(agent);
-    eef_model_free(m);
+    run_student_free(&s);
     return e ? e : run_phase_end(r, &ph, base_cost);
 }
 
@@ -118,6 +119,9 @@ eef_err eef_run(const eef_run_config *c, const char *dir, const char *from_dir, 
         run_path p;
         eef_clean_tmp(run_file(&r, &p, "iter_%d", it));
     }
+    /* the imported base first: another one is refused by name, before
+     * the configuration's difference would be */
+    EEF_TRY(run_check_base_model(&r));
     EEF_TRY(check_config(&r));
     if (from_dir) EEF_TRY(run_check_base(c, from_dir));
     EEF_TRY(load_state(&r));

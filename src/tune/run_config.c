@@ -176,8 +176,24 @@ eef_err eef_run_preset(const char *name, eef_method method, const char *env, eef
          * and lost after its fatal click, so the latest state is rarely
          * solved and bisect gives up */
         c->eef.k = 1, c->eef.max_states = 6, c->eef.mode = EEF_SEARCH_STRIDE;
+    } else if (strcmp(name, "pretrained") == 0) {
+        /* an imported student (eef run --model) of SmolLM2-135M's shape on
+         * 2 cores: docs/scaling.md has its measured pieces and the wall
+         * time they add up to.  A pretrained model reads the pages from
+         * the start, so the world is small and one pass of LoRA at PEFT's
+         * usual rate (2e-4; 2e-5 for full tuning, set by eef run) is the
+         * SFT; rollouts are the cost, so K is 1 and EEF tries 3 states */
+        if (shop) snprintf(c->env_options, sizeof c->env_options, "products=300,train=100,test=50");
+        if (house) snprintf(c->env_options, sizeof c->env_options, "train=100,test=50");
+        c->sft.batch_rows = 4, c->sft.seq_len = 1024, c->sft.epochs = 2;
+        c->sft.opt.lr = 2e-4, c->sft.opt.weight_decay = 0;
+        c->iter = c->sft;
+        c->iter.epochs = 1;
+        c->iters = method == EEF_METHOD_SFT ? 0 : 1;
+        c->rft.k = 1;
+        c->eef.k = 1, c->eef.max_states = 3;
     } else {
-        return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny or demo)", name);
+        return eef_fail(EEF_EINVAL, "unknown run preset '%s' (tiny, demo or pretrained)", name);
     }
     /* ETO's two rounds on the batches of the iteration's training, at
      * ETO's rate relative to SFT's (its 1e-6 to its SFT's 2e-5) */
@@ -248,6 +264,20 @@ cJSON *eef_run_config_to_json(const eef_run_config *c)
     cJSON_AddNumberToObject(e, "k", c->eef.k);
     cJSON_AddStringToObject(e, "search", eef_search_name(c->eef.mode));
     cJSON_AddNumberToObject(e, "temperature", c->eef.temperature);
+    /* an imported student (written only then, so configurations of
+     * students trained from scratch keep their form) */
+    if (c->base_model[0]) {
+        cJSON *s = cJSON_AddObjectToObject(o, "student");
+        cJSON_AddStringToObject(s, "tuning", c->lora.rank > 0 ? "lora" : "full");
+        if (c->lora.rank > 0) {
+            cJSON_AddNumberToObject(s, "rank", c->lora.rank);
+            cJSON_AddNumberToObject(s, "alpha", c->lora.alpha);
+            cJSON *t = cJSON_AddArrayToObject(s, "targets");
+            for (int k = 0; k < EEF_LORA_N; k++)
+                if (c->lora.targets >> k & 1)
+                    cJSON_AddItemToArray(t, cJSON_CreateString(eef_lora_module_name((eef_lora_target)k)));
+        }
+    }
     if (c->method == EEF_METHOD_ETO) {
         cJSON *t = cJSON_AddObjectToObject(o, "eto");
         cJSON_AddNumberToObject(t, "beta", c->eto.beta);
@@ -316,6 +346,35 @@ static eef_err train_from_json(const cJSON *o, const char *where, eef_train_conf
     return EEF_OK;
 }
 
+/* "student" (an imported model's tuning); absent: a student trained from
+ * scratch.  The base's path is not in the configuration (see tune.h). */
+static eef_err student_from_json(const cJSON *s, const char *where, eef_run_config *c)
+{
+    memset(&c->lora, 0, sizeof c->lora);
+    if (!s) return EEF_OK;
+    const char *tuning;
+    EEF_TRY(eef_json_str(s, "tuning", where, &tuning));
+    if (strcmp(tuning, "full") == 0) return EEF_OK;
+    if (strcmp(tuning, "lora") != 0)
+        return eef_fail(EEF_EFORMAT, "%s: student.tuning '%s' is not lora or full", where, tuning);
+    long v;
+    double a;
+    EEF_TRY(get_int(s, "rank", where, 1, 4096, &v));
+    EEF_TRY(eef_json_num(s, "alpha", where, &a));
+    if (!(a > 0 && a < 1e6)) return eef_fail(EEF_EFORMAT, "%s: student.alpha out of range", where);
+    c->lora.rank = (int)v, c->lora.alpha = (float)a;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(s, "targets"), *it;
+    if (!cJSON_IsArray(t)) return eef_fail(EEF_EFORMAT, "%s: student.targets missing", where);
+    cJSON_ArrayForEach(it, t) {
+        unsigned bits;
+        if (!cJSON_IsString(it) || eef_lora_parse_targets(it->valuestring, &bits))
+            return eef_fail(EEF_EFORMAT, "%s: student.targets: not a projection name", where);
+        c->lora.targets |= bits;
+    }
+    if (!c->lora.targets) return eef_fail(EEF_EFORMAT, "%s: student.targets empty", where);
+    return EEF_OK;
+}
+
 eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_config *c)
 {
     const char *s;
@@ -376,6 +435,7 @@ eef_err eef_run_config_from_json(const cJSON *j, const char *where, eef_run_conf
     if (eef_search_parse(s, &c->eef.mode))
         return eef_fail(EEF_EFORMAT, "%s: eef.search '%s' is not stride, bisect or even", where, s);
     EEF_TRY(eef_json_num(e, "temperature", where, &c->eef.temperature));
+    EEF_TRY(student_from_json(cJSON_GetObjectItemCaseSensitive(j, "student"), where, c));
     eef_eto_defaults(&c->eto);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "eto");
     if (c->method == EEF_METHOD_ETO && !cJSON_IsObject(t))

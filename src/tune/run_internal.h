@@ -92,8 +92,29 @@ eef_err run_check_base(const eef_run_config *c, const char *from);
  * then) and the base's: a run is in one world, or it stops. */
 eef_err run_check_world(run_ctx *r);
 
-/* The model after iteration `iter` (0: the SFT model). */
+/* ------------------------------------------------------------ the student (student.c)
+ * The model after iteration `iter` (0: the SFT model): an .eefm file, or
+ * for LoRA on an imported base the adapters' PEFT directory. */
 const char *run_model_path(const run_ctx *r, int iter, run_path *p);
+/* The model tuned and, for LoRA, its adapters (attached to m). */
+typedef struct {
+    eef_model *m;
+    eef_lora *lora;
+} run_student;
+int run_student_lora(const run_ctx *r); /* an imported base tuned with LoRA */
+/* SFT's starting point: a new model is the caller's (sft.c); for an
+ * imported base, the base (f32 for --full) and new adapters from seed. */
+eef_err run_student_new(const run_ctx *r, uint64_t seed, run_student *s);
+/* The student after iteration iter, ready to act or to train. */
+eef_err run_student_load(const run_ctx *r, int iter, run_student *s);
+eef_err run_student_save(const run_ctx *r, const run_student *s, int iter);
+void run_student_free(run_student *s);
+/* --from: the base run's SFT model (sft.eefm or sft.lora/) into this run. */
+eef_err run_student_copy_sft(const run_ctx *r);
+/* base.json: records the imported base's identity in a new run; refuses a
+ * run or a --from base made with another base (or without --model one
+ * made with one), naming both. */
+eef_err run_check_base_model(const run_ctx *r);
 /* The transformer agent on model m at this temperature. */
 eef_err run_open_agent(const eef_model *m, double temperature, eef_policy **out);
 

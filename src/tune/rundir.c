@@ -151,7 +151,7 @@ void run_banner(const char *fmt, ...)
 /* ------------------------------------------------------------ --from */
 /* Fields a run taken --from another must share with it. */
 static const char *base_keys[] = { "env", "env_options", "expert", "expert_options", "seed", "n_train",
-                                   "n_test", "model", "prompt", "vocab", "sft" };
+                                   "n_test", "model", "prompt", "vocab", "sft", "student" };
 
 eef_err run_check_base(const eef_run_config *c, const char *from)
 {
@@ -163,7 +163,7 @@ eef_err run_check_base(const eef_run_config *c, const char *from)
     for (size_t i = 0; i < EEF_ARRAY_LEN(base_keys) && !e; i++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(ours, base_keys[i]);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(theirs, base_keys[i]);
-        if (!b || !cJSON_Compare(a, b, 1))
+        if ((a || b) && (!a || !b || !cJSON_Compare(a, b, 1))) /* "student": either may lack it */
             e = eef_fail(EEF_EINVAL, "--from %s: its '%s' differs from this run's", from, base_keys[i]);
     }
     cJSON *st = NULL;
@@ -196,11 +196,6 @@ int run_base_has_rft(const run_ctx *r)
 }
 
 /* ------------------------------------------------------------ models */
-const char *run_model_path(const run_ctx *r, int iter, run_path *p)
-{
-    return iter == 0 ? run_file(r, p, "sft.eefm") : run_file(r, p, "iter_%d/model.eefm", iter);
-}
-
 eef_err run_open_agent(const eef_model *m, double temperature, eef_policy **out)
 {
     eef_agent_config ac;

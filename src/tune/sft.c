@@ -129,7 +129,8 @@ static eef_err train_tokenizer(const eef_trajset *ex, int vocab, eef_tokenizer *
     return e;
 }
 
-/* A new model of the run's preset with its tokenizer (which it takes). */
+/* A new model of the run's preset with its tokenizer (which it takes);
+ * the seed is the one an imported student's new adapters are drawn from. */
 static eef_err new_model(const run_ctx *r, eef_tokenizer *tok, eef_model **out)
 {
     eef_model_config mc;
@@ -145,32 +146,41 @@ eef_err run_phase_sft(run_ctx *r)
     if (!run_phase_begin(r, &ph, -1, "sft")) return EEF_OK;
     if (r->from) {
         run_banner("sft: from %s", r->from);
-        EEF_TRY(run_copy_from_base(r, "sft.eefm"));
+        EEF_TRY(run_student_copy_sft(r));
         EEF_TRY(run_copy_from_base(r, "sft.json"));
         return run_mark_done(r, "sft", run_base_seconds(r, "sft"));
     }
-    /* the tokenizer reads all of the expert's trajectories, SFT its wins */
+    /* the tokenizer reads all of the expert's trajectories, SFT its wins;
+     * an imported student has its own tokenizer */
     eef_trajset ex = { 0 }, wins = { 0 };
     EEF_TRY(run_read_expert(r, &ex));
     eef_err e = run_training_data(r, 0, &wins, NULL);
-    run_banner("sft: tokenizer and model on %zu expert wins", wins.n);
+    int imported = r->c->base_model[0] != 0;
+    if (imported)
+        run_banner("sft: %s of %s on %zu expert wins", run_student_lora(r) ? "LoRA" : "full tuning",
+                   r->c->base_model, wins.n);
+    else
+        run_banner("sft: tokenizer and model on %zu expert wins", wins.n);
     eef_tokenizer *tok = NULL;
-    eef_model *m = NULL;
-    if (!e) e = train_tokenizer(&ex, r->c->vocab, &tok);
-    if (!e) e = new_model(r, tok, &m);
+    run_student s = { 0 };
+    uint64_t init = eef_rng_key(r->c->seed, EEF_STREAM_SFT, 0, 0);
+    if (!e && imported) e = run_student_new(r, init, &s);
+    if (!e && !imported) e = train_tokenizer(&ex, r->c->vocab, &tok);
+    if (!e && !imported) e = new_model(r, tok, &s.m);
+    eef_model *m = s.m;
     eef_train_config tc = r->c->sft;
     tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_SFT, 1, 0);
     tc.label = "sft";
     eef_train_stats st;
     run_path p;
     if (!e) e = eef_train_trajs(m, wins.items, wins.n, &tc, &st);
-    if (!e) e = run_save_model(m, run_file(r, &p, "sft.eefm"));
+    if (!e) e = run_student_save(r, &s, 0);
     if (!e) {
         cJSON *j = run_train_json(wins.n, &st);
         e = run_save_json(run_file(r, &p, "sft.json"), j);
         cJSON_Delete(j);
     }
-    eef_model_free(m);
+    run_student_free(&s);
     eef_trajset_free(&wins);
     eef_trajset_free(&ex);
     return e ? e : run_phase_end(r, &ph, 0);

@@ -66,6 +66,26 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
     return EEF_OK;
 }
 
+/* An imported model (or any with adapters) trains only if it fits: the
+ * memory the run needs is computed from the shapes and refused with the
+ * machine's figure when it does not fit, recomputation of the layers
+ * (activation checkpointing) chosen when that makes it fit.  M, the
+ * scored rows of a batch: at most all of the data's.  eef's own presets
+ * keep their plain run. */
+static eef_err plan_memory(eef_model *m, const eef_seq *seqs, size_t n, int B, int T)
+{
+    if (!m->lora && (!m->meta.arch[0] || strcmp(m->meta.arch, "eef") == 0)) return EEF_OK;
+    double masked = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 1; k < seqs[i].n; k++) masked += seqs[i].mask[k] != 0;
+    double N = (double)B * T;
+    eef_train_mem mem;
+    EEF_TRY(eef_train_mem_plan(&m->cfg, m->layer[0].wq.dtype, m->lora ? &m->lora->cfg : NULL, B, T,
+                               (int)(masked < N ? masked : N), eef_mem_available(), &mem));
+    m->checkpoint = mem.checkpoint;
+    return EEF_OK;
+}
+
 /* Number of batches one pass over `order` packs into. */
 static long count_batches(eef_batch *b, const eef_seq *seqs, size_t n)
 {
@@ -111,8 +131,10 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
     eef_adamw_config oc = c->opt;
     oc.total_steps = total;
     if (oc.warmup == 0) oc.warmup = total / 20 + 1;
+    if (!e) e = plan_memory(m, ss.seqs, ss.n, c->batch_rows, T);
     eef_adamw *opt = c->resume;
-    if (!e && !opt) e = eef_adamw_new(&oc, m->n_params, &opt);
+    /* the trainable set: the attached adapters, or the model's weights */
+    if (!e && !opt) e = eef_adamw_new(&oc, eef_train_n_params(m, m->lora), &opt);
     long start = opt ? opt->step : 0;
     eef_progress prog;
     if (c->label) eef_progress_begin(&prog, c->label, (double)(total - start), "steps");
@@ -179,20 +201,20 @@ eef_err run_phase_train(run_ctx *r, int iter)
     EEF_TRY(run_training_data(r, iter, &data, NULL));
     run_banner("iteration %d: train on %zu trajectories", iter, data.n);
     run_path p;
-    eef_model *m = NULL;
-    eef_err e = eef_model_load(run_model_path(r, r->c->iter_from_sft ? 0 : iter - 1, &p), &m);
+    run_student s;
+    eef_err e = run_student_load(r, r->c->iter_from_sft ? 0 : iter - 1, &s);
     eef_train_config tc = r->c->iter;
     tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
     tc.label = "train";
     eef_train_stats st;
-    if (!e) e = eef_train_trajs(m, data.items, data.n, &tc, &st);
-    if (!e) e = run_save_model(m, run_file(r, &p, "iter_%d/model.eefm", iter));
+    if (!e) e = eef_train_trajs(s.m, data.items, data.n, &tc, &st);
+    if (!e) e = run_student_save(r, &s, iter);
     if (!e) {
         cJSON *j = run_train_json(data.n, &st);
         e = run_save_json(run_file(r, &p, "iter_%d/train.json", iter), j);
         cJSON_Delete(j);
     }
-    eef_model_free(m);
+    run_student_free(&s);
     eef_trajset_free(&data);
     return e ? e : run_phase_end(r, &ph, 0);
 }

@@ -267,6 +267,15 @@ typedef struct {
     eef_rft_config rft;         /* exploration from the starts */
     eef_explore_config eef;     /* exploration from expert failures */
     eef_eto_config eto;         /* ETO's rounds (method eto) */
+    /* the student: "" a new model of model_preset with a tokenizer learnt
+     * from the expert's data; else an imported pretrained model (eef run
+     * --model: a Hugging Face directory, a .gguf or an .eefm file) tuned
+     * with LoRA adapters (lora.rank > 0: each phase trains and saves the
+     * adapters, the base stays frozen) or fully (lora.rank 0).  The path
+     * is not part of config.json (a moved model is the same model): the
+     * run records the base's identity in base.json (student.c). */
+    char base_model[1024];
+    eef_lora_config lora;
 } eef_run_config;
 
 /* RFT given as many rollouts as the EEF run in eef_dir (its metrics.jsonl:
