@@ -86,7 +86,7 @@ static void test_remote_rules(void **state)
 {
     (void)state;
     for (int s = 0; s < 2; s++)
-        for (int i = 0; i < 3; i++) snprintf(ids[s][i], sizeof ids[s][i], "drip-%d-%d", s, i);
+        for (int i = 0; i < 3; i++) snprintf(ids[s][i], sizeof ids[s][i], "drip-%d-%d", s & 1, i % 3);
     eef_env_server_config c;
     eef_env_server_defaults(&c);
     c.port = 0;
