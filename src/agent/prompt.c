@@ -37,6 +37,18 @@ static eef_err push_ids(eef_prompt *p, const int *ids, size_t n, float m)
     return EEF_OK;
 }
 
+char *eef_prompt_obs_text(const eef_env_text *text, const char *instruction,
+                          const char *const *obs, size_t i)
+{
+    size_t seen = i; /* the first step that showed this page */
+    for (size_t k = 0; k < i && seen == i; k++)
+        if (strcmp(obs[k], obs[i]) == 0) seen = k;
+    if (seen == i) return text->render_obs(obs[i], instruction);
+    char *c = eef_malloc(48);
+    if (c) snprintf(c, 48, "(as at step %zu)", seen + 1);
+    return c;
+}
+
 typedef struct {
     int *ids;
     size_t n, cap;
@@ -70,17 +82,7 @@ static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
     if (!e && instruction && *instruction) e = encode(tok, instruction, &instr);
     total += instr.n;
     for (size_t i = 0; !e && i < n_obs; i++) {
-        /* a page seen before in the episode is not read twice */
-        size_t seen = i; /* the first step that showed this page */
-        for (size_t k = 0; k < i && seen == i; k++)
-            if (strcmp(obs[k], obs[i]) == 0) seen = k;
-        char *c;
-        if (seen < i) {
-            c = eef_malloc(48);
-            if (c) snprintf(c, 48, "(as at step %zu)", seen + 1);
-        } else {
-            c = text->render_obs(obs[i], instruction);
-        }
+        char *c = eef_prompt_obs_text(text, instruction, obs, i);
         if (!c) e = EEF_ENOMEM;
         else {
             e = encode(tok, c, &o[i]);

@@ -125,19 +125,8 @@ eef_err eef_prompt_chat_build(const eef_tokenizer *tok, const eef_env_text *text
     b.spans = eef_calloc(n_obs + n_acts + 1, sizeof *b.spans);
     eef_err e = b.obs && b.act && b.msgs && b.spans ? EEF_OK : EEF_ENOMEM;
     /* the pieces, rendered as eef's prompt renders them */
-    for (size_t i = 0; !e && i < n_obs; i++) {
-        size_t seen = i; /* a page seen before in the episode is not read twice */
-        for (size_t k = 0; k < i && seen == i; k++)
-            if (strcmp(obs[k], obs[i]) == 0) seen = k;
-        char *c;
-        if (seen < i) {
-            c = eef_malloc(48);
-            if (c) snprintf(c, 48, "(as at step %zu)", seen + 1);
-        } else {
-            c = text->render_obs(obs[i], instruction);
-        }
-        e = replace(&b.obs[i], c);
-    }
+    for (size_t i = 0; !e && i < n_obs; i++)
+        e = replace(&b.obs[i], eef_prompt_obs_text(text, instruction, obs, i));
     for (size_t i = 0; !e && i < n_acts; i++)
         e = replace(&b.act[i], text->render_action(acts[i], i < n_obs ? obs[i] : NULL));
     int *ids = NULL;

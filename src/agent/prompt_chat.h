@@ -13,4 +13,10 @@ eef_err eef_prompt_chat_build(const eef_tokenizer *tok, const eef_env_text *text
                               const char *const *acts, const int *act_mask, size_t n_acts,
                               int max_tokens, float ctx_w, eef_prompt *out);
 
+/* Observation i as both prompts show it: rendered, or "(as at step N)"
+ * when an earlier step of the episode showed the same page (a page is not
+ * read twice).  NULL when out of memory. */
+char *eef_prompt_obs_text(const eef_env_text *text, const char *instruction,
+                          const char *const *obs, size_t i);
+
 #endif
