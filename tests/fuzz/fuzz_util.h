@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,9 @@
 #define FUZZ_CHECK(cond)                                                          \
     do {                                                                          \
         if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: property failed: %s (last error: %s)\n",     \
-                    __FILE__, __LINE__, #cond, eef_errmsg());                     \
+            int fuzz_errno_ = errno;                                              \
+            fprintf(stderr, "%s:%d: property failed: %s (last error: %s; errno: %s)\n", \
+                    __FILE__, __LINE__, #cond, eef_errmsg(), strerror(fuzz_errno_)); \
             abort();                                                              \
         }                                                                         \
     } while (0)
