@@ -391,7 +391,7 @@ static void lanes_w(const qkind *k, int n, const uint8_t *q, const float *dw, co
  * (ties to even); per 256 (Q8_K), the element of largest magnitude maps
  * to -127: d = -max / 127, codes nearest of x / d, at most 127.  A block
  * that is all 0 or not finite is kept as 0.  q: I codes, bd: I / xblock scales. */
-static void round_x(const qkind *k, const float *x, int I, int8_t *q, float *bd)
+static void round_x_c(const qkind *k, const float *x, int I, int8_t *q, float *bd)
 {
     const int block = k->xblock;
     for (int b = 0; b < I / block; b++) {
@@ -414,6 +414,9 @@ static void round_x(const qkind *k, const float *x, int I, int8_t *q, float *bd)
         }
     }
 }
+
+typedef void (*round_fn)(const qkind *k, const float *x, int I, int8_t *q, float *bd);
+static round_fn round_x = round_x_c;
 
 /* The sum of sub-block sb's codes. */
 static int sub_sum(const qkind *k, const int8_t *q, int sb)
@@ -481,6 +484,54 @@ AVX512 static inline float lanes_sum_avx(__m512 v)
     __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
     __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
     return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
+/* round_x_c on 16 values a vector: the same f32 products, clamps and
+ * round-to-nearest-even conversion (NaN: 0), so the same codes. */
+AVX512 static inline __m128i codes16(__m512 t, float lo, float hi)
+{
+    const __mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+    return _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(ord, _mm512_cvtps_epi32(t)));
+}
+
+AVX512 static void round_x_avx(const qkind *k, const float *x, int I, int8_t *q, float *bd)
+{
+    const int block = k->xblock;
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int b = 0; b < I / block; b++) {
+        const float *v = x + block * b;
+        int8_t *c = q + block * b;
+        /* max_ps returns its second operand where the first is NaN: NaNs are skipped, as there */
+        __m512 m = _mm512_setzero_ps();
+        for (int i = 0; i < block; i += 16) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(v + i), sign), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        if (!(amax > 0.0f) || !(amax < INFINITY)) {
+            bd[b] = 0.0f;
+            memset(c, 0, (size_t)block);
+        } else if (block == 32) {
+            const __m512 id = _mm512_set1_ps(127.0f / amax);
+            bd[b] = nn_f16_to_f32(nn_f32_to_f16(amax / 127.0f));
+            for (int i = 0; i < 32; i += 16)
+                _mm_storeu_si128((__m128i *)(c + i), codes16(_mm512_mul_ps(_mm512_loadu_ps(v + i), id), -127.0f, 127.0f));
+        } else {
+            /* the first element of largest magnitude */
+            const __m512 am = _mm512_set1_ps(amax);
+            int at = 0;
+            for (int i = 0; i < block; i += 16) {
+                const __mmask16 e = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(v + i), sign), am, _CMP_EQ_OQ);
+                if (e) {
+                    at = i + __builtin_ctz(e);
+                    break;
+                }
+            }
+            const float is = -127.0f / v[at];
+            bd[b] = 1.0f / is;
+            const __m512 vis = _mm512_set1_ps(is);
+            for (int i = 0; i < block; i += 16)
+                _mm_storeu_si128((__m128i *)(c + i), codes16(_mm512_mul_ps(vis, _mm512_loadu_ps(v + i)), -128.0f, 127.0f));
+        }
+    }
 }
 
 /* Packing streams W from memory once (decoding); the lines 4 KB ahead are
@@ -769,49 +820,71 @@ typedef struct {
 #define TILE_STORE(t, base, stride)                                                                \
     __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((long)(stride)) : "memory")
 
-/* tmm0: W's 16 rows of S codes; tmm1: x's S / 4 steps; tmm2: the sums */
+/* Two sets, so that one sub-block's tiles are computed while the last
+ * one's sums are scaled: W's 16 rows of S codes (tmm0, tmm3), x's S / 4
+ * steps (tmm1, tmm4), the sums (tmm2, tmm5). */
 AMX static void amx_config(int S)
 {
     tilecfg c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    c.rows[0] = AT, c.colsb[0] = (uint16_t)S;
-    c.rows[1] = (uint8_t)(S / 4), c.colsb[1] = 64;
-    c.rows[2] = AT, c.colsb[2] = 64;
+    for (int t = 0; t < 6; t += 3) {
+        c.rows[t] = AT, c.colsb[t] = (uint16_t)S;
+        c.rows[t + 1] = (uint8_t)(S / 4), c.colsb[t + 1] = 64;
+        c.rows[t + 2] = AT, c.colsb[t + 2] = 64;
+    }
     TILE_CONFIG(&c);
 }
 
+/* The sums of sub-block sb into cb (set a: tmm a .. a + 2). */
+#define TILE_SUMS(a, b, c, sb, cb)                                                                 \
+    do {                                                                                           \
+        TILE_LOAD(a, wa + (size_t)(sb) * S, I);                                                    \
+        TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
+        _tile_zero(c);                                                                             \
+        _tile_dpbusd(c, a, b);                                                                     \
+        TILE_STORE(c, cb, 64);                                                                     \
+    } while (0)
+
 /* y[c ldy + r] for r < R, c < C: W's 16 rows wa (codes at stride I;
  * scales dw, mw [16][nsub]) by x's block of 16 rows (x: xtiles at the
- * block's first sub-block). */
+ * block's first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
+ * j + 1, ...), each lane's accumulators in registers. */
 AMX static inline __attribute__((always_inline)) void
     tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, int I, const float *dw, const float *mw,
                const xtiles *x, int nsub, const int S, const int mins, const uint8_t *lane)
 {
     float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
-    int32_t cb[AT][AT] __attribute__((aligned(64)));
-    for (int j = 0; j < LANES; j++) {
-        __m512 acc[AT];
-        for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
-        for (int sb = j; sb < nsub; sb += LANES) {
-            TILE_LOAD(0, wa + (size_t)sb * S, I);
-            TILE_LOAD(1, x->q + (size_t)sb * AT * S, 64);
-            _tile_zero(2);
-            _tile_dpbusd(2, 0, 1);
-            TILE_STORE(2, cb, 64);
-            const __m512i corr = _mm512_loadu_si512(x->corr + AT * sb);
-            const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);
-            for (int r = 0; r < AT; r++) {
-                const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(cb[r]), corr));
-                acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[(size_t)r * nsub + sb]), xd), acc[r]);
-            }
-            if (mins) {
-                const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);
-                for (int r = 0; r < AT; r++)
-                    acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[(size_t)r * nsub + sb]), xd), acc[r]);
-            }
-        }
+    int32_t cb[2][AT][AT] __attribute__((aligned(64)));
+    __m512 acc[AT];
+    for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
+    for (int j = nsub; j < LANES; j++)
         for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], acc[r]);
+    int sb = 0, buf = 0;
+    TILE_SUMS(0, 1, 2, 0, cb[0]);
+    while (sb >= 0) {
+        int next = sb + LANES < nsub ? sb + LANES : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1 : -1;
+        if (next >= 0) {
+            if (buf) TILE_SUMS(0, 1, 2, next, cb[0]);
+            else TILE_SUMS(3, 4, 5, next, cb[1]);
+        }
+        const __m512i corr = _mm512_loadu_si512(x->corr + AT * sb);
+        const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);
+        for (int r = 0; r < AT; r++) {
+            const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(cb[buf][r]), corr));
+            acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[(size_t)r * nsub + sb]), xd), acc[r]);
+        }
+        if (mins) {
+            const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);
+            for (int r = 0; r < AT; r++)
+                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[(size_t)r * nsub + sb]), xd), acc[r]);
+        }
+        if (next < 0 || next % LANES != sb % LANES)
+            for (int r = 0; r < AT; r++) {
+                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);
+                acc[r] = _mm512_setzero_ps();
+            }
+        sb = next, buf ^= 1;
     }
     for (int r = 0; r < R; r++) {
         __m512 a[LANES];
@@ -860,6 +933,7 @@ void nn_quant_select(void)
                __builtin_cpu_supports("avx512vnni");
     have_amx = have_avx && amx_available();
     tile = have_avx ? tile_avx : tile_c;
+    round_x = have_avx ? round_x_avx : round_x_c;
     use_amx = have_amx;
 }
 
@@ -867,6 +941,7 @@ int nn_quant_simd(int level)
 {
     const int was = use_amx ? 2 : tile == tile_avx;
     tile = level >= 1 && have_avx ? tile_avx : tile_c;
+    round_x = tile == tile_avx ? round_x_avx : round_x_c;
     use_amx = level >= 2 && have_amx;
     return was;
 }
