@@ -129,7 +129,11 @@ static void check_interrupted(const char *dir, const char *when)
     size_t n = list_files(dir, names, 256);
     for (size_t i = 0; i < n; i++) {
         const char *f = names[i];
-        if (is_tmp(f) || strcmp(f, "timing.jsonl") == 0) continue;
+        /* resume points inside a phase (tune/journal.c, train.c) exist
+         * only until it ends */
+        if (is_tmp(f) || strcmp(f, "timing.jsonl") == 0 || strstr(f, ".journal.") ||
+            strstr(f, ".ckpt."))
+            continue;
         char a[1024], b[1024];
         snprintf(a, sizeof a, "%s/%s", dir, f);
         snprintf(b, sizeof b, "%s/%s", g_ref, f);

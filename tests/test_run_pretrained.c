@@ -6,6 +6,9 @@
  *     tiny preset, each phase saving adapters in PEFT's layout;
  *   - the EEF run killed while writing its iteration's adapters resumes and
  *     ends with the same bytes as the uninterrupted one;
+ *   - runs killed inside a phase (SFT's and the iteration's training steps,
+ *     the exploration's and the evaluation's rollouts; LoRA, full tuning
+ *     of the base, eef's own model) resume inside it, to the same bytes;
  *   - `eef export --format hf --merge` of the last adapters gives one model
  *     whose logits equal base + adapters (max |diff| <= 1e-4 max(1, |logit|):
  *     the merge rounds W + s B A to f32 once, the attached path adds
@@ -119,6 +122,9 @@ static int teardown(void **state)
 }
 
 #define RUN "run --preset tiny --env house --env-opt train=6,test=3 --quiet --lora 4"
+/* the EEF run: 3 epochs in its iteration (3 steps), so that a kill can
+ * fall inside that training */
+#define EEF_RUN "--method eef --iter-epochs 3 --from rft"
 
 static void same_bytes(const char *a, const char *b)
 {
@@ -186,7 +192,7 @@ static void test_pipeline(void **state)
     assert_int_equal(run("%s " RUN " --method sft --model base --out sft > sft.log 2>&1", tu_eef()), 0);
     assert_int_equal(run("%s " RUN " --method rft --model base --from sft --out rft > rft.log 2>&1",
                          tu_eef()), 0);
-    assert_int_equal(run("%s " RUN " --method eef --model base --from rft --out eef > eef.log 2>&1",
+    assert_int_equal(run("%s " RUN " " EEF_RUN " --model base --out eef > eef.log 2>&1",
                          tu_eef()), 0);
     char p[1024];
     /* adapters in PEFT's layout, the base's identity recorded */
@@ -203,9 +209,9 @@ static void test_pipeline(void **state)
 
     /* killed while writing the iteration's adapters, resumed: the same bytes */
     assert_int_equal(run("EEF_CRASH_AT=afile.write@model.lora/adapter_model.safetensors:1 %s " RUN
-                         " --method eef --model base --from rft --out killed > k.log 2>&1", tu_eef()),
+                         " " EEF_RUN " --model base --out killed > k.log 2>&1", tu_eef()),
                      128 + SIGKILL);
-    assert_int_equal(run("%s " RUN " --method eef --model base --from rft --out killed > k2.log 2>&1",
+    assert_int_equal(run("%s " RUN " " EEF_RUN " --model base --out killed > k2.log 2>&1",
                          tu_eef()), 0);
     const char *same[] = { "metrics.jsonl", "iter_1/model.lora/adapter_model.safetensors",
                            "iter_1/model.lora/adapter_config.json", "iter_1/eef.jsonl",
@@ -216,6 +222,96 @@ static void test_pipeline(void **state)
         snprintf(b, sizeof b, "killed/%s", same[i]);
         same_bytes(a, b);
     }
+}
+
+/* A run killed inside a phase resumes inside it: SFT and the iteration's
+ * training continue from their last resume point (EEF_CKPT_SECONDS=0: one
+ * after every step), the rollouts of exploration and evaluation from
+ * their journal (EEF_JOURNAL_CHUNK=2: one every 2 rollouts); each rerun
+ * says where it resumed, none redoes a phase, and the last ends with the
+ * bytes of the runs never stopped. */
+#define INSIDE "EEF_CKPT_SECONDS=0 EEF_JOURNAL_CHUNK=2 "
+
+static void killed_at(const char *point, const char *args, const char *out, const char *log)
+{
+    assert_int_equal(run(INSIDE "EEF_CRASH_AT='%s' %s " RUN " %s --model base --out %s > %s 2>&1",
+                         point, tu_eef(), args, out, log), 128 + SIGKILL);
+}
+
+static void log_has(const char *log, const char *what)
+{
+    char p[1024];
+    if (!tu_file_contains(in_dir(p, sizeof p, log), what)) fail_msg("%s: no '%s'", log, what);
+}
+
+static void test_resume_inside_phases(void **state)
+{
+    (void)state;
+    char p[1024];
+    /* SFT (2 steps): killed while committing its first resume point, then
+     * after its second step (the first one's committed) */
+    killed_at("afile.write@sft.ckpt.json:1", "--method sft", "sft_k", "s1.log");
+    assert_true(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.1.eefl")));
+    assert_false(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
+    killed_at("progress@sft:2", "--method sft", "sft_k", "s2.log");
+    assert_true(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
+    assert_int_equal(run("%s " RUN " --method sft --model base --out sft_k > s3.log 2>&1", tu_eef()), 0);
+    log_has("s3.log", "sft: resuming at step 1 of 2");
+    same_bytes("sft/sft.lora/adapter_model.safetensors", "sft_k/sft.lora/adapter_model.safetensors");
+    same_bytes("sft/sft.json", "sft_k/sft.json");
+    same_bytes("sft/metrics.jsonl", "sft_k/metrics.jsonl");
+    assert_false(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
+
+    /* the same for full fine-tuning of the base and for eef's own model
+     * (resume points: the weights' .eefm and the optimizer's .eefo) */
+    const char *own = "run --preset tiny --env house --env-opt train=6,test=3 --quiet --method sft";
+    const char *kinds[] = { "--model base --full", "" };
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(run("%s %s %s --out f%d > f.log 2>&1", tu_eef(), own, kinds[k], k), 0);
+        assert_int_equal(run(INSIDE "EEF_CRASH_AT=progress@sft:2 %s %s %s --out f%d_k > f1.log 2>&1",
+                             tu_eef(), own, kinds[k], k), 128 + SIGKILL);
+        snprintf(p, sizeof p, "%s/f%d_k/sft.ckpt.1.eefo", g_dir, k);
+        assert_true(eef_file_exists(p));
+        assert_int_equal(run("%s %s %s --out f%d_k > f2.log 2>&1", tu_eef(), own, kinds[k], k), 0);
+        log_has("f2.log", "sft: resuming at step 1 of 2");
+        char a[64], b[64];
+        const char *names[] = { "sft.eefm", "sft.json", "metrics.jsonl" };
+        for (int i = 0; i < 3; i++) {
+            snprintf(a, sizeof a, "f%d/%s", k, names[i]);
+            snprintf(b, sizeof b, "f%d_k/%s", k, names[i]);
+            same_bytes(a, b);
+        }
+    }
+
+    /* EEF: killed in its exploration from the expert's failures, in the
+     * iteration's training, in the evaluation */
+    const char *eef = EEF_RUN;
+    killed_at("progress@explore failures:5", eef, "eef_k", "e1.log");
+    assert_true(eef_file_exists(in_dir(p, sizeof p, "eef_k/iter_1.explore.journal.0")));
+    killed_at("progress@train:3", eef, "eef_k", "e2.log");
+    log_has("e2.log", "explore failures: 4 of ");
+    killed_at("progress@evaluate:3", eef, "eef_k", "e3.log");
+    log_has("e3.log", "train: resuming at step 2 of 3");
+    assert_int_equal(run("%s " RUN " %s --model base --out eef_k > e4.log 2>&1", tu_eef(), eef), 0);
+    log_has("e4.log", "evaluate: 2 of ");
+    for (int i = 3; i <= 4; i++) {
+        char log[16];
+        snprintf(log, sizeof log, "e%d.log", i);
+        if (tu_file_contains(in_dir(p, sizeof p, log), "== iteration 1: explore"))
+            fail_msg("%s explored again", log);
+    }
+    const char *same[] = { "metrics.jsonl", "iter_1/model.lora/adapter_model.safetensors",
+                           "iter_1/eef.jsonl", "iter_1/eef_states.jsonl", "iter_1/explore.json",
+                           "iter_1/eval.jsonl", "iter_1/train.json" };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(same); i++) {
+        char a[256], b[256];
+        snprintf(a, sizeof a, "eef/%s", same[i]);
+        snprintf(b, sizeof b, "eef_k/%s", same[i]);
+        same_bytes(a, b);
+    }
+    /* nothing of the resume points is left */
+    assert_int_equal(run("ls eef_k eef_k/iter_1 | grep -c 'journal\\|ckpt' > left.txt; true"), 0);
+    assert_true(tu_file_contains(in_dir(p, sizeof p, "left.txt"), "0"));
 }
 
 static void test_merge(void **state)
@@ -289,6 +385,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chat_prompt),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_resume_inside_phases),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_refusals),
     };

@@ -29,13 +29,7 @@ static eef_err project(float *y, int ldy, const float *x, int ldx, const eef_ten
 static eef_err adapt(const eef_lora *a, int l, int t0, int t1, const int *cols, float *y, int ldy,
                      const float *x, int ldx, int N, float *u)
 {
-    for (int t = t0; a && t <= t1; t++) {
-        int k = nn_lora_slot(a, t);
-        if (k >= 0)
-            EEF_TRY(nn_lora_forward(a, l, t, y + cols[t - t0], ldy, x, ldx, N,
-                                    u + (size_t)k * N * a->cfg.rank));
-    }
-    return EEF_OK;
+    return a ? nn_lora_forward(a, l, t0, t1, cols, y, ldy, x, ldx, N, u) : EEF_OK;
 }
 
 static eef_err layer_forward(const eef_model *m, int l, int N, const float *x, float *out,

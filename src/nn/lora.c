@@ -171,33 +171,144 @@ eef_err eef_lora_attach(eef_model *m, eef_lora *a)
     return EEF_OK;
 }
 
-/* ------------------------------------------------------------ forward / backward */
-eef_err nn_lora_forward(const eef_lora *a, int l, int t, float *y, int ldy, const float *x,
-                        int ldx, int N, float *u)
+/* ------------------------------------------------------------ forward / backward
+ * A call covers the adapted targets among t0..t1 of one projection (q, k,
+ * v; gate, up; or one alone): they read the same x, and their slots are
+ * consecutive, so their u are the columns [k0 r, (k0 + G) r) of the
+ * layer's u [N, U] (U = slots x r) and their A stacked [G r, in] make one
+ * product x A^T instead of G products of 16 columns.  From 17 rows on a
+ * call is one parallel region, rows split over the threads (every step
+ * but dA and dB is row-local), instead of a thread team per product. */
+
+typedef struct {
+    int n, k0, in, t[3]; /* targets adapted, first slot, input width */
+    const eef_lora_mat *mt[3];
+} lora_group;
+
+static lora_group group_of(const eef_lora *a, int l, int t0, int t1)
 {
-    const eef_lora_mat *mt = &a->mat[l * EEF_LORA_N + t];
-    const int r = a->cfg.rank;
-    eef_tensor A = { EEF_DT_F32, r, mt->in, a->params + mt->a };
-    EEF_TRY(nn_matmul(u, r, x, ldx, &A, N));
+    lora_group g = { 0 };
+    for (int t = t0; t <= t1 && g.n < 3; t++)
+        if (nn_lora_slot(a, t) >= 0) {
+            if (!g.n) g.k0 = nn_lora_slot(a, t);
+            g.mt[g.n] = &a->mat[l * EEF_LORA_N + t];
+            g.t[g.n++] = t;
+        }
+    if (g.n) g.in = g.mt[0]->in;
+    return g;
+}
+
+/* The group's A stacked [n r, in]: the buffer's own when n == 1, else
+ * copied into *own (freed by the caller). */
+static const float *stacked_a(const eef_lora *a, const lora_group *g, float **own)
+{
+    const size_t ra = (size_t)a->cfg.rank * g->in;
+    *own = NULL;
+    if (g->n == 1) return a->params + g->mt[0]->a;
+    float *s = eef_malloc((size_t)g->n * ra * sizeof(float));
+    if (!s) return NULL;
+    for (int j = 0; j < g->n; j++) memcpy(s + j * ra, a->params + g->mt[j]->a, ra * sizeof(float));
+    *own = s;
+    return s;
+}
+
+/* Inside a parallel region: the calling thread's share [lo, hi) of n,
+ * in units of 16 (rows of one sgemm call stay a multiple of 16). */
+static void share16(int n, int *lo, int *hi)
+{
+    int units = (n + 15) / 16, ulo, uhi;
+    nn_my_cols(units, &ulo, &uhi);
+    *lo = ulo * 16 < n ? ulo * 16 : n;
+    *hi = uhi * 16 < n ? uhi * 16 : n;
+}
+
+eef_err nn_lora_forward(const eef_lora *a, int l, int t0, int t1, const int *cols, float *y,
+                        int ldy, const float *x, int ldx, int N, float *u)
+{
+    const lora_group g = group_of(a, l, t0, t1);
+    if (!g.n || N <= 0) return EEF_OK;
+    const int r = a->cfg.rank, U = __builtin_popcount(a->cfg.targets) * r, G = g.n * r;
     const float s = a->scale;
-    for (size_t i = 0; i < (size_t)N * r; i++) u[i] *= s;
-    nn_matmul_add_f32(y, ldy, u, r, a->params + mt->b, N, r, mt->out);
+    float *ug = u + (size_t)g.k0 * r;
+    float *own;
+    const float *A = stacked_a(a, &g, &own);
+    if (!A) return EEF_ENOMEM;
+#pragma omp parallel if (N > 16)
+    {
+        int lo, hi;
+        share16(N, &lo, &hi);
+        if (hi > lo) {
+            /* u = s x A^T for the whole group, then y_j += u_j B_j^T */
+            nn_gemm(0, 1, hi - lo, G, g.in, s, x + (size_t)lo * ldx, ldx, A, g.in, 0.0f,
+                    ug + (size_t)lo * U, U);
+            for (int j = 0; j < g.n; j++)
+                nn_gemm(0, 1, hi - lo, g.mt[j]->out, r, 1.0f, ug + (size_t)lo * U + j * r, U,
+                        a->params + g.mt[j]->b, r, 1.0f, y + (size_t)lo * ldy + cols[g.t[j] - t0],
+                        ldy);
+        }
+    }
+    free(own);
     return EEF_OK;
 }
 
-eef_err nn_lora_backward(eef_lora *a, int l, int t, float *dx, int ldx, const float *dy, int ldy,
-                         const float *x, int ldx_in, const float *u, float *du, int N)
+eef_err nn_lora_backward(eef_lora *a, int l, int t0, int t1, const int *cols, float *dx, int ldx,
+                         const float *dy, int ldy, const float *x, int ldx_in, const float *u,
+                         float *du, int N)
 {
-    const eef_lora_mat *mt = &a->mat[l * EEF_LORA_N + t];
-    const int r = a->cfg.rank;
-    /* du = dy B (then scaled), dB += dy^T u */
-    eef_tensor B = { EEF_DT_F32, mt->out, r, a->params + mt->b };
-    EEF_TRY(nn_matmul_backward(du, r, a->grads + mt->b, dy, ldy, u, r, &B, N, 0));
+    const lora_group g = group_of(a, l, t0, t1);
+    if (!g.n || N <= 0) return EEF_OK;
+    const int r = a->cfg.rank, U = __builtin_popcount(a->cfg.targets) * r, G = g.n * r,
+              in = g.in;
     const float s = a->scale;
-    for (size_t i = 0; i < (size_t)N * r; i++) du[i] *= s;
-    /* dx += du A, dA += du^T x */
-    eef_tensor A = { EEF_DT_F32, r, mt->in, a->params + mt->a };
-    return nn_matmul_backward(dx, ldx, a->grads + mt->a, du, r, x, ldx_in, &A, N, 1);
+    const float *ug = u + (size_t)g.k0 * r;
+    float *own, *dA = NULL;
+    const float *A = stacked_a(a, &g, &own);
+    if (A && g.n > 1) dA = eef_malloc((size_t)G * in * sizeof(float));
+    if (!A || (g.n > 1 && !dA)) {
+        free(own);
+        return EEF_ENOMEM;
+    }
+#pragma omp parallel if (N > 16)
+    {
+        int lo, hi;
+        share16(N, &lo, &hi);
+        /* rows: du = s dy B [N, G], then dx += du A (all targets at once) */
+        if (hi > lo) {
+            for (int j = 0; j < g.n; j++)
+                nn_gemm(0, 0, hi - lo, r, g.mt[j]->out, s,
+                        dy + (size_t)lo * ldy + cols[g.t[j] - t0], ldy, a->params + g.mt[j]->b, r,
+                        0.0f, du + (size_t)lo * G + j * r, G);
+            nn_gemm(0, 0, hi - lo, in, G, 1.0f, du + (size_t)lo * G, G, A, in, 1.0f,
+                    dx + (size_t)lo * ldx, ldx);
+        }
+        /* dB_j += dy_j^T u_j: B's rows split, each summed over all N on one thread */
+        for (int j = 0; j < g.n; j++) {
+            int o0, o1;
+            share16(g.mt[j]->out, &o0, &o1);
+            if (o1 > o0)
+                nn_gemm(1, 0, o1 - o0, r, N, 1.0f, dy + cols[g.t[j] - t0] + o0, ldy, ug + j * r,
+                        U, 1.0f, a->grads + g.mt[j]->b + (size_t)o0 * r, r);
+        }
+#pragma omp barrier
+        /* dA += du^T x: A's columns split (du is whole now) */
+        int c0, c1;
+        share16(in, &c0, &c1);
+        if (c1 > c0 && g.n == 1)
+            nn_gemm(1, 0, r, c1 - c0, N, 1.0f, du, G, x + c0, ldx_in, 1.0f,
+                    a->grads + g.mt[0]->a + c0, in);
+        if (c1 > c0 && g.n > 1) {
+            nn_gemm(1, 0, G, c1 - c0, N, 1.0f, du, G, x + c0, ldx_in, 0.0f, dA + c0, in);
+            for (int j = 0; j < g.n; j++)
+                for (int i = 0; i < r; i++) {
+                    float *ga = a->grads + g.mt[j]->a + (size_t)i * in;
+                    const float *d = dA + (size_t)(j * r + i) * in;
+                    for (int c = c0; c < c1; c++) ga[c] += d[c];
+                }
+        }
+    }
+    free(own);
+    free(dA);
+    return EEF_OK;
 }
 
 /* ------------------------------------------------------------ merge */

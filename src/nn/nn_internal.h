@@ -197,7 +197,7 @@ typedef struct {
     float *xn2, *rstd2;   /* [N, D], [N] */
     float *h13;           /* [N, 2F] gate | up */
     float *hact;          /* [N, F] */
-    float *lora_u;        /* [n_targets, N, r]: each adapter's s x A^T (with
+    float *lora_u;        /* [N, n_targets r]: each adapter's s x A^T (with
                            * adapters attached; NULL: a scratch is made) */
 } nn_layer_buf;
 
@@ -214,14 +214,17 @@ eef_err nn_head_forward(const eef_model *m, const float *xg, int M, float *xf, f
 /* ------------------------------------------------------------ adapters (lora.c) */
 /* Which slot of a layer's lora_u target t has (-1: not adapted). */
 int nn_lora_slot(const eef_lora *a, int t);
-/* The projection of layer l, target t, gets its adapter:
- *   u = s x A^T  [N, r] (kept for the backward pass),  y += u B^T. */
-eef_err nn_lora_forward(const eef_lora *a, int l, int t, float *y, int ldy, const float *x,
-                        int ldx, int N, float *u);
-/* Its backward: dB += dy^T u;  du = s dy B (scratch [N, r]);  dA += du^T x;
- * dx += du A. */
-eef_err nn_lora_backward(eef_lora *a, int l, int t, float *dx, int ldx, const float *dy, int ldy,
-                         const float *x, int ldx_in, const float *u, float *du, int N);
+/* The projection of layer l gets the adapters of its targets t0..t1 (q..v,
+ * gate..up, or one; cols[t - t0]: target t's first column of y):
+ *   u = s x A^T (kept for the backward pass),  y += u B^T,
+ * u being the layer's [N, slots r] (row n: every slot's r values). */
+eef_err nn_lora_forward(const eef_lora *a, int l, int t0, int t1, const int *cols, float *y,
+                        int ldy, const float *x, int ldx, int N, float *u);
+/* Its backward: dB += dy^T u;  du = s dy B (scratch [N, slots r]);
+ * dA += du^T x;  dx += du A. */
+eef_err nn_lora_backward(eef_lora *a, int l, int t0, int t1, const int *cols, float *dx, int ldx,
+                         const float *dy, int ldy, const float *x, int ldx_in, const float *u,
+                         float *du, int N);
 
 /* Training activations (sized for B*T positions; with checkpointing the
  * per-layer tensors hold one layer, recomputed in the backward pass). */
@@ -243,8 +246,8 @@ struct eef_acts {
     float *logits;  /* [N, V] logits of the scored positions */
     float *qkv_pre; /* [L, N, W] before the head norms (qk_norm only) */
     float *qk_rstd; /* [L, N, H + Hkv] (qk_norm only) */
-    float *lora_u;  /* [L, n_targets, N, r] (adapters only) */
-    float *dlora;   /* [N, r] adapters' backward scratch */
+    float *lora_u;  /* [L, N, n_targets r] (adapters only) */
+    float *dlora;   /* [N, n_targets r] adapters' backward scratch */
     int *rows;      /* [N] positions scored (mask != 0), M of them */
     int M;
     int logits_rows; /* rows the logits buffer holds (it grows to the largest M) */

@@ -4,10 +4,13 @@
  * bits; quant.h describes the layouts, "products" below the kernels. */
 #include "quant.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef struct {
     uint16_t d;
@@ -387,11 +390,10 @@ static void lanes_w(const qkind *k, int n, const uint8_t *q, const float *dw, co
  * amax / 127 kept in f16, codes x * (127 / amax) rounded to nearest
  * (ties to even); per 256 (Q8_K), the element of largest magnitude maps
  * to -127: d = -max / 127, codes nearest of x / d, at most 127.  A block
- * that is all 0 or not finite is kept as 0.  Then laid out in groups
- * (padding lanes: codes 0, scale 0).  q: scratch of I codes, bd of I / 32. */
-static void lanes_x(const qkind *k, const float *x, int I, int8_t *q, float *bd, xgroup *o)
+ * that is all 0 or not finite is kept as 0.  q: I codes, bd: I / xblock scales. */
+static void round_x_c(const qkind *k, const float *x, int I, int8_t *q, float *bd)
 {
-    const int block = k->xblock, S = k->S, T = S / 4, nsub = n_sub(k, I);
+    const int block = k->xblock;
     for (int b = 0; b < I / block; b++) {
         const float *v = x + block * b;
         int8_t *c = q + block * b;
@@ -411,15 +413,32 @@ static void lanes_x(const qkind *k, const float *x, int I, int8_t *q, float *bd,
             for (int i = 0; i < block; i++) c[i] = (int8_t)nearest(is * v[i], -128, 127);
         }
     }
+}
+
+typedef void (*round_fn)(const qkind *k, const float *x, int I, int8_t *q, float *bd);
+static round_fn round_x = round_x_c;
+
+/* The sum of sub-block sb's codes. */
+static int sub_sum(const qkind *k, const int8_t *q, int sb)
+{
+    int sum = 0;
+    for (int i = 0; i < k->S; i++) sum += q[(size_t)k->S * sb + i];
+    return sum;
+}
+
+/* A row of x rounded and laid out in groups (padding lanes: codes 0,
+ * scale 0); q: scratch of I codes, bd of I / 32. */
+static void lanes_x(const qkind *k, const float *x, int I, int8_t *q, float *bd, xgroup *o)
+{
+    const int S = k->S, T = S / 4, nsub = n_sub(k, I);
+    round_x(k, x, I, q, bd);
     for (int g = 0; g < (nsub + LANES - 1) / LANES; g++, o++) {
         memset(o, 0, sizeof *o);
         for (int j = 0; j < LANES && LANES * g + j < nsub; j++) {
-            const int sb = LANES * g + j, l = k->lane[j];
-            int sum = 0;
-            for (int t = 0; t < T; t++)
-                for (int i = 0; i < 4; i++) sum += o->q[t][l][i] = q[(size_t)S * sb + 4 * t + i];
+            const int sb = LANES * g + j, l = k->lane[j], sum = sub_sum(k, q, sb);
+            for (int t = 0; t < T; t++) memcpy(o->q[t][l], q + (size_t)S * sb + 4 * t, 4);
             o->corr[l] = -k->offset * sum;
-            o->d[l] = bd[S * sb / block];
+            o->d[l] = bd[S * sb / k->xblock];
             o->s[l] = (float)sum;
         }
     }
@@ -465,6 +484,54 @@ AVX512 static inline float lanes_sum_avx(__m512 v)
     __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
     __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
     return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
+/* round_x_c on 16 values a vector: the same f32 products, clamps and
+ * round-to-nearest-even conversion (NaN: 0), so the same codes. */
+AVX512 static inline __m128i codes16(__m512 t, float lo, float hi)
+{
+    const __mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+    return _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(ord, _mm512_cvtps_epi32(t)));
+}
+
+AVX512 static void round_x_avx(const qkind *k, const float *x, int I, int8_t *q, float *bd)
+{
+    const int block = k->xblock;
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int b = 0; b < I / block; b++) {
+        const float *v = x + block * b;
+        int8_t *c = q + block * b;
+        /* max_ps returns its second operand where the first is NaN: NaNs are skipped, as there */
+        __m512 m = _mm512_setzero_ps();
+        for (int i = 0; i < block; i += 16) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(v + i), sign), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        if (!(amax > 0.0f) || !(amax < INFINITY)) {
+            bd[b] = 0.0f;
+            memset(c, 0, (size_t)block);
+        } else if (block == 32) {
+            const __m512 id = _mm512_set1_ps(127.0f / amax);
+            bd[b] = nn_f16_to_f32(nn_f32_to_f16(amax / 127.0f));
+            for (int i = 0; i < 32; i += 16)
+                _mm_storeu_si128((__m128i *)(c + i), codes16(_mm512_mul_ps(_mm512_loadu_ps(v + i), id), -127.0f, 127.0f));
+        } else {
+            /* the first element of largest magnitude */
+            const __m512 am = _mm512_set1_ps(amax);
+            int at = 0;
+            for (int i = 0; i < block; i += 16) {
+                const __mmask16 e = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(v + i), sign), am, _CMP_EQ_OQ);
+                if (e) {
+                    at = i + __builtin_ctz(e);
+                    break;
+                }
+            }
+            const float is = -127.0f / v[at];
+            bd[b] = 1.0f / is;
+            const __m512 vis = _mm512_set1_ps(is);
+            for (int i = 0; i < block; i += 16)
+                _mm_storeu_si128((__m128i *)(c + i), codes16(_mm512_mul_ps(vis, _mm512_loadu_ps(v + i)), -128.0f, 127.0f));
+        }
+    }
 }
 
 /* Packing streams W from memory once (decoding); the lines 4 KB ahead are
@@ -700,11 +767,163 @@ static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
                                  { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
                                  q6_k_unpack, q6_k_pack };
 
+/* ------------------------------------------------------------ AMX
+ * Many rows of x (prefill, batches) on the tile unit: one TDPBUSD gives
+ * the integer sums of one sub-block for 16 rows of W (tile A: 16 x S
+ * codes, unsigned) by 16 rows of x (tile B: S / 4 steps of 16 x 4
+ * codes, signed), exact; they are then scaled as tile_avx scales them,
+ * with vectors over the 16 rows of x instead of over lanes: for each
+ * output and lane the same fmas in the same order (group by group), and
+ * the lanes added in lanes_sum's tree, so every output has the VNNI
+ * kernels' bits.  Sub-blocks of padding lanes are skipped (they add 0). */
+enum { AT = 16 }; /* rows of W and of x per tile */
+
+/* The rows of x for AMX: per block tb of 16 rows and sub-block sb,
+ * q: S / 4 steps of 16 rows x 4 codes ([tb][sb] at (tb nsub + sb) 16 S),
+ * corr, d, s as xgroup's ([tb][sb][16]); rows past N are zero. */
+typedef struct {
+    int8_t *q;
+    int32_t *corr;
+    float *d, *s;
+} xtiles;
+
+static void tiles_x(const qkind *k, const float *x, int I, int n, int8_t *q, float *bd, xtiles *o)
+{
+    const int S = k->S, nsub = n_sub(k, I), tb = n / AT, i = n % AT;
+    round_x(k, x, I, q, bd);
+    for (int sb = 0; sb < nsub; sb++) {
+        const size_t at = (size_t)tb * nsub + sb, v = AT * at + i;
+        const int sum = sub_sum(k, q, sb);
+        for (int t = 0; t < S / 4; t++) memcpy(o->q + AT * S * at + 4 * (AT * t + i), q + (size_t)S * sb + 4 * t, 4);
+        o->corr[v] = -k->offset * sum;
+        o->d[v] = bd[S * sb / k->xblock];
+        o->s[v] = (float)sum;
+    }
+}
+
+#define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+/* ldtilecfg's 64 bytes (palette 1) */
+typedef struct {
+    uint8_t palette, start;
+    uint8_t zero[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg;
+
+/* GCC 12's _tile_loadconfig and _tile_loadd tell the compiler they read
+ * 8 bytes and nothing, so it drops the stores that fill the config:
+ * these say they read memory. */
+#define TILE_CONFIG(c) __asm__ volatile("ldtilecfg %0" ::"m"(*(const tilecfg *)(c)))
+#define TILE_LOAD(t, base, stride)                                                                 \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"((long)(stride)) : "memory")
+#define TILE_STORE(t, base, stride)                                                                \
+    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((long)(stride)) : "memory")
+
+/* Two sets, so that one sub-block's tiles are computed while the last
+ * one's sums are scaled: W's 16 rows of S codes (tmm0, tmm3), x's S / 4
+ * steps (tmm1, tmm4), the sums (tmm2, tmm5). */
+AMX static void amx_config(int S)
+{
+    tilecfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 6; t += 3) {
+        c.rows[t] = AT, c.colsb[t] = (uint16_t)S;
+        c.rows[t + 1] = (uint8_t)(S / 4), c.colsb[t + 1] = 64;
+        c.rows[t + 2] = AT, c.colsb[t + 2] = 64;
+    }
+    TILE_CONFIG(&c);
+}
+
+/* The sums of sub-block sb into cb (set a: tmm a .. a + 2). */
+#define TILE_SUMS(a, b, c, sb, cb)                                                                 \
+    do {                                                                                           \
+        TILE_LOAD(a, wa + (size_t)(sb) * S, I);                                                    \
+        TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
+        _tile_zero(c);                                                                             \
+        _tile_dpbusd(c, a, b);                                                                     \
+        TILE_STORE(c, cb, 64);                                                                     \
+    } while (0)
+
+/* y[c ldy + r] for r < R, c < C: W's 16 rows wa (codes at stride I;
+ * scales dw, mw [16][nsub]) by x's block of 16 rows (x: xtiles at the
+ * block's first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
+ * j + 1, ...), each lane's accumulators in registers. */
+AMX static inline __attribute__((always_inline)) void
+    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, int I, const float *dw, const float *mw,
+               const xtiles *x, int nsub, const int S, const int mins, const uint8_t *lane)
+{
+    float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
+    int32_t cb[2][AT][AT] __attribute__((aligned(64)));
+    __m512 acc[AT];
+    for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
+    for (int j = nsub; j < LANES; j++)
+        for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], acc[r]);
+    int sb = 0, buf = 0;
+    TILE_SUMS(0, 1, 2, 0, cb[0]);
+    while (sb >= 0) {
+        int next = sb + LANES < nsub ? sb + LANES : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1 : -1;
+        if (next >= 0) {
+            if (buf) TILE_SUMS(0, 1, 2, next, cb[0]);
+            else TILE_SUMS(3, 4, 5, next, cb[1]);
+        }
+        const __m512i corr = _mm512_loadu_si512(x->corr + AT * sb);
+        const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);
+        for (int r = 0; r < AT; r++) {
+            const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(cb[buf][r]), corr));
+            acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[(size_t)r * nsub + sb]), xd), acc[r]);
+        }
+        if (mins) {
+            const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);
+            for (int r = 0; r < AT; r++)
+                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[(size_t)r * nsub + sb]), xd), acc[r]);
+        }
+        if (next < 0 || next % LANES != sb % LANES)
+            for (int r = 0; r < AT; r++) {
+                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);
+                acc[r] = _mm512_setzero_ps();
+            }
+        sb = next, buf ^= 1;
+    }
+    for (int r = 0; r < R; r++) {
+        __m512 a[LANES];
+        for (int l = 0; l < LANES; l++) a[l] = _mm512_load_ps(lanes[r][l]);
+        for (int h = LANES / 2; h; h /= 2)
+            for (int i = 0; i < h; i++) a[i] = _mm512_add_ps(a[i], a[i + h]);
+        float v[AT];
+        _mm512_storeu_ps(v, a[0]);
+        for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = v[c];
+    }
+}
+
+AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa, int I,
+                         const float *dw, const float *mw, const xtiles *x, int nsub)
+{
+    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 16, 0, k->lane);
+    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 32, 1, k->lane);
+    else tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 32, 0, k->lane);
+}
+
+AMX static void amx_release(void) { _tile_release(); }
+
+/* Whether this CPU has AMX int8 and Linux lets the process use its tile
+ * data (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA: the
+ * permission is the process's, for all its threads). */
+static int amx_available(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(d & (1u << 24)) || !(d & (1u << 25))) return 0; /* AMX-TILE, AMX-INT8 */
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
 /* ------------------------------------------------------------ dispatch */
 typedef void (*tile_fn)(float *y, int ldy, const wgroup *w, const xgroup *x, int ng, int T, int mins,
                         int R, int C);
 static tile_fn tile = tile_c;
-static int have_avx;
+static int have_avx, have_amx, use_amx;
 
 void nn_quant_select(void)
 {
@@ -712,17 +931,22 @@ void nn_quant_select(void)
     have_avx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("avx512vnni");
+    have_amx = have_avx && amx_available();
     tile = have_avx ? tile_avx : tile_c;
+    round_x = have_avx ? round_x_avx : round_x_c;
+    use_amx = have_amx;
 }
 
-int nn_quant_simd(int on)
+int nn_quant_simd(int level)
 {
-    int was = tile == tile_avx;
-    tile = on && have_avx ? tile_avx : tile_c;
+    const int was = use_amx ? 2 : tile == tile_avx;
+    tile = level >= 1 && have_avx ? tile_avx : tile_c;
+    round_x = tile == tile_avx ? round_x_avx : round_x_c;
+    use_amx = level >= 2 && have_amx;
     return was;
 }
 
-const char *nn_quant_kernels(void) { return tile == tile_avx ? "avx512vnni" : "c"; }
+const char *nn_quant_kernels(void) { return use_amx ? "amx" : tile == tile_avx ? "avx512vnni" : "c"; }
 
 enum { RT = 4, CT = 2 }; /* rows of W and of x per tile */
 
@@ -747,9 +971,68 @@ static void pack_row(const qkind *k, const void *row, int I, int avx, wgroup *o)
     }
 }
 
+/* Rows of x from which the tile unit is used (below, VNNI: a tile of
+ * 16 rows of x mostly padding costs more than it saves). */
+enum { AMX_MIN_N = 8 };
+
+static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, int ldx, const void *w,
+                           int NO, int I, int N)
+{
+    const int S = k->S, nsub = n_sub(k, I), nb = I / k->block;
+    const size_t rb = (size_t)nb * (size_t)k->block_bytes, nt = (size_t)(N + AT - 1) / AT;
+    const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
+    /* per thread: 16 rows of W's codes and scales, x's codes (I) and block scales (I / 32) */
+    const size_t per = (size_t)AT * I + 2 * (size_t)AT * nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
+    xtiles xt;
+    xt.q = calloc(nt * AT * (size_t)I, 1);
+    xt.corr = calloc(nt * AT * (size_t)nsub, sizeof *xt.corr);
+    xt.d = calloc(nt * AT * (size_t)nsub, sizeof *xt.d);
+    xt.s = calloc(nt * AT * (size_t)nsub, sizeof *xt.s);
+    char *mem = malloc((size_t)nth * per);
+    if (!xt.q || !xt.corr || !xt.d || !xt.s || !mem) {
+        free(xt.q), free(xt.corr), free(xt.d), free(xt.s), free(mem);
+        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d product's scratch", NO, I);
+    }
+#pragma omp parallel num_threads(nth)
+    {
+        char *m = mem + per * (size_t)nn_thread_id();
+        uint8_t *wa = (uint8_t *)m;
+        float *dw = (float *)(m + (size_t)AT * I), *mw = dw + (size_t)AT * nsub, *bd = mw + (size_t)AT * nsub;
+        int8_t *q = (int8_t *)(bd + I / 32 + 1);
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q, bd, &xt);
+        int lo, hi;
+        nn_my_cols((NO + AT - 1) / AT, &lo, &hi);
+        lo *= AT, hi = hi * AT < NO ? hi * AT : NO;
+        if (lo < hi) amx_config(S);
+        for (int r = lo; r < hi; r += AT) {
+            const int R = hi - r < AT ? hi - r : AT;
+            for (int i = 0; i < AT; i++)
+                if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, wa + (size_t)i * I,
+                                     dw + (size_t)i * nsub, mw + (size_t)i * nsub);
+                else {
+                    memset(wa + (size_t)i * I, 0, (size_t)I);
+                    memset(dw + (size_t)i * nsub, 0, (size_t)nsub * sizeof *dw);
+                    memset(mw + (size_t)i * nsub, 0, (size_t)nsub * sizeof *mw);
+                }
+            for (size_t t = 0; t < nt; t++) {
+                const xtiles xb = { xt.q + t * AT * (size_t)I, xt.corr + t * AT * (size_t)nsub,
+                                    xt.d + t * AT * (size_t)nsub, xt.s + t * AT * (size_t)nsub };
+                const int n = (int)t * AT;
+                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wa, I, dw, mw, &xb, nsub);
+            }
+        }
+        if (lo < hi) amx_release();
+    }
+    free(mem);
+    free(xt.q), free(xt.corr), free(xt.d), free(xt.s);
+    return EEF_OK;
+}
+
 static eef_err qmatmul(const qkind *k, float *y, int ldy, const float *x, int ldx, const void *w,
                        int NO, int I, int N)
 {
+    if (use_amx && N >= AMX_MIN_N) return qmatmul_amx(k, y, ldy, x, ldx, w, NO, I, N);
     const int ng = n_groups(k, I), T = k->S / 4, avx = tile == tile_avx;
     const size_t rb = (size_t)(I / k->block) * (size_t)k->block_bytes;
     const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -63,7 +64,7 @@ static size_t acts_layout(eef_acts *a, const eef_model_config *c, float *base)
         { &a->dxn, N * D },           { &a->dqkv, N * W },      { &a->datt, N * QD },
         { &a->dh13, N * 2 * F },      { &a->dhact, N * F },     { &a->dxf, N * D },
         { &a->qkv_pre, qn * Lk * N * W }, { &a->qk_rstd, qn * Lk * N * NH },
-        { &a->dqkv_pre, qn * N * W }, { &a->lora_u, Lk * N * U }, { &a->dlora, N * R },
+        { &a->dqkv_pre, qn * N * W }, { &a->lora_u, Lk * N * U }, { &a->dlora, N * U },
     };
     size_t off = 0;
     for (size_t i = 0; i < EEF_ARRAY_LEN(t); i++) {
@@ -262,13 +263,8 @@ static eef_err adapt_backward(eef_lora *ad, eef_acts *a, const nn_layer_buf *lb,
                               int t1, const int *cols, float *dx, int ldx, const float *dy,
                               int ldy, const float *x, int N)
 {
-    for (int t = t0; ad && t <= t1; t++) {
-        int k = nn_lora_slot(ad, t);
-        if (k >= 0)
-            EEF_TRY(nn_lora_backward(ad, l, t, dx, ldx, dy + cols[t - t0], ldy, x, ldx,
-                                     lb->lora_u + (size_t)k * N * ad->cfg.rank, a->dlora, N));
-    }
-    return EEF_OK;
+    if (!ad) return EEF_OK;
+    return nn_lora_backward(ad, l, t0, t1, cols, dx, ldx, dy, ldy, x, ldx, lb->lora_u, a->dlora, N);
 }
 
 /* A gradient view, or NULL when the base is not trained. */

@@ -134,7 +134,7 @@ static eef_err run_probes(eef_env *env, eef_policy *agent, const eef_traj *faile
                                  (uint64_t)f->index * 4096 + t, (uint64_t)r ^ whose);
         }
     }
-    if (!e) e = eef_rollout_batch(env, agent, specs, n, label, trajs);
+    if (!e) e = run_rollouts(env, agent, specs, n, label, trajs);
     for (size_t p = 0; !e && p < n_probe; p++) {
         eef_explore_result *res = &out[pr[p].traj];
         size_t ci = pr[p].cand;

@@ -47,7 +47,7 @@ eef_err eef_eto_explore(eef_env *env, eef_policy *agent, eef_split split, size_t
             .split = split, .index = i,
             .key = eef_rng_key(seed, EEF_STREAM_ETO + (uint64_t)iteration, i, 0)
         };
-    if (!e) e = eef_rollout_batch(env, agent, specs, n_tasks, "explore (eto)", t);
+    if (!e) e = run_rollouts(env, agent, specs, n_tasks, "explore (eto)", t);
     for (size_t i = 0; !e && i < n_tasks; i++) {
         e = eef_traj_set(&t[i].source, "agent");
         if (!e) e = eef_trajset_push(out, &t[i]); /* takes ownership */

@@ -83,7 +83,7 @@ static eef_err evaluate(const run_ctx *r, int iter)
     eef_traj *t = NULL;
     size_t n = 0;
     eef_eval_summary s;
-    if (!e) e = eef_evaluate(r->env, agent, EEF_SPLIT_TEST, r->n_test, r->c->seed, "evaluate", &t, &n, &s);
+    if (!e) e = run_evaluate(r->env, agent, EEF_SPLIT_TEST, r->n_test, r->c->seed, "evaluate", &t, &n, &s);
     for (size_t i = 0; !e && i < n; i++) e = eef_traj_set(&t[i].source, "agent");
     if (!e) e = run_save_trajs(r, run_file(r, &p, "iter_%d/eval.jsonl", iter), t, n);
     if (!e) {

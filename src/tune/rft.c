@@ -37,7 +37,7 @@ eef_err eef_rft_explore(eef_env *env, eef_policy *agent, eef_split split, size_t
                 .split = split, .index = i,
                 .key = eef_rng_key(c->seed, EEF_STREAM_RFT + (uint64_t)c->iteration, i, (uint64_t)r)
             };
-    if (!e) e = eef_rollout_batch(env, agent, specs, n, "explore from task starts", t);
+    if (!e) e = run_rollouts(env, agent, specs, n, "explore from task starts", t);
     for (size_t i = 0; !e && i < n_tasks; i++) {
         size_t first = out->kept.n;
         for (int r = 0; !e && r < c->k; r++) {

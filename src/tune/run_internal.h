@@ -21,6 +21,8 @@
 
 #include "tune.h"
 
+#include "eval/eval.h"
+
 #include <cjson/cJSON.h>
 
 /* A run in progress. */
@@ -137,6 +139,19 @@ eef_err run_training_data(const run_ctx *r, int iter, eef_trajset *out, run_data
  * training data of iteration `iter`; *n_solved counts them. */
 eef_err run_solved_tasks(const run_ctx *r, int iter, unsigned char *solved, long *n_solved,
                          run_data_counts *counts);
+
+/* ------------------------------------------------------------ rollouts (journal.c)
+ * A phase's batches of rollouts, each journaled in chunks so that a phase
+ * killed in the middle runs only the rollouts it lacks (same bytes).
+ * run_phase_begin starts the phase's journals, run_mark_done removes
+ * them; outside a phase run_rollouts is eef_rollout_batch. */
+void run_journal_begin(const run_ctx *r, const char *phase);
+void run_journal_end(void);
+eef_err run_rollouts(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs, size_t n,
+                     const char *label, eef_traj *out);
+/* eef_evaluate's rollouts (the same keys) through run_rollouts. */
+eef_err run_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n, uint64_t seed,
+                     const char *label, eef_traj **trajs, size_t *n_out, eef_eval_summary *sum);
 
 /* ------------------------------------------------------------ stages */
 eef_err run_phase_expert(run_ctx *r);            /* sft.c */

@@ -81,6 +81,7 @@ eef_err run_mark_done(run_ctx *r, const char *phase, double seconds)
 {
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->state, "done"),
                          cJSON_CreateString(phase));
+    run_journal_end(); /* the phase's files are written: its journals are not needed */
     if (!run_writer()) return eef_dist_barrier(); /* rank 0 writes; then all go on */
     run_path p;
     EEF_TRY(run_save_json(run_file(r, &p, "state.json"), r->state));
@@ -110,7 +111,9 @@ int run_phase_begin(const run_ctx *r, run_phase *ph, int iter, const char *kind)
     if (iter < 0) snprintf(ph->name, sizeof ph->name, "%s", kind);
     else snprintf(ph->name, sizeof ph->name, "iter_%d.%s", iter, kind);
     ph->t0 = eef_now();
-    return !run_done(r, ph->name);
+    if (run_done(r, ph->name)) return 0;
+    run_journal_begin(r, ph->name);
+    return 1;
 }
 
 eef_err run_phase_end(run_ctx *r, const run_phase *ph, double extra)

@@ -28,7 +28,7 @@ static eef_err expert_rollouts(const run_ctx *r, eef_policy *ex, const char *nam
 {
     eef_traj *t = NULL;
     size_t nt = 0;
-    eef_err e = eef_evaluate(r->env, ex, split, n, r->c->seed, label, &t, &nt, sum);
+    eef_err e = run_evaluate(r->env, ex, split, n, r->c->seed, label, &t, &nt, sum);
     for (size_t i = 0; !e && out && i < nt; i++) {
         e = eef_traj_set(&t[i].source, "expert");
         if (!e) e = eef_traj_set(&t[i].expert, name);
@@ -171,6 +171,8 @@ eef_err run_phase_sft(run_ctx *r)
     eef_train_config tc = r->c->sft;
     tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_SFT, 1, 0);
     tc.label = "sft";
+    run_path ck; /* a kill inside the training resumes there (sft.ckpt.*) */
+    tc.ckpt = run_file(r, &ck, "sft.ckpt");
     eef_train_stats st;
     run_path p;
     if (!e) e = eef_train_trajs(m, wins.items, wins.n, &tc, &st);
@@ -183,5 +185,7 @@ eef_err run_phase_sft(run_ctx *r)
     run_student_free(&s);
     eef_trajset_free(&wins);
     eef_trajset_free(&ex);
-    return e ? e : run_phase_end(r, &ph, 0);
+    if (!e) e = run_phase_end(r, &ph, 0);
+    if (!e) eef_train_ckpt_remove(ck.s); /* the phase is done: its resume point is not needed */
+    return e;
 }

@@ -4,6 +4,8 @@
 
 #include "dist/dist.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,141 @@ static eef_err plan_memory(eef_model *m, const eef_seq *seqs, size_t n, int B, i
     return EEF_OK;
 }
 
+/* ------------------------------------------------------------ resume point
+ * PREFIX.json commits the step's state files (written before it); the
+ * previous step's are removed after it, so a kill at any moment leaves
+ * one complete resume point (or none). */
+static double ckpt_seconds(void)
+{
+    const char *s = getenv("EEF_CKPT_SECONDS");
+    char *end;
+    double v = s && *s ? strtod(s, &end) : 60;
+    return s && *s && (*end || !(v >= 0)) ? 60 : v;
+}
+
+static const char *ckpt_path(char *buf, size_t cap, const char *prefix, long step, const char *ext)
+{
+    if (step < 0) snprintf(buf, cap, "%s.%s", prefix, ext);
+    else snprintf(buf, cap, "%s.%ld.%s", prefix, step, ext);
+    return buf;
+}
+
+static void ckpt_remove_step(const char *prefix, long step)
+{
+    char p[1200];
+    remove(ckpt_path(p, sizeof p, prefix, step, "eefl"));
+    remove(ckpt_path(p, sizeof p, prefix, step, "eefm"));
+    remove(ckpt_path(p, sizeof p, prefix, step, "eefo"));
+}
+
+void eef_train_ckpt_remove(const char *prefix)
+{
+    if (!prefix || eef_dist_rank() != 0) return;
+    char p[1200];
+    cJSON *j = NULL;
+    if (eef_file_exists(ckpt_path(p, sizeof p, prefix, -1, "json")) && !eef_json_read_file(p, &j)) {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "step");
+        if (cJSON_IsNumber(s)) ckpt_remove_step(prefix, (long)s->valuedouble);
+    }
+    cJSON_Delete(j);
+    remove(ckpt_path(p, sizeof p, prefix, -1, "json"));
+}
+
+/* Writes step's state, then commits it; rank 0 only.  *saved: the step
+ * of the resume point on disk (its files are removed once replaced). */
+static eef_err ckpt_save(const eef_model *m, const eef_adamw *opt, const char *prefix,
+                         const double *losses, long step, long total, long *saved)
+{
+    if (eef_dist_rank() != 0) return EEF_OK;
+    char p[1200], q[1200];
+    if (m->lora) {
+        EEF_TRY(eef_lora_state_save(m->lora, opt, ckpt_path(p, sizeof p, prefix, step, "eefl")));
+    } else {
+        EEF_TRY(eef_model_save(m, ckpt_path(p, sizeof p, prefix, step, "eefm")));
+        EEF_TRY(eef_adamw_save(opt, ckpt_path(q, sizeof q, prefix, step, "eefo")));
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "eef-train-ckpt");
+    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddNumberToObject(j, "step", (double)step);
+    cJSON_AddNumberToObject(j, "total", (double)total);
+    cJSON_AddStringToObject(j, "state", m->lora ? "eefl" : "eefm+eefo");
+    cJSON *l = cJSON_AddArrayToObject(j, "losses"); /* printed to round-trip (cJSON: %.17g) */
+    for (long i = 0; i < step; i++)
+        cJSON_AddItemToArray(l, isfinite(losses[i]) ? cJSON_CreateNumber(losses[i]) : cJSON_CreateNull());
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s) return EEF_ENOMEM;
+    eef_err e = eef_write_file_atomic(ckpt_path(p, sizeof p, prefix, -1, "json"), s, strlen(s));
+    cJSON_free(s);
+    if (!e && *saved > 0 && *saved != step) ckpt_remove_step(prefix, *saved);
+    if (!e) *saved = step;
+    return e;
+}
+
+/* The resume point, if there is one: the trainable set's values into m
+ * (adapters or weights), the optimizer into *opt, the losses of the steps
+ * done into losses[]; *step 0 when there is none. */
+static eef_err ckpt_load(eef_model *m, const char *prefix, long total, double *losses,
+                         eef_adamw **opt, long *step)
+{
+    char p[1200], q[1200];
+    *step = 0;
+    if (!eef_file_exists(ckpt_path(p, sizeof p, prefix, -1, "json"))) return EEF_OK;
+    cJSON *j;
+    EEF_TRY(eef_json_read_file(p, &j));
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "step");
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(j, "total");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "losses");
+    eef_err e = EEF_OK;
+    long s = cJSON_IsNumber(st) ? (long)st->valuedouble : -1;
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "eef-train-ckpt") != 0 ||
+        !cJSON_IsNumber(ver) || ver->valuedouble != 1)
+        e = eef_fail(EEF_EFORMAT, "%s: not a training resume point of this eef (format, version)", p);
+    else if (!cJSON_IsNumber(tot) || (long)tot->valuedouble != total || s < 1 || s > total)
+        e = eef_fail(EEF_EFORMAT, "%s: step %ld of %.0f, but this training has %ld steps", p, s,
+                     cJSON_IsNumber(tot) ? tot->valuedouble : -1, total);
+    else if (!cJSON_IsArray(l) || cJSON_GetArraySize(l) != s)
+        e = eef_fail(EEF_EFORMAT, "%s: 'losses' is not an array of %ld numbers", p, s);
+    long i = 0;
+    const cJSON *it;
+    if (!e) cJSON_ArrayForEach(it, l) losses[i++] = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    cJSON_Delete(j);
+    EEF_TRY(e);
+    if (m->lora) {
+        eef_lora *a;
+        EEF_TRY(eef_lora_state_load(ckpt_path(p, sizeof p, prefix, s, "eefl"), &m->cfg, &a, opt));
+        if (a->n_params != m->lora->n_params || a->cfg.rank != m->lora->cfg.rank ||
+            a->cfg.targets != m->lora->cfg.targets || a->cfg.alpha != m->lora->cfg.alpha)
+            e = eef_fail(EEF_EFORMAT, "%s: adapters of rank %d, not the training's %d (or other "
+                         "targets or alpha)", p, a->cfg.rank, m->lora->cfg.rank);
+        else
+            memcpy(m->lora->params, a->params, a->n_params * sizeof(float));
+        eef_lora_free(a);
+    } else {
+        eef_model *w;
+        EEF_TRY(eef_model_load(ckpt_path(p, sizeof p, prefix, s, "eefm"), &w));
+        if (w->n_params != m->n_params)
+            e = eef_fail(EEF_EFORMAT, "%s: %zu weights, not the model's %zu", p, w->n_params,
+                         m->n_params);
+        else
+            memcpy(m->params, w->params, w->n_params * sizeof(float));
+        eef_model_free(w);
+        if (!e) e = eef_adamw_load(ckpt_path(q, sizeof q, prefix, s, "eefo"), m->n_params, opt);
+    }
+    if (!e && (*opt)->step != s)
+        e = eef_fail(EEF_EFORMAT, "%s: optimizer at step %ld, not %ld", p, (*opt)->step, s);
+    if (e) {
+        eef_adamw_free(*opt);
+        *opt = NULL;
+        return e;
+    }
+    *step = s;
+    return EEF_OK;
+}
+
 /* Number of batches one pass over `order` packs into. */
 static long count_batches(eef_batch *b, const eef_seq *seqs, size_t n)
 {
@@ -133,14 +270,21 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
     if (oc.warmup == 0) oc.warmup = total / 20 + 1;
     if (!e) e = plan_memory(m, ss.seqs, ss.n, c->batch_rows, T);
     eef_adamw *opt = c->resume;
+    double *losses = eef_malloc((size_t)total * sizeof(double));
+    if (!e && !losses) e = EEF_ENOMEM;
+    long saved = 0; /* the step of the resume point on disk */
+    if (!e && c->ckpt && !opt) {
+        e = ckpt_load(m, c->ckpt, total, losses, &opt, &saved);
+        if (!e && saved) eef_info("%s: resuming at step %ld of %ld", c->label ? c->label : "training",
+                                  saved, total);
+    }
     /* the trainable set: the attached adapters, or the model's weights */
     if (!e && !opt) e = eef_adamw_new(&oc, eef_train_n_params(m, m->lora), &opt);
     long start = opt ? opt->step : 0;
     eef_progress prog;
     if (c->label) eef_progress_begin(&prog, c->label, (double)(total - start), "steps");
-    double *losses = eef_malloc((size_t)total * sizeof(double));
-    if (!e && !losses) e = EEF_ENOMEM;
     long step = 0;
+    double fresh = 0, every = ckpt_seconds(), t_saved = eef_now();
     (void)frac;
     for (int epoch = 0; !e && step < total; epoch++) {
         memcpy(order, ss.seqs, ss.n * sizeof *order);
@@ -149,8 +293,11 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
         size_t next = 0;
         while (!e && next < ss.n && step < total) {
             eef_batch_pack(&b, order, ss.n, &next);
-            if (step < start) { /* resuming: these batches were trained on */
-                losses[step++] = NAN;
+            int resumed = step < start;
+            for (int i = 0; i < b.B * b.T; i++) st->tokens += b.pos[i] > 0 || b.mask[i] > 0;
+            if (resumed) { /* these batches were trained on (their losses: the resume point's) */
+                if (!c->ckpt) losses[step] = NAN;
+                step++;
                 continue;
             }
             double loss;
@@ -158,11 +305,15 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
             if (!e) e = eef_adamw_step(opt, m, NULL);
             if (e) break;
             losses[step++] = loss;
-            for (int i = 0; i < b.B * b.T; i++) st->tokens += b.pos[i] > 0 || b.mask[i] > 0;
+            for (int i = 0; i < b.B * b.T; i++) fresh += b.pos[i] > 0 || b.mask[i] > 0;
             if (c->label) {
                 double el = eef_now() - t0;
-                eef_progress_note(&prog, "loss %.3f  %.0f tok/s", loss, st->tokens / el);
+                eef_progress_note(&prog, "loss %.3f  %.0f tok/s", loss, fresh / el);
                 eef_progress_add(&prog, 1);
+            }
+            if (c->ckpt && step < total && eef_now() - t_saved >= every) {
+                e = ckpt_save(m, opt, c->ckpt, losses, step, total, &saved);
+                t_saved = eef_now();
             }
             if (c->save_every > 0 && (step % c->save_every == 0 || step == total) &&
                 eef_dist_rank() == 0) {
@@ -173,10 +324,12 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
     }
     if (c->label) eef_progress_end(&prog);
     if (!e) {
-        long done_steps = step - start;
+        /* a run's resumed training has every step's loss (the resume
+         * point's), eef train's only those of the steps it took */
+        long from = c->ckpt ? 0 : start, done_steps = step - from;
         long k = done_steps / 10 > 0 ? done_steps / 10 : 1;
         for (long i = 0; i < k && i < done_steps; i++) {
-            st->first_loss += losses[start + i] / (double)k;
+            st->first_loss += losses[from + i] / (double)k;
             st->last_loss += losses[step - 1 - i] / (double)k;
         }
         st->steps = step;
@@ -206,6 +359,8 @@ eef_err run_phase_train(run_ctx *r, int iter)
     eef_train_config tc = r->c->iter;
     tc.seed = eef_rng_key(r->c->seed, EEF_STREAM_ITER_TRAIN, (uint64_t)iter, 0);
     tc.label = "train";
+    run_path ck; /* a kill inside the training resumes there */
+    tc.ckpt = run_file(r, &ck, "iter_%d/train.ckpt", iter);
     eef_train_stats st;
     if (!e) e = eef_train_trajs(s.m, data.items, data.n, &tc, &st);
     if (!e) e = run_student_save(r, &s, iter);
@@ -216,5 +371,7 @@ eef_err run_phase_train(run_ctx *r, int iter)
     }
     run_student_free(&s);
     eef_trajset_free(&data);
-    return e ? e : run_phase_end(r, &ph, 0);
+    if (!e) e = run_phase_end(r, &ph, 0);
+    if (!e) eef_train_ckpt_remove(ck.s);
+    return e;
 }

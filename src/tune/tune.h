@@ -31,6 +31,13 @@ typedef struct {
     eef_adamw *resume;
     long save_every;
     const char *save_model, *save_opt;
+    /* a run's resume point inside the training (eef run): PREFIX.json
+     * (the step reached, the losses so far) committing PREFIX.<step>.eefl
+     * (adapters and optimizer) or PREFIX.<step>.eefm + .eefo (the model's
+     * weights and optimizer), rewritten every EEF_CKPT_SECONDS (60 s by
+     * default) of training; a training that finds one continues from it
+     * with the same bytes as if never stopped.  NULL: none */
+    const char *ckpt;
 } eef_train_config;
 
 typedef struct {
@@ -48,6 +55,8 @@ void eef_train_defaults(eef_train_config *c);
  * continues with exactly the batches it would have seen. */
 eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                         const eef_train_config *c, eef_train_stats *st);
+/* Removes the resume point c->ckpt names (every step's files). */
+void eef_train_ckpt_remove(const char *prefix);
 
 /* ------------------------------------------------------------ RFT
  * Rejection sampling from the task starts: K rollouts per task at the
