@@ -295,7 +295,7 @@ static void test_resume_inside_phases(void **state)
     assert_int_equal(run("%s " RUN " %s --model base --out eef_k > e4.log 2>&1", tu_eef(), eef), 0);
     log_has("e4.log", "evaluate: 2 of ");
     for (int i = 3; i <= 4; i++) {
-        char log[16];
+        char log[32];
         snprintf(log, sizeof log, "e%d.log", i);
         if (tu_file_contains(in_dir(p, sizeof p, log), "== iteration 1: explore"))
             fail_msg("%s explored again", log);

@@ -839,19 +839,19 @@ AMX static void amx_config(int S)
 /* The sums of sub-block sb into cb (set a: tmm a .. a + 2). */
 #define TILE_SUMS(a, b, c, sb, cb)                                                                 \
     do {                                                                                           \
-        TILE_LOAD(a, wa + (size_t)(sb) * S, I);                                                    \
+        TILE_LOAD(a, wa + (size_t)(sb) * AT * S, S);                                               \
         TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
-        _tile_zero(c);                                                                             \
+        TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                                \
         _tile_dpbusd(c, a, b);                                                                     \
         TILE_STORE(c, cb, 64);                                                                     \
     } while (0)
 
-/* y[c ldy + r] for r < R, c < C: W's 16 rows wa (codes at stride I;
- * scales dw, mw [16][nsub]) by x's block of 16 rows (x: xtiles at the
+/* y[c ldy + r] for r < R, c < C: W's 16 rows (wa: codes [nsub][16][S];
+ * dw, mw: scales [nsub][16]) by x's block of 16 rows (x: xtiles at the
  * block's first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
  * j + 1, ...), each lane's accumulators in registers. */
 AMX static inline __attribute__((always_inline)) void
-    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, int I, const float *dw, const float *mw,
+    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, const float *dw, const float *mw,
                const xtiles *x, int nsub, const int S, const int mins, const uint8_t *lane)
 {
     float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
@@ -868,16 +868,15 @@ AMX static inline __attribute__((always_inline)) void
             if (buf) TILE_SUMS(0, 1, 2, next, cb[0]);
             else TILE_SUMS(3, 4, 5, next, cb[1]);
         }
-        const __m512i corr = _mm512_loadu_si512(x->corr + AT * sb);
         const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);
         for (int r = 0; r < AT; r++) {
-            const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(cb[buf][r]), corr));
-            acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[(size_t)r * nsub + sb]), xd), acc[r]);
+            const __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(cb[buf][r]));
+            acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc[r]);
         }
         if (mins) {
             const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);
             for (int r = 0; r < AT; r++)
-                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[(size_t)r * nsub + sb]), xd), acc[r]);
+                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc[r]);
         }
         if (next < 0 || next % LANES != sb % LANES)
             for (int r = 0; r < AT; r++) {
@@ -897,12 +896,12 @@ AMX static inline __attribute__((always_inline)) void
     }
 }
 
-AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa, int I,
+AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa,
                          const float *dw, const float *mw, const xtiles *x, int nsub)
 {
-    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 16, 0, k->lane);
-    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 32, 1, k->lane);
-    else tile_amx_m(y, ldy, R, C, wa, I, dw, mw, x, nsub, 32, 0, k->lane);
+    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 16, 0, k->lane);
+    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 1, k->lane);
+    else tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 0, k->lane);
 }
 
 AMX static void amx_release(void) { _tile_release(); }
@@ -981,8 +980,10 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
     const int S = k->S, nsub = n_sub(k, I), nb = I / k->block;
     const size_t rb = (size_t)nb * (size_t)k->block_bytes, nt = (size_t)(N + AT - 1) / AT;
     const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
-    /* per thread: 16 rows of W's codes and scales, x's codes (I) and block scales (I / 32) */
-    const size_t per = (size_t)AT * I + 2 * (size_t)AT * nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
+    /* per thread: 16 rows of W's codes and scales, a row of them as unpacked,
+     * x's codes (I) and block scales (I / 32) */
+    const size_t per = (size_t)AT * I + 2 * (size_t)AT * nsub * sizeof(float) + (size_t)I +
+                       2 * (size_t)nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
     xtiles xt;
     xt.q = calloc(nt * AT * (size_t)I, 1);
     xt.corr = calloc(nt * AT * (size_t)nsub, sizeof *xt.corr);
@@ -997,8 +998,10 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
     {
         char *m = mem + per * (size_t)nn_thread_id();
         uint8_t *wa = (uint8_t *)m;
-        float *dw = (float *)(m + (size_t)AT * I), *mw = dw + (size_t)AT * nsub, *bd = mw + (size_t)AT * nsub;
+        float *dw = (float *)(m + (size_t)AT * I), *mw = dw + (size_t)AT * nsub, *rdw = mw + (size_t)AT * nsub;
+        float *rmw = rdw + nsub, *bd = rmw + nsub;
         int8_t *q = (int8_t *)(bd + I / 32 + 1);
+        uint8_t *rq = (uint8_t *)(q + I);
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q, bd, &xt);
         int lo, hi;
@@ -1007,19 +1010,23 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
         if (lo < hi) amx_config(S);
         for (int r = lo; r < hi; r += AT) {
             const int R = hi - r < AT ? hi - r : AT;
-            for (int i = 0; i < AT; i++)
-                if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, wa + (size_t)i * I,
-                                     dw + (size_t)i * nsub, mw + (size_t)i * nsub);
+            for (int i = 0; i < AT; i++) {
+                if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, rq, rdw, rmw);
                 else {
-                    memset(wa + (size_t)i * I, 0, (size_t)I);
-                    memset(dw + (size_t)i * nsub, 0, (size_t)nsub * sizeof *dw);
-                    memset(mw + (size_t)i * nsub, 0, (size_t)nsub * sizeof *mw);
+                    memset(rq, 0, (size_t)I);
+                    memset(rdw, 0, (size_t)nsub * sizeof *rdw);
+                    memset(rmw, 0, (size_t)nsub * sizeof *rmw);
                 }
+                for (int sb = 0; sb < nsub; sb++) {
+                    memcpy(wa + ((size_t)AT * sb + i) * S, rq + (size_t)S * sb, (size_t)S);
+                    dw[AT * sb + i] = rdw[sb], mw[AT * sb + i] = rmw[sb];
+                }
+            }
             for (size_t t = 0; t < nt; t++) {
                 const xtiles xb = { xt.q + t * AT * (size_t)I, xt.corr + t * AT * (size_t)nsub,
                                     xt.d + t * AT * (size_t)nsub, xt.s + t * AT * (size_t)nsub };
                 const int n = (int)t * AT;
-                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wa, I, dw, mw, &xb, nsub);
+                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wa, dw, mw, &xb, nsub);
             }
         }
         if (lo < hi) amx_release();

@@ -16,8 +16,8 @@
  * records of items [0, count) in traj_wire's exact form; written
  * atomically, all of it, after each chunk.
  *
- * Chunks: at least 2 x the rollouts in flight (16 lanes per thread, every
- * rank's threads) so the lanes stay full, and at most 8 per batch; the
+ * Chunks: at least 64 rollouts a rank (twice what 2 threads keep in
+ * flight, 16 lanes each, so the lanes stay full), and at most 8 per batch; the
  * environment variable EEF_JOURNAL_CHUNK (rollouts) replaces the figure
  * (tests). */
 #include "run_internal.h"
@@ -137,9 +137,11 @@ static size_t chunk_size(size_t n)
     const char *s = getenv("EEF_JOURNAL_CHUNK");
     long v = s && *s ? atol(s) : 0;
     if (v > 0) return (size_t)v;
-    size_t in_flight = 16 * (size_t)eef_threads() * (size_t)eef_dist_size();
-    size_t c = (n + 7) / 8;
-    return c > 2 * in_flight ? c : 2 * in_flight;
+    /* the same on every rank (each chunk ends in a collective), so from
+     * the number of ranks alone: 64 a rank, twice the 32 rollouts in
+     * flight of 2 threads' lanes */
+    size_t floor = 64 * (size_t)eef_dist_size(), c = (n + 7) / 8;
+    return c > floor ? c : floor;
 }
 
 eef_err run_rollouts(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs, size_t n,
