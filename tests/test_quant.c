@@ -138,7 +138,7 @@ static void test_dot(void **state)
             float yc[N * 13], ys[N * 13], y1[13];
             nn_quant_simd(0);
             assert_ok(o->matmul(yc, rows, x, cols, w, rows, cols, N));
-            nn_quant_simd(1);
+            nn_quant_simd(2);
             assert_ok(o->matmul(ys, rows, x, cols, w, rows, cols, N));
             if (memcmp(yc, ys, sizeof yc))
                 fail_msg("%s cols %d: portable and %s kernels differ", o->name, cols, nn_quant_kernels());
@@ -175,6 +175,43 @@ static void test_dot(void **state)
             free(wd);
         }
     print_message("kernels: %s\n", nn_quant_kernels());
+}
+
+/* The AMX tiles (8 or more rows of x) against the VNNI kernels, bit for
+ * bit: every type, row counts of W and x that leave part tiles. */
+static void test_amx(void **state)
+{
+    (void)state;
+    eef_nn_init();
+    nn_quant_simd(2);
+    if (strcmp(nn_quant_kernels(), "amx")) {
+        print_message("no AMX on this CPU (kernels %s): not compared\n", nn_quant_kernels());
+        return;
+    }
+    const int rowsv[] = { 13, 37 }, colsv[] = { 256, 768, 4864 }, Nv[] = { 8, 17, 40 };
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++)
+        for (int ri = 0; ri < 2; ri++)
+            for (int ci = 0; ci < 3; ci++) {
+                const int rows = rowsv[ri], cols = colsv[ci], Nmax = 40;
+                const nn_dtype_ops *o = nn_dtype_ops_of(types[k]);
+                float *wf = malloc(sizeof(float) * rows * cols);
+                unsigned char *w = random_rows(types[k], rows, cols, 700 + k, wf);
+                float *x = malloc(sizeof(float) * Nmax * cols), *ya = malloc(sizeof(float) * Nmax * rows),
+                      *yv = malloc(sizeof(float) * Nmax * rows);
+                eef_rng g = eef_rng_make(77 + ci);
+                for (int i = 0; i < Nmax * cols; i++) x[i] = eef_rng_normal(&g) * (i % 89 == 5 ? 30.0f : 1.0f);
+                x[9 * cols + 3] = NAN; /* a code of 0 in a finite block */
+                for (int ni = 0; ni < 3; ni++) {
+                    const int N = Nv[ni];
+                    nn_quant_simd(1);
+                    assert_ok(o->matmul(yv, rows, x, cols, w, rows, cols, N));
+                    nn_quant_simd(2);
+                    assert_ok(o->matmul(ya, rows, x, cols, w, rows, cols, N));
+                    if (memcmp(ya, yv, sizeof(float) * N * rows))
+                        fail_msg("%s %d x %d, %d rows of x: AMX and VNNI differ", o->name, rows, cols, N);
+                }
+                free(x), free(ya), free(yv), free(w), free(wf);
+            }
 }
 
 /* nn_matmul on these types, 40 rows (threads split W's rows) and one
@@ -222,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_dequant_ref),
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_amx),
         cmocka_unit_test(test_matmul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -860,31 +860,39 @@ AMX static inline __attribute__((always_inline)) void
     for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
     for (int j = nsub; j < LANES; j++)
         for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], acc[r]);
-    int sb = 0, buf = 0;
+    /* one sub-block: the next one's sums started (set a, into cb[nb]),
+     * then this one's scaled (in cb[b]) */
+#define AMX_STEP(a, b_, c, nb, b)                                                                  \
+    do {                                                                                           \
+        const int next = sb + LANES < nsub                                ? sb + LANES              \
+                         : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1         \
+                                                                           : -1;                    \
+        if (next >= 0) TILE_SUMS(a, b_, c, next, cb[nb]);                                          \
+        const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);                                         \
+        for (int r = 0; r < AT; r++)                                                               \
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cb[b][r])),               \
+                                     _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc[r]);  \
+        if (mins) {                                                                                \
+            const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);                                     \
+            for (int r = 0; r < AT; r++)                                                           \
+                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc[r]); \
+        }                                                                                          \
+        if (next < 0 || next % LANES != sb % LANES)                                                \
+            for (int r = 0; r < AT; r++) {                                                         \
+                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);                               \
+                acc[r] = _mm512_setzero_ps();                                                      \
+            }                                                                                      \
+        sb = next;                                                                                 \
+    } while (0)
+    int sb = 0;
     TILE_SUMS(0, 1, 2, 0, cb[0]);
-    while (sb >= 0) {
-        int next = sb + LANES < nsub ? sb + LANES : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1 : -1;
-        if (next >= 0) {
-            if (buf) TILE_SUMS(0, 1, 2, next, cb[0]);
-            else TILE_SUMS(3, 4, 5, next, cb[1]);
-        }
-        const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);
-        for (int r = 0; r < AT; r++) {
-            const __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(cb[buf][r]));
-            acc[r] = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc[r]);
-        }
-        if (mins) {
-            const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);
-            for (int r = 0; r < AT; r++)
-                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc[r]);
-        }
-        if (next < 0 || next % LANES != sb % LANES)
-            for (int r = 0; r < AT; r++) {
-                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);
-                acc[r] = _mm512_setzero_ps();
-            }
-        sb = next, buf ^= 1;
+    for (;;) {
+        AMX_STEP(3, 4, 5, 1, 0);
+        if (sb < 0) break;
+        AMX_STEP(0, 1, 2, 0, 1);
+        if (sb < 0) break;
     }
+#undef AMX_STEP
     for (int r = 0; r < R; r++) {
         __m512 a[LANES];
         for (int l = 0; l < LANES; l++) a[l] = _mm512_load_ps(lanes[r][l]);

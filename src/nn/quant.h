@@ -23,7 +23,7 @@
  * then an exact integer sum, scaled in f32 in a fixed order, so results
  * do not depend on the rows computed together or on the kernels.  AVX-512
  * VNNI kernels are chosen at run time (eef_nn_init), else portable C
- * computes the same bits. */
+ * computes the same bits; AMX tiles (prefill, batches) too. */
 #ifndef EEF_NN_QUANT_H
 #define EEF_NN_QUANT_H
 
@@ -33,10 +33,11 @@ extern const nn_dtype_ops nn_ops_q8_0, nn_ops_q4_k, nn_ops_q5_k, nn_ops_q6_k;
 
 /* Picks the kernels for this CPU (called by nn_vec_select). */
 void nn_quant_select(void);
-/* Tests: 0 forces the portable kernels, 1 the CPU's best; returns whether
- * SIMD kernels were in use before. */
-int nn_quant_simd(int on);
-/* Name of the kernels in use ("avx512vnni" or "c"). */
+/* Tests: 0 forces the portable kernels, 1 AVX-512 VNNI, 2 the CPU's best
+ * (AMX int8 tiles for 8 or more rows of x where the CPU and Linux allow
+ * them); returns the level in use before. */
+int nn_quant_simd(int level);
+/* Name of the kernels in use ("amx", "avx512vnni" or "c"). */
 const char *nn_quant_kernels(void);
 
 /* f16 <-> f32 (bit exact widening; rounding as nn_f32_to_f16). */

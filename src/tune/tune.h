@@ -242,9 +242,14 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
  *   timing.jsonl        wall time per phase (not deterministic)
  * (every trajectory file of the run records the same world in its header)
  *
+ *   sft.ckpt.*, iter_N/train.ckpt.*   a training's resume point (while it runs)
+ *   <phase>.journal.<k>                the rollouts of a phase's k-th batch so
+ *                                      far (while it runs; journal.c)
+ *
  * Every file is written atomically and a phase is marked done only after
- * its files are, so a run killed at any point resumes at the phase it was
- * in and ends with the same bytes as an uninterrupted one.
+ * its files are, and inside a phase the training and the rollouts keep
+ * resume points as they go, so a run killed at any point resumes inside
+ * the phase it was in and ends with the same bytes as an uninterrupted one.
  */
 typedef enum { EEF_METHOD_SFT = 0, EEF_METHOD_RFT = 1, EEF_METHOD_EEF = 2, EEF_METHOD_ETO = 3 } eef_method;
 
