@@ -136,19 +136,101 @@ static void test_prompt_masks(void **state)
     /* an open prompt (n_obs = n_acts + 1) ends with <|act|> and no mask */
     assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, 1000, &p));
     assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
-    /* over budget: old observations become "...", then old steps go */
+    /* over budget: the oldest whole steps go, down to half the budget */
     int full = p.n;
     assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, full - 5, &p));
-    assert_true(p.n <= full - 5);
+    assert_true(p.n <= (full - 5) / 2);
     assert_ok(eef_tok_decode(t, p.tokens, (size_t)p.n, &b));
-    assert_non_null(strstr(b.data, "<|obs|>...<|act|>"));
-    assert_non_null(strstr(b.data, "<|obs|>Buy Now<|act|>"));
+    assert_string_equal(b.data, "<|bos|><|instr|>i need a blue shirt<|obs|>Buy Now<|act|>");
     assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, 3, acts, NULL, 2, 24, &p));
     assert_true(p.n <= 24);
     assert_int_equal(p.tokens[p.n - 1], EEF_TOK_ACT);
     eef_buf_free(&b);
     eef_prompt_free(&p);
     free(ids);
+    eef_tok_free(t);
+}
+
+/* The window rule (policy.h) over a long episode: the acting prompt at
+ * each step either extends the one before (the KV cache keeps it) or
+ * starts later after a drop to at most half the budget; the training
+ * sequences (one per stretch) start with each of their steps' acting
+ * prompts, and every trained action is trained in exactly one. */
+static void test_prompt_window(void **state)
+{
+    (void)state;
+    eef_tokenizer *t = small_tok();
+    enum { N = 14 };
+    char obs_s[N][160], act_s[N][40];
+    const char *obs[N], *acts[N];
+    eef_traj_step steps[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(obs_s[i], sizeof obs_s[i], "Back to Search [SEP] Page %d [SEP] B0ABC [SEP] Blue Shirt "
+                 "[SEP] $%d.99%s", i + 1, 10 + i, i % 3 ? " [SEP] Next >" : " [SEP] Buy Now [SEP] < Prev");
+        snprintf(act_s[i], sizeof act_s[i], i % 2 ? "click[B0ABC]" : "search[blue shirt %d]", i);
+        obs[i] = obs_s[i], acts[i] = act_s[i];
+        steps[i] = (eef_traj_step){ .obs = obs_s[i], .action = act_s[i], .mask = i != 5 };
+    }
+    const int budget = 120;
+    eef_prompt prev = { 0 }, cur = { 0 }, *seqs = NULL;
+    int drops = 0;
+    size_t starts[N];
+    for (int n = 0; n < N; n++) {
+        assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, (size_t)n + 1, acts,
+                                   NULL, (size_t)n, budget, &cur));
+        assert_true(cur.n <= budget);
+        assert_int_equal(cur.tokens[cur.n - 1], EEF_TOK_ACT);
+        /* the step its prompt starts with: count <|obs|> tokens */
+        int n_obs = 0;
+        for (int i = 0; i < cur.n; i++) n_obs += cur.tokens[i] == EEF_TOK_OBS;
+        starts[n] = (size_t)(n + 1 - n_obs);
+        if (n > 0) {
+            assert_true(starts[n] >= starts[n - 1]);
+            if (starts[n] == starts[n - 1]) { /* append-only */
+                assert_true(cur.n > prev.n);
+                assert_memory_equal(cur.tokens, prev.tokens, (size_t)prev.n * sizeof(int));
+            } else {
+                drops++;
+                assert_true(cur.n <= budget / 2 || starts[n] == (size_t)n);
+            }
+        }
+        eef_prompt_free(&prev);
+        prev = cur;
+        cur = (eef_prompt){ 0 };
+    }
+    assert_true(drops >= 2);
+    eef_traj tr = { .env = "shop", .instruction = "i need a blue shirt", .steps = steps, .n_steps = N };
+    size_t ns = 0;
+    assert_ok(eef_prompt_seqs(t, &tr, budget, 0.0f, &seqs, &ns));
+    assert_int_equal(ns, (size_t)drops + 1);
+    /* each step's acting prompt (with the masks of training) is a prefix of its stretch's sequence */
+    int trained_acts = 0;
+    size_t at = 0;
+    for (size_t k = 0; k < ns; k++) {
+        int n_act = 0;
+        for (int i = 0; i < seqs[k].n; i++) {
+            if (seqs[k].tokens[i] == EEF_TOK_ACT) n_act++;
+            if (seqs[k].tokens[i] == EEF_TOK_END && seqs[k].mask[i] != 0) trained_acts++;
+        }
+        size_t first = at;
+        while (at < N && starts[at] == starts[first]) {
+            assert_ok(eef_prompt_build(t, &eef_shop_text, "i need a blue shirt", obs, at + 1, acts,
+                                       NULL, at, budget, &cur));
+            assert_true(cur.n < seqs[k].n);
+            assert_memory_equal(cur.tokens, seqs[k].tokens, (size_t)cur.n * sizeof(int));
+            at++;
+        }
+        assert_int_equal(n_act, (int)(at - starts[first]));
+    }
+    assert_int_equal(at, N);
+    assert_int_equal(trained_acts, N - 1); /* every action once, but step 5's (mask 0) */
+    /* the single sequence: the last stretch, every action in it as masked */
+    assert_ok(eef_prompt_from_traj(t, &tr, budget, 0.0f, &cur));
+    assert_int_equal(cur.n, seqs[ns - 1].n);
+    assert_memory_equal(cur.tokens, seqs[ns - 1].tokens, (size_t)cur.n * sizeof(int));
+    for (size_t k = 0; k < ns; k++) eef_prompt_free(&seqs[k]);
+    free(seqs);
+    eef_prompt_free(&cur), eef_prompt_free(&prev);
     eef_tok_free(t);
 }
 
@@ -388,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_items),
         cmocka_unit_test(test_prompt_masks),
+        cmocka_unit_test(test_prompt_window),
         cmocka_unit_test(test_prompt_ctx_weight),
         cmocka_unit_test(test_agent_acts_validly),
         cmocka_unit_test(test_rollouts_deterministic_and_restored),

@@ -280,9 +280,8 @@ eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *r
     eef_trie_free(a->trie), a->trie = NULL;
     if (!ctx->valid->items.n && !ctx->valid->free_prefix)
         return eef_fail(EEF_ESTATE, "agent: no valid action to choose from");
-    int budget = ap->cfg.max_tokens > 0 ? ap->cfg.max_tokens : ap->model->cfg.max_ctx;
-    /* leave room for the action itself */
-    budget -= ap->cfg.max_free + 32;
+    /* the window's budget, as training's (room left for the action) */
+    int budget = eef_prompt_budget(ap->cfg.max_tokens > 0 ? ap->cfg.max_tokens : ap->model->cfg.max_ctx);
     const eef_env_text *text = ctx->text ? ctx->text : eef_env_text_of(NULL);
     EEF_TRY(eef_prompt_build(tok, text, ctx->task->instruction, ctx->obs, ctx->n + 1, ctx->acts,
                              NULL, ctx->n, budget, &a->prompt));
@@ -365,8 +364,10 @@ eef_err eef_agent_open(const eef_model *m, const eef_agent_config *c, eef_policy
 {
     *out = NULL;
     if (!m->tok) return eef_fail(EEF_EINVAL, "agent: the model has no tokenizer");
-    if (c->temperature < 0 || c->top_p <= 0 || c->top_p > 1 || c->max_free < 1)
-        return eef_fail(EEF_EINVAL, "agent: invalid sampling configuration");
+    if (c->temperature < 0 || c->top_p <= 0 || c->top_p > 1 || c->max_free < 1 ||
+        c->max_free > EEF_PROMPT_MAX_FREE)
+        return eef_fail(EEF_EINVAL, "agent: invalid sampling configuration (max_free 1 to %d)",
+                        EEF_PROMPT_MAX_FREE);
     agent_policy *p = eef_calloc(1, sizeof *p);
     if (!p) return EEF_ENOMEM;
     p->base.ops = &agent_ops;

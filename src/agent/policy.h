@@ -96,14 +96,26 @@ eef_err eef_expert_open(const char *env, const char *expert, const char *options
  * small model copy it; and free text (search[...]) ends at <|end|>.  The loss mask
  * is 1 on the tokens of an action and its <|end|> when that step's mask
  * is 1, and 0 everywhere else (instruction, observations, masked actions).
- * When the whole does not fit in max_tokens, the oldest observations are
- * replaced by "...", then the oldest steps are dropped, then the current
- * observation's start is cut.
+ *
+ * The window (when the whole does not fit in the budget): each step's
+ * prompt holds the instruction and the steps from a window start on.  The
+ * start only moves forward, in jumps: while the prompt fits it stays;
+ * when the prompt would exceed the budget the oldest whole steps are
+ * dropped until it holds at most half the budget (or only the current
+ * step, whose observation's start is cut if it alone does not fit).  So
+ * between two drops each prompt extends the one before (the agent's KV
+ * cache keeps it, nothing is recomputed), and the window is a function of
+ * the episode alone.  Training sees what the agent saw: a trajectory is
+ * one sequence per stretch of steps acted on with one window start
+ * (eef_prompt_seqs), the steps carried over from before the drop weigh 0
+ * (they were trained on in the stretch before).  The budget of both is
+ * eef_prompt_budget of the model's context.
  */
 /* The prompt's format, kept in a run's configuration so that a model is
  * never resumed or tuned under another one: 1 wrote product ids as they
- * are, 2 writes them as their rank on the page. */
-#define EEF_PROMPT_VERSION 2
+ * are, 2 writes them as their rank on the page, 3 keeps whole steps in a
+ * window (above). */
+#define EEF_PROMPT_VERSION 3 /* 3: the window rule above (was: old pages elided) */
 typedef struct {
     int *tokens;
     float *mask;  /* mask[i]: is tokens[i] trained on (predicted) */
@@ -119,12 +131,25 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const eef_env_text *text,
                          const char *instruction, const char *const *obs, size_t n_obs,
                          const char *const *acts, const int *act_mask, size_t n_acts,
                          int max_tokens, eef_prompt *out);
-/* A trajectory as a training sequence, in the text of its environment
- * (eef_env_text_of(t->env)): the mask as above, except that the
- * instruction's and observations' tokens weigh ctx_weight (a language-model
- * loss on the environment's text; masked actions stay 0). */
+/* A trajectory as the training sequences of its stretches (above), in
+ * the text of its environment (eef_env_text_of(t->env)): *out holds *n
+ * prompts (eef_calloc'd; eef_prompt_free each, then free), the mask as
+ * above, except that the instruction's and observations' tokens weigh
+ * ctx_weight (a language-model loss on the environment's text; masked
+ * actions stay 0) and steps carried over into a stretch weigh 0.
+ * max_tokens: the window's budget (eef_prompt_budget). */
+eef_err eef_prompt_seqs(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                        float ctx_weight, eef_prompt **out, size_t *n);
+/* One sequence: the last stretch's, every action in it weighted by its
+ * mask (carried over or not): what the agent saw at its last action. */
 eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
                              float ctx_weight, eef_prompt *out);
+/* The prompt budget for a context of ctx tokens: room left for the
+ * action (the agent's free text, max_free <= EEF_PROMPT_MAX_FREE, and the
+ * longest listed action's tokens within the margin). */
+#define EEF_PROMPT_MAX_FREE 24
+#define EEF_PROMPT_RESERVE (EEF_PROMPT_MAX_FREE + 32)
+int eef_prompt_budget(int ctx);
 /* Appends the text the model will read and write for these trajectories
  * (instructions, rendered observations and actions), one piece a line:
  * the corpus a tokenizer should learn from. */

@@ -49,6 +49,33 @@ char *eef_prompt_obs_text(const eef_env_text *text, const char *instruction,
     return c;
 }
 
+/* ------------------------------------------------------------ the window */
+int eef_prompt_budget(int ctx) { return ctx - EEF_PROMPT_RESERVE; }
+
+void eef_prompt_windows(size_t head, const size_t *done, const size_t *open, size_t n,
+                        size_t budget, size_t *start)
+{
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = head + open[i];
+        for (size_t k = s; k < i; k++) len += done[k];
+        if (len > budget) /* a drop: the oldest whole steps, down to half */
+            while (s < i && len > budget / 2) len -= done[s++];
+        start[i] = s;
+    }
+}
+
+size_t eef_prompt_stretches(const size_t *start, size_t n, eef_prompt_stretch *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || start[i] != start[i - 1]) out[k++] = (eef_prompt_stretch){ start[i], i, i };
+        out[k - 1].last = i;
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------ eef's own prompt */
 typedef struct {
     int *ids;
     size_t n, cap;
@@ -60,94 +87,162 @@ static eef_err encode(const eef_tokenizer *tok, const char *s, idvec *v)
     return eef_tok_encode(tok, s, strlen(s), &v->ids, &v->n, &v->cap);
 }
 
-static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
-                     const char *instruction, const char *const *obs,
-                     size_t n_obs, const char *const *acts, const int *act_mask, size_t n_acts,
-                     int max_tokens, float ctx_w, eef_prompt *out)
+/* Every piece of an episode encoded once, and its windows. */
+typedef struct {
+    const eef_tokenizer *tok;
+    const eef_tok_roles *ro;
+    idvec instr, *o, *a;
+    size_t n_obs, n_acts;
+    size_t head, *done, *open, *start; /* tokens: eef_prompt_windows */
+} own_steps;
+
+static void own_free(own_steps *p)
 {
-    /* a tokenizer without eef's agent tokens: its chat format */
-    const eef_tok_roles *ro = eef_tok_roles_of(tok);
-    if (ro->act < 0)
-        return eef_prompt_chat_build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts,
-                                     max_tokens, ctx_w, out);
+    free(p->instr.ids);
+    for (size_t i = 0; p->o && i < p->n_obs; i++) free(p->o[i].ids);
+    for (size_t i = 0; p->a && i < p->n_acts; i++) free(p->a[i].ids);
+    free(p->o), free(p->a), free(p->done), free(p->open), free(p->start);
+}
+
+static eef_err own_encode(own_steps *p, const eef_env_text *text, const char *instruction,
+                          const char *const *obs, const char *const *acts, size_t budget)
+{
+    const size_t n = p->n_obs;
+    p->o = eef_calloc(n + 1, sizeof *p->o);
+    p->a = eef_calloc(p->n_acts + 1, sizeof *p->a);
+    p->done = eef_calloc(n + 1, sizeof *p->done);
+    p->open = eef_calloc(n + 1, sizeof *p->open);
+    p->start = eef_calloc(n + 1, sizeof *p->start);
+    if (!p->o || !p->a || !p->done || !p->open || !p->start) return EEF_ENOMEM;
+    if (instruction && *instruction) EEF_TRY(encode(p->tok, instruction, &p->instr));
+    p->head = (p->ro->bos >= 0) + (p->instr.n ? 1 + p->instr.n : 0);
+    for (size_t i = 0; i < n; i++) {
+        char *c = eef_prompt_obs_text(text, instruction, obs, i);
+        if (!c) return EEF_ENOMEM;
+        eef_err e = encode(p->tok, c, &p->o[i]);
+        free(c);
+        EEF_TRY(e);
+        p->open[i] = 2 + p->o[i].n; /* <|obs|> OBS <|act|> */
+        p->done[i] = p->open[i];
+    }
+    for (size_t i = 0; i < p->n_acts; i++) {
+        char *r = text->render_action(acts[i], i < n ? obs[i] : NULL);
+        if (!r) return EEF_ENOMEM;
+        eef_err e = encode(p->tok, r, &p->a[i]);
+        free(r);
+        EEF_TRY(e);
+        p->done[i] += p->a[i].n + 1; /* ACTION <|end|> */
+    }
+    eef_prompt_windows(p->head, p->done, p->open, n, budget, p->start);
+    return EEF_OK;
+}
+
+/* Steps [w->start, w->last] (with their actions, but for the last step's
+ * when open), the first carried-over step's ... see eef_prompt_seqs: the
+ * steps before w->first weigh 0, and so does the instruction unless the
+ * window is the episode's first. */
+static eef_err own_emit(const own_steps *p, const eef_prompt_stretch *w, int open,
+                        const int *act_mask, float ctx_w, size_t budget, eef_prompt *out)
+{
+    const eef_tok_roles *ro = p->ro;
     out->n = 0;
+    size_t len = p->head + p->open[w->last];
+    for (size_t i = w->start; i < w->last; i++) len += p->done[i];
+    /* a step alone over the budget: its observation's start is cut */
+    size_t cut = len > budget ? len - budget : 0;
+    if (cut > p->o[w->last].n)
+        return eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and one step exceed the "
+                        "budget of %zu", len - p->o[w->last].n, budget);
+    const float w_instr = w->first == 0 ? ctx_w : 0.0f;
+    if (ro->bos >= 0) EEF_TRY(push(out, ro->bos, 0));
+    if (p->instr.n) {
+        EEF_TRY(push(out, ro->instr, w_instr));
+        EEF_TRY(push_ids(out, p->instr.ids, p->instr.n, w_instr));
+    }
+    for (size_t i = w->start; i <= w->last; i++) {
+        const float wc = i >= w->first ? ctx_w : 0.0f;
+        size_t skip = i == w->last ? cut : 0;
+        EEF_TRY(push(out, ro->obs, wc));
+        /* an empty observation has no ids (NULL): NULL + 0 is undefined */
+        if (p->o[i].n > skip) EEF_TRY(push_ids(out, p->o[i].ids + skip, p->o[i].n - skip, wc));
+        EEF_TRY(push(out, ro->act, wc));
+        if (open && i == w->last) break;
+        float m = i < w->first ? 0.0f : act_mask ? (float)(act_mask[i] != 0) : 1.0f;
+        EEF_TRY(push_ids(out, p->a[i].ids, p->a[i].n, m));
+        EEF_TRY(push(out, ro->act_end, m));
+    }
+    return EEF_OK;
+}
+
+/* The episode's windows as prompts: the acting prompt (n_obs = n_acts +
+ * 1: one, the last), the last stretch (n_obs = n_acts, all = 0) or every
+ * stretch (all = 1). */
+static eef_err build(const eef_tokenizer *tok, const eef_env_text *text,
+                     const char *instruction, const char *const *obs, size_t n_obs,
+                     const char *const *acts, const int *act_mask, size_t n_acts,
+                     int max_tokens, float ctx_w, int all, eef_prompt **outs, size_t *n_out)
+{
+    *n_out = 0;
     if (n_obs != n_acts && n_obs != n_acts + 1)
         return eef_fail(EEF_EINVAL, "prompt: %zu observations for %zu actions", n_obs, n_acts);
     if (max_tokens < 16) return eef_fail(EEF_EINVAL, "prompt: budget of %d tokens too small", max_tokens);
-    eef_err e = EEF_OK;
-    idvec instr = { 0 }, *o = eef_calloc(n_obs + 1, sizeof *o), *a = eef_calloc(n_acts + 1, sizeof *a);
-    if (!o || !a) e = EEF_ENOMEM;
-    /* encode every piece once */
-    size_t total = 2 + n_obs * 2 + n_acts; /* bos, instr, <|obs|> <|act|> per step, <|end|> per action */
-    if (!e && instruction && *instruction) e = encode(tok, instruction, &instr);
-    total += instr.n;
-    for (size_t i = 0; !e && i < n_obs; i++) {
-        char *c = eef_prompt_obs_text(text, instruction, obs, i);
-        if (!c) e = EEF_ENOMEM;
-        else {
-            e = encode(tok, c, &o[i]);
-            free(c);
+    const eef_tok_roles *ro = eef_tok_roles_of(tok);
+    if (ro->act < 0)
+        return eef_prompt_chat_build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts,
+                                     max_tokens, ctx_w, all, outs, n_out);
+    const int open = n_obs > n_acts;
+    if (n_obs == 0) { /* no step: the instruction alone */
+        eef_prompt *o = eef_calloc(1, sizeof *o);
+        own_steps p = { .tok = tok, .ro = ro };
+        eef_err e = o ? EEF_OK : EEF_ENOMEM;
+        if (!e && instruction && *instruction) e = encode(tok, instruction, &p.instr);
+        if (!e && ro->bos >= 0) e = push(o, ro->bos, 0);
+        if (!e && p.instr.n) e = push(o, ro->instr, ctx_w);
+        if (!e && p.instr.n) e = push_ids(o, p.instr.ids, p.instr.n, ctx_w);
+        free(p.instr.ids);
+        if (e) {
+            if (o) eef_prompt_free(o);
+            free(o);
+            return e;
         }
-        total += o[i].n;
+        *outs = o, *n_out = 1;
+        return EEF_OK;
     }
-    for (size_t i = 0; !e && i < n_acts; i++) {
-        char *r = text->render_action(acts[i], i < n_obs ? obs[i] : NULL);
-        if (!r) e = EEF_ENOMEM;
-        else {
-            e = encode(tok, r, &a[i]);
-            free(r);
-        }
-        total += a[i].n;
+    own_steps p = { .tok = tok, .ro = ro, .n_obs = n_obs, .n_acts = n_acts };
+    eef_prompt_stretch *w = eef_calloc(n_obs, sizeof *w);
+    eef_err e = w ? own_encode(&p, text, instruction, obs, acts, (size_t)max_tokens) : EEF_ENOMEM;
+    size_t k = e ? 0 : eef_prompt_stretches(p.start, n_obs, w);
+    size_t from = all ? 0 : k - 1;
+    if (!e && !all) w[from].first = w[from].start; /* one sequence: every action as masked */
+    eef_prompt *o = NULL;
+    if (!e && !(o = eef_calloc(k - from, sizeof *o))) e = EEF_ENOMEM;
+    for (size_t j = from; !e && j < k; j++)
+        e = own_emit(&p, &w[j], open, act_mask, ctx_w, (size_t)max_tokens, &o[j - from]);
+    own_free(&p);
+    free(w);
+    if (e) {
+        for (size_t j = 0; o && j < k - from; j++) eef_prompt_free(&o[j]);
+        free(o);
+        return e;
     }
-    /* over budget: elide the oldest observations (keeping the last), then
-     * drop the oldest whole steps, then cut the last observation's start */
-    static const char ellipsis[] = "...";
-    idvec ell = { 0 };
-    if (!e) e = encode(tok, ellipsis, &ell);
-    for (size_t i = 0; !e && total > (size_t)max_tokens && i + 1 < n_obs; i++) {
-        if (o[i].n <= ell.n) continue;
-        total -= o[i].n - ell.n;
-        o[i].n = ell.n;
-        memcpy(o[i].ids, ell.ids, ell.n * sizeof(int));
-    }
-    size_t first = 0; /* first step kept */
-    while (!e && total > (size_t)max_tokens && first + 1 < n_obs) {
-        total -= 2 + o[first].n + (first < n_acts ? a[first].n + 1 : 0);
-        first++;
-    }
-    size_t cut_last = 0; /* tokens cut from the start of the last observation */
-    if (!e && total > (size_t)max_tokens && n_obs > 0) {
-        size_t over = total - (size_t)max_tokens;
-        cut_last = over < o[n_obs - 1].n ? over : o[n_obs - 1].n;
-        total -= cut_last;
-    }
-    if (!e && total > (size_t)max_tokens)
-        e = eef_fail(EEF_EINVAL, "prompt: %zu tokens of instruction and one step exceed the "
-                     "budget of %d", total, max_tokens);
-    if (!e && ro->bos >= 0) e = push(out, ro->bos, 0);
-    if (!e && instr.n) {
-        e = push(out, ro->instr, ctx_w);
-        if (!e) e = push_ids(out, instr.ids, instr.n, ctx_w);
-    }
-    for (size_t i = first; !e && i < n_obs; i++) {
-        size_t skip = i == n_obs - 1 ? cut_last : 0;
-        e = push(out, ro->obs, ctx_w);
-        /* an empty observation has no ids (NULL): NULL + 0 is undefined */
-        if (!e && o[i].n > skip) e = push_ids(out, o[i].ids + skip, o[i].n - skip, ctx_w);
-        if (!e) e = push(out, ro->act, ctx_w);
-        if (!e && i < n_acts) {
-            float m = act_mask ? (float)(act_mask[i] != 0) : 1.0f;
-            e = push_ids(out, a[i].ids, a[i].n, m);
-            if (!e) e = push(out, ro->act_end, m);
-        }
-    }
-    free(instr.ids);
-    free(ell.ids);
-    for (size_t i = 0; o && i < n_obs; i++) free(o[i].ids);
-    for (size_t i = 0; a && i < n_acts; i++) free(a[i].ids);
+    *outs = o, *n_out = k - from;
+    return EEF_OK;
+}
+
+/* One prompt of build into out (its arrays moved). */
+static eef_err build_one(const eef_tokenizer *tok, const eef_env_text *text,
+                         const char *instruction, const char *const *obs, size_t n_obs,
+                         const char *const *acts, const int *act_mask, size_t n_acts,
+                         int max_tokens, float ctx_w, eef_prompt *out)
+{
+    eef_prompt *o;
+    size_t n;
+    EEF_TRY(build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, ctx_w,
+                  0, &o, &n));
+    eef_prompt_free(out);
+    *out = o[0];
     free(o);
-    free(a);
-    return e;
+    return EEF_OK;
 }
 
 eef_err eef_prompt_build(const eef_tokenizer *tok, const eef_env_text *text,
@@ -155,12 +250,13 @@ eef_err eef_prompt_build(const eef_tokenizer *tok, const eef_env_text *text,
                          const char *const *acts, const int *act_mask, size_t n_acts,
                          int max_tokens, eef_prompt *out)
 {
-    return build(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, 0.0f,
-                 out);
+    return build_one(tok, text, instruction, obs, n_obs, acts, act_mask, n_acts, max_tokens, 0.0f,
+                     out);
 }
 
-eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
-                             float ctx_weight, eef_prompt *out)
+/* A trajectory's pieces as build takes them. */
+static eef_err traj_build(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                          float ctx_weight, int all, eef_prompt **outs, size_t *n_out)
 {
     size_t n = t->n_steps;
     const char **obs = eef_malloc((n + 1) * sizeof *obs);
@@ -173,11 +269,29 @@ eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int ma
         mask[i] = t->steps[i].mask;
     }
     if (!e) e = build(tok, eef_env_text_of(t->env), t->instruction, obs, n, acts, mask, n,
-                      max_tokens, ctx_weight, out);
+                      max_tokens, ctx_weight, all, outs, n_out);
     free(obs);
     free(acts);
     free(mask);
     return e;
+}
+
+eef_err eef_prompt_from_traj(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                             float ctx_weight, eef_prompt *out)
+{
+    eef_prompt *o;
+    size_t n;
+    EEF_TRY(traj_build(tok, t, max_tokens, ctx_weight, 0, &o, &n));
+    eef_prompt_free(out);
+    *out = o[0];
+    free(o);
+    return EEF_OK;
+}
+
+eef_err eef_prompt_seqs(const eef_tokenizer *tok, const eef_traj *t, int max_tokens,
+                        float ctx_weight, eef_prompt **out, size_t *n)
+{
+    return traj_build(tok, t, max_tokens, ctx_weight, 1, out, n);
 }
 
 eef_err eef_prompt_corpus(const eef_traj *t, size_t n, eef_buf *out)

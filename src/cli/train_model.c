@@ -34,18 +34,25 @@
 
 /* ------------------------------------------------------------ sequences */
 typedef struct {
-    eef_prompt *p;
+    eef_prompt **p; /* [trajectory]: its stretches' prompts */
+    size_t *np;
     eef_seq *seqs;
     size_t n, n_alloc;
 } seqset;
 
 static void seqset_free(seqset *s)
 {
-    for (size_t i = 0; i < s->n_alloc && s->p; i++) eef_prompt_free(&s->p[i]);
+    for (size_t i = 0; i < s->n_alloc && s->p; i++) {
+        for (size_t k = 0; k < s->np[i]; k++) eef_prompt_free(&s->p[i][k]);
+        free(s->p[i]);
+    }
     free(s->p);
+    free(s->np);
     free(s->seqs);
 }
 
+/* Every trajectory's stretches (eef_prompt_seqs) within the window's
+ * budget max_tokens, those with a trained-on token as sequences. */
 static eef_err make_seqs(const eef_tokenizer *tok, const eef_trajset *ts, int max_tokens,
                          seqset *out)
 {
@@ -56,17 +63,25 @@ static eef_err make_seqs(const eef_tokenizer *tok, const eef_trajset *ts, int ma
                         "format: no prompt to train in");
     out->n_alloc = ts->n;
     out->p = eef_calloc(ts->n ? ts->n : 1, sizeof *out->p);
-    out->seqs = eef_calloc(ts->n ? ts->n : 1, sizeof *out->seqs);
+    out->np = eef_calloc(ts->n ? ts->n : 1, sizeof *out->np);
     out->n = 0;
-    if (!out->p || !out->seqs) return EEF_ENOMEM;
+    if (!out->p || !out->np) return EEF_ENOMEM;
+    size_t total = 0;
     for (size_t i = 0; i < ts->n; i++) {
         const eef_traj *t = &ts->items[i];
-        eef_err e = eef_prompt_from_traj(tok, t, max_tokens, 0.0f, &out->p[i]);
+        eef_err e = eef_prompt_seqs(tok, t, max_tokens, 0.0f, &out->p[i], &out->np[i]);
         if (e) return eef_fail_ctx(e, "trajectory %s", t->id ? t->id : "?");
-        double w = 0;
-        for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
-        if (w > 0) out->seqs[out->n++] = (eef_seq){ out->p[i].tokens, out->p[i].mask, out->p[i].n };
+        total += out->np[i];
     }
+    out->seqs = eef_calloc(total ? total : 1, sizeof *out->seqs);
+    if (!out->seqs) return EEF_ENOMEM;
+    for (size_t i = 0; i < ts->n; i++)
+        for (size_t k = 0; k < out->np[i]; k++) {
+            const eef_prompt *p = &out->p[i][k];
+            double w = 0;
+            for (int q = 1; q < p->n; q++) w += p->mask[q];
+            if (w > 0) out->seqs[out->n++] = (eef_seq){ p->tokens, p->mask, p->n };
+        }
     return EEF_OK;
 }
 
@@ -136,7 +151,7 @@ int cmd_train_model(const train_model_args *a, const eef_trajset *ts)
             const eef_model_config *c = &probe->cfg;
             T = a->seq > 0 ? (int)a->seq : 1024;
             if (T > c->max_ctx) T = c->max_ctx;
-            e = make_seqs(tk, ts, T + 1, &ss);
+            e = make_seqs(tk, ts, eef_prompt_budget(c->max_ctx), &ss);
             if (!e && ss.n == 0) e = eef_fail(EEF_EINVAL, "no trajectory has a trained-on action");
             /* the scored rows of a batch: at most all of the data's */
             double masked = 0;

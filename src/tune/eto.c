@@ -137,7 +137,9 @@ eef_err eef_eto_train(eef_model *m, const eef_traj *chosen, const eef_traj *reje
     eef_err e = !pt.p || !pairs || !step_pairs || !order ? EEF_ENOMEM : EEF_OK;
     for (size_t i = 0; !e && i < 2 * n; i++) {
         const eef_traj *t = i % 2 ? &rejected[i / 2] : &chosen[i / 2];
-        e = eef_prompt_from_traj(m->tok, t, T + 1, 0.0f, &pt.p[i]);
+        /* one sequence a side: what the agent saw at its last action
+         * (the window's budget, as the rollouts'), every action in it */
+        e = eef_prompt_from_traj(m->tok, t, eef_prompt_budget(m->cfg.max_ctx), 0.0f, &pt.p[i]);
     }
     for (size_t i = 0; !e && i < n; i++) {
         pairs[i].chosen = (eef_seq){ pt.p[2 * i].tokens, pt.p[2 * i].mask, pt.p[2 * i].n };

@@ -22,33 +22,42 @@ void eef_train_defaults(eef_train_config *c)
     c->seed = 1;
 }
 
-/* Sequences (tokens and masks) of every trajectory with at least one
+/* Sequences (tokens and masks) of every trajectory's stretches
+ * (eef_prompt_seqs: one per window the agent acted in) with at least one
  * trained-on token. */
 typedef struct {
-    eef_prompt *p;
+    eef_prompt **p; /* [trajectory]: its stretches' prompts */
+    size_t *np;
     eef_seq *seqs;
     size_t n;
 } seqset;
 
 static void seqset_free(seqset *s, size_t n_alloc)
 {
-    for (size_t i = 0; i < n_alloc; i++) eef_prompt_free(&s->p[i]);
+    for (size_t i = 0; s->p && i < n_alloc; i++) {
+        for (size_t k = 0; k < s->np[i]; k++) eef_prompt_free(&s->p[i][k]);
+        free(s->p[i]);
+    }
     free(s->p);
+    free(s->np);
     free(s->seqs);
 }
 
+/* max_tokens: the window's budget, the agent's (eef_prompt_budget). */
 static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int max_tokens,
                          const eef_train_config *c, seqset *out)
 {
     out->p = eef_calloc(n ? n : 1, sizeof *out->p);
-    out->seqs = eef_calloc(n ? n : 1, sizeof *out->seqs);
+    out->np = eef_calloc(n ? n : 1, sizeof *out->np);
+    out->seqs = NULL;
     out->n = 0;
-    if (!out->p || !out->seqs) return EEF_ENOMEM;
+    if (!out->p || !out->np) return EEF_ENOMEM;
     eef_err first = EEF_OK;
     char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++) {
-        eef_err e = eef_prompt_from_traj(m->tok, &data[i], max_tokens, (float)c->ctx_weight, &out->p[i]);
+        eef_err e = eef_prompt_seqs(m->tok, &data[i], max_tokens, (float)c->ctx_weight, &out->p[i],
+                                    &out->np[i]);
         if (e) {
 #pragma omp critical(eef_make_seqs)
             if (!first) {
@@ -59,12 +68,18 @@ static eef_err make_seqs(const eef_model *m, const eef_traj *data, size_t n, int
         }
     }
     if (first) return eef_fail(first, "%s", msg);
-    for (size_t i = 0; i < n; i++) {
-        double w = 0;
-        for (int k = 1; k < out->p[i].n; k++) w += out->p[i].mask[k];
-        if (w == 0) continue;
-        out->seqs[out->n++] = (eef_seq){ out->p[i].tokens, out->p[i].mask, out->p[i].n };
-    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += out->np[i];
+    out->seqs = eef_calloc(total ? total : 1, sizeof *out->seqs);
+    if (!out->seqs) return EEF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < out->np[i]; k++) {
+            const eef_prompt *p = &out->p[i][k];
+            double w = 0;
+            for (int q = 1; q < p->n; q++) w += p->mask[q];
+            if (w == 0) continue;
+            out->seqs[out->n++] = (eef_seq){ p->tokens, p->mask, p->n };
+        }
     return EEF_OK;
 }
 
@@ -246,7 +261,7 @@ eef_err eef_train_trajs(eef_model *m, const eef_traj *data, size_t n,
                         c->batch_rows, T, c->epochs);
     double t0 = eef_now();
     seqset ss;
-    eef_err e = make_seqs(m, data, n, T + 1, c, &ss);
+    eef_err e = make_seqs(m, data, n, eef_prompt_budget(m->cfg.max_ctx), c, &ss);
     if (e || ss.n == 0) {
         seqset_free(&ss, n);
         return e ? e : eef_fail(EEF_EINVAL, "training: no trajectory has a trained-on action");
