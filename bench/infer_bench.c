@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         printf("infer_small_prompt_first_per_action_%s: %.1f\n", way[w], PER_ACT(first));
         printf("infer_small_prompt_fresh_per_action_%s: %.1f\n", way[w], PER_ACT(fresh));
         printf("infer_small_prompt_rewritten_per_action_%s: %.1f\n", way[w], PER_ACT(rewritten));
-        printf("infer_small_prompt_realigned_per_action_%s: %.1f\n", way[w], PER_ACT(realigned));
+        printf("infer_small_prompt_shared_per_action_%s: %.1f\n", way[w], PER_ACT(shared));
         printf("infer_small_decoded_tokens_per_action_%s: %.1f\n", way[w], PER_ACT(decoded));
 #undef PER_ACT
     }

@@ -28,7 +28,9 @@ typedef struct {
     eef_trie *trie;
     size_t n_free_prefix;
     eef_sampling s;
+    eef_rng *rng;
     eef_cdec *cd;
+    eef_kvb *kb; /* this actor's own feeds (eef_kv_feed_rows) */
     /* actors whose cached prefixes this one may copy (eef_agent_share) */
     eef_actor *const *peers;
     int n_peers;
@@ -64,7 +66,7 @@ static void counts_add(eef_agent_counts *to, const eef_agent_counts *c)
 {
     to->acts += c->acts, to->decoded += c->decoded, to->prompt += c->prompt;
     to->first += c->first, to->fresh += c->fresh, to->rewritten += c->rewritten;
-    to->realigned += c->realigned;
+    to->shared += c->shared;
 }
 
 static void actor_close(eef_actor *actor)
@@ -76,22 +78,12 @@ static void actor_close(eef_actor *actor)
     counts_add(&ap->counts, &a->counts);
     eef_cdec_free(a->cd);
     eef_trie_free(a->trie);
+    eef_kvb_free(a->kb);
     eef_kv_free(a->kv);
     free(a->cached);
     eef_prompt_free(&a->prompt);
     free(a);
 }
-
-/* Makes the cache hold exactly prompt tokens [0, n) with the logits of
- * the last one available.
- *
- * Tokens are fed in chunks that start at multiples of FEED_CHUNK, and the
- * cache is only kept up to such a boundary: a batched feed's arithmetic
- * depends on where the batch starts, so this way a token's keys and the
- * logits that drive a choice depend only on the token sequence, never on
- * what this actor (thread) ran before — rollouts are the same whatever
- * thread runs them. */
-#define FEED_CHUNK 64
 
 static int common_prefix(const int *a, int na, const int *b, int nb)
 {
@@ -100,51 +92,66 @@ static int common_prefix(const int *a, int na, const int *b, int nb)
     return c;
 }
 
-/* A peer's cached prefix is copied (eef_kv_copy) when it shares more
- * whole chunks with the prompt than this actor's own cache does: the K
- * rollouts of one state, run side by side, compute its prefix once. */
-static eef_err sync_cache(agent_actor *a, const int *tokens, int n, int next_step)
+/* Tokens of an actor's cache that hold what `cached` says (the rest of
+ * cached may still be waiting to be fed). */
+static int cache_valid(const agent_actor *a)
 {
-    int common = common_prefix(a->cached, a->n_cached, tokens, n);
-    const int had = a->n_cached;
-    agent_actor *from = NULL;
+    int len = eef_kv_len(a->kv);
+    return a->n_cached < len ? a->n_cached : len;
+}
+
+/* The longest prefix of tokens[0, n) that a peer's cache holds beyond
+ * `have` tokens: its length (0: none) and the peer. */
+static int best_peer(const agent_actor *a, const int *tokens, int n, int have, agent_actor **from)
+{
+    int best = 0;
+    *from = NULL;
     for (int i = 0; i < a->n_peers; i++) {
         agent_actor *p = (agent_actor *)a->peers[i];
         if (p == a || !p->n_cached) continue;
-        int valid = p->n_cached < eef_kv_len(p->kv) ? p->n_cached : eef_kv_len(p->kv);
-        int c = common_prefix(p->cached, valid, tokens, n);
-        if (c < n && c - c % FEED_CHUNK > common - common % FEED_CHUNK) common = c, from = p;
+        int c = common_prefix(p->cached, cache_valid(p), tokens, n);
+        if (c > have && c > best) best = c, *from = p;
     }
-    if (common == n) common = n - 1; /* refeed the last token to get its logits */
-    const int matched = common;
-    common -= common % FEED_CHUNK;
+    return best;
+}
+
+/* Brings the cache to prompt tokens [0, *have) of tokens[0, n): what this
+ * actor's cache or a peer's (eef_agent_share, eef_kv_copy) holds of
+ * them, at most n - 1 unless the logits after all n are there too; the
+ * caller feeds the rest.  Every row of a cache is computed as a lone
+ * token is (eef_kv_rows), so a prefix's bits are the same whoever
+ * computed it, whatever this actor (thread) ran before: rollouts do not
+ * depend on the thread or lane that runs them. */
+static eef_err sync_cache(agent_actor *a, const int *tokens, int n, int next_step, int *have)
+{
+    const int had = a->n_cached;
+    int common = common_prefix(a->cached, cache_valid(a), tokens, n);
+    agent_actor *from;
+    int c = best_peer(a, tokens, n, common, &from);
+    if (from) common = c;
+    const int len = from ? eef_kv_len(from->kv) : eef_kv_len(a->kv);
+    const int logits = len == n && (from ? eef_kv_logits(from->kv) : eef_kv_logits(a->kv));
+    if (common == n && !logits) common = n - 1; /* refeed the last token for its logits */
     /* the accounting (eef_agent_counts) */
     a->counts.prompt += n - common;
-    a->counts.realigned += matched - common;
     if (next_step) {
-        int fresh = n - (had > matched ? had : matched);
+        int fresh = n - (had > common ? had : common);
         if (fresh < 0) fresh = 0;
         a->counts.fresh += fresh;
-        a->counts.rewritten += n - matched - fresh;
+        a->counts.rewritten += n - common - fresh;
     } else {
-        a->counts.first += n - matched;
+        a->counts.first += n - common;
     }
     if (from) EEF_TRY(eef_kv_copy(a->kv, from->kv, common));
     else eef_kv_truncate(a->kv, common);
-    a->n_cached = common;
-    for (int at = common; at < n;) {
-        int end = at - at % FEED_CHUNK + FEED_CHUNK;
-        if (end > n) end = n;
-        EEF_TRY(eef_kv_feed(a->kv, tokens + at, end - at, NULL));
-        at = end;
-    }
     if (n > a->cap_cached) {
-        int *c = eef_realloc(a->cached, (size_t)n * 2 * sizeof(int));
-        if (!c) return EEF_ENOMEM;
-        a->cached = c, a->cap_cached = n * 2;
+        int *cc = eef_realloc(a->cached, (size_t)n * 2 * sizeof(int));
+        if (!cc) return EEF_ENOMEM;
+        a->cached = cc, a->cap_cached = n * 2;
     }
     memcpy(a->cached, tokens, (size_t)n * sizeof(int));
-    a->n_cached = n;
+    a->n_cached = n; /* [common, n) once fed */
+    *have = common;
     return EEF_OK;
 }
 
@@ -269,13 +276,13 @@ static eef_err free_action(const eef_tokenizer *tok, const eef_actions *valid,
     return fail ? EEF_ENOMEM : EEF_OK;
 }
 
-eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
-                            eef_kv **kv)
+eef_err eef_agent_act_prepare(eef_actor *actor, const eef_context *ctx, eef_rng *rng,
+                              eef_kv **kv, const int **pending, int *n_pending)
 {
     agent_actor *a = (agent_actor *)actor;
     agent_policy *ap = (agent_policy *)actor->policy;
     const eef_tokenizer *tok = ap->model->tok;
-    *cd = NULL, *kv = NULL;
+    *kv = NULL, *pending = NULL, *n_pending = 0;
     eef_cdec_free(a->cd), a->cd = NULL;
     eef_trie_free(a->trie), a->trie = NULL;
     if (!ctx->valid->items.n && !ctx->valid->free_prefix)
@@ -287,13 +294,70 @@ eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *r
                              NULL, ctx->n, budget, &a->prompt));
     const int next_step = a->has_last && a->last_episode == ctx->episode && a->last_step + 1 == ctx->n;
     a->has_last = 1, a->last_episode = ctx->episode, a->last_step = ctx->n;
-    EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n, next_step));
+    int have;
+    EEF_TRY(sync_cache(a, a->prompt.tokens, a->prompt.n, next_step, &have));
     EEF_TRY(build_trie(tok, text, ctx->valid, ctx->obs[ctx->n], &a->trie, &a->n_free_prefix));
     a->s = (eef_sampling){ .temperature = ap->cfg.temperature, .top_p = ap->cfg.top_p };
-    /* free text ends at <|end|> (the rendered action has no closing bracket) */
-    EEF_TRY(eef_cdec_new(a->kv, a->trie, tok, NULL, ap->cfg.max_free, &a->s, rng, &a->cd));
-    *cd = a->cd, *kv = a->kv;
+    a->rng = rng;
+    *kv = a->kv, *pending = a->prompt.tokens + have, *n_pending = a->prompt.n - have;
     return EEF_OK;
+}
+
+eef_err eef_agent_act_resync(eef_actor *actor, const int **pending, int *n_pending)
+{
+    agent_actor *a = (agent_actor *)actor;
+    const int have = eef_kv_len(a->kv), n = a->prompt.n;
+    agent_actor *from;
+    int c = best_peer(a, a->prompt.tokens, n, have, &from);
+    if (from) {
+        if (c == n && !(eef_kv_len(from->kv) == n && eef_kv_logits(from->kv))) c = n - 1;
+        if (c > have) {
+            EEF_TRY(eef_kv_copy(a->kv, from->kv, c));
+            a->counts.prompt -= c - have, a->counts.shared += c - have;
+        }
+    }
+    const int now = eef_kv_len(a->kv);
+    *pending = a->prompt.tokens + now, *n_pending = n - now;
+    return EEF_OK;
+}
+
+int eef_agent_act_wait(const eef_actor *actor, eef_actor *const *fed, int n_fed)
+{
+    const agent_actor *a = (const agent_actor *)actor;
+    const int have = eef_kv_len(a->kv);
+    for (int i = 0; i < n_fed; i++) {
+        const agent_actor *b = (const agent_actor *)fed[i];
+        if (b == a) continue;
+        int c = common_prefix(b->prompt.tokens, b->prompt.n, a->prompt.tokens, a->prompt.n);
+        if (c > have && c > eef_kv_len(b->kv)) return 1;
+    }
+    return 0;
+}
+
+eef_err eef_agent_act_start(eef_actor *actor, eef_cdec **cd)
+{
+    agent_actor *a = (agent_actor *)actor;
+    agent_policy *ap = (agent_policy *)actor->policy;
+    *cd = NULL;
+    if (!a->trie || eef_kv_len(a->kv) != a->prompt.n)
+        return eef_fail(EEF_ESTATE, "agent: the prompt is not fed");
+    /* free text ends at <|end|> (the rendered action has no closing bracket) */
+    EEF_TRY(eef_cdec_new(a->kv, a->trie, ap->model->tok, NULL, ap->cfg.max_free, &a->s, a->rng, &a->cd));
+    *cd = a->cd;
+    return EEF_OK;
+}
+
+eef_err eef_agent_act_begin(eef_actor *actor, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
+                            eef_kv **kv)
+{
+    agent_actor *a = (agent_actor *)actor;
+    const int *pend;
+    int n_pend;
+    *cd = NULL;
+    EEF_TRY(eef_agent_act_prepare(actor, ctx, rng, kv, &pend, &n_pend));
+    if (!a->kb) EEF_TRY(eef_kvb_new(((agent_policy *)actor->policy)->model, 32, &a->kb));
+    EEF_TRY(eef_kv_feed_rows(a->kb, a->kv, pend, n_pend));
+    return eef_agent_act_start(actor, cd);
 }
 
 eef_err eef_agent_act_end(eef_actor *actor, const eef_context *ctx, eef_err e, eef_buf *action)

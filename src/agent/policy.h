@@ -205,6 +205,20 @@ eef_err eef_rollout_batch(eef_env *env, eef_policy *policy, const eef_rollout_sp
  * action.  begin + decoding + end is the agent's act. */
 eef_err eef_agent_act_begin(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_cdec **cd,
                             eef_kv **kv);
+/* begin in three parts, so that many actors' prompts are fed together
+ * (eef_kv_rows): prepare builds the prompt, brings the cache as far as
+ * this actor's or a peer's cache holds it and returns the prompt tokens
+ * still to feed to kv (*pending, *n_pending: valid until the next call on
+ * this actor); resync copies a peer's cache that has since computed more
+ * of them and says what is left; the caller feeds them, then start
+ * returns the decoder.  wait says whether one of the actors fed[0,
+ * n_fed) (being fed this step) is computing a part of this one's prompt
+ * it lacks: it need not compute it too (resync copies it after). */
+eef_err eef_agent_act_prepare(eef_actor *a, const eef_context *ctx, eef_rng *rng, eef_kv **kv,
+                              const int **pending, int *n_pending);
+eef_err eef_agent_act_resync(eef_actor *a, const int **pending, int *n_pending);
+int eef_agent_act_wait(const eef_actor *a, eef_actor *const *fed, int n_fed);
+eef_err eef_agent_act_start(eef_actor *a, eef_cdec **cd);
 eef_err eef_agent_act_end(eef_actor *a, const eef_context *ctx, eef_err e, eef_buf *action);
 /* Agent actors of one thread that may copy each other's cached prompt
  * prefixes instead of computing them (rollout_batch.c's lanes; the same
@@ -212,15 +226,15 @@ eef_err eef_agent_act_end(eef_actor *a, const eef_context *ctx, eef_err e, eef_b
 void eef_agent_share(eef_actor *const *actors, int n);
 /* What the agent's actors fed their caches, summed over the actors a
  * policy has closed (bench/infer_bench.c, docs/decoding.md).  Each
- * prompt token fed is counted once, in one of the last four: */
+ * prompt token fed is counted once, in one of first, fresh, rewritten: */
 typedef struct {
     long acts;      /* actions chosen */
     long decoded;   /* tokens fed while choosing them (constrained decoding) */
-    long prompt;    /* prompt tokens fed: first + fresh + rewritten + realigned */
+    long prompt;    /* prompt tokens fed: first + fresh + rewritten - shared */
     long first;     /* of a rollout's first action, past what was cached or shared */
     long fresh;     /* of later actions: past the end of the previous action */
     long rewritten; /* of later actions: cached, but the prompt changed there (budget) */
-    long realigned; /* cached, fed again so that the feed starts on a chunk boundary */
+    long shared;    /* counted above, then copied from a peer that computed them meanwhile */
 } eef_agent_counts;
 void eef_agent_counts_get(const eef_policy *p, eef_agent_counts *out);
 /* The transformer agent's model; NULL for any other policy. */

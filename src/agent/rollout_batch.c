@@ -2,28 +2,31 @@
  * thread, their actions decoded in lockstep.
  *
  * A thread keeps LANES rollouts in flight, each with its own episode and
- * actor (KV cache).  Whenever one needs an action, its prompt is fed to
- * its own cache (prefill: already matrix-matrix) and its constrained
- * decoder started; then one eef_kv_step advances every lane that has a
- * token to feed, so each decode step reads the weights once for all of
- * them.  A rollout that ends hands its lane to the next one of the
- * thread's share, so the batch stays full.
+ * actor (KV cache).  Whenever one needs an action, its prompt is built
+ * and its cache brought as far as its own or a peer lane's cache holds
+ * it; then each step (eef_kv_rows) advances every lane at once: one row
+ * per decoding lane, the rest of the ROWS prompt tokens of lanes still
+ * feeding their prompts, so the weights are read once for all of them.
+ * A rollout that ends hands its lane to the next one of the thread's
+ * share, so the batch stays full.
  *
  * Each lane makes the calls eef_rollout would, in the same order, with its
- * own rng; eef_kv_step gives each cache the bits eef_kv_feed would, and
- * the agent's cache holds what its token sequence alone determines
- * (agent.c, FEED_CHUNK): the trajectories are those of one rollout at a
- * time, byte for byte, whatever the lanes, threads or processes. */
+ * own rng; every row is computed as a lone token is (eef_kv_rows), so a
+ * cache holds what its token sequence alone determines: the trajectories
+ * are those of one rollout at a time, byte for byte, whatever the lanes,
+ * threads or processes. */
 #include "policy.h"
 #include "rollout_batch.h"
 #include "rollout_state.h"
 
 #include <stdlib.h>
 
-/* Rollouts in flight per thread: the decode step's rows (at most 32,
- * eef_kvb_new).  bench/infer_bench.c measures the exploration shape;
- * docs/decoding.md has the figures. */
+/* Rollouts in flight per thread, and the rows of a step (at most 32,
+ * eef_kvb_new): each decoding lane's token, the rest prompt tokens.
+ * bench/infer_bench.c measures the exploration shape; docs/decoding.md
+ * has the figures. */
 #define LANES 16
+#define ROWS 32
 
 typedef struct {
     eef_episode *ep;
@@ -31,9 +34,15 @@ typedef struct {
     int busy;
     size_t i;
     eef_rollout_state r;
-    eef_cdec *cd; /* the choice in progress, NULL between actions */
     eef_kv *kv;
+    /* an action in progress: its prompt being fed (prefill: n_pend tokens
+     * at pend left), then its choice (cd) token by token (feed) */
+    int prefill;
+    const int *pend;
+    int n_pend;
+    eef_cdec *cd;
     int feed, done;
+    int rows; /* rows of this lane in the current step */
 } lane;
 
 /* A lane's rollout ends (e: its error): reported, the lane freed. */
@@ -42,15 +51,23 @@ static void lane_end(lane *l, eef_err e, const eef_rollout_lanes_io *io)
     e = eef_rollout_end(&l->r, e);
     l->busy = 0;
     l->cd = NULL;
+    l->prefill = 0, l->n_pend = 0;
     io->done(io->ctx, l->i, e);
 }
 
-/* Runs a lane until it has a token to feed (l->feed >= 0) or its rollout
- * ended. */
+/* Runs a lane until it has rows to feed (prompt tokens, or a chosen
+ * token: l->feed >= 0) or its rollout ended. */
 static void lane_advance(lane *l, const eef_rollout_lanes_io *io)
 {
     eef_err e = EEF_OK;
     for (;;) {
+        if (l->prefill) {
+            if (l->n_pend > 0) return; /* waiting for steps */
+            l->prefill = 0;
+            e = eef_agent_act_start(l->actor, &l->cd);
+            if (e) break;
+            l->feed = -1, l->done = 0;
+        }
         if (l->cd) {
             if (l->feed >= 0) return; /* waiting for the step */
             if (!l->done) {
@@ -71,11 +88,11 @@ static void lane_advance(lane *l, const eef_rollout_lanes_io *io)
             lane_end(l, EEF_OK, io);
             return;
         }
-        e = eef_agent_act_begin(l->actor, &l->r.ctx, &l->r.rng, &l->cd, &l->kv);
+        e = eef_agent_act_prepare(l->actor, &l->r.ctx, &l->r.rng, &l->kv, &l->pend, &l->n_pend);
         if (e) break;
-        l->feed = -1, l->done = 0;
+        l->prefill = 1;
     }
-    if (l->cd) e = eef_agent_act_end(l->actor, &l->r.ctx, e, &l->r.action);
+    if (l->cd || l->prefill) e = eef_agent_act_end(l->actor, &l->r.ctx, e, &l->r.action);
     lane_end(l, e, io);
 }
 
@@ -85,7 +102,7 @@ eef_err eef_rollout_lanes(eef_env *env, eef_policy *policy, const eef_rollout_sp
     const eef_model *m = eef_policy_model(policy);
     lane lanes[LANES] = { 0 };
     eef_kvb *kb = NULL;
-    eef_err e = m ? eef_kvb_new(m, LANES, &kb) : eef_fail(EEF_EINVAL, "lanes: not the agent");
+    eef_err e = m ? eef_kvb_new(m, ROWS, &kb) : eef_fail(EEF_EINVAL, "lanes: not the agent");
     for (int k = 0; !e && k < LANES; k++) {
         e = env->ops->episode_open(env, &lanes[k].ep);
         if (!e) e = policy->ops->actor_open(policy, &lanes[k].actor);
@@ -104,36 +121,71 @@ eef_err eef_rollout_lanes(eef_env *env, eef_policy *policy, const eef_rollout_sp
             lane *l = &lanes[k];
             while (more && !l->busy) {
                 if (!(more = io->next(io->ctx, &i))) break;
-                l->busy = 1, l->i = i, l->cd = NULL;
+                l->busy = 1, l->i = i, l->cd = NULL, l->prefill = 0;
                 eef_err ei = eef_rollout_begin(&l->r, l->ep, &specs[i], &out[i]);
                 if (ei) lane_end(l, ei, io);
                 else lane_advance(l, io);
             }
         }
-        /* one decode step over every lane with a token to feed */
-        eef_kv *kvs[LANES];
-        int toks[LANES], who[LANES], n = 0;
-        for (int k = 0; k < LANES; k++)
-            if (lanes[k].busy && lanes[k].feed >= 0)
-                kvs[n] = lanes[k].kv, toks[n] = lanes[k].feed, who[n++] = k;
-        if (!n) break; /* nothing in flight, nothing left */
-        if (eef_kv_step(kb, kvs, toks, n, NULL)) {
-            /* a sequence refused (its context is full): each on its own,
-             * so the error is that lane's (a refused step changes nothing) */
-            for (int j = 0; j < n; j++) {
-                lane *l = &lanes[who[j]];
-                eef_err ej = eef_kv_feed(l->kv, &l->feed, 1, NULL);
-                l->feed = -1;
+        /* one step: every decoding lane's token, then prompt tokens up to
+         * ROWS (a lane whose prompt another lane of this step is
+         * computing waits, and copies it after) */
+        eef_kv *kvs[ROWS];
+        eef_actor *fed[LANES];
+        int toks[ROWS], in_step[LANES], n = 0, n_in = 0, n_fed = 0, busy = 0;
+        for (int k = 0; k < LANES; k++) {
+            lane *l = &lanes[k];
+            l->rows = 0;
+            busy += l->busy;
+            if (l->busy && !l->prefill && l->feed >= 0)
+                kvs[n] = l->kv, toks[n++] = l->feed, l->rows = 1, in_step[n_in++] = k;
+        }
+        for (int k = 0; k < LANES && n < ROWS; k++) {
+            lane *l = &lanes[k];
+            if (!l->busy || !l->prefill) continue;
+            eef_err ek = eef_agent_act_resync(l->actor, &l->pend, &l->n_pend);
+            if (ek || l->n_pend == 0) { /* copied whole (or failed): its choice next step */
+                if (ek) {
+                    eef_agent_act_end(l->actor, &l->r.ctx, ek, &l->r.action);
+                    lane_end(l, ek, io);
+                } else {
+                    lane_advance(l, io);
+                }
+                continue;
+            }
+            if (eef_agent_act_wait(l->actor, fed, n_fed)) continue;
+            int r = l->n_pend < ROWS - n ? l->n_pend : ROWS - n;
+            for (int q = 0; q < r; q++) kvs[n] = l->kv, toks[n++] = l->pend[q];
+            l->rows = r, in_step[n_in++] = k, fed[n_fed++] = l->actor;
+        }
+        if (!n) {
+            if (busy) continue; /* lanes whose prompts were copied whole */
+            break;              /* nothing in flight, nothing left */
+        }
+        if (eef_kv_rows(kb, kvs, toks, n)) {
+            /* a sequence refused (its context is full): each lane on its
+             * own, so the error is that lane's (a refused step changes
+             * nothing) */
+            for (int j = 0, at = 0; j < n_in; j++) {
+                lane *l = &lanes[in_step[j]];
+                eef_err ej = eef_kv_rows(kb, kvs + at, toks + at, l->rows);
+                at += l->rows;
+                if (l->prefill) l->pend += l->rows, l->n_pend -= l->rows;
+                else l->feed = -1;
                 if (ej) {
                     eef_agent_act_end(l->actor, &l->r.ctx, ej, &l->r.action);
                     lane_end(l, ej, io);
                 }
             }
         } else {
-            for (int j = 0; j < n; j++) lanes[who[j]].feed = -1;
+            for (int j = 0; j < n_in; j++) {
+                lane *l = &lanes[in_step[j]];
+                if (l->prefill) l->pend += l->rows, l->n_pend -= l->rows;
+                else l->feed = -1;
+            }
         }
-        for (int j = 0; j < n; j++)
-            if (lanes[who[j]].busy) lane_advance(&lanes[who[j]], io);
+        for (int j = 0; j < n_in; j++)
+            if (lanes[in_step[j]].busy) lane_advance(&lanes[in_step[j]], io);
     }
     for (int k = 0; k < LANES; k++) {
         if (lanes[k].actor) policy->ops->actor_close(lanes[k].actor);

@@ -210,6 +210,33 @@ typedef struct {
     const int *parent; /* NULL: causal */
 } kv_attn;
 
+/* One token's attention over the first nk cached keys of layer l (its
+ * own among them): each head with the vector kernels (heads over the
+ * threads for a long cache).  Every single-token path (eef_kv_feed of one
+ * token, eef_kv_step, eef_kv_rows) computes a token's attention here, so
+ * its bits depend on the cache alone. */
+static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float *out,
+                       float *scratch)
+{
+    const eef_model_config *c = &kv->m->cfg;
+    const nn_heads s = nn_heads_of(c);
+    const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s);
+    const float *kc = kv->k + (size_t)l * kv->slots * K, *vc = kv->v + (size_t)l * kv->slots * K;
+    const float scale = 1.0f / sqrtf((float)hd);
+    /* scratch (nk floats, the caller's thread's own) or one score block
+     * per thread of this cache */
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048 && !scratch)
+    for (int h = 0; h < s.H; h++) {
+        float *S = scratch ? scratch : kv->scores + (size_t)nn_thread_id() * kv->score_block;
+        const int g = h / G;
+        nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
+        float mx = nn_vec.max(S, nk);
+        float sum = nn_vec.exp_shift_sum(S, nk, mx);
+        nn_vec.scale(S, nk, 1.0f / sum);
+        nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
+    }
+}
+
 static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *out)
 {
     const kv_attn *ka = (const kv_attn *)att;
@@ -225,18 +252,7 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
     }
     const float scale = 1.0f / sqrtf((float)hd);
     if (n == 1) {
-        /* one token (decoding): each head over the cache (heads over the
-         * threads for a long one) */
-#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048)
-        for (int h = 0; h < s.H; h++) {
-            float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
-            const int g = h / G;
-            nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
-            float mx = nn_vec.max(S, nk);
-            float sum = nn_vec.exp_shift_sum(S, nk, mx);
-            nn_vec.scale(S, nk, 1.0f / sum);
-            nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
-        }
+        attend_one(kv, l, qkv, nk, out, NULL);
         return EEF_OK;
     }
     int brows = (int)(kv->score_block / (size_t)nk);
@@ -388,7 +404,9 @@ struct eef_kvb {
     float *block; /* the row views below */
     float *x, *xn, *qkv_pre, *qk_rstd, *qkv, *att, *x2, *h13, *hact, *rstd;
     float *logits; /* [max, V] */
-    int *pos;
+    int *pos, *rows; /* [max]: each row's position; the rows whose logits are wanted */
+    float *scores;   /* [score_threads, max_ctx] (step_attn) */
+    int score_threads;
     rope_table rope; /* positions [0, rope.n_pos), grown by doubling */
 };
 
@@ -408,7 +426,8 @@ eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out)
     b->block = alloc_rows(&m->cfg, max_seqs, views);
     b->logits = eef_alloc_aligned((size_t)max_seqs * m->cfg.vocab * sizeof(float));
     b->pos = eef_malloc((size_t)max_seqs * sizeof(int));
-    if (!b->block || !b->logits || !b->pos) {
+    b->rows = eef_malloc((size_t)max_seqs * sizeof(int));
+    if (!b->block || !b->logits || !b->pos || !b->rows) {
         eef_kvb_free(b);
         return EEF_ENOMEM;
     }
@@ -422,55 +441,82 @@ void eef_kvb_free(eef_kvb *b)
     eef_free_aligned(b->block);
     eef_free_aligned(b->logits);
     free(b->pos);
+    free(b->rows);
+    eef_free_aligned(b->scores);
     rope_table_free(&b->rope);
     free(b);
 }
 
-/* The attention of one new token per sequence: row i attends to kvs[i]'s
- * cache exactly as eef_kv_feed of that token alone does (kv_attention
- * with n = 1), the rows over the threads. */
+/* The attention of the step's rows: row i's key and value go to slot
+ * pos[i] of kvs[i]'s cache (all rows' first: a cache's later rows see
+ * its earlier ones), then row i attends to that cache's keys [0, pos[i]]
+ * exactly as eef_kv_feed of its token alone does (attend_one), the rows
+ * over the threads. */
 typedef struct {
     nn_attn base;
     eef_kv *const *kvs;
+    const int *pos;
     int n;
+    float *scores; /* [threads, max_ctx]: a thread's rows' scores (rows of
+                      one cache may run on several threads at once) */
+    int max_ctx;
 } step_attn;
 
 static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)
 {
     const step_attn *sa = (const step_attn *)att;
     const nn_heads s = nn_heads_of(&sa->kvs[0]->m->cfg);
-    const int W = heads_w(&s), Q = heads_q(&s);
-#pragma omp parallel for schedule(static) if (sa->n > 1 && !omp_in_parallel())
+    const int W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
     for (int i = 0; i < sa->n; i++) {
-        kv_attn ka = { { kv_attention }, sa->kvs[i], 1, NULL };
-        kv_attention(&ka.base, l, qkv + (size_t)i * W, out + (size_t)i * Q);
+        eef_kv *kv = sa->kvs[i];
+        const float *row = qkv + (size_t)i * W;
+        float *kc = kv->k + ((size_t)l * kv->slots + (size_t)sa->pos[i]) * K;
+        float *vc = kv->v + ((size_t)l * kv->slots + (size_t)sa->pos[i]) * K;
+        memcpy(kc, row + Q, K * sizeof(float));
+        memcpy(vc, row + Q + K, K * sizeof(float));
     }
+#pragma omp parallel for schedule(static) if (sa->n > 1 && !omp_in_parallel())
+    for (int i = 0; i < sa->n; i++)
+        attend_one(sa->kvs[i], l, qkv + (size_t)i * W, sa->pos[i] + 1, out + (size_t)i * Q,
+                   sa->scores + (size_t)nn_thread_id() * sa->max_ctx);
     return EEF_OK;
 }
 
-eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits)
+/* n rows, row i appending tokens[i] to kvs[i]; a cache may take several
+ * rows (its tokens in order), distinct = 1 refuses that.  Logits: of
+ * every row into `logits` ([n, V]) when all, else of each cache's last
+ * row only; either way each cache's last row's become its
+ * eef_kv_logits. */
+static eef_err step_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, int distinct,
+                         float *logits, int all)
 {
     const eef_model *m = b->m;
     const eef_model_config *c = &m->cfg;
-    const int V = c->vocab;
+    const int V = c->vocab, D = c->d_model;
     if (n <= 0) return n == 0 ? EEF_OK : eef_fail(EEF_EINVAL, "negative sequence count");
-    if (n > b->max) return eef_fail(EEF_EINVAL, "batched decoding: %d sequences, buffers for %d", n, b->max);
+    if (n > b->max) return eef_fail(EEF_EINVAL, "batched decoding: %d rows, buffers for %d", n, b->max);
     int max_pos = 0;
+    /* positions: after the cache and the earlier rows of the same cache;
+     * last[i]: row i is its cache's last */
     for (int i = 0; i < n; i++) {
         eef_kv *kv = kvs[i];
         if (kv->m != m) return eef_fail(EEF_EINVAL, "batched decoding: sequence %d has another model", i);
-        for (int j = 0; j < i; j++)
-            if (kvs[j] == kv) return eef_fail(EEF_EINVAL, "batched decoding: sequence %d appears twice", i);
+        int before = 0;
+        for (int j = 0; j < i; j++) before += kvs[j] == kv;
+        if (distinct && before) return eef_fail(EEF_EINVAL, "batched decoding: sequence %d appears twice", i);
         if (tokens[i] < 0 || tokens[i] >= V)
             return eef_fail(EEF_EINVAL, "token id %d out of range [0, %d)", tokens[i], V);
-        if (kv->len + 1 > kv->cap)
-            return eef_fail(EEF_EINVAL, "context full: %d cached + 1 new token > capacity %d", kv->len, kv->cap);
-        if (kv->len >= c->max_ctx)
-            return eef_fail(EEF_EINVAL, "position %d beyond context %d", kv->len, c->max_ctx);
-        EEF_TRY(ensure_slots(kv, kv->len + 1));
-        EEF_TRY(ensure_scratch(kv, 1, 1));
-        b->pos[i] = kv->len;
-        if (kv->len > max_pos) max_pos = kv->len;
+        const int pos = kv->len + before;
+        if (pos + 1 > kv->cap)
+            return eef_fail(EEF_EINVAL, "context full: %d cached + %d new tokens > capacity %d", kv->len,
+                            before + 1, kv->cap);
+        if (pos >= c->max_ctx) return eef_fail(EEF_EINVAL, "position %d beyond context %d", pos, c->max_ctx);
+        b->pos[i] = pos;
+        if (pos > max_pos) max_pos = pos;
+    }
+    for (int i = 0; i < n; i++) {
+        EEF_TRY(ensure_slots(kvs[i], b->pos[i] + 1));
+        EEF_TRY(ensure_scratch(kvs[i], 1, 1));
     }
     if (max_pos >= b->rope.n_pos) {
         int np = b->rope.n_pos ? b->rope.n_pos : 256;
@@ -482,18 +528,65 @@ eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, fl
         b->rope = rt;
     }
     nn_embed(m, tokens, n, b->x);
-    step_attn att = { { step_attention }, kvs, n };
+    if (!b->scores || nn_max_threads() > b->score_threads) {
+        eef_free_aligned(b->scores);
+        b->score_threads = nn_max_threads();
+        b->scores = eef_alloc_aligned((size_t)b->score_threads * c->max_ctx * sizeof(float));
+        if (!b->scores) return EEF_ENOMEM;
+    }
+    step_attn att = { { step_attention }, kvs, b->pos, n, b->scores, c->max_ctx };
     nn_layer_buf lb = { .xn1 = b->xn, .rstd1 = b->rstd, .qkv_pre = b->qkv_pre,
                         .qk_rstd = b->qk_rstd, .qkv = b->qkv, .att = b->att, .x2 = b->x2,
                         .xn2 = b->xn, .rstd2 = b->rstd, .h13 = b->h13, .hact = b->hact };
     for (int l = 0; l < c->n_layers; l++)
         EEF_TRY(nn_layer_forward(m, l, n, b->x, b->x, b->pos, &b->rope, &lb, &att.base));
-    float *out = logits ? logits : b->logits;
-    EEF_TRY(nn_head_forward(m, b->x, n, b->x2, b->rstd, out));
+    /* the head on the wanted rows (the row kernel: a row's logits do not
+     * depend on the others) */
+    int *row = b->rows, nr = 0;
     for (int i = 0; i < n; i++) {
-        memcpy(kvs[i]->last_logits, out + (size_t)i * V, (size_t)V * sizeof(float));
-        kvs[i]->have_last = 1;
-        kvs[i]->len++;
+        int last = 1;
+        for (int j = i + 1; j < n && last; j++) last = kvs[j] != kvs[i];
+        if (all || last) row[nr++] = i;
+    }
+    const float *x = b->x;
+    if (nr < n) {
+        for (int r = 0; r < nr; r++)
+            memcpy(b->xn + (size_t)r * D, b->x + (size_t)row[r] * D, (size_t)D * sizeof(float));
+        x = b->xn;
+    }
+    float *out = logits ? logits : b->logits;
+    EEF_TRY(nn_head_forward(m, x, nr, b->x2, b->rstd, out));
+    for (int r = 0; r < nr; r++) {
+        eef_kv *kv = kvs[row[r]];
+        int last = 1;
+        for (int j = row[r] + 1; j < n && last; j++) last = kvs[j] != kv;
+        if (!last) continue;
+        memcpy(kv->last_logits, out + (size_t)r * V, (size_t)V * sizeof(float));
+        kv->have_last = 1;
+    }
+    for (int i = 0; i < n; i++) kvs[i]->len++;
+    return EEF_OK;
+}
+
+eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits)
+{
+    return step_rows(b, kvs, tokens, n, 1, logits, 1);
+}
+
+eef_err eef_kv_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n)
+{
+    return step_rows(b, kvs, tokens, n, 0, NULL, 0);
+}
+
+eef_err eef_kv_feed_rows(eef_kvb *b, eef_kv *kv, const int *tokens, int n)
+{
+    eef_kv *kvs[32];
+    for (int at = 0; at < n;) {
+        int k = n - at < b->max ? n - at : b->max;
+        if (k > 32) k = 32;
+        for (int i = 0; i < k; i++) kvs[i] = kv;
+        EEF_TRY(step_rows(b, kvs, tokens + at, k, 0, NULL, 0));
+        at += k;
     }
     return EEF_OK;
 }

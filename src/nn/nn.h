@@ -508,6 +508,17 @@ void eef_kvb_free(eef_kvb *b);
 /* Appends tokens[i] to kvs[i] (distinct caches of b's model) for i < n,
  * n <= max_seqs; logits (NULL: kept in the caches only) gets [n, V]. */
 eef_err eef_kv_step(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n, float *logits);
+/* The same with a cache in several rows (its tokens in order, each at
+ * the position after its previous row's): prompts fed beside other
+ * sequences' decoding.  Every row is computed as eef_kv_feed of its token
+ * alone computes it, so a cache's bits depend only on its tokens, never
+ * on how they were grouped into rows, steps or caches (eef_kv_copy of a
+ * prefix is as good as feeding it).  Each cache's eef_kv_logits: those
+ * after its last row (the other rows' are not computed). */
+eef_err eef_kv_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int n);
+/* n tokens (any number) into kv alone, eef_kv_rows of up to b's rows at a
+ * time: the same bits as feeding them one by one with eef_kv_feed. */
+eef_err eef_kv_feed_rows(eef_kvb *b, eef_kv *kv, const int *tokens, int n);
 
 typedef struct {
     double temperature; /* 0: greedy */
