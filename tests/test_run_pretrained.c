@@ -244,19 +244,38 @@ static void log_has(const char *log, const char *what)
     if (!tu_file_contains(in_dir(p, sizeof p, log), what)) fail_msg("%s: no '%s'", log, what);
 }
 
+/* "PHASE: resuming at step AT of N", N the steps the uninterrupted run
+ * made (its `file`, relative to the test's directory). */
+static const char *resumed_at(const char *phase, int at, const char *file, char *buf, size_t cap)
+{
+    char p[1200], *text;
+    size_t len;
+    snprintf(p, sizeof p, "%s/%s", g_dir, file);
+    assert_ok(eef_read_file(p, &text, &len));
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    assert_non_null(j);
+    const cJSON *st = cJSON_GetObjectItem(j, "steps");
+    assert_true(cJSON_IsNumber(st) && st->valueint > at);
+    snprintf(buf, cap, "%s: resuming at step %d of %d", phase, at, st->valueint);
+    cJSON_Delete(j);
+    return buf;
+}
+
 static void test_resume_inside_phases(void **state)
 {
     (void)state;
     char p[1024];
-    /* SFT (2 steps): killed while committing its first resume point, then
-     * after its second step (the first one's committed) */
+    /* SFT (at least 2 steps): killed while committing its first resume
+     * point, then after its second step (the first one's committed) */
     killed_at("afile.write@sft.ckpt.json:1", "--method sft", "sft_k", "s1.log");
     assert_true(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.1.eefl")));
     assert_false(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
     killed_at("progress@sft:2", "--method sft", "sft_k", "s2.log");
     assert_true(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
     assert_int_equal(run("%s " RUN " --method sft --model base --out sft_k > s3.log 2>&1", tu_eef()), 0);
-    log_has("s3.log", "sft: resuming at step 1 of 2");
+    char want[64];
+    log_has("s3.log", resumed_at("sft", 1, "sft/sft.json", want, sizeof want));
     same_bytes("sft/sft.lora/adapter_model.safetensors", "sft_k/sft.lora/adapter_model.safetensors");
     same_bytes("sft/sft.json", "sft_k/sft.json");
     same_bytes("sft/metrics.jsonl", "sft_k/metrics.jsonl");
@@ -273,8 +292,9 @@ static void test_resume_inside_phases(void **state)
         snprintf(p, sizeof p, "%s/f%d_k/sft.ckpt.1.eefo", g_dir, k);
         assert_true(eef_file_exists(p));
         assert_int_equal(run("%s %s %s --out f%d_k > f2.log 2>&1", tu_eef(), own, kinds[k], k), 0);
-        log_has("f2.log", "sft: resuming at step 1 of 2");
         char a[64], b[64];
+        snprintf(a, sizeof a, "f%d/sft.json", k);
+        log_has("f2.log", resumed_at("sft", 1, a, want, sizeof want));
         const char *names[] = { "sft.eefm", "sft.json", "metrics.jsonl" };
         for (int i = 0; i < 3; i++) {
             snprintf(a, sizeof a, "f%d/%s", k, names[i]);
@@ -291,7 +311,7 @@ static void test_resume_inside_phases(void **state)
     killed_at("progress@train:3", eef, "eef_k", "e2.log");
     log_has("e2.log", "explore failures: 4 of ");
     killed_at("progress@evaluate:3", eef, "eef_k", "e3.log");
-    log_has("e3.log", "train: resuming at step 2 of 3");
+    log_has("e3.log", resumed_at("train", 2, "eef/iter_1/train.json", want, sizeof want));
     assert_int_equal(run("%s " RUN " %s --model base --out eef_k > e4.log 2>&1", tu_eef(), eef), 0);
     log_has("e4.log", "evaluate: 2 of ");
     for (int i = 3; i <= 4; i++) {

@@ -589,6 +589,65 @@ static void test_llama31_date_block(void **state)
     cJSON_Delete(cfg);
 }
 
+/* The fixture case `name`'s rendered text for tokenizer `tok` (the
+ * template's, by @huggingface/jinja). */
+static const char *chat_case_text(const char *tok, const char *name)
+{
+    const cJSON *ch;
+    cJSON_ArrayForEach(ch, cJSON_GetObjectItem(cases(), "chats"))
+        if (strcmp(cJSON_GetObjectItem(ch, "name")->valuestring, name) == 0 &&
+            strcmp(cJSON_GetObjectItem(ch, "tokenizer")->valuestring, tok) == 0)
+            return cJSON_GetObjectItem(ch, "text")->valuestring;
+    fail_msg("no chat case %s", name);
+    return NULL;
+}
+
+/* Qwen3's prompts for the agent (EEF_CHAT_THINK_EVERY): the generation
+ * prompt is the template's with enable_thinking=false, a finished
+ * assistant turn is the template's last turn (its empty <think> block),
+ * and so each step's prompt is a prefix of the next conversation's, text
+ * and ids (the template alone drops earlier turns' blocks). */
+static void test_chat_think_every(void **state)
+{
+    (void)state;
+    eef_tokenizer *t = load_variant(entry_named("qwen3"), NULL);
+    const unsigned every = EEF_CHAT_THINK_EVERY;
+    eef_buf a, b;
+    eef_buf_init(&a), eef_buf_init(&b);
+    const eef_chat_msg off[] = { { "user", "find shoes" } };
+    assert_ok(eef_tok_chat_text(t, off, 1, every | EEF_CHAT_GEN_PROMPT, &a));
+    assert_string_equal(a.data, chat_case_text("qwen3", "thinking-off"));
+    /* unicode: user, assistant, then the generation prompt (without
+     * thinking off in the fixture: compare up to it) */
+    const char *uni = chat_case_text("qwen3", "unicode"), *gen = "<|im_start|>assistant\n";
+    const eef_chat_msg um[] = { { "user", "\u4ef7\u683c\u4f4e\u4e8e40\u7f8e\u5143 \U0001F600" },
+                                { "assistant", "\u597d\u7684" } };
+    eef_buf_clear(&a);
+    assert_ok(eef_tok_chat_text(t, um, 2, every, &a));
+    assert_int_equal(a.len, strlen(uni) - strlen(gen));
+    assert_memory_equal(a.data, uni, a.len);
+    /* an episode: each acting prompt extends into the next turn */
+    const eef_chat_msg ep[] = { { "system", "You are a shop agent." }, { "user", "i need a red shirt" },
+                                { "assistant", "search[red shirt]" }, { "user", "Page 1 [SEP] Red Shirt" },
+                                { "assistant", "click[b09abc1234]" }, { "user", "Buy Now" } };
+    for (size_t k = 2; k <= 5; k += 2) {
+        int *ia = NULL, *ib = NULL;
+        size_t na = 0, ca = 0, nb = 0, cb = 0;
+        eef_buf_clear(&a), eef_buf_clear(&b);
+        assert_ok(eef_tok_chat_text(t, ep, k, every | EEF_CHAT_GEN_PROMPT, &a));
+        assert_ok(eef_tok_chat_text(t, ep, k + 1, every | EEF_CHAT_GEN_PROMPT * (k + 1 < 6), &b));
+        assert_true(b.len > a.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        assert_ok(eef_tok_chat_encode(t, ep, k, every | EEF_CHAT_GEN_PROMPT, &ia, &na, &ca, NULL));
+        assert_ok(eef_tok_chat_encode(t, ep, k + 1, every, &ib, &nb, &cb, NULL));
+        assert_true(nb > na);
+        assert_memory_equal(ia, ib, na * sizeof(int));
+        free(ia), free(ib);
+    }
+    eef_buf_free(&a), eef_buf_free(&b);
+    eef_tok_free(t);
+}
+
 /* A message that contains a special token's text stays text. */
 static void test_chat_content_is_text(void **state)
 {
@@ -927,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_regex_like_oniguruma),
         cmocka_unit_test(test_llama31_date_block),
         cmocka_unit_test(test_chat_content_is_text),
+        cmocka_unit_test(test_chat_think_every),
         cmocka_unit_test(test_long_runs_and_threads),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_saved_form),

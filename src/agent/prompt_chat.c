@@ -12,11 +12,12 @@
  * next action follows, then the turn's end (roles->eot), which is where
  * the agent's decoding stops.  Every earlier turn renders as it did when
  * it was the last, so each step's prompt extends the one before (the KV
- * cache keeps it).  Qwen3's template (chatml-think) writes an empty
- * <think> block before the last assistant turn after the last user
- * message and nowhere else: the generation prompt is written without it
- * (as the earlier turns read), so only a training sequence's last action
- * sees one.
+ * cache keeps it).  Qwen3 (chatml-think): every assistant turn and the
+ * generation prompt get the empty <think> block that enable_thinking=false
+ * writes before the reply (EEF_CHAT_THINK_EVERY), in acting and training
+ * alike, so an action is trained after the text it was chosen after (the
+ * template itself drops the block from turns before the last user
+ * message, which would rewrite every earlier turn at each step).
  *
  * Loss mask: 1 on an assistant turn's content tokens and its end-of-turn
  * token when that step's mask is 1; the instruction's and observations'
@@ -117,7 +118,7 @@ static eef_err emit(chat_build *b, const eef_prompt_stretch *w, int open, const 
     const int eot = eef_tok_roles_of(tok)->eot;
     const size_t all_obs = b->n_obs, all_acts = b->n_acts;
     b->first = w->start, b->n_obs = w->last + 1, b->n_acts = open ? w->last : w->last + 1;
-    b->flags = open ? EEF_CHAT_GEN_PROMPT : 0;
+    b->flags = EEF_CHAT_THINK_EVERY | (open ? EEF_CHAT_GEN_PROMPT : 0);
     piece keep = b->obs[w->last];
     b->obs[w->last].own = 0; /* a cut copy is this window's */
     int *ids = NULL;
@@ -177,7 +178,7 @@ static eef_err step_costs(chat_build *b, size_t *head, size_t *done, size_t *ope
 {
     int *ids = NULL;
     size_t n = 0, cap = 0;
-    b->first = 0, b->flags = EEF_CHAT_GEN_PROMPT;
+    b->first = 0, b->flags = EEF_CHAT_THINK_EVERY | EEF_CHAT_GEN_PROMPT;
     eef_err e = encode(b, &ids, &n, &cap);
     free(ids);
     EEF_TRY(e);

@@ -405,6 +405,7 @@ struct eef_kvb {
     float *x, *xn, *qkv_pre, *qk_rstd, *qkv, *att, *x2, *h13, *hact, *rstd;
     float *logits; /* [max, V] */
     int *pos, *rows; /* [max]: each row's position; the rows whose logits are wanted */
+    int *group;      /* [max + 1]: step_attn's runs */
     float *scores;   /* [score_threads, max_ctx] (step_attn) */
     int score_threads;
     rope_table rope; /* positions [0, rope.n_pos), grown by doubling */
@@ -427,7 +428,8 @@ eef_err eef_kvb_new(const eef_model *m, int max_seqs, eef_kvb **out)
     b->logits = eef_alloc_aligned((size_t)max_seqs * m->cfg.vocab * sizeof(float));
     b->pos = eef_malloc((size_t)max_seqs * sizeof(int));
     b->rows = eef_malloc((size_t)max_seqs * sizeof(int));
-    if (!b->block || !b->logits || !b->pos || !b->rows) {
+    b->group = eef_malloc((size_t)(max_seqs + 1) * sizeof(int));
+    if (!b->block || !b->logits || !b->pos || !b->rows || !b->group) {
         eef_kvb_free(b);
         return EEF_ENOMEM;
     }
@@ -442,6 +444,7 @@ void eef_kvb_free(eef_kvb *b)
     eef_free_aligned(b->logits);
     free(b->pos);
     free(b->rows);
+    free(b->group);
     eef_free_aligned(b->scores);
     rope_table_free(&b->rope);
     free(b);
@@ -450,17 +453,54 @@ void eef_kvb_free(eef_kvb *b)
 /* The attention of the step's rows: row i's key and value go to slot
  * pos[i] of kvs[i]'s cache (all rows' first: a cache's later rows see
  * its earlier ones), then row i attends to that cache's keys [0, pos[i]]
- * exactly as eef_kv_feed of its token alone does (attend_one), the rows
- * over the threads. */
+ * exactly as eef_kv_feed of its token alone does (attend_one).  The
+ * consecutive rows of one cache (a prompt) share the reads of its keys:
+ * their scores come from nn_vec.dot_block over the query rows, each dot
+ * summed as attend_one's attn_scores sums it (4 keys at a time or one,
+ * the same per-dot order), so the bits are those of each row alone.
+ * (groups x heads) over the threads. */
 typedef struct {
     nn_attn base;
     eef_kv *const *kvs;
     const int *pos;
     int n;
-    float *scores; /* [threads, max_ctx]: a thread's rows' scores (rows of
-                      one cache may run on several threads at once) */
-    int max_ctx;
+    float *scores;   /* [threads, score_n]: a thread's scores */
+    size_t score_n;
+    int *group;      /* [n + 1]: first row of each run of one cache's rows */
 } step_attn;
+
+/* Rows [r0, r1) of one cache, head h: scores of each query row against
+ * the keys any of them sees, then each row's softmax over its own keys
+ * and its values, as attend_one computes them. */
+static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const float *qkv,
+                        float *out, float *S)
+{
+    const eef_kv *kv = sa->kvs[r0];
+    const nn_heads s = nn_heads_of(&kv->m->cfg);
+    const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s), W = heads_w(&s), Q = heads_q(&s);
+    const int g = h / G;
+    const float *kc = kv->k + (size_t)l * kv->slots * K + g * hd;
+    const float *vc = kv->v + (size_t)l * kv->slots * K + g * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int nk = 0;
+    for (int i = r0; i < r1; i++)
+        if (sa->pos[i] + 1 > nk) nk = sa->pos[i] + 1;
+    const int m = r1 - r0;
+    const float *q = qkv + (size_t)r0 * W + h * hd;
+    /* attn_scores' blocks: keys 4 at a time, the tail one at a time */
+    int j = 0;
+    for (; j + 4 <= nk; j += 4) nn_vec.dot_block(S + j, nk, q, W, m, kc + (size_t)j * K, (size_t)K, 4, hd);
+    for (; j < nk; j++) nn_vec.dot_block(S + j, nk, q, W, m, kc + (size_t)j * K, (size_t)K, 1, hd);
+    for (int i = 0; i < m; i++) {
+        float *row = S + (size_t)i * nk;
+        const int nv = sa->pos[r0 + i] + 1;
+        for (int t = 0; t < nv; t++) row[t] *= scale;
+        float mx = nn_vec.max(row, nv);
+        float sum = nn_vec.exp_shift_sum(row, nv, mx);
+        nn_vec.scale(row, nv, 1.0f / sum);
+        nn_vec.attn_values(out + (size_t)(r0 + i) * Q + h * hd, row, vc, (size_t)K, nv, hd);
+    }
+}
 
 static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)
 {
@@ -475,10 +515,22 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
         memcpy(kc, row + Q, K * sizeof(float));
         memcpy(vc, row + Q + K, K * sizeof(float));
     }
-#pragma omp parallel for schedule(static) if (sa->n > 1 && !omp_in_parallel())
-    for (int i = 0; i < sa->n; i++)
-        attend_one(sa->kvs[i], l, qkv + (size_t)i * W, sa->pos[i] + 1, out + (size_t)i * Q,
-                   sa->scores + (size_t)nn_thread_id() * sa->max_ctx);
+    /* runs of one cache's rows, cut so that a run's scores fit */
+    int ng = 0;
+    for (int i = 0; i < sa->n; i++) {
+        const int r0 = ng ? sa->group[ng - 1] : -1;
+        if (!ng || sa->kvs[i] != sa->kvs[i - 1] ||
+            (size_t)(i - r0 + 1) * (size_t)(sa->pos[i] + 1) > sa->score_n)
+            sa->group[ng++] = i;
+    }
+    sa->group[ng] = sa->n;
+    const int H = s.H;
+#pragma omp parallel for schedule(dynamic, 1) if (ng * H > 1 && !omp_in_parallel())
+    for (int t = 0; t < ng * H; t++) {
+        const int gi = t / H, h = t % H;
+        attend_rows(sa, l, sa->group[gi], sa->group[gi + 1], h, qkv, out,
+                    sa->scores + (size_t)nn_thread_id() * sa->score_n);
+    }
     return EEF_OK;
 }
 
@@ -528,13 +580,16 @@ static eef_err step_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int 
         b->rope = rt;
     }
     nn_embed(m, tokens, n, b->x);
+    /* a thread's scores: a whole context's keys for one row, or 32 rows
+     * of 2048 keys (longer runs are cut) */
+    const size_t score_n = (size_t)c->max_ctx > (size_t)32 * 2048 ? (size_t)c->max_ctx : (size_t)32 * 2048;
     if (!b->scores || nn_max_threads() > b->score_threads) {
         eef_free_aligned(b->scores);
         b->score_threads = nn_max_threads();
-        b->scores = eef_alloc_aligned((size_t)b->score_threads * c->max_ctx * sizeof(float));
+        b->scores = eef_alloc_aligned((size_t)b->score_threads * score_n * sizeof(float));
         if (!b->scores) return EEF_ENOMEM;
     }
-    step_attn att = { { step_attention }, kvs, b->pos, n, b->scores, c->max_ctx };
+    step_attn att = { { step_attention }, kvs, b->pos, n, b->scores, score_n, b->group };
     nn_layer_buf lb = { .xn1 = b->xn, .rstd1 = b->rstd, .qkv_pre = b->qkv_pre,
                         .qk_rstd = b->qk_rstd, .qkv = b->qkv, .att = b->att, .x2 = b->x2,
                         .xn2 = b->xn, .rstd2 = b->rstd, .h13 = b->h13, .hact = b->hact };

@@ -16,7 +16,12 @@
  *                 content when it is the last message or has reasoning
  *                 (a content "...<think>R</think>C" is split as the
  *                 template splits it); EEF_CHAT_NO_THINK renders
- *                 enable_thinking=false's empty block after the prompt.
+ *                 enable_thinking=false's empty block after the prompt;
+ *                 EEF_CHAT_THINK_EVERY renders every assistant turn as
+ *                 that last one (the agent's prompts: a turn keeps the
+ *                 block it was generated after, so each step's prompt
+ *                 extends the one before; the template itself drops the
+ *                 blocks of turns before the last user message).
  *   llama3        <|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>,
  *                 bos first when the template writes bos_token, contents
  *                 trimmed (Python's strip) when it trims them.
@@ -366,7 +371,7 @@ static eef_err render(const eef_tokenizer *t, const eef_chat_msg *msgs, size_t n
                     l -= (size_t)(after - s), s = after;          /* split('</think>')[-1] */
                     strip_nl(&s, &l, 1, 0);                       /* .lstrip('\n') */
                 }
-                if (i > last_query && (i == n - 1 || rl > 0)) {
+                if ((flags & EEF_CHAT_THINK_EVERY) || (i > last_query && (i == n - 1 || rl > 0))) {
                     strip_nl(&rs, &rl, 1, 1);
                     put_str(m, "<think>\n");
                     put_text(m, rs, rl);
@@ -390,7 +395,8 @@ static eef_err render(const eef_tokenizer *t, const eef_chat_msg *msgs, size_t n
             put_str(m, "\n\n");
         } else {
             put_str(m, "assistant\n");
-            if (c->think && (flags & EEF_CHAT_NO_THINK)) put_str(m, "<think>\n\n</think>\n\n");
+            if (c->think && (flags & (EEF_CHAT_NO_THINK | EEF_CHAT_THINK_EVERY)))
+                put_str(m, "<think>\n\n</think>\n\n");
         }
     }
     if (!e && !m->text) e = flush(m);

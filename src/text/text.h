@@ -203,6 +203,12 @@ typedef struct {
 enum {
     EEF_CHAT_GEN_PROMPT = 1, /* end with the assistant's header (add_generation_prompt) */
     EEF_CHAT_NO_THINK = 2,   /* chatml-think: an empty <think> block after it (enable_thinking=false) */
+    /* chatml-think: every assistant turn as the template renders one that
+     * answers the last user message (an empty <think> block, or its
+     * reasoning, before the content) and the generation prompt as with
+     * EEF_CHAT_NO_THINK: each turn reads as it did when it was generated,
+     * so a conversation's prompts extend each other (the agent's) */
+    EEF_CHAT_THINK_EVERY = 4,
 };
 
 /* Where message i's tokens lie in an encoded conversation: its turn is
