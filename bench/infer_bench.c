@@ -11,10 +11,14 @@
  * The two must give the same trajectories (checked: exit 1 if not).
  * Prints `name: value` lines:
  *   infer_small_rollouts_per_s_b1, infer_small_rollouts_per_s,
- *   infer_small_rollouts_batched_speedup, infer_small_steps_per_rollout
+ *   infer_small_rollouts_batched_speedup, infer_small_steps_per_rollout,
+ *   infer_small_rollouts_per_cpu_s_b1, infer_small_rollouts_per_cpu_s
+ *   (per second of the process's CPU time), and what each way fed its
+ *   caches per action
  * Usage: infer_bench [T] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "agent/policy.h"
 #include "core/core.h"
@@ -24,6 +28,15 @@
 #include "text/text.h"
 
 enum { STATES = 4, K = 4 };
+
+/* CPU seconds of this process (all threads): a measure that a shared,
+ * loaded machine disturbs less than wall time */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static int fail(const char *what)
 {
@@ -86,7 +99,7 @@ int main(int argc, char **argv)
     eef_agent_counts c0, c1, c2;
     eef_agent_counts_get(p, &c0);
     /* one at a time per thread, as rollouts ran before lockstep decoding */
-    double t0 = eef_now();
+    double t0 = eef_now(), u0 = cpu_now();
     int failed = 0;
 #pragma omp parallel reduction(+ : failed)
     {
@@ -99,11 +112,11 @@ int main(int argc, char **argv)
         if (a1) p->ops->actor_close(a1);
         if (e1) env->ops->episode_close(e1);
     }
-    double t1 = eef_now();
+    double t1 = eef_now(), u1 = cpu_now();
     if (failed) return fail("rollout");
     eef_agent_counts_get(p, &c1);
     if (eef_rollout_batch(env, p, specs, n, NULL, many)) return fail("rollout batch");
-    double t2 = eef_now();
+    double t2 = eef_now(), u2 = cpu_now();
     eef_agent_counts_get(p, &c2);
     size_t steps = 0;
     for (size_t i = 0; i < n; i++) {
@@ -118,6 +131,8 @@ int main(int argc, char **argv)
     printf("infer_small_rollouts_per_s_b1: %.1f\n", (double)n / (t1 - t0));
     printf("infer_small_rollouts_per_s: %.1f\n", (double)n / (t2 - t1));
     printf("infer_small_rollouts_batched_speedup: %.2f\n", (t1 - t0) / (t2 - t1));
+    printf("infer_small_rollouts_per_cpu_s_b1: %.2f\n", (double)n / (u1 - u0));
+    printf("infer_small_rollouts_per_cpu_s: %.2f\n", (double)n / (u2 - u1));
     printf("infer_small_steps_per_rollout: %.1f\n", (double)steps / (double)n);
     /* what each way fed its caches, per action */
     const eef_agent_counts *from[2] = { &c0, &c1 }, *to[2] = { &c1, &c2 };
