@@ -175,9 +175,9 @@ static void test_run_world(void **state)
     snprintf(p, sizeof p, "%s/a/world.json", dir);
     assert_true(tu_file_contains(p, "{\"eef\":\"world\",\"version\":1,\"context\":{\"env\":\"shop\","
                                     "\"env_options\":\"products=300,train=60,test=40\",\"seed\":3,"
-                                    "\"prompt\":\"eef-2\",\"expert\":{\"name\":\"builtin\","));
+                                    "\"prompt\":\"eef-3\",\"expert\":{\"name\":\"builtin\","));
     snprintf(q, sizeof q, "%s/a/iter_0/eval.jsonl", dir);
-    assert_true(tu_file_contains(q, "\"seed\":3,\"prompt\":\"eef-2\""));
+    assert_true(tu_file_contains(q, "\"seed\":3,\"prompt\":\"eef-3\""));
     /* the case for runs: --from without --seed */
     assert_int_equal(tu_sh("%s run --method sft --preset tiny --from %s/a --out %s/b --quiet > /dev/null 2>%s",
                            tu_eef(), dir, dir, err), 0);
