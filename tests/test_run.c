@@ -5,10 +5,8 @@
 #include "testutil.h"
 #include "traj/traj.h"
 
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 
 static void test_expert_replays(void **state)
 {
@@ -128,23 +126,11 @@ static void test_tiny_run_and_resume(void **state)
 
     /* killed at several moments, resumed each time: the same bytes */
     double delays[] = { 0.3, 0.8, 1.3, 1.8 };
-    for (size_t k = 0; k < EEF_ARRAY_LEN(delays); k++) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            char out[600];
-            snprintf(out, sizeof out, "%s/killed", dir);
-            freopen("/dev/null", "w", stdout);
-            freopen("/dev/null", "w", stderr);
-            execl(tu_eef(), "eef", "run", "--method", "eef", "--preset", "tiny", "--out", out,
-                  "--quiet", (char *)NULL);
-            _exit(127);
-        }
-        struct timespec ts = { 0, (long)(delays[k] * 1e9) };
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
+    int killed = 0; /* runs that were interrupted, not ended before the kill */
+    for (size_t k = 0; k < EEF_ARRAY_LEN(delays); k++)
+        killed += tu_kill_after(delays[k], "%s run --method eef --preset tiny --out %s/killed --quiet",
+                                tu_eef(), dir) == 1;
+    assert_true(killed > 0);
     assert_int_equal(tu_sh("%s run --method eef --preset tiny --out %s/killed --quiet > /dev/null 2>&1",
                         tu_eef(), dir), 0);
     const char *same[] = { "metrics.jsonl", "sft.eefm", "iter_1/model.eefm", "iter_1/eef.jsonl",

@@ -27,19 +27,6 @@
 
 static char *g_dir;
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(cmd, sizeof cmd, "cd %s && ", g_dir);
-    vsnprintf(cmd + n, sizeof cmd - n, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static const char *in_dir(char *buf, size_t cap, const char *name)
 {
     snprintf(buf, cap, "%s/%s", g_dir, name);
@@ -189,10 +176,10 @@ static void test_chat_prompt(void **state)
 static void test_pipeline(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s " RUN " --method sft --model base --out sft > sft.log 2>&1", tu_eef()), 0);
-    assert_int_equal(run("%s " RUN " --method rft --model base --from sft --out rft > rft.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " --method sft --model base --out sft > sft.log 2>&1", tu_eef()), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " --method rft --model base --from sft --out rft > rft.log 2>&1",
                          tu_eef()), 0);
-    assert_int_equal(run("%s " RUN " " EEF_RUN " --model base --out eef > eef.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " " EEF_RUN " --model base --out eef > eef.log 2>&1",
                          tu_eef()), 0);
     char p[1024];
     /* adapters in PEFT's layout, the base's identity recorded */
@@ -208,10 +195,10 @@ static void test_pipeline(void **state)
     same_bytes("eef/sft.lora/adapter_model.safetensors", "sft/sft.lora/adapter_model.safetensors");
 
     /* killed while writing the iteration's adapters, resumed: the same bytes */
-    assert_int_equal(run("EEF_CRASH_AT=afile.write@model.lora/adapter_model.safetensors:1 %s " RUN
+    assert_int_equal(tu_sh_in(g_dir, "EEF_CRASH_AT=afile.write@model.lora/adapter_model.safetensors:1 %s " RUN
                          " " EEF_RUN " --model base --out killed > k.log 2>&1", tu_eef()),
                      128 + SIGKILL);
-    assert_int_equal(run("%s " RUN " " EEF_RUN " --model base --out killed > k2.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " " EEF_RUN " --model base --out killed > k2.log 2>&1",
                          tu_eef()), 0);
     const char *same[] = { "metrics.jsonl", "iter_1/model.lora/adapter_model.safetensors",
                            "iter_1/model.lora/adapter_config.json", "iter_1/eef.jsonl",
@@ -234,7 +221,7 @@ static void test_pipeline(void **state)
 
 static void killed_at(const char *point, const char *args, const char *out, const char *log)
 {
-    assert_int_equal(run(INSIDE "EEF_CRASH_AT='%s' %s " RUN " %s --model base --out %s > %s 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, INSIDE "EEF_CRASH_AT='%s' %s " RUN " %s --model base --out %s > %s 2>&1",
                          point, tu_eef(), args, out, log), 128 + SIGKILL);
 }
 
@@ -273,7 +260,7 @@ static void test_resume_inside_phases(void **state)
     assert_false(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
     killed_at("progress@sft:2", "--method sft", "sft_k", "s2.log");
     assert_true(eef_file_exists(in_dir(p, sizeof p, "sft_k/sft.ckpt.json")));
-    assert_int_equal(run("%s " RUN " --method sft --model base --out sft_k > s3.log 2>&1", tu_eef()), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " --method sft --model base --out sft_k > s3.log 2>&1", tu_eef()), 0);
     char want[64];
     log_has("s3.log", resumed_at("sft", 1, "sft/sft.json", want, sizeof want));
     same_bytes("sft/sft.lora/adapter_model.safetensors", "sft_k/sft.lora/adapter_model.safetensors");
@@ -286,12 +273,12 @@ static void test_resume_inside_phases(void **state)
     const char *own = "run --preset tiny --env house --env-opt train=6,test=3 --quiet --method sft";
     const char *kinds[] = { "--model base --full", "" };
     for (int k = 0; k < 2; k++) {
-        assert_int_equal(run("%s %s %s --out f%d > f.log 2>&1", tu_eef(), own, kinds[k], k), 0);
-        assert_int_equal(run(INSIDE "EEF_CRASH_AT=progress@sft:2 %s %s %s --out f%d_k > f1.log 2>&1",
+        assert_int_equal(tu_sh_in(g_dir, "%s %s %s --out f%d > f.log 2>&1", tu_eef(), own, kinds[k], k), 0);
+        assert_int_equal(tu_sh_in(g_dir, INSIDE "EEF_CRASH_AT=progress@sft:2 %s %s %s --out f%d_k > f1.log 2>&1",
                              tu_eef(), own, kinds[k], k), 128 + SIGKILL);
         snprintf(p, sizeof p, "%s/f%d_k/sft.ckpt.1.eefo", g_dir, k);
         assert_true(eef_file_exists(p));
-        assert_int_equal(run("%s %s %s --out f%d_k > f2.log 2>&1", tu_eef(), own, kinds[k], k), 0);
+        assert_int_equal(tu_sh_in(g_dir, "%s %s %s --out f%d_k > f2.log 2>&1", tu_eef(), own, kinds[k], k), 0);
         char a[64], b[64];
         snprintf(a, sizeof a, "f%d/sft.json", k);
         log_has("f2.log", resumed_at("sft", 1, a, want, sizeof want));
@@ -312,7 +299,7 @@ static void test_resume_inside_phases(void **state)
     log_has("e2.log", "explore failures: 4 of ");
     killed_at("progress@evaluate:3", eef, "eef_k", "e3.log");
     log_has("e3.log", resumed_at("train", 2, "eef/iter_1/train.json", want, sizeof want));
-    assert_int_equal(run("%s " RUN " %s --model base --out eef_k > e4.log 2>&1", tu_eef(), eef), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " %s --model base --out eef_k > e4.log 2>&1", tu_eef(), eef), 0);
     log_has("e4.log", "evaluate: 2 of ");
     for (int i = 3; i <= 4; i++) {
         char log[32];
@@ -330,14 +317,14 @@ static void test_resume_inside_phases(void **state)
         same_bytes(a, b);
     }
     /* nothing of the resume points is left */
-    assert_int_equal(run("ls eef_k eef_k/iter_1 | grep -c 'journal\\|ckpt' > left.txt; true"), 0);
+    assert_int_equal(tu_sh_in(g_dir, "ls eef_k eef_k/iter_1 | grep -c 'journal\\|ckpt' > left.txt; true"), 0);
     assert_true(tu_file_contains(in_dir(p, sizeof p, "left.txt"), "0"));
 }
 
 static void test_merge(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s export --format hf --merge eef/iter_1/model.lora merged >/dev/null 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s export --format hf --merge eef/iter_1/model.lora merged >/dev/null 2>&1",
                          tu_eef()), 0);
     char p[1024];
     eef_model *base, *merged;
@@ -376,27 +363,27 @@ static void test_refusals(void **state)
     (void)state;
     char p[1024];
     /* resumed with another base */
-    assert_int_equal(run("%s " RUN " --method eef --model other --from rft --out eef > r1.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " --method eef --model other --from rft --out eef > r1.log 2>&1",
                          tu_eef()), 1);
     in_dir(p, sizeof p, "r1.log");
     assert_true(tu_file_contains(p, "was made with the base model"));
     assert_true(tu_file_contains(p, "/base ("));
     assert_true(tu_file_contains(p, "/other ("));
     /* a new run --from a run of another base */
-    assert_int_equal(run("%s " RUN " --method eef --model other --from rft --out new > r2.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " RUN " --method eef --model other --from rft --out new > r2.log 2>&1",
                          tu_eef()), 1);
     in_dir(p, sizeof p, "r2.log");
     assert_true(tu_file_contains(p, "--from rft was made with the base model"));
     assert_true(tu_file_contains(p, "/other ("));
     assert_false(eef_file_exists(in_dir(p, sizeof p, "new/config.json")));
     /* resumed without --model */
-    assert_int_equal(run("%s run --preset tiny --env house --env-opt train=6,test=3 --quiet --method eef "
+    assert_int_equal(tu_sh_in(g_dir, "%s run --preset tiny --env house --env-opt train=6,test=3 --quiet --method eef "
                          "--from rft --out eef > r3.log 2>&1", tu_eef()), 1);
     assert_true(tu_file_contains(in_dir(p, sizeof p, "r3.log"), "give it with --model"));
     /* usage errors */
-    assert_int_equal(run("%s run --preset tiny --lora 4 --out x > /dev/null 2>&1", tu_eef()), 2);
-    assert_int_equal(run("%s run --preset tiny --model base --out x > /dev/null 2>&1", tu_eef()), 2);
-    assert_int_equal(run("%s run --preset tiny --model base --lora 4 --full --out x > /dev/null 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s run --preset tiny --lora 4 --out x > /dev/null 2>&1", tu_eef()), 2);
+    assert_int_equal(tu_sh_in(g_dir, "%s run --preset tiny --model base --out x > /dev/null 2>&1", tu_eef()), 2);
+    assert_int_equal(tu_sh_in(g_dir, "%s run --preset tiny --model base --lora 4 --full --out x > /dev/null 2>&1",
                          tu_eef()), 2);
 }
 

@@ -17,19 +17,6 @@
 
 static char *g_dir;
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(cmd, sizeof cmd, "cd %s && ", g_dir);
-    vsnprintf(cmd + n, sizeof cmd - n, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void same_bytes(const char *a, const char *b)
 {
     char pa[1024], pb[1024];
@@ -55,9 +42,9 @@ static int setup(void **state)
     eef_model_free(m);
     char root[1024];
     assert_non_null(realpath(".", root)); /* tests run from the repository's root */
-    assert_int_equal(run("cp %s/tests/fixtures/hf_tok/qwen3/tokenizer.json "
+    assert_int_equal(tu_sh_in(g_dir, "cp %s/tests/fixtures/hf_tok/qwen3/tokenizer.json "
                          "%s/tests/fixtures/hf_tok/qwen3/tokenizer_config.json base/", root, root), 0);
-    assert_int_equal(run("%s expert --env house --env-opt train=6,test=1 --out h.jsonl --quiet "
+    assert_int_equal(tu_sh_in(g_dir, "%s expert --env house --env-opt train=6,test=1 --out h.jsonl --quiet "
                          ">/dev/null 2>&1", tu_eef()), 0);
     return 0;
 }
@@ -74,29 +61,29 @@ static int teardown(void **state)
 static void test_lora_kill_resume(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s " TRAIN " --lora 4 --lr 1e-2 --out ref.lora > lora.log 2>&1", tu_eef()), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --lora 4 --lr 1e-2 --out ref.lora > lora.log 2>&1", tu_eef()), 0);
     char p[1024];
     snprintf(p, sizeof p, "%s/lora.log", g_dir);
     assert_true(tu_file_contains(p, "trained 6 steps"));
     /* the first checkpoint's state file takes 15 writes: killed in the second */
-    int rc = run("EEF_CRASH_AT=afile.write@state.eefl:20 %s " TRAIN " --lora 4 --lr 1e-2 --out k.lora "
+    int rc = tu_sh_in(g_dir, "EEF_CRASH_AT=afile.write@state.eefl:20 %s " TRAIN " --lora 4 --lr 1e-2 --out k.lora "
                  ">/dev/null 2>&1", tu_eef());
     assert_int_equal(rc, 128 + SIGKILL);
-    assert_int_equal(run("%s " TRAIN " --lora 4 --lr 1e-2 --out k.lora --resume > resume.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --lora 4 --lr 1e-2 --out k.lora --resume > resume.log 2>&1",
                          tu_eef()), 0);
     snprintf(p, sizeof p, "%s/resume.log", g_dir);
     assert_true(tu_file_contains(p, "resuming k.lora at step 2"));
     same_bytes("k.lora/state.eefl", "ref.lora/state.eefl");
     same_bytes("k.lora/adapter_model.safetensors", "ref.lora/adapter_model.safetensors");
     /* another rank on resume is refused */
-    assert_int_equal(run("%s " TRAIN " --lora 8 --out k.lora --resume >/dev/null 2>&1", tu_eef()), 1);
+    assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --lora 8 --out k.lora --resume >/dev/null 2>&1", tu_eef()), 1);
 }
 
 /* The adapters of the run above, merged, against base + adapters. */
 static void test_merge_export(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s export --format hf --merge ref.lora merged >/dev/null 2>&1", tu_eef()), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s export --format hf --merge ref.lora merged >/dev/null 2>&1", tu_eef()), 0);
     char p[1024];
     eef_model *base, *merged;
     snprintf(p, sizeof p, "%s/base", g_dir);
@@ -135,7 +122,7 @@ static void test_merge_export(void **state)
 static void test_full_kill_resume(void **state)
 {
     (void)state;
-    assert_int_equal(run("EEF_CRASH_LOG=full.hits %s " TRAIN " --full --out ref.full >/dev/null 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "EEF_CRASH_LOG=full.hits %s " TRAIN " --full --out ref.full >/dev/null 2>&1",
                          tu_eef()), 0);
     /* killed halfway through the second checkpoint's weights file (its
      * writes per checkpoint counted from the uninterrupted run's log) */
@@ -149,10 +136,10 @@ static void test_full_kill_resume(void **state)
         writes += strncmp(strchr(q, '\n') - 17, "model.safetensors", 17) == 0;
     free(log);
     assert_int_equal(writes % 3, 0); /* 3 checkpoints of 6 steps */
-    int rc = run("EEF_CRASH_AT=afile.write@model.safetensors:%d %s " TRAIN " --full --out k.full "
+    int rc = tu_sh_in(g_dir, "EEF_CRASH_AT=afile.write@model.safetensors:%d %s " TRAIN " --full --out k.full "
                  ">/dev/null 2>&1", writes / 3 + writes / 6, tu_eef());
     assert_int_equal(rc, 128 + SIGKILL);
-    assert_int_equal(run("%s " TRAIN " --full --out k.full --resume >/dev/null 2>&1", tu_eef()), 0);
+    assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --full --out k.full --resume >/dev/null 2>&1", tu_eef()), 0);
     same_bytes("k.full/model.safetensors", "ref.full/model.safetensors");
     same_bytes("k.full/optimizer.eefo", "ref.full/optimizer.eefo");
 }
@@ -162,7 +149,7 @@ static void test_refusals(void **state)
     (void)state;
     char p[1024];
     /* on a machine with 1 byte free: the figure and the machine's */
-    assert_int_equal(run("EEF_MEM_AVAILABLE=1 %s " TRAIN " --full --out big > big.log 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "EEF_MEM_AVAILABLE=1 %s " TRAIN " --full --out big > big.log 2>&1",
                          tu_eef()), 1);
     snprintf(p, sizeof p, "%s/big.log", g_dir);
     assert_true(tu_file_contains(p, "full fine-tuning needs"));
@@ -175,15 +162,15 @@ static void test_refusals(void **state)
     assert_true(need > 50e6);
     /* with 5% less than full fine-tuning needs: refused; LoRA of the same
      * model (no f32 gradients or moments of 5 M weights) fits */
-    assert_int_equal(run("EEF_MEM_AVAILABLE=%.0f %s " TRAIN " --full --out big >/dev/null 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "EEF_MEM_AVAILABLE=%.0f %s " TRAIN " --full --out big >/dev/null 2>&1",
                          0.95 * need, tu_eef()), 1);
-    assert_int_equal(run("EEF_MEM_AVAILABLE=%.0f %s " TRAIN " --steps 1 --lora 2 --out small "
+    assert_int_equal(tu_sh_in(g_dir, "EEF_MEM_AVAILABLE=%.0f %s " TRAIN " --steps 1 --lora 2 --out small "
                          ">/dev/null 2>&1", 0.95 * need, tu_eef()), 0);
-    assert_int_equal(run("%s train --model base --data h.jsonl --out x >/dev/null 2>&1", tu_eef()), 2);
-    assert_int_equal(run("%s train --model base --data h.jsonl --lora 4 --full --out x >/dev/null 2>&1",
+    assert_int_equal(tu_sh_in(g_dir, "%s train --model base --data h.jsonl --out x >/dev/null 2>&1", tu_eef()), 2);
+    assert_int_equal(tu_sh_in(g_dir, "%s train --model base --data h.jsonl --lora 4 --full --out x >/dev/null 2>&1",
                          tu_eef()), 2);
-    assert_int_equal(run("%s train --data h.jsonl --lora 4 --out x >/dev/null 2>&1", tu_eef()), 2);
-    assert_int_equal(run("%s train --model base --data h.jsonl --lora 4 --lora-targets q,x "
+    assert_int_equal(tu_sh_in(g_dir, "%s train --data h.jsonl --lora 4 --out x >/dev/null 2>&1", tu_eef()), 2);
+    assert_int_equal(tu_sh_in(g_dir, "%s train --model base --data h.jsonl --lora 4 --lora-targets q,x "
                          "--out x > t.log 2>&1", tu_eef()), 1);
     snprintf(p, sizeof p, "%s/t.log", g_dir);
     assert_true(tu_file_contains(p, "unknown projection 'x'"));

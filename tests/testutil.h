@@ -10,7 +10,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,17 +50,66 @@ static inline const char *tu_eef(void)
     return p ? p : "./eef";
 }
 
-/* Runs a shell command built like printf; its exit status (-1: killed). */
+/* Runs a shell command built like printf, in `dir` when not NULL; its
+ * exit status (-1: killed). */
+static inline int tu_vsh_in(const char *dir, const char *fmt, va_list ap)
+{
+    char cmd[8192];
+    int n = dir ? snprintf(cmd, sizeof cmd, "cd '%s' && ", dir) : 0;
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 static inline int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline int tu_sh(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = tu_vsh_in(NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static inline int tu_sh_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int tu_sh_in(const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = tu_vsh_in(dir, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Starts a shell command built like printf (its output to /dev/null),
+ * SIGKILLs it and everything it started after `seconds`, and reaps it:
+ * a long run killed at an arbitrary moment. 1 when it was killed, 0 when
+ * it had ended before (nothing was interrupted), -1 when it did not start. */
+static inline int tu_kill_after(double seconds, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline int tu_kill_after(double seconds, const char *fmt, ...)
 {
     char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int n = snprintf(cmd, sizeof cmd, "exec ");
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
     va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        setpgid(0, 0); /* its own group: the kill reaches any child it starts */
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here: the kill may come before the child ran */
+    struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+    nanosleep(&ts, NULL);
+    kill(-pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
 }
 
 /* 1 when two files hold the same bytes. */

@@ -3,6 +3,7 @@
  * way everywhere (usage message, exit code 2). */
 #include "cli.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -144,4 +145,12 @@ void cli_set_threads(long threads)
 #else
     (void)threads;
 #endif
+}
+
+void cli_block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
 }

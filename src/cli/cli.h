@@ -7,6 +7,8 @@
 #ifndef EEF_CLI_H
 #define EEF_CLI_H
 
+#include <signal.h>
+
 #include "core/core.h"
 #include "traj/traj.h"
 
@@ -39,6 +41,10 @@ void cli_usage(const cli_spec *spec, FILE *out);
 int cli_error(const char *cmd);
 /* Applies --threads and --quiet style globals; call once per command. */
 void cli_set_threads(long threads);
+/* Blocks SIGINT and SIGTERM in the calling thread, before a server starts
+ * its threads (they inherit the mask), so that sigwait(set) is the one
+ * place a stop request arrives. */
+void cli_block_stop_signals(sigset_t *set);
 
 /* eef train --model M --lora R | --full (train_model.c). */
 typedef struct {

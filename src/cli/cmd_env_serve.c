@@ -5,7 +5,6 @@
 
 #include "serve/serve.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -45,10 +44,7 @@ int cmd_env_serve(int argc, char **argv)
     c.max_sessions = (int)max_sessions;
     c.idle_timeout = idle;
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL); /* the server's threads inherit the mask */
+    cli_block_stop_signals(&stop);
     eef_env *env = NULL;
     eef_server *s = NULL;
     if (eef_env_open(env_name, env_opt, (uint64_t)seed, &env)) return cli_error("env-serve");

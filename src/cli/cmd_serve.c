@@ -7,20 +7,9 @@
 
 #include "serve/serve.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Blocks SIGINT/SIGTERM in every thread (the server's threads inherit the
- * mask) and returns once one arrives. */
-static void block_stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-}
 
 static char *model_name_of(const char *path)
 {
@@ -89,7 +78,7 @@ int cmd_serve(int argc, char **argv)
     c.max_queue = (int)queue;
     c.queue_timeout = timeout;
     sigset_t stop;
-    block_stop_signals(&stop);
+    cli_block_stop_signals(&stop);
     eef_model *m = NULL;
     char *default_name = NULL;
     eef_server *s = NULL;

@@ -37,8 +37,6 @@
 #define DEFAULT_RETRIES 3
 #define DEFAULT_BACKOFF 0.1
 
-const char *remote_id_key(const remote_env *re) { return re->api == API_WEBSHOP ? "env_idx" : "id"; }
-
 /* ------------------------------------------------------------ options */
 typedef struct {
     remote_env *re;
@@ -104,45 +102,6 @@ static eef_err on_option(const char *key, const char *v, void *ctx)
     }
     return eef_fail(EEF_EINVAL, "remote: unknown option '%s' (train, test, api, timeout, retries, "
                     "backoff, max_steps, world_type, eef)", key);
-}
-
-/* ------------------------------------------------------------ sessions */
-eef_err remote_create(remote_env *re, remote_http *h, long *id)
-{
-    cJSON *j;
-    EEF_TRY(remote_http_call(h, re->url, &re->pol, REQ_REPEATABLE, "POST", "/create", NULL, NULL,
-                             &j, NULL));
-    const cJSON *v = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "id") : j;
-    eef_err e = EEF_OK;
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
-        e = eef_fail(EEF_ENET, "remote %s: POST /create: the answer has no session id", re->url);
-    else *id = (long)v->valuedouble;
-    cJSON_Delete(j);
-    return e;
-}
-
-void remote_close_session(remote_env *re, remote_http *h, long id)
-{
-    char body[64];
-    snprintf(body, sizeof body, "{\"%s\":%ld}", remote_id_key(re), id);
-    remote_policy once = { .timeout = EEF_MIN(re->pol.timeout, 5.0), .retries = 0, .backoff = 0 };
-    cJSON *j = NULL;
-    if (remote_http_call(h, re->url, &once, REQ_REPEATABLE, "POST", "/close", NULL, body, &j, NULL))
-        eef_debug("%s", eef_errmsg()); /* closing is best effort: idle sessions expire anyway */
-    cJSON_Delete(j);
-}
-
-eef_err remote_reset_call(remote_env *re, remote_http *h, long id, long data_idx, cJSON **resp,
-                          long *status)
-{
-    char body[160];
-    if (re->api == API_WEBSHOP)
-        snprintf(body, sizeof body, "{\"env_idx\":%ld,\"session_id\":%ld}", id, data_idx);
-    else
-        snprintf(body, sizeof body, "{\"id\":%ld,\"game\":%ld,\"world_type\":\"%s\"}", id,
-                 data_idx, re->world_type);
-    return remote_http_call(h, re->url, &re->pol, REQ_REPEATABLE, "POST", "/reset", NULL, body,
-                            resp, status);
 }
 
 /* ------------------------------------------------------------ actions */
@@ -279,16 +238,8 @@ static eef_err remote_reset(eef_episode *epb, eef_split split, size_t index, eef
     long data_idx = re->lo[s] + (long)index;
     ep->has_task = 0;
     ep->acts_fresh = 0;
-    if (ep->id < 0) EEF_TRY(remote_create(re, &ep->http, &ep->id));
     cJSON *j = NULL;
-    long status = 0;
-    eef_err e = remote_reset_call(re, &ep->http, ep->id, data_idx, &j, &status);
-    if (e == EEF_ENOTFOUND && status == 404) {
-        /* our session expired on the server (idle): open a new one */
-        ep->id = -1;
-        e = remote_create(re, &ep->http, &ep->id);
-        if (!e) e = remote_reset_call(re, &ep->http, ep->id, data_idx, &j, &status);
-    }
+    eef_err e = remote_reset_session(re, &ep->http, &ep->id, data_idx, &j);
     if (e) return e;
     const cJSON *obs = NULL;
     if (re->api == API_WEBSHOP) {

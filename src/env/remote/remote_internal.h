@@ -80,12 +80,12 @@ typedef struct {
 eef_err remote_task_get(remote_env *re, eef_split split, size_t index, eef_task *out);
 void remote_tasks_free(remote_env *re);
 
-/* Session plumbing shared by the episode and the task reader (remote_env.c). */
-eef_err remote_create(remote_env *re, remote_http *h, long *id);
+/* Sessions (remote_session.c).  remote_reset_session resets session *id
+ * (created first when *id < 0, created again when the server forgot it:
+ * idle sessions expire) to the data index; *resp gets the parsed answer. */
+eef_err remote_reset_session(remote_env *re, remote_http *h, long *id, long data_idx,
+                             struct cJSON **resp);
 void remote_close_session(remote_env *re, remote_http *h, long id);
-/* POST /reset of `id` to the data index; *resp gets the parsed answer. */
-eef_err remote_reset_call(remote_env *re, remote_http *h, long id, long data_idx,
-                          struct cJSON **resp, long *status);
 /* The session field of this API ("env_idx" or "id"). */
 const char *remote_id_key(const remote_env *re);
 

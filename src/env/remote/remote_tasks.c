@@ -87,15 +87,8 @@ static char *alfworld_goal(const char *obs)
 static eef_err load_probe(remote_env *re, eef_split split, size_t index, long data_idx,
                           remote_task *t)
 {
-    if (re->probe < 0) EEF_TRY(remote_create(re, &re->meta, &re->probe));
     cJSON *j = NULL;
-    long status = 0;
-    eef_err e = remote_reset_call(re, &re->meta, re->probe, data_idx, &j, &status);
-    if (e == EEF_ENOTFOUND && status == 404) { /* the probe session expired */
-        re->probe = -1;
-        EEF_TRY(remote_create(re, &re->meta, &re->probe));
-        e = remote_reset_call(re, &re->meta, re->probe, data_idx, &j, &status);
-    }
+    eef_err e = remote_reset_session(re, &re->meta, &re->probe, data_idx, &j);
     if (e) return e;
     char *instr = NULL;
     if (re->api == API_ALFWORLD) {
