@@ -537,6 +537,9 @@ AVX512 static void round_x_avx(const qkind *k, const float *x, int I, int8_t *q,
 /* Packing streams W from memory once (decoding); the lines 4 KB ahead are
  * prefetched, as vec_impl.h's widening does (the hardware prefetcher
  * alone keeps too few in flight). */
+#ifndef PREFETCH
+#define PREFETCH prefetch_ahead
+#endif
 static inline void prefetch_ahead(const void *p, size_t n)
 {
     for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
@@ -641,10 +644,22 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
 {
     const blk_q8_0 *b = row;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    /* where lane l's scale lies: block 2 l (l < 8), 2 (l - 8) + 1 */
+    const __m512i at = _mm512_setr_epi32(0, 68, 136, 204, 272, 340, 408, 476, 34, 102, 170, 238, 306, 374, 442, 510);
     for (int b0 = 0; b0 < nb; b0 += 16, b += 16, o++) {
         const int n = nb - b0 < 16 ? nb - b0 : 16;
-        prefetch_ahead(b, 16 * sizeof *b);
+        PREFETCH(b, 16 * sizeof *b);
         __m512i z[8];
+        if (n == 16) {
+            for (int p = 0; p < 8; p++)
+                z[p] = _mm512_xor_si512(two_halves(b[2 * p].qs, b[2 * p + 1].qs), flip);
+            transpose_store(z, o, 8);
+            /* each d with the two codes after it, kept: the low 16 bits */
+            const __m256i d = _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(at, (const void *)b, 1));
+            _mm512_storeu_ps(o->dw, _mm512_cvtph_ps(d));
+            _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
+            continue;
+        }
         for (int p = 0; p < 8; p++) {
             const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
             const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
@@ -661,15 +676,25 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
  * qs hold sub-blocks 4c, 4c + 2 (low nibbles) and 4c + 1, 4c + 3 (high):
  * registers A: (0,2) (1,3) (4,6) (5,7), then B's. */
 #define K45_LANES { 0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15 }
-static const uint8_t k45_lane[16] = K45_LANES;
+
+/* The 6-bit scales (sc) and mins (mn) of sub-blocks 0..7 of a K block, a
+ * byte each (k_scales on the three 32-bit words of the 12 bytes). */
+static inline void k_scales64(const uint8_t *b, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t u[3];
+    memcpy(u, b, 12);
+    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    *sc = (uint64_t)(u[0] & lo6) | (uint64_t)((u[2] & lo4) | ((u[0] >> 6) & lo2) << 4) << 32;
+    *mn = (uint64_t)(u[1] & lo6) | (uint64_t)(((u[2] >> 4) & lo4) | ((u[1] >> 6) & lo2) << 4) << 32;
+}
 
 AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *const qs[2],
                                    const uint8_t *const qh[2], wgroup *o)
 {
     const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
     __m512i z[8];
-    memset(o->dw, 0, sizeof o->dw);
-    memset(o->mw, 0, sizeof o->mw);
+    uint64_t sc[2] = { 0, 0 }, mn[2] = { 0, 0 };
+    uint16_t dd[2][2] = { { 0, 0 }, { 0, 0 } }; /* [block][d, dmin] */
     for (int h = 0; h < 2; h++) {
         if (!hd[h]) { /* past the row's end */
             for (int i = 0; i < 4; i++) z[4 * h + i] = _mm512_setzero_si512();
@@ -690,16 +715,26 @@ AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *co
             }
             z[4 * h + 2 * c] = lo, z[4 * h + 2 * c + 1] = hi;
         }
-        uint16_t d16, m16;
-        memcpy(&d16, hd[h], 2), memcpy(&m16, hd[h] + 2, 2);
-        const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(m16);
-        uint8_t sc[8], mn[8];
-        k_scales(hd[h] + 4, sc, mn);
-        for (int j = 0; j < 8; j++) {
-            const int l = k45_lane[8 * h + j];
-            o->dw[l] = d * (float)sc[j], o->mw[l] = -(dmin * (float)mn[j]);
-        }
+        memcpy(dd[h], hd[h], 4);
+        k_scales64(hd[h] + 4, &sc[h], &mn[h]);
     }
+    /* sub-block 8 h + j's scales (d sc_j, -(dmin m_j): the f32 products of
+     * the portable unpack) into its lane, K45_LANES[8 h + j] (inv: the
+     * sub-block of each lane) */
+    const __m512i inv = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m256 hd8 = _mm256_cvtph_ps(_mm_setr_epi16((short)dd[0][0], (short)dd[0][1], (short)dd[1][0],
+                                                      (short)dd[1][1], 0, 0, 0, 0));
+    const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+                                           _mm512_castps256_ps512(hd8));
+    const __m512 dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
+                                              _mm512_castps256_ps512(hd8));
+    const __m512 vs = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc[1], (long long)sc[0])));
+    const __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn[1], (long long)mn[0])));
+    const __m512 neg = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    _mm512_storeu_ps(o->dw, _mm512_permutexvar_ps(inv, _mm512_mul_ps(d, vs)));
+    /* a missing second block's lanes (4-7, 12-15) stay +0 */
+    const __mmask16 have = hd[1] ? 0xffff : 0x0f0f;
+    _mm512_storeu_ps(o->mw, _mm512_maskz_mov_ps(have, _mm512_permutexvar_ps(inv, _mm512_xor_ps(_mm512_mul_ps(dmin, vm), neg))));
     transpose_store(z, o, 8);
 }
 
