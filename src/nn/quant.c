@@ -771,6 +771,7 @@ AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
 {
     const blk_q6_k *b = row;
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i inv = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (int k = 0; k < nb; k++, b++, o++) {
         prefetch_ahead(b, sizeof *b);
         __m512i z[8];
@@ -783,9 +784,10 @@ AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
                                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
         }
         transpose_store(z, o, 4);
-        const float d = _cvtsh_ss(b->d);
-        for (int j = 0; j < 16; j++) o->dw[4 * (j % 4) + j / 4] = d * (float)b->scales[j];
-        memset(o->mw, 0, sizeof o->mw);
+        /* lane l: sub-block 4 (l % 4) + l / 4, d s_j as the portable unpack's f32 product */
+        const __m512 sj = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)));
+        _mm512_storeu_ps(o->dw, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)), _mm512_permutexvar_ps(inv, sj)));
+        _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
     }
 }
 
