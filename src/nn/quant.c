@@ -619,9 +619,12 @@ static const int32_t perm_idx[3][2][16] = {
  * t, lane 8 h + p; nr = 4 (Q6_K): four sub-blocks of 4 words, lane 4 h + p. */
 AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
 {
+    /* unrolled, so that z stays in registers */
+#pragma GCC unroll 3
     for (int k = 0; (1 << k) < nr; k++) {
         const int b = 1 << k;
         const __m512i va = _mm512_loadu_si512(perm_idx[k][0]), vb = _mm512_loadu_si512(perm_idx[k][1]);
+#pragma GCC unroll 8
         for (int p = 0; p < nr; p++)
             if (!(p & b)) {
                 __m512i a = z[p], c = z[p | b];
@@ -629,6 +632,7 @@ AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
                 z[p | b] = _mm512_permutex2var_epi32(a, vb, c);
             }
     }
+#pragma GCC unroll 8
     for (int t = 0; t < nr; t++) _mm512_storeu_si512(o->q[t], z[t]);
 }
 
