@@ -828,7 +828,8 @@ typedef struct {
     float *d, *s;
 } xtiles;
 
-static void tiles_x(const qkind *k, const float *x, int I, int n, int8_t *q, float *bd, xtiles *o)
+static void tiles_x(const qkind *k, const float *x, int I, int n, int offset, int8_t *q, float *bd,
+                    xtiles *o)
 {
     const int S = k->S, nsub = n_sub(k, I), tb = n / AT, i = n % AT;
     round_x(k, x, I, q, bd);
@@ -836,7 +837,7 @@ static void tiles_x(const qkind *k, const float *x, int I, int n, int8_t *q, flo
         const size_t at = (size_t)tb * nsub + sb, v = AT * at + i;
         const int sum = sub_sum(k, q, sb);
         for (int t = 0; t < S / 4; t++) memcpy(o->q + AT * S * at + 4 * (AT * t + i), q + (size_t)S * sb + 4 * t, 4);
-        o->corr[v] = -k->offset * sum;
+        o->corr[v] = -offset * sum;
         o->d[v] = bd[S * sb / k->xblock];
         o->s[v] = (float)sum;
     }
@@ -877,23 +878,27 @@ AMX static void amx_config(int S)
     TILE_CONFIG(&c);
 }
 
-/* The sums of sub-block sb into cb (set a: tmm a .. a + 2). */
+/* The sums of sub-block sb into cb (set a: tmm a .. a + 2): W's codes
+ * unsigned (tdpbusd) or, Q8_0 as stored, signed (tdpbssd). */
 #define TILE_SUMS(a, b, c, sb, cb)                                                                 \
     do {                                                                                           \
-        TILE_LOAD(a, wa + (size_t)(sb) * AT * S, S);                                               \
+        TILE_LOAD(a, wa + (size_t)(sb) * wsub, wrow);                                              \
         TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
         TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                                \
-        _tile_dpbusd(c, a, b);                                                                     \
+        if (sgn) _tile_dpbssd(c, a, b);                                                            \
+        else _tile_dpbusd(c, a, b);                                                                \
         TILE_STORE(c, cb, 64);                                                                     \
     } while (0)
 
-/* y[c ldy + r] for r < R, c < C: W's 16 rows (wa: codes [nsub][16][S];
- * dw, mw: scales [nsub][16]) by x's block of 16 rows (x: xtiles at the
- * block's first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
+/* y[c ldy + r] for r < R, c < C: W's 16 rows (sub-block sb of row i: S
+ * codes at wa + sb wsub + i wrow, unsigned, or signed if sgn; dw, mw:
+ * scales [nsub][16]) by x's block of 16 rows (x: xtiles at the block's
+ * first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
  * j + 1, ...), each lane's accumulators in registers. */
 AMX static inline __attribute__((always_inline)) void
-    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, const float *dw, const float *mw,
-               const xtiles *x, int nsub, const int S, const int mins, const uint8_t *lane)
+    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, size_t wsub, long wrow, const float *dw,
+               const float *mw, const xtiles *x, int nsub, const int S, const int mins, const int sgn,
+               const uint8_t *lane)
 {
     float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
     int32_t cb[2][AT][AT] __attribute__((aligned(64)));
@@ -945,12 +950,23 @@ AMX static inline __attribute__((always_inline)) void
     }
 }
 
-AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa,
-                         const float *dw, const float *mw, const xtiles *x, int nsub)
+AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa, size_t wsub,
+                         long wrow, const float *dw, const float *mw, const xtiles *x, int nsub)
 {
-    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 16, 0, k->lane);
-    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 1, k->lane);
-    else tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 0, k->lane);
+    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 16, 0, 0, k->lane);
+    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 32, 1, 0, k->lane);
+    else tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 32, 0, 1, k->lane);
+}
+
+/* Q8_0's 16 rows as stored (w: rows rb bytes apart; the codes are read in
+ * place, signed): their scales dw [nb][16]. */
+AMX static void q8_0_amx_scales(const uint8_t *w, size_t rb, int nb, float *dw)
+{
+    const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32((int)rb));
+    for (int k = 0; k < nb; k++) /* d and the two codes after it: the low 16 bits */
+        _mm512_storeu_ps(dw + AT * k, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
+                                          _mm512_i32gather_epi32(at, (const void *)(w + 34 * (size_t)k), 1))));
 }
 
 AMX static void amx_release(void) { _tile_release(); }
@@ -1031,8 +1047,10 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
     const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
     /* per thread: 16 rows of W's codes and scales, a row of them as unpacked,
      * x's codes (I) and block scales (I / 32) */
+    const int q8 = k == &kind_q8_0; /* W's codes read in place (a copy for a part tile of rows) */
     const size_t per = (size_t)AT * I + 2 * (size_t)AT * nsub * sizeof(float) + (size_t)I +
-                       2 * (size_t)nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
+                       2 * (size_t)nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I +
+                       (q8 ? (size_t)AT * rb : 0);
     xtiles xt;
     xt.q = calloc(nt * AT * (size_t)I, 1);
     xt.corr = calloc(nt * AT * (size_t)nsub, sizeof *xt.corr);
@@ -1050,16 +1068,28 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
         float *dw = (float *)(m + (size_t)AT * I), *mw = dw + (size_t)AT * nsub, *rdw = mw + (size_t)AT * nsub;
         float *rmw = rdw + nsub, *bd = rmw + nsub;
         int8_t *q = (int8_t *)(bd + I / 32 + 1);
-        uint8_t *rq = (uint8_t *)(q + I);
+        uint8_t *rq = (uint8_t *)(q + I), *part = rq + I;
 #pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q, bd, &xt);
+        for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q8 ? 0 : k->offset, q, bd, &xt);
         int lo, hi;
         nn_my_cols((NO + AT - 1) / AT, &lo, &hi);
         lo *= AT, hi = hi * AT < NO ? hi * AT : NO;
         if (lo < hi) amx_config(S);
         for (int r = lo; r < hi; r += AT) {
             const int R = hi - r < AT ? hi - r : AT;
-            for (int i = 0; i < AT; i++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * rb, *wt = wa;
+            size_t wsub = (size_t)AT * S;
+            long wrow = S;
+            if (q8) {
+                if (R < AT) { /* rows past W: codes and scales 0 */
+                    memset(part, 0, (size_t)AT * rb);
+                    memcpy(part, wr, (size_t)R * rb);
+                    wr = part;
+                }
+                q8_0_amx_scales(wr, rb, nb, dw);
+                wt = wr + 2, wsub = 34, wrow = (long)rb;
+            }
+            for (int i = 0; i < AT && !q8; i++) {
                 if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, rq, rdw, rmw);
                 else {
                     memset(rq, 0, (size_t)I);
@@ -1075,7 +1105,8 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
                 const xtiles xb = { xt.q + t * AT * (size_t)I, xt.corr + t * AT * (size_t)nsub,
                                     xt.d + t * AT * (size_t)nsub, xt.s + t * AT * (size_t)nsub };
                 const int n = (int)t * AT;
-                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wa, dw, mw, &xb, nsub);
+                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wt, wsub, wrow, dw, mw,
+                         &xb, nsub);
             }
         }
         if (lo < hi) amx_release();
