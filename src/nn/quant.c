@@ -292,7 +292,7 @@ static void q6_k_from_f32(const float *src, void *dst, int n)
  *
  * Which lane a sub-block takes is the type's lane[] table: the one its
  * AVX-512 packing (a 16 x 8 transpose of 32-bit words) produces. */
-enum { LANES = 16, MAXT = 8 };
+enum { LANES = 16, MAXT = 8, AT = 16 /* AMX: rows of W and of x per tile */ };
 
 typedef struct {
     uint8_t q[MAXT][LANES][4]; /* step t, lane j: codes 4t..4t+3 of the lane's sub-block */
@@ -314,6 +314,9 @@ typedef struct qkind {
     void (*unpack)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
     /* AVX-512: the nb blocks of a row straight into lane rows (NULL: unpack) */
     void (*pack)(const void *row, int nb, wgroup *o);
+    /* AVX-512, for AMX: the sub-blocks of a row as unpack gives them, sub-block
+     * sb's codes at q + sb 16 S, scales at dw[16 sb], mw[16 sb] (NULL: unpack) */
+    void (*amx_row)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
 } qkind;
 
 static void q8_0_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
@@ -795,18 +798,95 @@ AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
     }
 }
 
+/* Q4_K and Q5_K for AMX: qs's 32 bytes 32 c hold sub-blocks 2 c (low
+ * nibbles) and 2 c + 1 (high); Q5_K's fifth bit j of qh[l]. */
+AVX512 static inline void k45_amx_row(const uint8_t *b, size_t bytes, int nb, int has_qh, uint8_t *q, float *dw,
+                                      float *mw)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    const size_t step = (size_t)AT * 32; /* bytes from one sub-block to the next */
+    for (int k = 0; k < nb; k++, b += bytes) {
+        const uint8_t *qh = b + 16, *qs = b + 16 + (has_qh ? 32 : 0);
+        const __m256i h = has_qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (has_qh) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * c), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * c + 1), one), 4));
+            }
+            _mm256_storeu_si256((__m256i *)(q + step * (8 * (size_t)k + 2 * c)), lo);
+            _mm256_storeu_si256((__m256i *)(q + step * (8 * (size_t)k + 2 * c + 1)), hi);
+        }
+        uint16_t dd[2];
+        uint64_t sc, mn;
+        memcpy(dd, b, 4);
+        k_scales64(b + 4, &sc, &mn);
+        float vs[8], vm[8];
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(dd[0])), dmin = _mm256_set1_ps(_cvtsh_ss(dd[1]));
+        _mm256_storeu_ps(vs, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)))));
+        _mm256_storeu_ps(vm, _mm256_xor_ps(_mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                                  _mm_cvtsi64_si128((long long)mn)))),
+                                           _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))));
+        for (int j = 0; j < 8; j++) dw[AT * (8 * k + j)] = vs[j], mw[AT * (8 * k + j)] = vm[j];
+    }
+}
+
+AVX512 static void q4_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    k45_amx_row(row, sizeof(blk_q4_k), nb, 0, q, dw, mw);
+}
+
+AVX512 static void q5_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    k45_amx_row(row, sizeof(blk_q5_k), nb, 1, q, dw, mw);
+}
+
+/* Q6_K for AMX: q6_k_pack's registers hold codes 64 p .. 64 p + 63 in
+ * order, sub-blocks 4 p .. 4 p + 3 (16 codes each). */
+AVX512 static void q6_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    (void)mw;
+    const blk_q6_k *b = row;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const size_t step = (size_t)AT * 16;
+    for (int k = 0; k < nb; k++, b++) {
+        for (int n = 0; n < 2; n++) {
+            const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
+            const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
+            const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
+            const __m512i z[2] = {
+                _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4))
+            };
+            uint8_t *o = q + step * (16 * (size_t)k + 8 * n);
+            for (int p = 0; p < 2; p++) {
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p)), _mm512_castsi512_si128(z[p]));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 1)), _mm512_extracti32x4_epi32(z[p], 1));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 2)), _mm512_extracti32x4_epi32(z[p], 2));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 3)), _mm512_extracti32x4_epi32(z[p], 3));
+            }
+        }
+        float v[16];
+        _mm512_storeu_ps(v, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)),
+                                          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)))));
+        for (int g = 0; g < 16; g++) dw[AT * (16 * k + g)] = v[g];
+    }
+}
+
 static const qkind kind_q8_0 = { 32, 32, 128, 0, 32, 34,
                                  { 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15 },
-                                 q8_0_unpack, q8_0_pack };
+                                 q8_0_unpack, q8_0_pack, NULL };
 static const qkind kind_q4_k = { 32, 256, 0, 1, 256, 144,
                                  K45_LANES,
-                                 q4_k_unpack, q4_k_pack };
+                                 q4_k_unpack, q4_k_pack, q4_k_amx_row };
 static const qkind kind_q5_k = { 32, 256, 0, 1, 256, 176,
                                  K45_LANES,
-                                 q5_k_unpack, q5_k_pack };
+                                 q5_k_unpack, q5_k_pack, q5_k_amx_row };
 static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
                                  { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
-                                 q6_k_unpack, q6_k_pack };
+                                 q6_k_unpack, q6_k_pack, q6_k_amx_row };
 
 /* ------------------------------------------------------------ AMX
  * Many rows of x (prefill, batches) on the tile unit: one TDPBUSD gives
@@ -817,7 +897,7 @@ static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
  * output and lane the same fmas in the same order (group by group), and
  * the lanes added in lanes_sum's tree, so every output has the VNNI
  * kernels' bits.  Sub-blocks of padding lanes are skipped (they add 0). */
-enum { AT = 16 }; /* rows of W and of x per tile */
+/* AT (16): rows of W and of x per tile */
 
 /* The rows of x for AMX: per block tb of 16 rows and sub-block sb,
  * q: S / 4 steps of 16 rows x 4 codes ([tb][sb] at (tb nsub + sb) 16 S),
@@ -1090,6 +1170,10 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
                 wt = wr + 2, wsub = 34, wrow = (long)rb;
             }
             for (int i = 0; i < AT && !q8; i++) {
+                if (i < R && k->amx_row) {
+                    k->amx_row((const char *)w + (size_t)(r + i) * rb, nb, wa + (size_t)i * S, dw + i, mw + i);
+                    continue;
+                }
                 if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, rq, rdw, rmw);
                 else {
                     memset(rq, 0, (size_t)I);
