@@ -982,10 +982,19 @@ AMX static inline __attribute__((always_inline)) void
 {
     float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
     int32_t cb[2][AT][AT] __attribute__((aligned(64)));
-    __m512 acc[AT];
-    for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
+    /* the 16 accumulators as variables, not an array: the tile
+     * instructions' memory clobbers would keep an array in memory */
+#define R16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define ACC_DECL(r) __m512 acc##r = _mm512_setzero_ps();
+#define ACC_SUMS(r) acc##r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[r])),           \
+                                             _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc##r);
+#define ACC_MINS(r) acc##r = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc##r);
+#define ACC_OUT(r)                                                                                 \
+    _mm512_store_ps(lanes[r][lane[sb % LANES]], acc##r);                                           \
+    acc##r = _mm512_setzero_ps();
+    R16(ACC_DECL)
     for (int j = nsub; j < LANES; j++)
-        for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], acc[r]);
+        for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], _mm512_setzero_ps());
     /* one sub-block: the next one's sums started (set a, into cb[nb]),
      * then this one's scaled (in cb[b]) */
 #define AMX_STEP(a, b_, c, nb, b)                                                                  \
@@ -995,19 +1004,15 @@ AMX static inline __attribute__((always_inline)) void
                                                                            : -1;                    \
         if (next >= 0) TILE_SUMS(a, b_, c, next, cb[nb]);                                          \
         const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);                                         \
-        for (int r = 0; r < AT; r++)                                                               \
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cb[b][r])),               \
-                                     _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc[r]);  \
+        int32_t(*sums)[AT] = cb[b];                                                                \
+        R16(ACC_SUMS)                                                                              \
         if (mins) {                                                                                \
             const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);                                     \
-            for (int r = 0; r < AT; r++)                                                           \
-                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc[r]); \
+            R16(ACC_MINS)                                                                          \
         }                                                                                          \
-        if (next < 0 || next % LANES != sb % LANES)                                                \
-            for (int r = 0; r < AT; r++) {                                                         \
-                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);                               \
-                acc[r] = _mm512_setzero_ps();                                                      \
-            }                                                                                      \
+        if (next < 0 || next % LANES != sb % LANES) {                                              \
+            R16(ACC_OUT)                                                                           \
+        }                                                                                          \
         sb = next;                                                                                 \
     } while (0)
     int sb = 0;
@@ -1019,6 +1024,11 @@ AMX static inline __attribute__((always_inline)) void
         if (sb < 0) break;
     }
 #undef AMX_STEP
+#undef R16
+#undef ACC_DECL
+#undef ACC_SUMS
+#undef ACC_MINS
+#undef ACC_OUT
     for (int r = 0; r < R; r++) {
         __m512 a[LANES];
         for (int l = 0; l < LANES; l++) a[l] = _mm512_load_ps(lanes[r][l]);
