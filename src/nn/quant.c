@@ -943,7 +943,7 @@ typedef struct {
     __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((long)(stride)) : "memory")
 
 /* Two sets, so that one sub-block's tiles are computed while the last
- * one's sums are scaled: W's 16 rows of S codes (tmm0, tmm3), x's S / 4
+ * one's sums are scaled (stored only after that): W's 16 rows of S codes (tmm0, tmm3), x's S / 4
  * steps (tmm1, tmm4), the sums (tmm2, tmm5). */
 AMX static void amx_config(int S)
 {
@@ -958,16 +958,19 @@ AMX static void amx_config(int S)
     TILE_CONFIG(&c);
 }
 
-/* The sums of sub-block sb into cb (set a: tmm a .. a + 2): W's codes
- * unsigned (tdpbusd) or, Q8_0 as stored, signed (tdpbssd). */
-#define TILE_SUMS(a, b, c, sb, cb)                                                                 \
+/* The sums of sub-block sb in tmm c (set a: tmm a .. a + 2): W's codes
+ * unsigned (tdpbusd, from corr) or, Q8_0 as stored, signed (tdpbssd, from 0). */
+#define TILE_SUMS(a, b, c, sb)                                                                     \
     do {                                                                                           \
         TILE_LOAD(a, wa + (size_t)(sb) * wsub, wrow);                                              \
         TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
-        TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                                \
-        if (sgn) _tile_dpbssd(c, a, b);                                                            \
-        else _tile_dpbusd(c, a, b);                                                                \
-        TILE_STORE(c, cb, 64);                                                                     \
+        if (sgn) {                                                                                 \
+            _tile_zero(c);                                                                         \
+            _tile_dpbssd(c, a, b);                                                                 \
+        } else {                                                                                   \
+            TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                            \
+            _tile_dpbusd(c, a, b);                                                                 \
+        }                                                                                          \
     } while (0)
 
 /* y[c ldy + r] for r < R, c < C: W's 16 rows (sub-block sb of row i: S
@@ -1002,7 +1005,7 @@ AMX static inline __attribute__((always_inline)) void
         const int next = sb + LANES < nsub                                ? sb + LANES              \
                          : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1         \
                                                                            : -1;                    \
-        if (next >= 0) TILE_SUMS(a, b_, c, next, cb[nb]);                                          \
+        if (next >= 0) TILE_SUMS(a, b_, c, next);                                                  \
         const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);                                         \
         int32_t(*sums)[AT] = cb[b];                                                                \
         R16(ACC_SUMS)                                                                              \
@@ -1010,13 +1013,15 @@ AMX static inline __attribute__((always_inline)) void
             const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);                                     \
             R16(ACC_MINS)                                                                          \
         }                                                                                          \
+        if (next >= 0) TILE_STORE(c, cb[nb], 64);                                                  \
         if (next < 0 || next % LANES != sb % LANES) {                                              \
             R16(ACC_OUT)                                                                           \
         }                                                                                          \
         sb = next;                                                                                 \
     } while (0)
     int sb = 0;
-    TILE_SUMS(0, 1, 2, 0, cb[0]);
+    TILE_SUMS(0, 1, 2, 0);
+    TILE_STORE(2, cb[0], 64);
     for (;;) {
         AMX_STEP(3, 4, 5, 1, 0);
         if (sb < 0) break;
