@@ -622,8 +622,8 @@ static const int32_t perm_idx[3][2][16] = {
  * t, lane 8 h + p; nr = 4 (Q6_K): four sub-blocks of 4 words, lane 4 h + p. */
 AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
 {
-    /* unrolled, so that z stays in registers */
-#pragma GCC unroll 3
+    /* the inner loops unrolled, so that z stays in registers (the outer
+     * one's bound is a constant where this is inlined) */
     for (int k = 0; (1 << k) < nr; k++) {
         const int b = 1 << k;
         const __m512i va = _mm512_loadu_si512(perm_idx[k][0]), vb = _mm512_loadu_si512(perm_idx[k][1]);
