@@ -292,7 +292,7 @@ static void q6_k_from_f32(const float *src, void *dst, int n)
  *
  * Which lane a sub-block takes is the type's lane[] table: the one its
  * AVX-512 packing (a 16 x 8 transpose of 32-bit words) produces. */
-enum { LANES = 16, MAXT = 8 };
+enum { LANES = 16, MAXT = 8, AT = 16 /* AMX: rows of W and of x per tile */ };
 
 typedef struct {
     uint8_t q[MAXT][LANES][4]; /* step t, lane j: codes 4t..4t+3 of the lane's sub-block */
@@ -314,6 +314,9 @@ typedef struct qkind {
     void (*unpack)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
     /* AVX-512: the nb blocks of a row straight into lane rows (NULL: unpack) */
     void (*pack)(const void *row, int nb, wgroup *o);
+    /* AVX-512, for AMX: the sub-blocks of a row as unpack gives them, sub-block
+     * sb's codes at q + sb 16 S, scales at dw[16 sb], mw[16 sb] (NULL: unpack) */
+    void (*amx_row)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
 } qkind;
 
 static void q8_0_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
@@ -537,6 +540,9 @@ AVX512 static void round_x_avx(const qkind *k, const float *x, int I, int8_t *q,
 /* Packing streams W from memory once (decoding); the lines 4 KB ahead are
  * prefetched, as vec_impl.h's widening does (the hardware prefetcher
  * alone keeps too few in flight). */
+#ifndef PREFETCH
+#define PREFETCH prefetch_ahead
+#endif
 static inline void prefetch_ahead(const void *p, size_t n)
 {
     for (size_t o = 0; o < n; o += 64) __builtin_prefetch((const char *)p + 4096 + o);
@@ -616,9 +622,12 @@ static const int32_t perm_idx[3][2][16] = {
  * t, lane 8 h + p; nr = 4 (Q6_K): four sub-blocks of 4 words, lane 4 h + p. */
 AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
 {
+    /* the inner loops unrolled, so that z stays in registers (the outer
+     * one's bound is a constant where this is inlined) */
     for (int k = 0; (1 << k) < nr; k++) {
         const int b = 1 << k;
         const __m512i va = _mm512_loadu_si512(perm_idx[k][0]), vb = _mm512_loadu_si512(perm_idx[k][1]);
+#pragma GCC unroll 8
         for (int p = 0; p < nr; p++)
             if (!(p & b)) {
                 __m512i a = z[p], c = z[p | b];
@@ -626,6 +635,7 @@ AVX512 static inline void transpose_store(__m512i z[8], wgroup *o, const int nr)
                 z[p | b] = _mm512_permutex2var_epi32(a, vb, c);
             }
     }
+#pragma GCC unroll 8
     for (int t = 0; t < nr; t++) _mm512_storeu_si512(o->q[t], z[t]);
 }
 
@@ -641,10 +651,22 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
 {
     const blk_q8_0 *b = row;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    /* where lane l's scale lies: block 2 l (l < 8), 2 (l - 8) + 1 */
+    const __m512i at = _mm512_setr_epi32(0, 68, 136, 204, 272, 340, 408, 476, 34, 102, 170, 238, 306, 374, 442, 510);
     for (int b0 = 0; b0 < nb; b0 += 16, b += 16, o++) {
         const int n = nb - b0 < 16 ? nb - b0 : 16;
-        prefetch_ahead(b, 16 * sizeof *b);
+        PREFETCH(b, 16 * sizeof *b);
         __m512i z[8];
+        if (n == 16) {
+            for (int p = 0; p < 8; p++)
+                z[p] = _mm512_xor_si512(two_halves(b[2 * p].qs, b[2 * p + 1].qs), flip);
+            transpose_store(z, o, 8);
+            /* each d with the two codes after it, kept: the low 16 bits */
+            const __m256i d = _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(at, (const void *)b, 1));
+            _mm512_storeu_ps(o->dw, _mm512_cvtph_ps(d));
+            _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
+            continue;
+        }
         for (int p = 0; p < 8; p++) {
             const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
             const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
@@ -661,15 +683,25 @@ AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
  * qs hold sub-blocks 4c, 4c + 2 (low nibbles) and 4c + 1, 4c + 3 (high):
  * registers A: (0,2) (1,3) (4,6) (5,7), then B's. */
 #define K45_LANES { 0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15 }
-static const uint8_t k45_lane[16] = K45_LANES;
+
+/* The 6-bit scales (sc) and mins (mn) of sub-blocks 0..7 of a K block, a
+ * byte each (k_scales on the three 32-bit words of the 12 bytes). */
+static inline void k_scales64(const uint8_t *b, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t u[3];
+    memcpy(u, b, 12);
+    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    *sc = (uint64_t)(u[0] & lo6) | (uint64_t)((u[2] & lo4) | ((u[0] >> 6) & lo2) << 4) << 32;
+    *mn = (uint64_t)(u[1] & lo6) | (uint64_t)(((u[2] >> 4) & lo4) | ((u[1] >> 6) & lo2) << 4) << 32;
+}
 
 AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *const qs[2],
                                    const uint8_t *const qh[2], wgroup *o)
 {
     const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
     __m512i z[8];
-    memset(o->dw, 0, sizeof o->dw);
-    memset(o->mw, 0, sizeof o->mw);
+    uint64_t sc[2] = { 0, 0 }, mn[2] = { 0, 0 };
+    uint16_t dd[2][2] = { { 0, 0 }, { 0, 0 } }; /* [block][d, dmin] */
     for (int h = 0; h < 2; h++) {
         if (!hd[h]) { /* past the row's end */
             for (int i = 0; i < 4; i++) z[4 * h + i] = _mm512_setzero_si512();
@@ -690,16 +722,26 @@ AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *co
             }
             z[4 * h + 2 * c] = lo, z[4 * h + 2 * c + 1] = hi;
         }
-        uint16_t d16, m16;
-        memcpy(&d16, hd[h], 2), memcpy(&m16, hd[h] + 2, 2);
-        const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(m16);
-        uint8_t sc[8], mn[8];
-        k_scales(hd[h] + 4, sc, mn);
-        for (int j = 0; j < 8; j++) {
-            const int l = k45_lane[8 * h + j];
-            o->dw[l] = d * (float)sc[j], o->mw[l] = -(dmin * (float)mn[j]);
-        }
+        memcpy(dd[h], hd[h], 4);
+        k_scales64(hd[h] + 4, &sc[h], &mn[h]);
     }
+    /* sub-block 8 h + j's scales (d sc_j, -(dmin m_j): the f32 products of
+     * the portable unpack) into its lane, K45_LANES[8 h + j] (inv: the
+     * sub-block of each lane) */
+    const __m512i inv = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m256 hd8 = _mm256_cvtph_ps(_mm_setr_epi16((short)dd[0][0], (short)dd[0][1], (short)dd[1][0],
+                                                      (short)dd[1][1], 0, 0, 0, 0));
+    const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+                                           _mm512_castps256_ps512(hd8));
+    const __m512 dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
+                                              _mm512_castps256_ps512(hd8));
+    const __m512 vs = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc[1], (long long)sc[0])));
+    const __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn[1], (long long)mn[0])));
+    const __m512 neg = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    _mm512_storeu_ps(o->dw, _mm512_permutexvar_ps(inv, _mm512_mul_ps(d, vs)));
+    /* a missing second block's lanes (4-7, 12-15) stay +0 */
+    const __mmask16 have = hd[1] ? 0xffff : 0x0f0f;
+    _mm512_storeu_ps(o->mw, _mm512_maskz_mov_ps(have, _mm512_permutexvar_ps(inv, _mm512_xor_ps(_mm512_mul_ps(dmin, vm), neg))));
     transpose_store(z, o, 8);
 }
 
@@ -736,6 +778,7 @@ AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
 {
     const blk_q6_k *b = row;
     const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i inv = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (int k = 0; k < nb; k++, b++, o++) {
         prefetch_ahead(b, sizeof *b);
         __m512i z[8];
@@ -748,24 +791,102 @@ AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
                                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
         }
         transpose_store(z, o, 4);
-        const float d = _cvtsh_ss(b->d);
-        for (int j = 0; j < 16; j++) o->dw[4 * (j % 4) + j / 4] = d * (float)b->scales[j];
-        memset(o->mw, 0, sizeof o->mw);
+        /* lane l: sub-block 4 (l % 4) + l / 4, d s_j as the portable unpack's f32 product */
+        const __m512 sj = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)));
+        _mm512_storeu_ps(o->dw, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)), _mm512_permutexvar_ps(inv, sj)));
+        _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
+    }
+}
+
+/* Q4_K and Q5_K for AMX: qs's 32 bytes 32 c hold sub-blocks 2 c (low
+ * nibbles) and 2 c + 1 (high); Q5_K's fifth bit j of qh[l]. */
+AVX512 static inline void k45_amx_row(const uint8_t *b, size_t bytes, int nb, int has_qh, uint8_t *q, float *dw,
+                                      float *mw)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    const size_t step = (size_t)AT * 32; /* bytes from one sub-block to the next */
+    for (int k = 0; k < nb; k++, b += bytes) {
+        const uint8_t *qh = b + 16, *qs = b + 16 + (has_qh ? 32 : 0);
+        const __m256i h = has_qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (has_qh) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * c), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * c + 1), one), 4));
+            }
+            _mm256_storeu_si256((__m256i *)(q + step * (8 * (size_t)k + 2 * c)), lo);
+            _mm256_storeu_si256((__m256i *)(q + step * (8 * (size_t)k + 2 * c + 1)), hi);
+        }
+        uint16_t dd[2];
+        uint64_t sc, mn;
+        memcpy(dd, b, 4);
+        k_scales64(b + 4, &sc, &mn);
+        float vs[8], vm[8];
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(dd[0])), dmin = _mm256_set1_ps(_cvtsh_ss(dd[1]));
+        _mm256_storeu_ps(vs, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)))));
+        _mm256_storeu_ps(vm, _mm256_xor_ps(_mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                                  _mm_cvtsi64_si128((long long)mn)))),
+                                           _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))));
+        for (int j = 0; j < 8; j++) dw[AT * (8 * k + j)] = vs[j], mw[AT * (8 * k + j)] = vm[j];
+    }
+}
+
+AVX512 static void q4_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    k45_amx_row(row, sizeof(blk_q4_k), nb, 0, q, dw, mw);
+}
+
+AVX512 static void q5_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    k45_amx_row(row, sizeof(blk_q5_k), nb, 1, q, dw, mw);
+}
+
+/* Q6_K for AMX: q6_k_pack's registers hold codes 64 p .. 64 p + 63 in
+ * order, sub-blocks 4 p .. 4 p + 3 (16 codes each). */
+AVX512 static void q6_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, float *mw)
+{
+    (void)mw;
+    const blk_q6_k *b = row;
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const size_t step = (size_t)AT * 16;
+    for (int k = 0; k < nb; k++, b++) {
+        for (int n = 0; n < 2; n++) {
+            const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
+            const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
+            const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
+            const __m512i z[2] = {
+                _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4))
+            };
+            uint8_t *o = q + step * (16 * (size_t)k + 8 * n);
+            for (int p = 0; p < 2; p++) {
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p)), _mm512_castsi512_si128(z[p]));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 1)), _mm512_extracti32x4_epi32(z[p], 1));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 2)), _mm512_extracti32x4_epi32(z[p], 2));
+                _mm_storeu_si128((__m128i *)(o + step * (4 * p + 3)), _mm512_extracti32x4_epi32(z[p], 3));
+            }
+        }
+        float v[16];
+        _mm512_storeu_ps(v, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)),
+                                          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)))));
+        for (int g = 0; g < 16; g++) dw[AT * (16 * k + g)] = v[g];
     }
 }
 
 static const qkind kind_q8_0 = { 32, 32, 128, 0, 32, 34,
                                  { 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15 },
-                                 q8_0_unpack, q8_0_pack };
+                                 q8_0_unpack, q8_0_pack, NULL };
 static const qkind kind_q4_k = { 32, 256, 0, 1, 256, 144,
                                  K45_LANES,
-                                 q4_k_unpack, q4_k_pack };
+                                 q4_k_unpack, q4_k_pack, q4_k_amx_row };
 static const qkind kind_q5_k = { 32, 256, 0, 1, 256, 176,
                                  K45_LANES,
-                                 q5_k_unpack, q5_k_pack };
+                                 q5_k_unpack, q5_k_pack, q5_k_amx_row };
 static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
                                  { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
-                                 q6_k_unpack, q6_k_pack };
+                                 q6_k_unpack, q6_k_pack, q6_k_amx_row };
 
 /* ------------------------------------------------------------ AMX
  * Many rows of x (prefill, batches) on the tile unit: one TDPBUSD gives
@@ -776,7 +897,7 @@ static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
  * output and lane the same fmas in the same order (group by group), and
  * the lanes added in lanes_sum's tree, so every output has the VNNI
  * kernels' bits.  Sub-blocks of padding lanes are skipped (they add 0). */
-enum { AT = 16 }; /* rows of W and of x per tile */
+/* AT (16): rows of W and of x per tile */
 
 /* The rows of x for AMX: per block tb of 16 rows and sub-block sb,
  * q: S / 4 steps of 16 rows x 4 codes ([tb][sb] at (tb nsub + sb) 16 S),
@@ -787,7 +908,8 @@ typedef struct {
     float *d, *s;
 } xtiles;
 
-static void tiles_x(const qkind *k, const float *x, int I, int n, int8_t *q, float *bd, xtiles *o)
+static void tiles_x(const qkind *k, const float *x, int I, int n, int offset, int8_t *q, float *bd,
+                    xtiles *o)
 {
     const int S = k->S, nsub = n_sub(k, I), tb = n / AT, i = n % AT;
     round_x(k, x, I, q, bd);
@@ -795,7 +917,7 @@ static void tiles_x(const qkind *k, const float *x, int I, int n, int8_t *q, flo
         const size_t at = (size_t)tb * nsub + sb, v = AT * at + i;
         const int sum = sub_sum(k, q, sb);
         for (int t = 0; t < S / 4; t++) memcpy(o->q + AT * S * at + 4 * (AT * t + i), q + (size_t)S * sb + 4 * t, 4);
-        o->corr[v] = -k->offset * sum;
+        o->corr[v] = -offset * sum;
         o->d[v] = bd[S * sb / k->xblock];
         o->s[v] = (float)sum;
     }
@@ -821,7 +943,7 @@ typedef struct {
     __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((long)(stride)) : "memory")
 
 /* Two sets, so that one sub-block's tiles are computed while the last
- * one's sums are scaled: W's 16 rows of S codes (tmm0, tmm3), x's S / 4
+ * one's sums are scaled (stored only after that): W's 16 rows of S codes (tmm0, tmm3), x's S / 4
  * steps (tmm1, tmm4), the sums (tmm2, tmm5). */
 AMX static void amx_config(int S)
 {
@@ -836,30 +958,46 @@ AMX static void amx_config(int S)
     TILE_CONFIG(&c);
 }
 
-/* The sums of sub-block sb into cb (set a: tmm a .. a + 2). */
-#define TILE_SUMS(a, b, c, sb, cb)                                                                 \
+/* The sums of sub-block sb in tmm c (set a: tmm a .. a + 2): W's codes
+ * unsigned (tdpbusd, from corr) or, Q8_0 as stored, signed (tdpbssd, from 0). */
+#define TILE_SUMS(a, b, c, sb)                                                                     \
     do {                                                                                           \
-        TILE_LOAD(a, wa + (size_t)(sb) * AT * S, S);                                               \
+        TILE_LOAD(a, wa + (size_t)(sb) * wsub, wrow);                                              \
         TILE_LOAD(b, x->q + (size_t)(sb) * AT * S, 64);                                            \
-        TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                                \
-        _tile_dpbusd(c, a, b);                                                                     \
-        TILE_STORE(c, cb, 64);                                                                     \
+        if (sgn) {                                                                                 \
+            _tile_zero(c);                                                                         \
+            _tile_dpbssd(c, a, b);                                                                 \
+        } else {                                                                                   \
+            TILE_LOAD(c, x->corr + AT * (sb), 0); /* every row: corr */                            \
+            _tile_dpbusd(c, a, b);                                                                 \
+        }                                                                                          \
     } while (0)
 
-/* y[c ldy + r] for r < R, c < C: W's 16 rows (wa: codes [nsub][16][S];
- * dw, mw: scales [nsub][16]) by x's block of 16 rows (x: xtiles at the
- * block's first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
+/* y[c ldy + r] for r < R, c < C: W's 16 rows (sub-block sb of row i: S
+ * codes at wa + sb wsub + i wrow, unsigned, or signed if sgn; dw, mw:
+ * scales [nsub][16]) by x's block of 16 rows (x: xtiles at the block's
+ * first sub-block).  Sub-blocks lane by lane (j, j + 16, ..., then
  * j + 1, ...), each lane's accumulators in registers. */
 AMX static inline __attribute__((always_inline)) void
-    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, const float *dw, const float *mw,
-               const xtiles *x, int nsub, const int S, const int mins, const uint8_t *lane)
+    tile_amx_m(float *y, int ldy, int R, int C, const uint8_t *wa, size_t wsub, long wrow, const float *dw,
+               const float *mw, const xtiles *x, int nsub, const int S, const int mins, const int sgn,
+               const uint8_t *lane)
 {
     float lanes[AT][LANES][AT] __attribute__((aligned(64))); /* [row of W][lane][row of x] */
     int32_t cb[2][AT][AT] __attribute__((aligned(64)));
-    __m512 acc[AT];
-    for (int r = 0; r < AT; r++) acc[r] = _mm512_setzero_ps();
+    /* the 16 accumulators as variables, not an array: the tile
+     * instructions' memory clobbers would keep an array in memory */
+#define R16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define ACC_DECL(r) __m512 acc##r = _mm512_setzero_ps();
+#define ACC_SUMS(r) acc##r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[r])),           \
+                                             _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc##r);
+#define ACC_MINS(r) acc##r = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc##r);
+#define ACC_OUT(r)                                                                                 \
+    _mm512_store_ps(lanes[r][lane[sb % LANES]], acc##r);                                           \
+    acc##r = _mm512_setzero_ps();
+    R16(ACC_DECL)
     for (int j = nsub; j < LANES; j++)
-        for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], acc[r]);
+        for (int r = 0; r < AT; r++) _mm512_store_ps(lanes[r][lane[j]], _mm512_setzero_ps());
     /* one sub-block: the next one's sums started (set a, into cb[nb]),
      * then this one's scaled (in cb[b]) */
 #define AMX_STEP(a, b_, c, nb, b)                                                                  \
@@ -867,25 +1005,23 @@ AMX static inline __attribute__((always_inline)) void
         const int next = sb + LANES < nsub                                ? sb + LANES              \
                          : sb % LANES + 1 < LANES && sb % LANES + 1 < nsub ? sb % LANES + 1         \
                                                                            : -1;                    \
-        if (next >= 0) TILE_SUMS(a, b_, c, next, cb[nb]);                                          \
+        if (next >= 0) TILE_SUMS(a, b_, c, next);                                                  \
         const __m512 xd = _mm512_loadu_ps(x->d + AT * sb);                                         \
-        for (int r = 0; r < AT; r++)                                                               \
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cb[b][r])),               \
-                                     _mm512_mul_ps(_mm512_set1_ps(dw[AT * sb + r]), xd), acc[r]);  \
+        int32_t(*sums)[AT] = cb[b];                                                                \
+        R16(ACC_SUMS)                                                                              \
         if (mins) {                                                                                \
             const __m512 xs = _mm512_loadu_ps(x->s + AT * sb);                                     \
-            for (int r = 0; r < AT; r++)                                                           \
-                acc[r] = _mm512_fmadd_ps(xs, _mm512_mul_ps(_mm512_set1_ps(mw[AT * sb + r]), xd), acc[r]); \
+            R16(ACC_MINS)                                                                          \
         }                                                                                          \
-        if (next < 0 || next % LANES != sb % LANES)                                                \
-            for (int r = 0; r < AT; r++) {                                                         \
-                _mm512_store_ps(lanes[r][lane[sb % LANES]], acc[r]);                               \
-                acc[r] = _mm512_setzero_ps();                                                      \
-            }                                                                                      \
+        if (next >= 0) TILE_STORE(c, cb[nb], 64);                                                  \
+        if (next < 0 || next % LANES != sb % LANES) {                                              \
+            R16(ACC_OUT)                                                                           \
+        }                                                                                          \
         sb = next;                                                                                 \
     } while (0)
     int sb = 0;
-    TILE_SUMS(0, 1, 2, 0, cb[0]);
+    TILE_SUMS(0, 1, 2, 0);
+    TILE_STORE(2, cb[0], 64);
     for (;;) {
         AMX_STEP(3, 4, 5, 1, 0);
         if (sb < 0) break;
@@ -893,6 +1029,11 @@ AMX static inline __attribute__((always_inline)) void
         if (sb < 0) break;
     }
 #undef AMX_STEP
+#undef R16
+#undef ACC_DECL
+#undef ACC_SUMS
+#undef ACC_MINS
+#undef ACC_OUT
     for (int r = 0; r < R; r++) {
         __m512 a[LANES];
         for (int l = 0; l < LANES; l++) a[l] = _mm512_load_ps(lanes[r][l]);
@@ -904,12 +1045,23 @@ AMX static inline __attribute__((always_inline)) void
     }
 }
 
-AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa,
-                         const float *dw, const float *mw, const xtiles *x, int nsub)
+AMX static void tile_amx(const qkind *k, float *y, int ldy, int R, int C, const uint8_t *wa, size_t wsub,
+                         long wrow, const float *dw, const float *mw, const xtiles *x, int nsub)
 {
-    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 16, 0, k->lane);
-    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 1, k->lane);
-    else tile_amx_m(y, ldy, R, C, wa, dw, mw, x, nsub, 32, 0, k->lane);
+    if (k->S == 16) tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 16, 0, 0, k->lane);
+    else if (k->mins) tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 32, 1, 0, k->lane);
+    else tile_amx_m(y, ldy, R, C, wa, wsub, wrow, dw, mw, x, nsub, 32, 0, 1, k->lane);
+}
+
+/* Q8_0's 16 rows as stored (w: rows rb bytes apart; the codes are read in
+ * place, signed): their scales dw [nb][16]. */
+AMX static void q8_0_amx_scales(const uint8_t *w, size_t rb, int nb, float *dw)
+{
+    const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32((int)rb));
+    for (int k = 0; k < nb; k++) /* d and the two codes after it: the low 16 bits */
+        _mm512_storeu_ps(dw + AT * k, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
+                                          _mm512_i32gather_epi32(at, (const void *)(w + 34 * (size_t)k), 1))));
 }
 
 AMX static void amx_release(void) { _tile_release(); }
@@ -990,8 +1142,10 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
     const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
     /* per thread: 16 rows of W's codes and scales, a row of them as unpacked,
      * x's codes (I) and block scales (I / 32) */
+    const int q8 = k == &kind_q8_0; /* W's codes read in place (a copy for a part tile of rows) */
     const size_t per = (size_t)AT * I + 2 * (size_t)AT * nsub * sizeof(float) + (size_t)I +
-                       2 * (size_t)nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I;
+                       2 * (size_t)nsub * sizeof(float) + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I +
+                       (q8 ? (size_t)AT * rb : 0);
     xtiles xt;
     xt.q = calloc(nt * AT * (size_t)I, 1);
     xt.corr = calloc(nt * AT * (size_t)nsub, sizeof *xt.corr);
@@ -1009,16 +1163,32 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
         float *dw = (float *)(m + (size_t)AT * I), *mw = dw + (size_t)AT * nsub, *rdw = mw + (size_t)AT * nsub;
         float *rmw = rdw + nsub, *bd = rmw + nsub;
         int8_t *q = (int8_t *)(bd + I / 32 + 1);
-        uint8_t *rq = (uint8_t *)(q + I);
+        uint8_t *rq = (uint8_t *)(q + I), *part = rq + I;
 #pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q, bd, &xt);
+        for (int n = 0; n < N; n++) tiles_x(k, x + (size_t)n * ldx, I, n, q8 ? 0 : k->offset, q, bd, &xt);
         int lo, hi;
         nn_my_cols((NO + AT - 1) / AT, &lo, &hi);
         lo *= AT, hi = hi * AT < NO ? hi * AT : NO;
         if (lo < hi) amx_config(S);
         for (int r = lo; r < hi; r += AT) {
             const int R = hi - r < AT ? hi - r : AT;
-            for (int i = 0; i < AT; i++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * rb, *wt = wa;
+            size_t wsub = (size_t)AT * S;
+            long wrow = S;
+            if (q8) {
+                if (R < AT) { /* rows past W: codes and scales 0 */
+                    memset(part, 0, (size_t)AT * rb);
+                    memcpy(part, wr, (size_t)R * rb);
+                    wr = part;
+                }
+                q8_0_amx_scales(wr, rb, nb, dw);
+                wt = wr + 2, wsub = 34, wrow = (long)rb;
+            }
+            for (int i = 0; i < AT && !q8; i++) {
+                if (i < R && k->amx_row) {
+                    k->amx_row((const char *)w + (size_t)(r + i) * rb, nb, wa + (size_t)i * S, dw + i, mw + i);
+                    continue;
+                }
                 if (i < R) k->unpack((const char *)w + (size_t)(r + i) * rb, nb, rq, rdw, rmw);
                 else {
                     memset(rq, 0, (size_t)I);
@@ -1034,7 +1204,8 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
                 const xtiles xb = { xt.q + t * AT * (size_t)I, xt.corr + t * AT * (size_t)nsub,
                                     xt.d + t * AT * (size_t)nsub, xt.s + t * AT * (size_t)nsub };
                 const int n = (int)t * AT;
-                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wa, dw, mw, &xb, nsub);
+                tile_amx(k, y + (size_t)n * ldy + r, ldy, R, N - n < AT ? N - n : AT, wt, wsub, wrow, dw, mw,
+                         &xb, nsub);
             }
         }
         if (lo < hi) amx_release();
