@@ -327,6 +327,55 @@ static void test_attention_gqa_grad(void **state)
     }
 }
 
+/* The AVX-512 tile kernels (head widths multiple of 16, here 16, 32 and
+ * 48: one and two vectors a tile, and a 16-wide tail) against the sgemm
+ * path, segments and several query blocks included, then by finite
+ * differences. */
+static void test_attention_tiles_grad(void **state)
+{
+    (void)state;
+    enum { B = 2, T = 77, N = B * T, H = 4, HKV = 2 };
+    int pos[N];
+    for (int t = 0; t < T; t++) pos[t] = t < 11 ? t : t - 11, pos[T + t] = t;
+    for (int hd = 16; hd <= 48; hd += 16) {
+        const nn_heads s = { H, HKV, hd };
+        const int Q = H * hd, W = (H + 2 * HKV) * hd;
+        float *qkv = malloc(sizeof(float) * N * W), *dqkv = malloc(sizeof(float) * N * W);
+        float *dq2 = malloc(sizeof(float) * N * W), *out = malloc(sizeof(float) * N * Q);
+        float *out2 = malloc(sizeof(float) * N * Q), *r = malloc(sizeof(float) * N * Q);
+        float *lse = malloc(sizeof(float) * N * H), *lse2 = malloc(sizeof(float) * N * H);
+        /* its own random stream: the other tests' draws stay as they were */
+        eef_rng keep_rng = rng;
+        rng = eef_rng_make(0xa77 + (uint64_t)hd);
+        fill(qkv, (size_t)N * W, 1), fill(r, (size_t)N * Q, 1);
+        rng = keep_rng;
+        nn_attention_tiles = 0;
+        assert_ok(attention_forward(out2, lse2, qkv, pos, B, T, &s));
+        assert_ok(attention_backward(dq2, r, qkv, out2, lse2, pos, B, T, &s));
+        nn_attention_tiles = 1;
+        assert_ok(attention_forward(out, lse, qkv, pos, B, T, &s));
+        assert_ok(attention_backward(dqkv, r, qkv, out, lse, pos, B, T, &s));
+        for (int i = 0; i < N * Q; i++)
+            if (fabsf(out[i] - out2[i]) > 1e-5f * (1 + fabsf(out2[i])))
+                fail_msg("hd %d: tiles out[%d] %.8g, sgemm %.8g", hd, i, out[i], out2[i]);
+        for (int i = 0; i < N * H; i++) assert_true(fabsf(lse[i] - lse2[i]) < 1e-5f * (1 + fabsf(lse2[i])));
+        for (int i = 0; i < N * W; i++)
+            if (fabsf(dqkv[i] - dq2[i]) > 1e-4f * (1 + fabsf(dq2[i])))
+                fail_msg("hd %d: tiles dqkv[%d] %.8g, sgemm %.8g", hd, i, dqkv[i], dq2[i]);
+        const float h = 1e-2f;
+        for (int i = hd % 7; i < N * W; i += 97) {
+            float keep = qkv[i];
+            qkv[i] = keep + h, attention_forward(out2, lse2, qkv, pos, B, T, &s);
+            double jp = dot(out2, r, (size_t)N * Q);
+            qkv[i] = keep - h, attention_forward(out2, lse2, qkv, pos, B, T, &s);
+            double jm = dot(out2, r, (size_t)N * Q);
+            qkv[i] = keep;
+            expect_close((jp - jm) / (2 * h), dqkv[i], "tiled attention dqkv", i);
+        }
+        free(qkv), free(dqkv), free(dq2), free(out), free(out2), free(r), free(lse), free(lse2);
+    }
+}
+
 /* ---------------------------------------------------------------- model */
 /* The whole model: directional derivatives along random directions, one
  * direction per tensor (so each tensor's gradient is checked on its own)
@@ -544,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_model_grad_tied),  cmocka_unit_test(test_mask_exact),
         cmocka_unit_test(test_head_norm_grad),   cmocka_unit_test(test_bias_grad),
         cmocka_unit_test(test_rope_half_grad),   cmocka_unit_test(test_attention_gqa_grad),
+        cmocka_unit_test(test_attention_tiles_grad),
         cmocka_unit_test(test_model_grad_llama_family), cmocka_unit_test(test_acts_reuse),
     };
     return cmocka_run_group_tests_name("nn gradients", tests, NULL, NULL);

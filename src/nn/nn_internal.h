@@ -167,6 +167,9 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
 /* dqkv [N, W] (overwritten) from dout [N, Q]. */
 eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                            const float *lse, const int *pos, int B, int T, const nn_heads *s);
+/* 1 (default): AVX-512 tile kernels for head widths that are multiples of
+ * 16; 0: sgemm for every product (tests compare the two). */
+extern int nn_attention_tiles;
 
 /* ------------------------------------------------------------ the layer
  * One transformer layer, the same code for training (nn/train.c) and the
