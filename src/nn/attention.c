@@ -23,176 +23,18 @@
 
 #define QB 64
 
-/* ------------------------------------------------------------ tile kernels
- * The products inside a unit are small (a block of QB queries, at most T
+
+/* The products inside a unit are small (a block of QB queries, at most T
  * keys, hd = 32..128 values): sgemm spends more on packing its operands
- * and on the short k-loops than on the multiply-adds.  With AVX-512 and
- * hd a multiple of 16 they run here instead, on register tiles of 8 rows
- * by 32 (or 16) columns: 16 accumulators, each loaded value used 8 times.
- * Rows past the end of a tile repeat its last row (computed, not stored).
- * Each element is one fixed-order sum, so the bits do not depend on the
- * thread count.  Elsewhere (no AVX-512, other head widths) nn_gemm. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ATT_TILES 1
-#include <immintrin.h>
-
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
-
-/* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy], j < NJ
- * (a multiple of 16, Yt's columns readable up to it). */
-static void tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                    int NJ, int hd, float alpha)
-{
-    const __m512 va = _mm512_set1_ps(alpha);
-    for (int r0 = 0; r0 < R; r0 += 8) {
-        const int rr = R - r0 < 8 ? R - r0 : 8;
-        const float *x[8];
-        for (int i = 0; i < 8; i++) x[i] = X + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldx;
-        float *s = S + (size_t)r0 * lds;
-        int j = 0;
-        for (; j + 32 <= NJ; j += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d++) {
-                const float *y = Yt + (size_t)d * ldy + j;
-                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(x[i][d]);
-                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
-                }
-            }
-            for (int i = 0; i < rr; i++) {
-                _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
-                _mm512_storeu_ps(s + (size_t)i * lds + j + 16, _mm512_mul_ps(va, a1[i]));
-            }
-        }
-        if (j < NJ) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d++) {
-                const __m512 y0 = _mm512_loadu_ps(Yt + (size_t)d * ldy + j);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(x[i][d]), y0, a0[i]);
-            }
-            for (int i = 0; i < rr; i++) _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
-        }
-    }
-}
-
-/* O [R, hd] = alpha P Y over keys k < nk (P [R, ldp], Y [nk, ldy]). */
-static void tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
-                    int nk, int hd, float alpha)
-{
-    const __m512 va = _mm512_set1_ps(alpha);
-    for (int r0 = 0; r0 < R; r0 += 8) {
-        const int rr = R - r0 < 8 ? R - r0 : 8;
-        const float *p[8];
-        for (int i = 0; i < 8; i++) p[i] = P + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldp;
-        float *o = O + (size_t)r0 * ldo;
-        int c = 0;
-        for (; c + 32 <= hd; c += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int k = 0; k < nk; k++) {
-                const float *y = Y + (size_t)k * ldy + c;
-                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(p[i][k]);
-                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
-                }
-            }
-            for (int i = 0; i < rr; i++) {
-                _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
-                _mm512_storeu_ps(o + (size_t)i * ldo + c + 16, _mm512_mul_ps(va, a1[i]));
-            }
-        }
-        if (c < hd) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int k = 0; k < nk; k++) {
-                const __m512 y0 = _mm512_loadu_ps(Y + (size_t)k * ldy + c);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][k]), y0, a0[i]);
-            }
-            for (int i = 0; i < rr; i++) _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
-        }
-    }
-}
-
-/* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]). */
-static void tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
-                    int NK, int hd, float alpha)
-{
-    const __m512 va = _mm512_set1_ps(alpha);
-    for (int k0 = 0; k0 < NK; k0 += 8) {
-        const int kk = NK - k0 < 8 ? NK - k0 : 8;
-        int ki[8];
-        for (int i = 0; i < 8; i++) ki[i] = k0 + (i < kk ? i : kk - 1);
-        float *cr = C + (size_t)k0 * ldc;
-        int c = 0;
-        for (; c + 32 <= hd; c += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int r = 0; r < nr; r++) {
-                const float *x = X + (size_t)r * ldx + c, *p = P + (size_t)r * ldp;
-                const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(p[ki[i]]);
-                    a0[i] = _mm512_fmadd_ps(b, x0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, x1, a1[i]);
-                }
-            }
-            for (int i = 0; i < kk; i++) {
-                float *o = cr + (size_t)i * ldc + c;
-                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
-                _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(va, a1[i], _mm512_loadu_ps(o + 16)));
-            }
-        }
-        if (c < hd) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int r = 0; r < nr; r++) {
-                const __m512 x0 = _mm512_loadu_ps(X + (size_t)r * ldx + c);
-                const float *p = P + (size_t)r * ldp;
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[ki[i]]), x0, a0[i]);
-            }
-            for (int i = 0; i < kk; i++) {
-                float *o = cr + (size_t)i * ldc + c;
-                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
-            }
-        }
-    }
-}
-
-#pragma GCC pop_options
-#endif
-
-/* 1: the tile kernels where the CPU has them (AVX-512, hd a multiple of
- * 16); 0: nn_gemm always (the tests compare the two). */
+ * and on its short loops than on the multiply-adds, so with AVX-512 and hd
+ * a multiple of 16 they go to nn/tile.c's kernels (K^T and V^T packed
+ * once per unit for them).  1: tiles where the CPU has them; 0: nn_gemm
+ * always (the tests compare the two). */
 int nn_attention_tiles = 1;
 
 static int use_tiles(int hd)
 {
-#ifdef ATT_TILES
-    __builtin_cpu_init();
-    return nn_attention_tiles && hd % 16 == 0 && __builtin_cpu_supports("avx512f");
-#else
-    (void)hd;
-    return 0;
-#endif
+    return nn_attention_tiles && hd % 16 == 0 && nn_tiles_ok();
 }
 
 static int round16(int n) { return (n + 15) & ~15; }
@@ -207,17 +49,21 @@ static void transpose(float *Yt, int ldt, const float *Y, int ldy, int L, int hd
     }
 }
 
+/* Yp [L, hd]: the L rows of Y, contiguous (the tiles then read one
+ * stream instead of a cache line per row) */
+static void pack(float *Yp, const float *Y, int ldy, int L, int hd)
+{
+    for (int j = 0; j < L; j++) memcpy(Yp + (size_t)j * hd, Y + (size_t)j * ldy, (size_t)hd * sizeof(float));
+}
+
 /* S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles) */
 static void scores(int tiles, float *S, int lds, const float *X, int ldx, const float *Y, int ldy,
                    const float *Yt, int ldt, int R, int nk, int hd, float alpha)
 {
-#ifdef ATT_TILES
     if (tiles) {
-        tile_nt(S, lds, X, ldx, Yt, ldt, R, round16(nk), hd, alpha);
+        nn_tile_nt(S, lds, X, ldx, Yt, ldt, R, round16(nk), hd, alpha);
         return;
     }
-#endif
-    (void)tiles, (void)Yt, (void)ldt;
     nn_gemm(0, 1, R, nk, hd, alpha, X, ldx, Y, ldy, 0.0f, S, lds);
 }
 
@@ -225,13 +71,10 @@ static void scores(int tiles, float *S, int lds, const float *X, int ldx, const 
 static void mix(int tiles, float *O, int ldo, const float *P, int ldp, const float *Y, int ldy,
                 int R, int nk, int hd, float alpha)
 {
-#ifdef ATT_TILES
     if (tiles) {
-        tile_nn(O, ldo, P, ldp, Y, ldy, R, nk, hd, alpha);
+        nn_tile_nn(O, ldo, P, ldp, Y, ldy, R, nk, hd, alpha);
         return;
     }
-#endif
-    (void)tiles;
     nn_gemm(0, 0, R, hd, nk, alpha, P, ldp, Y, ldy, 0.0f, O, ldo);
 }
 
@@ -239,13 +82,10 @@ static void mix(int tiles, float *O, int ldo, const float *P, int ldp, const flo
 static void mix_t(int tiles, float *C, int ldc, const float *P, int ldp, const float *X, int ldx,
                   int R, int nk, int hd, float alpha)
 {
-#ifdef ATT_TILES
     if (tiles) {
-        tile_tn(C, ldc, P, ldp, X, ldx, R, nk, hd, alpha);
+        nn_tile_tn(C, ldc, P, ldp, X, ldx, R, nk, hd, alpha);
         return;
     }
-#endif
-    (void)tiles;
     nn_gemm(1, 0, nk, hd, R, alpha, P, ldp, X, ldx, 1.0f, C, ldc);
 }
 
@@ -303,8 +143,8 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
     const int tiles = use_tiles(hd), Tp = round16(T);
-    /* per thread: scores [QB, Tp], then K^T [hd, Tp] for the tiles */
-    const size_t per = (size_t)QB * Tp + (tiles ? (size_t)hd * Tp : 0);
+    /* per thread: scores [QB, Tp], then K^T [hd, Tp] and V [Tp, hd] for the tiles */
+    const size_t per = (size_t)QB * Tp + (tiles ? 2 * (size_t)hd * Tp : 0);
     int n_units;
     att_unit *units = make_units(pos, B, T, H, &n_units);
     float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
@@ -317,13 +157,14 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
 #pragma omp parallel
     {
         float *S = scratch + (size_t)nn_thread_id() * per, *Kt = S + (size_t)QB * Tp;
+        float *Vp = Kt + (size_t)hd * Tp;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {
             const int s = units[u].start, L = units[u].len, h = units[u].head, g = h / G;
             const float *Kh = qkv + (size_t)s * ld + Q + g * hd;
             const float *Vh = qkv + (size_t)s * ld + Q + K + g * hd;
-            const int Lp = round16(L);
-            if (tiles) transpose(Kt, Lp, Kh, ld, L, hd);
+            const int Lp = round16(L), ldv = tiles ? hd : ld;
+            if (tiles) transpose(Kt, Lp, Kh, ld, L, hd), pack(Vp, Vh, ld, L, hd);
             for (int q0 = 0; q0 < L; q0 += QB) {
                 const int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl, lds = round16(Lk);
                 const float *Qh = qkv + (size_t)(s + q0) * ld + h * hd;
@@ -331,7 +172,8 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
                 for (int r = 0; r < bl; r++)
                     lse[(size_t)(s + q0 + r) * H + h] =
                         softmax_causal_row(S + (size_t)r * lds, q0 + r + 1, Lk);
-                mix(tiles, out + (size_t)(s + q0) * Q + h * hd, Q, S, lds, Vh, ld, bl, Lk, hd, 1.0f);
+                mix(tiles, out + (size_t)(s + q0) * Q + h * hd, Q, S, lds, tiles ? Vp : Vh, ldv, bl,
+                    Lk, hd, 1.0f);
             }
         }
     }
@@ -346,8 +188,9 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
     const int tiles = use_tiles(hd), Tp = round16(T);
-    /* per thread: P and dS [QB, Tp], then K^T and V^T [hd, Tp] for the tiles */
-    const size_t per = 2 * (size_t)QB * Tp + (tiles ? 2 * (size_t)hd * Tp : 0);
+    /* per thread: P and dS [QB, Tp], then K^T and V^T [hd, Tp] and K [Tp, hd]
+     * for the tiles */
+    const size_t per = 2 * (size_t)QB * Tp + (tiles ? 3 * (size_t)hd * Tp : 0);
     int n_units;
     att_unit *units = make_units(pos, B, T, sh->Hkv, &n_units);
     float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
@@ -361,6 +204,7 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
     {
         float *P = scratch + (size_t)nn_thread_id() * per;
         float *dS = P + (size_t)QB * Tp, *Kt = dS + (size_t)QB * Tp, *Vt = Kt + (size_t)hd * Tp;
+        float *Kp = Vt + (size_t)hd * Tp;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {
             const int s = units[u].start, L = units[u].len, g = units[u].head;
@@ -368,8 +212,11 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
             const float *Vh = qkv + (size_t)s * ld + Q + K + g * hd;
             float *dK = dqkv + (size_t)s * ld + Q + g * hd;
             float *dV = dqkv + (size_t)s * ld + Q + K + g * hd;
-            const int Lp = round16(L);
-            if (tiles) transpose(Kt, Lp, Kh, ld, L, hd), transpose(Vt, Lp, Vh, ld, L, hd);
+            const int Lp = round16(L), ldk = tiles ? hd : ld;
+            if (tiles) {
+                transpose(Kt, Lp, Kh, ld, L, hd), transpose(Vt, Lp, Vh, ld, L, hd);
+                pack(Kp, Kh, ld, L, hd);
+            }
             for (int r = 0; r < L; r++) {
                 memset(dK + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
                 memset(dV + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
@@ -399,8 +246,8 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
                                    (size_t)(Lk - q0 - r - 1) * sizeof(float));
                     }
                     /* dQ = scale dS K;  dK += scale dS^T Q;  dV += P^T dO */
-                    mix(tiles, dqkv + (size_t)(s + q0) * ld + h * hd, ld, dS, lds, Kh, ld, bl, Lk,
-                        hd, scale);
+                    mix(tiles, dqkv + (size_t)(s + q0) * ld + h * hd, ld, dS, lds, tiles ? Kp : Kh,
+                        ldk, bl, Lk, hd, scale);
                     mix_t(tiles, dK, ld, dS, lds, Qh, ld, bl, Lk, hd, scale);
                     mix_t(tiles, dV, ld, P, lds, dO, Q, bl, Lk, hd, 1.0f);
                 }
