@@ -39,12 +39,14 @@ static void expect_close(double fd, double an, const char *what, size_t i)
 }
 
 /* ---------------------------------------------------------------- matmul */
-static void test_matmul_grad(void **state)
+/* N rows of x [N, I] against W [O, I]; the threads split x's rows, or W's
+ * (and dx's columns) when those are the longer side */
+static void check_matmul_grad(int N, int I, int O)
 {
-    (void)state;
-    enum { N = 19, I = 13, O = 7 };
-    float x[N * I], w[O * I], y[N * O], r[N * O], dx[N * I], dw[O * I] = { 0 };
-    fill(x, N * I, 1), fill(w, O * I, 1), fill(r, N * O, 1);
+    float *x = malloc(sizeof(float) * N * I), *w = malloc(sizeof(float) * O * I);
+    float *y = malloc(sizeof(float) * N * O), *r = malloc(sizeof(float) * N * O);
+    float *dx = malloc(sizeof(float) * N * I), *dw = calloc((size_t)O * I, sizeof(float));
+    fill(x, (size_t)N * I, 1), fill(w, (size_t)O * I, 1), fill(r, (size_t)N * O, 1);
     mm_forward(y, x, w, N, I, O);
     /* against a naive product */
     for (int n = 0; n < N; n++)
@@ -55,24 +57,36 @@ static void test_matmul_grad(void **state)
         }
     mm_backward(dx, dw, r, x, w, N, I, O);
     const float h = 1e-2f;
-    for (size_t i = 0; i < N * I; i += 7) {
+    for (int i = 0; i < N * I; i += 7) {
         float keep = x[i];
         x[i] = keep + h, mm_forward(y, x, w, N, I, O);
-        double jp = dot(y, r, N * O);
+        double jp = dot(y, r, (size_t)N * O);
         x[i] = keep - h, mm_forward(y, x, w, N, I, O);
-        double jm = dot(y, r, N * O);
+        double jm = dot(y, r, (size_t)N * O);
         x[i] = keep;
-        expect_close((jp - jm) / (2 * h), dx[i], "matmul dx", i);
+        expect_close((jp - jm) / (2 * h), dx[i], "matmul dx", (size_t)i);
     }
-    for (size_t i = 0; i < O * I; i += 3) {
+    for (int i = 0; i < O * I; i += 3) {
         float keep = w[i];
         w[i] = keep + h, mm_forward(y, x, w, N, I, O);
-        double jp = dot(y, r, N * O);
+        double jp = dot(y, r, (size_t)N * O);
         w[i] = keep - h, mm_forward(y, x, w, N, I, O);
-        double jm = dot(y, r, N * O);
+        double jm = dot(y, r, (size_t)N * O);
         w[i] = keep;
-        expect_close((jp - jm) / (2 * h), dw[i], "matmul dw", i);
+        expect_close((jp - jm) / (2 * h), dw[i], "matmul dw", (size_t)i);
     }
+    free(x), free(w), free(y), free(r), free(dx), free(dw);
+}
+
+static void test_matmul_grad(void **state)
+{
+    (void)state;
+    check_matmul_grad(19, 13, 7); /* rows split */
+    /* its own random stream: the later tests' draws stay as they were */
+    eef_rng keep = rng;
+    rng = eef_rng_make(0x3a7);
+    check_matmul_grad(18, 40, 53); /* W's rows, dx's columns split */
+    rng = keep;
 }
 
 /* ---------------------------------------------------------------- rmsnorm */
