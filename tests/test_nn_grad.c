@@ -39,12 +39,14 @@ static void expect_close(double fd, double an, const char *what, size_t i)
 }
 
 /* ---------------------------------------------------------------- matmul */
-static void test_matmul_grad(void **state)
+/* N rows of x [N, I] against W [O, I]; the threads split x's rows, or W's
+ * (and dx's columns) when those are the longer side */
+static void check_matmul_grad(int N, int I, int O)
 {
-    (void)state;
-    enum { N = 19, I = 13, O = 7 };
-    float x[N * I], w[O * I], y[N * O], r[N * O], dx[N * I], dw[O * I] = { 0 };
-    fill(x, N * I, 1), fill(w, O * I, 1), fill(r, N * O, 1);
+    float *x = malloc(sizeof(float) * N * I), *w = malloc(sizeof(float) * O * I);
+    float *y = malloc(sizeof(float) * N * O), *r = malloc(sizeof(float) * N * O);
+    float *dx = malloc(sizeof(float) * N * I), *dw = calloc((size_t)O * I, sizeof(float));
+    fill(x, (size_t)N * I, 1), fill(w, (size_t)O * I, 1), fill(r, (size_t)N * O, 1);
     mm_forward(y, x, w, N, I, O);
     /* against a naive product */
     for (int n = 0; n < N; n++)
@@ -55,24 +57,36 @@ static void test_matmul_grad(void **state)
         }
     mm_backward(dx, dw, r, x, w, N, I, O);
     const float h = 1e-2f;
-    for (size_t i = 0; i < N * I; i += 7) {
+    for (int i = 0; i < N * I; i += 7) {
         float keep = x[i];
         x[i] = keep + h, mm_forward(y, x, w, N, I, O);
-        double jp = dot(y, r, N * O);
+        double jp = dot(y, r, (size_t)N * O);
         x[i] = keep - h, mm_forward(y, x, w, N, I, O);
-        double jm = dot(y, r, N * O);
+        double jm = dot(y, r, (size_t)N * O);
         x[i] = keep;
-        expect_close((jp - jm) / (2 * h), dx[i], "matmul dx", i);
+        expect_close((jp - jm) / (2 * h), dx[i], "matmul dx", (size_t)i);
     }
-    for (size_t i = 0; i < O * I; i += 3) {
+    for (int i = 0; i < O * I; i += 3) {
         float keep = w[i];
         w[i] = keep + h, mm_forward(y, x, w, N, I, O);
-        double jp = dot(y, r, N * O);
+        double jp = dot(y, r, (size_t)N * O);
         w[i] = keep - h, mm_forward(y, x, w, N, I, O);
-        double jm = dot(y, r, N * O);
+        double jm = dot(y, r, (size_t)N * O);
         w[i] = keep;
-        expect_close((jp - jm) / (2 * h), dw[i], "matmul dw", i);
+        expect_close((jp - jm) / (2 * h), dw[i], "matmul dw", (size_t)i);
     }
+    free(x), free(w), free(y), free(r), free(dx), free(dw);
+}
+
+static void test_matmul_grad(void **state)
+{
+    (void)state;
+    check_matmul_grad(19, 13, 7); /* rows split */
+    /* its own random stream: the later tests' draws stay as they were */
+    eef_rng keep = rng;
+    rng = eef_rng_make(0x3a7);
+    check_matmul_grad(18, 40, 53); /* W's rows, dx's columns split */
+    rng = keep;
 }
 
 /* ---------------------------------------------------------------- rmsnorm */
@@ -327,6 +341,55 @@ static void test_attention_gqa_grad(void **state)
     }
 }
 
+/* The AVX-512 tile kernels (head widths multiple of 16, here 16, 32 and
+ * 48: one and two vectors a tile, and a 16-wide tail) against the sgemm
+ * path, segments and several query blocks included, then by finite
+ * differences. */
+static void test_attention_tiles_grad(void **state)
+{
+    (void)state;
+    enum { B = 2, T = 77, N = B * T, H = 4, HKV = 2 };
+    int pos[N];
+    for (int t = 0; t < T; t++) pos[t] = t < 11 ? t : t - 11, pos[T + t] = t;
+    for (int hd = 16; hd <= 48; hd += 16) {
+        const nn_heads s = { H, HKV, hd };
+        const int Q = H * hd, W = (H + 2 * HKV) * hd;
+        float *qkv = malloc(sizeof(float) * N * W), *dqkv = malloc(sizeof(float) * N * W);
+        float *dq2 = malloc(sizeof(float) * N * W), *out = malloc(sizeof(float) * N * Q);
+        float *out2 = malloc(sizeof(float) * N * Q), *r = malloc(sizeof(float) * N * Q);
+        float *lse = malloc(sizeof(float) * N * H), *lse2 = malloc(sizeof(float) * N * H);
+        /* its own random stream: the other tests' draws stay as they were */
+        eef_rng keep_rng = rng;
+        rng = eef_rng_make(0xa77 + (uint64_t)hd);
+        fill(qkv, (size_t)N * W, 1), fill(r, (size_t)N * Q, 1);
+        rng = keep_rng;
+        nn_attention_tiles = 0;
+        assert_ok(attention_forward(out2, lse2, qkv, pos, B, T, &s));
+        assert_ok(attention_backward(dq2, r, qkv, out2, lse2, pos, B, T, &s));
+        nn_attention_tiles = 1;
+        assert_ok(attention_forward(out, lse, qkv, pos, B, T, &s));
+        assert_ok(attention_backward(dqkv, r, qkv, out, lse, pos, B, T, &s));
+        for (int i = 0; i < N * Q; i++)
+            if (fabsf(out[i] - out2[i]) > 1e-5f * (1 + fabsf(out2[i])))
+                fail_msg("hd %d: tiles out[%d] %.8g, sgemm %.8g", hd, i, out[i], out2[i]);
+        for (int i = 0; i < N * H; i++) assert_true(fabsf(lse[i] - lse2[i]) < 1e-5f * (1 + fabsf(lse2[i])));
+        for (int i = 0; i < N * W; i++)
+            if (fabsf(dqkv[i] - dq2[i]) > 1e-4f * (1 + fabsf(dq2[i])))
+                fail_msg("hd %d: tiles dqkv[%d] %.8g, sgemm %.8g", hd, i, dqkv[i], dq2[i]);
+        const float h = 1e-2f;
+        for (int i = hd % 7; i < N * W; i += 97) {
+            float keep = qkv[i];
+            qkv[i] = keep + h, attention_forward(out2, lse2, qkv, pos, B, T, &s);
+            double jp = dot(out2, r, (size_t)N * Q);
+            qkv[i] = keep - h, attention_forward(out2, lse2, qkv, pos, B, T, &s);
+            double jm = dot(out2, r, (size_t)N * Q);
+            qkv[i] = keep;
+            expect_close((jp - jm) / (2 * h), dqkv[i], "tiled attention dqkv", i);
+        }
+        free(qkv), free(dqkv), free(dq2), free(out), free(out2), free(r), free(lse), free(lse2);
+    }
+}
+
 /* ---------------------------------------------------------------- model */
 /* The whole model: directional derivatives along random directions, one
  * direction per tensor (so each tensor's gradient is checked on its own)
@@ -544,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_model_grad_tied),  cmocka_unit_test(test_mask_exact),
         cmocka_unit_test(test_head_norm_grad),   cmocka_unit_test(test_bias_grad),
         cmocka_unit_test(test_rope_half_grad),   cmocka_unit_test(test_attention_gqa_grad),
+        cmocka_unit_test(test_attention_tiles_grad),
         cmocka_unit_test(test_model_grad_llama_family), cmocka_unit_test(test_acts_reuse),
     };
     return cmocka_run_group_tests_name("nn gradients", tests, NULL, NULL);

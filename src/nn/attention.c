@@ -24,6 +24,73 @@
 #define QB 64
 
 
+/* The products inside a unit are small (a block of QB queries, at most T
+ * keys, hd = 32..128 values): sgemm spends more on packing its operands
+ * and on its short loops than on the multiply-adds, so with AVX-512 and hd
+ * a multiple of 16 they go to nn/tile.c's kernels (K^T and V^T packed
+ * once per unit for them).  1: tiles where the CPU has them; 0: nn_gemm
+ * always (the tests compare the two). */
+int nn_attention_tiles = 1;
+
+static int use_tiles(int hd)
+{
+    return nn_attention_tiles && hd % 16 == 0 && nn_tiles_ok();
+}
+
+static int round16(int n) { return (n + 15) & ~15; }
+
+/* Yt [hd, ldt] = Y^T for the L rows of Y, columns L..ldt-1 zero. */
+static void transpose(float *Yt, int ldt, const float *Y, int ldy, int L, int hd)
+{
+    for (int d = 0; d < hd; d++) {
+        float *t = Yt + (size_t)d * ldt;
+        for (int j = 0; j < L; j++) t[j] = Y[(size_t)j * ldy + d];
+        for (int j = L; j < ldt; j++) t[j] = 0.0f;
+    }
+}
+
+/* Yp [L, hd]: the L rows of Y, contiguous (the tiles then read one
+ * stream instead of a cache line per row) */
+static void pack(float *Yp, const float *Y, int ldy, int L, int hd)
+{
+    for (int j = 0; j < L; j++) memcpy(Yp + (size_t)j * hd, Y + (size_t)j * ldy, (size_t)hd * sizeof(float));
+}
+
+/* S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles) */
+static void scores(int tiles, float *S, int lds, const float *X, int ldx, const float *Y, int ldy,
+                   const float *Yt, int ldt, int R, int nk, int hd, float alpha)
+{
+    if (tiles) {
+        nn_tile_nt(S, lds, X, ldx, Yt, ldt, R, round16(nk), hd, alpha);
+        return;
+    }
+    nn_gemm(0, 1, R, nk, hd, alpha, X, ldx, Y, ldy, 0.0f, S, lds);
+}
+
+/* O [R, hd] = alpha P Y over nk keys */
+static void mix(int tiles, float *O, int ldo, const float *P, int ldp, const float *Y, int ldy,
+                int R, int nk, int hd, float alpha)
+{
+    if (tiles) {
+        nn_tile_nn(O, ldo, P, ldp, Y, ldy, R, nk, hd, alpha);
+        return;
+    }
+    nn_gemm(0, 0, R, hd, nk, alpha, P, ldp, Y, ldy, 0.0f, O, ldo);
+}
+
+/* C [nk, hd] += alpha P^T X over R rows */
+static void mix_t(int tiles, float *C, int ldc, const float *P, int ldp, const float *X, int ldx,
+                  int R, int nk, int hd, float alpha)
+{
+    if (tiles) {
+        nn_tile_tn(C, ldc, P, ldp, X, ldx, R, nk, hd, alpha);
+        return;
+    }
+    nn_gemm(1, 0, nk, hd, R, alpha, P, ldp, X, ldx, 1.0f, C, ldc);
+}
+
+
+
 typedef struct {
     int start, len, head;
 } att_unit;
@@ -75,9 +142,12 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
 {
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
+    const int tiles = use_tiles(hd), Tp = round16(T);
+    /* per thread: scores [QB, Tp], then K^T [hd, Tp] and V [Tp, hd] for the tiles */
+    const size_t per = (size_t)QB * Tp + (tiles ? 2 * (size_t)hd * Tp : 0);
     int n_units;
     att_unit *units = make_units(pos, B, T, H, &n_units);
-    float *scratch = eef_malloc((size_t)nn_max_threads() * QB * T * sizeof(float));
+    float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
     if (!units || !scratch) {
         free(units);
         free(scratch);
@@ -86,21 +156,24 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
-        float *S = scratch + (size_t)nn_thread_id() * QB * T;
+        float *S = scratch + (size_t)nn_thread_id() * per, *Kt = S + (size_t)QB * Tp;
+        float *Vp = Kt + (size_t)hd * Tp;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {
             const int s = units[u].start, L = units[u].len, h = units[u].head, g = h / G;
             const float *Kh = qkv + (size_t)s * ld + Q + g * hd;
             const float *Vh = qkv + (size_t)s * ld + Q + K + g * hd;
+            const int Lp = round16(L), ldv = tiles ? hd : ld;
+            if (tiles) transpose(Kt, Lp, Kh, ld, L, hd), pack(Vp, Vh, ld, L, hd);
             for (int q0 = 0; q0 < L; q0 += QB) {
-                int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl;
+                const int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl, lds = round16(Lk);
                 const float *Qh = qkv + (size_t)(s + q0) * ld + h * hd;
-                nn_gemm(0, 1, bl, Lk, hd, scale, Qh, ld, Kh, ld, 0.0f, S, Lk);
+                scores(tiles, S, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale);
                 for (int r = 0; r < bl; r++)
                     lse[(size_t)(s + q0 + r) * H + h] =
-                        softmax_causal_row(S + (size_t)r * Lk, q0 + r + 1, Lk);
-                nn_gemm(0, 0, bl, hd, Lk, 1.0f, S, Lk, Vh, ld, 0.0f,
-                        out + (size_t)(s + q0) * Q + h * hd, Q);
+                        softmax_causal_row(S + (size_t)r * lds, q0 + r + 1, Lk);
+                mix(tiles, out + (size_t)(s + q0) * Q + h * hd, Q, S, lds, tiles ? Vp : Vh, ldv, bl,
+                    Lk, hd, 1.0f);
             }
         }
     }
@@ -114,9 +187,13 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
 {
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
+    const int tiles = use_tiles(hd), Tp = round16(T);
+    /* per thread: P and dS [QB, Tp], then K^T and V^T [hd, Tp] and K [Tp, hd]
+     * for the tiles */
+    const size_t per = 2 * (size_t)QB * Tp + (tiles ? 3 * (size_t)hd * Tp : 0);
     int n_units;
     att_unit *units = make_units(pos, B, T, sh->Hkv, &n_units);
-    float *scratch = eef_malloc((size_t)nn_max_threads() * 2 * QB * T * sizeof(float));
+    float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
     if (!units || !scratch) {
         free(units);
         free(scratch);
@@ -125,8 +202,9 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
-        float *P = scratch + (size_t)nn_thread_id() * 2 * QB * T;
-        float *dS = P + (size_t)QB * T;
+        float *P = scratch + (size_t)nn_thread_id() * per;
+        float *dS = P + (size_t)QB * Tp, *Kt = dS + (size_t)QB * Tp, *Vt = Kt + (size_t)hd * Tp;
+        float *Kp = Vt + (size_t)hd * Tp;
 #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < n_units; u++) {
             const int s = units[u].start, L = units[u].len, g = units[u].head;
@@ -134,39 +212,44 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
             const float *Vh = qkv + (size_t)s * ld + Q + K + g * hd;
             float *dK = dqkv + (size_t)s * ld + Q + g * hd;
             float *dV = dqkv + (size_t)s * ld + Q + K + g * hd;
+            const int Lp = round16(L), ldk = tiles ? hd : ld;
+            if (tiles) {
+                transpose(Kt, Lp, Kh, ld, L, hd), transpose(Vt, Lp, Vh, ld, L, hd);
+                pack(Kp, Kh, ld, L, hd);
+            }
             for (int r = 0; r < L; r++) {
                 memset(dK + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
                 memset(dV + (size_t)r * ld, 0, (size_t)hd * sizeof(float));
             }
             for (int h = g * G; h < (g + 1) * G; h++)
                 for (int q0 = 0; q0 < L; q0 += QB) {
-                    int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl;
+                    const int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl, lds = round16(Lk);
                     const float *Qh = qkv + (size_t)(s + q0) * ld + h * hd;
                     const float *dO = dout + (size_t)(s + q0) * Q + h * hd;
                     const float *O = out + (size_t)(s + q0) * Q + h * hd;
                     /* P = exp(S - lse) on the causal part, 0 elsewhere */
-                    nn_gemm(0, 1, bl, Lk, hd, scale, Qh, ld, Kh, ld, 0.0f, P, Lk);
+                    scores(tiles, P, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale);
                     for (int r = 0; r < bl; r++) {
-                        float *p = P + (size_t)r * Lk;
+                        float *p = P + (size_t)r * lds;
                         float l = lse[(size_t)(s + q0 + r) * H + h];
                         int nv = q0 + r + 1;
                         nn_vec.exp_shift(p, nv, l);
                         if (Lk > nv) memset(p + nv, 0, (size_t)(Lk - nv) * sizeof(float));
                     }
                     /* dP = dO V^T;  dS = P * (dP - rowsum(dO * O)) */
-                    nn_gemm(0, 1, bl, Lk, hd, 1.0f, dO, Q, Vh, ld, 0.0f, dS, Lk);
+                    scores(tiles, dS, lds, dO, Q, Vh, ld, Vt, Lp, bl, Lk, hd, 1.0f);
                     for (int r = 0; r < bl; r++) {
                         float di = nn_vec.dot(dO + (size_t)r * Q, O + (size_t)r * Q, hd);
-                        nn_vec.softmax_grad(dS + (size_t)r * Lk, P + (size_t)r * Lk, q0 + r + 1, di);
+                        nn_vec.softmax_grad(dS + (size_t)r * lds, P + (size_t)r * lds, q0 + r + 1, di);
                         if (Lk > q0 + r + 1)
-                            memset(dS + (size_t)r * Lk + q0 + r + 1, 0,
+                            memset(dS + (size_t)r * lds + q0 + r + 1, 0,
                                    (size_t)(Lk - q0 - r - 1) * sizeof(float));
                     }
                     /* dQ = scale dS K;  dK += scale dS^T Q;  dV += P^T dO */
-                    nn_gemm(0, 0, bl, hd, Lk, scale, dS, Lk, Kh, ld, 0.0f,
-                            dqkv + (size_t)(s + q0) * ld + h * hd, ld);
-                    nn_gemm(1, 0, Lk, hd, bl, scale, dS, Lk, Qh, ld, 1.0f, dK, ld);
-                    nn_gemm(1, 0, Lk, hd, bl, 1.0f, P, Lk, dO, Q, 1.0f, dV, ld);
+                    mix(tiles, dqkv + (size_t)(s + q0) * ld + h * hd, ld, dS, lds, tiles ? Kp : Kh,
+                        ldk, bl, Lk, hd, scale);
+                    mix_t(tiles, dK, ld, dS, lds, Qh, ld, bl, Lk, hd, scale);
+                    mix_t(tiles, dV, ld, P, lds, dO, Q, bl, Lk, hd, 1.0f);
                 }
         }
     }

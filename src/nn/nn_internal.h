@@ -158,6 +158,20 @@ void swiglu_forward(float *act, const float *h, int N, int F);
 /* dh[N,2F] from dact and h. */
 void swiglu_backward(float *dh, const float *dact, const float *h, int N, int F);
 
+/* ------------------------------------------------------------ tile kernels (nn/tile.c)
+ * f32 products on AVX-512 register tiles; nn_tiles_ok(): the CPU has them.
+ * NJ and hd are multiples of 16. */
+int nn_tiles_ok(void);
+/* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy] */
+void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                int NJ, int hd, float alpha);
+/* O [R, hd] = alpha P Y over nk (P [R, ldp], Y [nk, ldy]) */
+void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
+                int nk, int hd, float alpha);
+/* C [NK, hd] += alpha P^T X over nr rows (P [nr, ldp], X [nr, ldx]) */
+void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
+                int NK, int hd, float alpha);
+
 /* ------------------------------------------------------------ attention (training)
  * Causal self-attention within segments.  qkv [N, W], out [N, Q], lse
  * [N, H] (log-sum-exp of each softmax row, saved for the backward pass).
@@ -167,6 +181,9 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
 /* dqkv [N, W] (overwritten) from dout [N, Q]. */
 eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                            const float *lse, const int *pos, int B, int T, const nn_heads *s);
+/* 1 (default): AVX-512 tile kernels for head widths that are multiples of
+ * 16; 0: sgemm for every product (tests compare the two). */
+extern int nn_attention_tiles;
 
 /* ------------------------------------------------------------ the layer
  * One transformer layer, the same code for training (nn/train.c) and the

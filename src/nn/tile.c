@@ -1,0 +1,204 @@
+/* tile.c: f32 products on AVX-512 register tiles, for the shapes where
+ * sgemm spends more on packing its operands and on short loops than on
+ * multiply-adds: the products inside an attention unit (nn/attention.c).
+ * (Not the projections: there OpenBLAS's packed panels win, measured one
+ * thread at 4096 x 128 x 384 to 1024 x 576 x 3072: sgemm 55-100 GFLOP/s,
+ * these tiles on unpacked rows of W 18-65.)
+ *
+ * A tile is 8 rows by 32 (or 16) columns: 16 accumulators, each loaded
+ * value used 8 times.  Rows past the end of a tile repeat its last row
+ * (computed, not stored).  Every element is one sum in a fixed order, so
+ * the bits do not depend on how callers split the work over threads.
+ * Column counts (NJ, hd) are multiples of 16; without AVX-512 the same
+ * products are plain loops (nn_tiles_ok() says which: callers use sgemm
+ * there instead). */
+#include "nn_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+int nn_tiles_ok(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+
+/* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy], j < NJ
+ * (a multiple of 16, Yt's columns readable up to it). */
+void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                    int NJ, int hd, float alpha)
+{
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int r0 = 0; r0 < R; r0 += 8) {
+        const int rr = R - r0 < 8 ? R - r0 : 8;
+        const float *x[8];
+        for (int i = 0; i < 8; i++) x[i] = X + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldx;
+        float *s = S + (size_t)r0 * lds;
+        int j = 0;
+        for (; j + 32 <= NJ; j += 32) {
+            __m512 a0[8], a1[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
+            for (int d = 0; d < hd; d++) {
+                const float *y = Yt + (size_t)d * ldy + j;
+                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) {
+                    const __m512 b = _mm512_set1_ps(x[i][d]);
+                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
+                }
+            }
+            for (int i = 0; i < rr; i++) {
+                _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
+                _mm512_storeu_ps(s + (size_t)i * lds + j + 16, _mm512_mul_ps(va, a1[i]));
+            }
+        }
+        if (j < NJ) {
+            __m512 a0[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
+            for (int d = 0; d < hd; d++) {
+                const __m512 y0 = _mm512_loadu_ps(Yt + (size_t)d * ldy + j);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(x[i][d]), y0, a0[i]);
+            }
+            for (int i = 0; i < rr; i++) _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
+        }
+    }
+}
+
+/* O [R, hd] = alpha P Y over keys k < nk (P [R, ldp], Y [nk, ldy]). */
+void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
+                    int nk, int hd, float alpha)
+{
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int r0 = 0; r0 < R; r0 += 8) {
+        const int rr = R - r0 < 8 ? R - r0 : 8;
+        const float *p[8];
+        for (int i = 0; i < 8; i++) p[i] = P + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldp;
+        float *o = O + (size_t)r0 * ldo;
+        int c = 0;
+        for (; c + 32 <= hd; c += 32) {
+            __m512 a0[8], a1[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
+            for (int k = 0; k < nk; k++) {
+                const float *y = Y + (size_t)k * ldy + c;
+                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) {
+                    const __m512 b = _mm512_set1_ps(p[i][k]);
+                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
+                }
+            }
+            for (int i = 0; i < rr; i++) {
+                _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
+                _mm512_storeu_ps(o + (size_t)i * ldo + c + 16, _mm512_mul_ps(va, a1[i]));
+            }
+        }
+        if (c < hd) {
+            __m512 a0[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
+            for (int k = 0; k < nk; k++) {
+                const __m512 y0 = _mm512_loadu_ps(Y + (size_t)k * ldy + c);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][k]), y0, a0[i]);
+            }
+            for (int i = 0; i < rr; i++) _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
+        }
+    }
+}
+
+/* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]). */
+void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
+                    int NK, int hd, float alpha)
+{
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int k0 = 0; k0 < NK; k0 += 8) {
+        const int kk = NK - k0 < 8 ? NK - k0 : 8;
+        int ki[8];
+        for (int i = 0; i < 8; i++) ki[i] = k0 + (i < kk ? i : kk - 1);
+        float *cr = C + (size_t)k0 * ldc;
+        int c = 0;
+        for (; c + 32 <= hd; c += 32) {
+            __m512 a0[8], a1[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
+            for (int r = 0; r < nr; r++) {
+                const float *x = X + (size_t)r * ldx + c, *p = P + (size_t)r * ldp;
+                const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) {
+                    const __m512 b = _mm512_set1_ps(p[ki[i]]);
+                    a0[i] = _mm512_fmadd_ps(b, x0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(b, x1, a1[i]);
+                }
+            }
+            for (int i = 0; i < kk; i++) {
+                float *o = cr + (size_t)i * ldc + c;
+                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
+                _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(va, a1[i], _mm512_loadu_ps(o + 16)));
+            }
+        }
+        if (c < hd) {
+            __m512 a0[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
+            for (int r = 0; r < nr; r++) {
+                const __m512 x0 = _mm512_loadu_ps(X + (size_t)r * ldx + c);
+                const float *p = P + (size_t)r * ldp;
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[ki[i]]), x0, a0[i]);
+            }
+            for (int i = 0; i < kk; i++) {
+                float *o = cr + (size_t)i * ldc + c;
+                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
+            }
+        }
+    }
+}
+
+#pragma GCC pop_options
+#else
+
+int nn_tiles_ok(void) { return 0; }
+
+void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                int NJ, int hd, float alpha)
+{
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < NJ; j++) {
+            float s = 0.0f;
+            for (int d = 0; d < hd; d++) s += X[(size_t)r * ldx + d] * Yt[(size_t)d * ldy + j];
+            S[(size_t)r * lds + j] = alpha * s;
+        }
+}
+
+void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
+                int nk, int hd, float alpha)
+{
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < hd; c++) {
+            float s = 0.0f;
+            for (int k = 0; k < nk; k++) s += P[(size_t)r * ldp + k] * Y[(size_t)k * ldy + c];
+            O[(size_t)r * ldo + c] = alpha * s;
+        }
+}
+
+void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
+                int NK, int hd, float alpha)
+{
+    for (int k = 0; k < NK; k++)
+        for (int c = 0; c < hd; c++) {
+            float s = 0.0f;
+            for (int r = 0; r < nr; r++) s += P[(size_t)r * ldp + k] * X[(size_t)r * ldx + c];
+            C[(size_t)k * ldc + c] += alpha * s;
+        }
+}
+#endif
