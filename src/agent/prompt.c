@@ -55,13 +55,16 @@ int eef_prompt_budget(int ctx) { return ctx - EEF_PROMPT_RESERVE; }
 void eef_prompt_windows(size_t head, const size_t *done, const size_t *open, size_t n,
                         size_t budget, size_t *start)
 {
-    size_t s = 0;
+    size_t s = 0, kept = 0; /* kept: tokens of the done steps s..i-1 */
     for (size_t i = 0; i < n; i++) {
-        size_t len = head + open[i];
-        for (size_t k = s; k < i; k++) len += done[k];
+        size_t len = head + kept + open[i];
         if (len > budget) /* a drop: the oldest whole steps, down to half */
-            while (s < i && len > budget / 2) len -= done[s++];
+            while (s < i && len > budget / 2) {
+                len -= done[s];
+                kept -= done[s++];
+            }
         start[i] = s;
+        kept += done[i];
     }
 }
 
@@ -137,10 +140,9 @@ static eef_err own_encode(own_steps *p, const eef_env_text *text, const char *in
     return EEF_OK;
 }
 
-/* Steps [w->start, w->last] (with their actions, but for the last step's
- * when open), the first carried-over step's ... see eef_prompt_seqs: the
- * steps before w->first weigh 0, and so does the instruction unless the
- * window is the episode's first. */
+/* Steps [w->start, w->last] with their actions (but the last step's when
+ * open); as eef_prompt_seqs says, the steps before w->first weigh 0, and so
+ * does the instruction unless the window is the episode's first. */
 static eef_err own_emit(const own_steps *p, const eef_prompt_stretch *w, int open,
                         const int *act_mask, float ctx_w, size_t budget, eef_prompt *out)
 {

@@ -75,6 +75,14 @@ eef_err eef_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n
                      uint64_t seed, const char *label, eef_traj **trajs, size_t *n_out,
                      eef_eval_summary *sum)
 {
+    return eef_evaluate_with(eef_rollout_batch, env, policy, split, n, seed, label, trajs, n_out,
+                             sum);
+}
+
+eef_err eef_evaluate_with(eef_rollouts_fn rollouts, eef_env *env, eef_policy *policy,
+                          eef_split split, size_t n, uint64_t seed, const char *label,
+                          eef_traj **trajs, size_t *n_out, eef_eval_summary *sum)
+{
     size_t total = env->ops->n_tasks(env, split);
     if (n == 0 || n > total) n = total;
     eef_rollout_spec *specs = eef_calloc(n ? n : 1, sizeof *specs);
@@ -87,7 +95,7 @@ eef_err eef_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n
     for (size_t i = 0; i < n; i++)
         specs[i] = (eef_rollout_spec){ .split = split, .index = i,
                                        .key = eef_rng_key(seed, EEF_STREAM_EVAL, (uint64_t)split, i) };
-    eef_err e = eef_rollout_batch(env, policy, specs, n, label, t);
+    eef_err e = rollouts(env, policy, specs, n, label, t);
     free(specs);
     if (e) {
         free(t);

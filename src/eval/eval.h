@@ -88,6 +88,13 @@ void eef_eval_summarize(const eef_traj *t, size_t n, uint64_t seed, eef_eval_sum
 eef_err eef_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n,
                      uint64_t seed, const char *label, eef_traj **trajs, size_t *n_out,
                      eef_eval_summary *sum);
+/* The same rollouts (the same keys) run by `rollouts` in place of
+ * eef_rollout_batch (a run's phases journal them). */
+typedef eef_err (*eef_rollouts_fn)(eef_env *env, eef_policy *policy, const eef_rollout_spec *specs,
+                                   size_t n, const char *label, eef_traj *out);
+eef_err eef_evaluate_with(eef_rollouts_fn rollouts, eef_env *env, eef_policy *policy,
+                          eef_split split, size_t n, uint64_t seed, const char *label,
+                          eef_traj **trajs, size_t *n_out, eef_eval_summary *sum);
 
 /* JSON object of a summary: {"n", "win", "win_lo", "win_hi", "score", ...,
  * "tiers": {"easy": {...}, ...}} */

@@ -210,6 +210,16 @@ typedef struct {
     const int *parent; /* NULL: causal */
 } kv_attn;
 
+/* out [hd] = softmax(S [nk]) . V: S's scaled scores in place become the
+ * weights of the nk values (rows K floats apart). */
+static void softmax_values(float *S, int nk, const float *v, int K, int hd, float *out)
+{
+    float mx = nn_vec.max(S, nk);
+    float sum = nn_vec.exp_shift_sum(S, nk, mx);
+    nn_vec.scale(S, nk, 1.0f / sum);
+    nn_vec.attn_values(out, S, v, (size_t)K, nk, hd);
+}
+
 /* One token's attention over the first nk cached keys of layer l (its
  * own among them): each head with the vector kernels (heads over the
  * threads for a long cache).  Every single-token path (eef_kv_feed of one
@@ -230,10 +240,7 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
         float *S = scratch ? scratch : kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
         nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
-        float mx = nn_vec.max(S, nk);
-        float sum = nn_vec.exp_shift_sum(S, nk, mx);
-        nn_vec.scale(S, nk, 1.0f / sum);
-        nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
+        softmax_values(S, nk, vc + g * hd, K, hd, out + h * hd);
     }
 }
 
@@ -495,10 +502,7 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
         float *row = S + (size_t)i * nk;
         const int nv = sa->pos[r0 + i] + 1;
         for (int t = 0; t < nv; t++) row[t] *= scale;
-        float mx = nn_vec.max(row, nv);
-        float sum = nn_vec.exp_shift_sum(row, nv, mx);
-        nn_vec.scale(row, nv, 1.0f / sum);
-        nn_vec.attn_values(out + (size_t)(r0 + i) * Q + h * hd, row, vc, (size_t)K, nv, hd);
+        softmax_values(row, nv, vc, K, hd, out + (size_t)(r0 + i) * Q + h * hd);
     }
 }
 

@@ -173,23 +173,5 @@ eef_err run_rollouts(eef_env *env, eef_policy *policy, const eef_rollout_spec *s
 eef_err run_evaluate(eef_env *env, eef_policy *policy, eef_split split, size_t n, uint64_t seed,
                      const char *label, eef_traj **trajs, size_t *n_out, eef_eval_summary *sum)
 {
-    size_t total = env->ops->n_tasks(env, split);
-    if (n == 0 || n > total) n = total;
-    eef_rollout_spec *specs = eef_calloc(n ? n : 1, sizeof *specs);
-    eef_traj *t = eef_calloc(n ? n : 1, sizeof *t);
-    eef_err e = !specs || !t ? EEF_ENOMEM : EEF_OK;
-    /* eef_evaluate's keys: a run's evaluation is `eef evaluate`'s */
-    for (size_t i = 0; !e && i < n; i++)
-        specs[i] = (eef_rollout_spec){ .split = split, .index = i,
-                                       .key = eef_rng_key(seed, EEF_STREAM_EVAL, (uint64_t)split, i) };
-    if (!e) e = run_rollouts(env, policy, specs, n, label, t);
-    free(specs);
-    if (e) {
-        free(t);
-        return e;
-    }
-    if (sum) eef_eval_summarize(t, n, seed, sum);
-    *trajs = t;
-    *n_out = n;
-    return EEF_OK;
+    return eef_evaluate_with(run_rollouts, env, policy, split, n, seed, label, trajs, n_out, sum);
 }
