@@ -317,6 +317,9 @@ typedef struct qkind {
     /* AVX-512, for AMX: the sub-blocks of a row as unpack gives them, sub-block
      * sb's codes at q + sb 16 S, scales at dw[16 sb], mw[16 sb] (NULL: unpack) */
     void (*amx_row)(const void *row, int nb, uint8_t *q, float *dw, float *mw);
+    /* AVX-512, one row of x: <W row, x> from the row's nb blocks, x's
+     * groups and xregs */
+    float (*dot1)(const void *row, int nb, const xgroup *x, const uint32_t *xr);
 } qkind;
 
 static void q8_0_unpack(const void *row, int nb, uint8_t *q, float *dw, float *mw)
@@ -646,36 +649,39 @@ AVX512 static inline __m512i two_halves(const void *a, const void *b)
 }
 
 /* Q8_0: blocks 2p and 2p + 1 in register p (lane 8 (b & 1) + b / 2);
- * past the row's nb blocks, zeros */
-AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
+ * past the row's n blocks, zeros; dw: the blocks' scales in their lanes */
+AVX512 static inline void q8_0_regs(const blk_q8_0 *b, int n, __m512i z[8], __m512 *dw)
 {
-    const blk_q8_0 *b = row;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     /* where lane l's scale lies: block 2 l (l < 8), 2 (l - 8) + 1 */
     const __m512i at = _mm512_setr_epi32(0, 68, 136, 204, 272, 340, 408, 476, 34, 102, 170, 238, 306, 374, 442, 510);
+    if (n == 16) {
+        for (int p = 0; p < 8; p++) z[p] = _mm512_xor_si512(two_halves(b[2 * p].qs, b[2 * p + 1].qs), flip);
+        /* each d with the two codes after it, kept: the low 16 bits */
+        *dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(at, (const void *)b, 1)));
+        return;
+    }
+    for (int p = 0; p < 8; p++) {
+        const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
+        const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
+        z[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+    }
+    float d[LANES] = { 0 };
+    for (int j = 0; j < n; j++) d[8 * (j & 1) + j / 2] = _cvtsh_ss(b[j].d);
+    *dw = _mm512_loadu_ps(d);
+}
+
+AVX512 static void q8_0_pack(const void *row, int nb, wgroup *o)
+{
+    const blk_q8_0 *b = row;
     for (int b0 = 0; b0 < nb; b0 += 16, b += 16, o++) {
-        const int n = nb - b0 < 16 ? nb - b0 : 16;
         PREFETCH(b, 16 * sizeof *b);
         __m512i z[8];
-        if (n == 16) {
-            for (int p = 0; p < 8; p++)
-                z[p] = _mm512_xor_si512(two_halves(b[2 * p].qs, b[2 * p + 1].qs), flip);
-            transpose_store(z, o, 8);
-            /* each d with the two codes after it, kept: the low 16 bits */
-            const __m256i d = _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(at, (const void *)b, 1));
-            _mm512_storeu_ps(o->dw, _mm512_cvtph_ps(d));
-            _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
-            continue;
-        }
-        for (int p = 0; p < 8; p++) {
-            const __m256i lo = 2 * p < n ? _mm256_loadu_si256((const __m256i *)b[2 * p].qs) : _mm256_setzero_si256();
-            const __m256i hi = 2 * p + 1 < n ? _mm256_loadu_si256((const __m256i *)b[2 * p + 1].qs) : _mm256_setzero_si256();
-            z[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
-        }
+        __m512 dw;
+        q8_0_regs(b, nb - b0 < 16 ? nb - b0 : 16, z, &dw);
         transpose_store(z, o, 8);
-        memset(o->dw, 0, sizeof o->dw);
-        memset(o->mw, 0, sizeof o->mw);
-        for (int j = 0; j < n; j++) o->dw[8 * (j & 1) + j / 2] = _cvtsh_ss(b[j].d);
+        _mm512_storeu_ps(o->dw, dw);
+        _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
     }
 }
 
@@ -695,13 +701,12 @@ static inline void k_scales64(const uint8_t *b, uint64_t *sc, uint64_t *mn)
     *mn = (uint64_t)(u[1] & lo6) | (uint64_t)(((u[2] >> 4) & lo4) | ((u[1] >> 6) & lo2) << 4) << 32;
 }
 
-AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *const qs[2],
-                                   const uint8_t *const qh[2], wgroup *o)
+AVX512 static inline void k45_regs(const uint8_t *const hd[2], const uint8_t *const qs[2],
+                                   const uint8_t *const qh[2], __m512i z[8], __m512 *dw, __m512 *mw)
 {
     const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
-    __m512i z[8];
     uint64_t sc[2] = { 0, 0 }, mn[2] = { 0, 0 };
-    uint16_t dd[2][2] = { { 0, 0 }, { 0, 0 } }; /* [block][d, dmin] */
+    uint32_t dd[2] = { 0, 0 }; /* a block's d and dmin */
     for (int h = 0; h < 2; h++) {
         if (!hd[h]) { /* past the row's end */
             for (int i = 0; i < 4; i++) z[4 * h + i] = _mm512_setzero_si512();
@@ -722,26 +727,37 @@ AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *co
             }
             z[4 * h + 2 * c] = lo, z[4 * h + 2 * c + 1] = hi;
         }
-        memcpy(dd[h], hd[h], 4);
+        memcpy(&dd[h], hd[h], 4);
         k_scales64(hd[h] + 4, &sc[h], &mn[h]);
     }
     /* sub-block 8 h + j's scales (d sc_j, -(dmin m_j): the f32 products of
      * the portable unpack) into its lane, K45_LANES[8 h + j] (inv: the
      * sub-block of each lane) */
     const __m512i inv = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    const __m256 hd8 = _mm256_cvtph_ps(_mm_setr_epi16((short)dd[0][0], (short)dd[0][1], (short)dd[1][0],
-                                                      (short)dd[1][1], 0, 0, 0, 0));
+    /* the vectors built in registers: through memory (set_epi16, set_epi64x)
+     * the wider loads of narrower stores stall store forwarding */
+    const __m256 hd8 = _mm256_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128((int)dd[0]), (int)dd[1], 1));
     const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
                                            _mm512_castps256_ps512(hd8));
     const __m512 dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
                                               _mm512_castps256_ps512(hd8));
-    const __m512 vs = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc[1], (long long)sc[0])));
-    const __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn[1], (long long)mn[0])));
+    const __m512 vs = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_insert_epi64(_mm_cvtsi64_si128((long long)sc[0]), (long long)sc[1], 1)));
+    const __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_insert_epi64(_mm_cvtsi64_si128((long long)mn[0]), (long long)mn[1], 1)));
     const __m512 neg = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
-    _mm512_storeu_ps(o->dw, _mm512_permutexvar_ps(inv, _mm512_mul_ps(d, vs)));
+    *dw = _mm512_permutexvar_ps(inv, _mm512_mul_ps(d, vs));
     /* a missing second block's lanes (4-7, 12-15) stay +0 */
     const __mmask16 have = hd[1] ? 0xffff : 0x0f0f;
-    _mm512_storeu_ps(o->mw, _mm512_maskz_mov_ps(have, _mm512_permutexvar_ps(inv, _mm512_xor_ps(_mm512_mul_ps(dmin, vm), neg))));
+    *mw = _mm512_maskz_mov_ps(have, _mm512_permutexvar_ps(inv, _mm512_xor_ps(_mm512_mul_ps(dmin, vm), neg)));
+}
+
+AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *const qs[2],
+                                   const uint8_t *const qh[2], wgroup *o)
+{
+    __m512i z[8];
+    __m512 dw, mw;
+    k45_regs(hd, qs, qh, z, &dw, &mw);
+    _mm512_storeu_ps(o->dw, dw);
+    _mm512_storeu_ps(o->mw, mw);
     transpose_store(z, o, 8);
 }
 
@@ -774,28 +790,167 @@ AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o)
  * + 63 (low nibbles) and + 64 .. + 127 (high), qh's 32 bytes their top two
  * bits (bits 2 q of quarter q): register p holds sub-blocks 4 p .. 4 p + 3
  * (lane 4 (j % 4) + j / 4). */
+AVX512 static inline void q6_k_regs(const blk_q6_k *b, __m512i z[4], __m512 *dw)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i inv = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int n = 0; n < 2; n++) {
+        const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
+        const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
+        const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
+        z[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4));
+        z[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                       _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
+    }
+    /* lane l: sub-block 4 (l % 4) + l / 4, d s_j as the portable unpack's f32 product */
+    const __m512 sj = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)));
+    *dw = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)), _mm512_permutexvar_ps(inv, sj));
+}
+
 AVX512 static void q6_k_pack(const void *row, int nb, wgroup *o)
 {
     const blk_q6_k *b = row;
-    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
-    const __m512i inv = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (int k = 0; k < nb; k++, b++, o++) {
         prefetch_ahead(b, sizeof *b);
         __m512i z[8];
-        for (int n = 0; n < 2; n++) {
-            const __m512i ql = _mm512_loadu_si512(b->ql + 64 * n);
-            const __m256i h32 = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
-            const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(h32), _mm256_srli_epi16(h32, 2), 1);
-            z[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh, m2), 4));
-            z[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), m2), 4));
-        }
+        __m512 dw;
+        q6_k_regs(b, z, &dw);
         transpose_store(z, o, 4);
-        /* lane l: sub-block 4 (l % 4) + l / 4, d s_j as the portable unpack's f32 product */
-        const __m512 sj = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales)));
-        _mm512_storeu_ps(o->dw, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(b->d)), _mm512_permutexvar_ps(inv, sj)));
+        _mm512_storeu_ps(o->dw, dw);
         _mm512_storeu_ps(o->mw, _mm512_setzero_ps());
     }
+}
+
+/* ------------------------------------------------------------ one row of x
+ * Decoding multiplies each row of W by a single row of x, and there the
+ * transpose into lane rows costs more than the product.  dot1 takes W's
+ * registers as the *_regs above load them and x laid out the same way
+ * (xregs: the transpose's inverse), and folds the eight registers of
+ * partial sums into one whose lane l holds the whole sum of the
+ * sub-block in lane l: integers, exact, so with corr, the same fmas in
+ * the same order and the same tree of lanes, each output has tile_avx's
+ * bits (tests/test_quant.c compares them). */
+
+/* x's lane rows as W's registers (T of them a group, T steps): register
+ * p of group g holds, in word T h + t, the codes of step t of lane T h + p */
+static void xregs(const xgroup *x, int ng, int T, uint32_t *xr)
+{
+    for (int g = 0; g < ng; g++)
+        for (int p = 0; p < T; p++)
+            for (int h = 0; h < LANES / T; h++)
+                for (int t = 0; t < T; t++)
+                    memcpy(xr + (size_t)LANES * (T * g + p) + T * h + t, x[g].q[t][T * h + p], 4);
+}
+
+/* Eight registers of partial sums into one: each round adds neighbouring
+ * words of a pair of registers, so after three, lane 8 h + p holds the
+ * sum of half h of register p, the lane the transpose gives that half. */
+AVX512 static inline __m512i fold8(__m512i s[8])
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+#pragma GCC unroll 4
+    for (int n = 4; n >= 1; n /= 2)
+#pragma GCC unroll 4
+        for (int p = 0; p < n; p++)
+            s[p] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[2 * p], ev, s[2 * p + 1]),
+                                    _mm512_permutex2var_epi32(s[2 * p], od, s[2 * p + 1]));
+    return s[0];
+}
+
+/* One group of one row: tile_avx_rc's sums and fmas with R = C = 1 */
+AVX512 static inline __m512 dot1_scale(__m512 f, __m512i sum, const xgroup *xg, __m512 dw, __m512 mw,
+                                       const int mins)
+{
+    sum = _mm512_add_epi32(sum, _mm512_loadu_si512(xg->corr));
+    const __m512 xd = _mm512_loadu_ps(xg->d);
+    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, xd), f);
+    if (mins) f = _mm512_fmadd_ps(_mm512_loadu_ps(xg->s), _mm512_mul_ps(mw, xd), f);
+    return f;
+}
+
+AVX512 static inline __m512 dot1_group(__m512 f, const __m512i z[8], const uint32_t *xr, const xgroup *xg,
+                                       __m512 dw, __m512 mw, const int mins)
+{
+    __m512i s[8];
+    for (int p = 0; p < 8; p++)
+        s[p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z[p], _mm512_loadu_si512(xr + 16 * p));
+    return dot1_scale(f, fold8(s), xg, dw, mw, mins);
+}
+
+AVX512 static float q8_0_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+{
+    const blk_q8_0 *b = row;
+    __m512 f = _mm512_setzero_ps();
+    for (int b0 = 0; b0 < nb; b0 += 16, b += 16, x++, xr += 8 * 16) {
+        PREFETCH(b, 16 * sizeof *b);
+        __m512i z[8];
+        __m512 dw;
+        q8_0_regs(b, nb - b0 < 16 ? nb - b0 : 16, z, &dw);
+        f = dot1_group(f, z, xr, x, dw, dw, 0);
+    }
+    return lanes_sum_avx(f);
+}
+
+AVX512 static float q4_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+{
+    const blk_q4_k *b = row;
+    __m512 f = _mm512_setzero_ps();
+    for (int k = 0; k < nb; k += 2, b += 2, x++, xr += 8 * 16) {
+        const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
+        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
+        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL }, *qh[2] = { NULL, NULL };
+        __m512i z[8];
+        __m512 dw, mw;
+        k45_regs(hd, qs, qh, z, &dw, &mw);
+        f = dot1_group(f, z, xr, x, dw, mw, 1);
+    }
+    return lanes_sum_avx(f);
+}
+
+AVX512 static float q5_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+{
+    const blk_q5_k *b = row;
+    __m512 f = _mm512_setzero_ps();
+    for (int k = 0; k < nb; k += 2, b += 2, x++, xr += 8 * 16) {
+        const int two = k + 1 < nb;
+        prefetch_ahead(b, 2 * sizeof *b);
+        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
+        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL };
+        const uint8_t *qh[2] = { b[0].qh, two ? b[1].qh : NULL };
+        __m512i z[8];
+        __m512 dw, mw;
+        k45_regs(hd, qs, qh, z, &dw, &mw);
+        f = dot1_group(f, z, xr, x, dw, mw, 1);
+    }
+    return lanes_sum_avx(f);
+}
+
+/* Q6_K: four registers of four sub-blocks (quarters of 4 words); two
+ * rounds of fold8's leave lane i with register i / 2 % 4, quarter
+ * i % 2 + 2 (i / 8): moved to lane 4 quarter + register, the transpose's */
+AVX512 static float q6_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+{
+    const blk_q6_k *b = row;
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __m512i to = _mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+    __m512 f = _mm512_setzero_ps();
+    for (int k = 0; k < nb; k++, b++, x++, xr += 4 * 16) {
+        prefetch_ahead(b, sizeof *b);
+        __m512i z[4], s[4];
+        __m512 dw;
+        q6_k_regs(b, z, &dw);
+        for (int p = 0; p < 4; p++)
+            s[p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z[p], _mm512_loadu_si512(xr + 16 * p));
+        for (int p = 0; p < 2; p++)
+            s[p] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[2 * p], ev, s[2 * p + 1]),
+                                    _mm512_permutex2var_epi32(s[2 * p], od, s[2 * p + 1]));
+        s[0] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], ev, s[1]), _mm512_permutex2var_epi32(s[0], od, s[1]));
+        f = dot1_scale(f, _mm512_permutexvar_epi32(to, s[0]), x, dw, dw, 0);
+    }
+    return lanes_sum_avx(f);
 }
 
 /* Q4_K and Q5_K for AMX: qs's 32 bytes 32 c hold sub-blocks 2 c (low
@@ -877,16 +1032,16 @@ AVX512 static void q6_k_amx_row(const void *row, int nb, uint8_t *q, float *dw, 
 
 static const qkind kind_q8_0 = { 32, 32, 128, 0, 32, 34,
                                  { 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15 },
-                                 q8_0_unpack, q8_0_pack, NULL };
+                                 q8_0_unpack, q8_0_pack, NULL, q8_0_dot1 };
 static const qkind kind_q4_k = { 32, 256, 0, 1, 256, 144,
                                  K45_LANES,
-                                 q4_k_unpack, q4_k_pack, q4_k_amx_row };
+                                 q4_k_unpack, q4_k_pack, q4_k_amx_row, q4_k_dot1 };
 static const qkind kind_q5_k = { 32, 256, 0, 1, 256, 176,
                                  K45_LANES,
-                                 q5_k_unpack, q5_k_pack, q5_k_amx_row };
+                                 q5_k_unpack, q5_k_pack, q5_k_amx_row, q5_k_dot1 };
 static const qkind kind_q6_k = { 16, 256, 32, 0, 256, 210,
                                  { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 },
-                                 q6_k_unpack, q6_k_pack, q6_k_amx_row };
+                                 q6_k_unpack, q6_k_pack, q6_k_amx_row, q6_k_dot1 };
 
 /* ------------------------------------------------------------ AMX
  * Many rows of x (prefill, batches) on the tile unit: one TDPBUSD gives
@@ -1215,10 +1370,38 @@ static eef_err qmatmul_amx(const qkind *k, float *y, int ldy, const float *x, in
     return EEF_OK;
 }
 
+/* One row of x (decoding) with the AVX-512 kernels: each row of W
+ * straight from its blocks (dot1). */
+static eef_err qmatvec(const qkind *k, float *y, const float *x, const void *w, int NO, int I)
+{
+    const int ng = n_groups(k, I), nb = I / k->block;
+    const size_t rb = (size_t)nb * (size_t)k->block_bytes;
+    const int nth = nn_max_threads() > 1 && (size_t)NO * I >= SPLIT_MIN ? nn_max_threads() : 1;
+    xgroup *xs = malloc((size_t)ng * sizeof *xs);
+    uint32_t *xr = malloc((size_t)ng * LANES * LANES * sizeof *xr);
+    float *bd = malloc(((size_t)I / 32 + 1) * sizeof *bd);
+    int8_t *q = malloc((size_t)I);
+    if (!xs || !xr || !bd || !q) {
+        free(xs), free(xr), free(bd), free(q);
+        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d product's scratch", NO, I);
+    }
+    lanes_x(k, x, I, q, bd, xs);
+    xregs(xs, ng, k->S / 4, xr);
+#pragma omp parallel num_threads(nth)
+    {
+        int lo, hi;
+        nn_my_cols(NO, &lo, &hi);
+        for (int r = lo; r < hi; r++) y[r] = k->dot1((const char *)w + (size_t)r * rb, nb, xs, xr);
+    }
+    free(xs), free(xr), free(bd), free(q);
+    return EEF_OK;
+}
+
 static eef_err qmatmul(const qkind *k, float *y, int ldy, const float *x, int ldx, const void *w,
                        int NO, int I, int N)
 {
     if (use_amx && N >= AMX_MIN_N) return qmatmul_amx(k, y, ldy, x, ldx, w, NO, I, N);
+    if (N == 1 && k->dot1 && tile == tile_avx) return qmatvec(k, y, x, w, NO, I);
     const int ng = n_groups(k, I), T = k->S / 4, avx = tile == tile_avx;
     const size_t rb = (size_t)(I / k->block) * (size_t)k->block_bytes;
     const int nth = nn_max_threads() > 1 && (size_t)NO * I * N >= SPLIT_MIN ? nn_max_threads() : 1;
