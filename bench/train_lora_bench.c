@@ -1,14 +1,17 @@
 /* train_lora_bench: tuning throughput and memory of a pretrained-size model.
  *
- *   train_lora_bench lora|lora_bf16|full [B T STEPS MASK_FRAC]
+ *   train_lora_bench lora|lora_bf16|full|full_bf16 [B T STEPS MASK_FRAC]
  *   train_lora_bench memtable
  *
  * A random model at the SmolLM2-135M shape (vocab 49152, D 576, 30 layers,
  * 9:3 heads, F 1536, tied, rotate_half), B rows of T random tokens, loss on
  * MASK_FRAC of the positions (agent data: ~0.15): LoRA r = 16 (alpha 32)
  * on all seven projections over a frozen f32 base (lora) or bf16 base
- * (lora_bf16, as the checkpoint ships), or full fine-tuning; one step is
- * eef_train_step.  Prints tokens/s and the process's peak RSS;
+ * (lora_bf16, as the checkpoint ships; its products in bf16 arithmetic,
+ * as tuning runs them where the CPU has AVX-512 BF16), or full
+ * fine-tuning (full; full_bf16: mixed precision, `eef train --full
+ * --bf16`); one step is eef_train_step.  Prints tokens/s and the
+ * process's peak RSS;
  * bench/train_lora_bench_torch.py runs the same model, masks and steps in
  * PyTorch, and scripts/run-bench prints the ratios.
  *
@@ -126,6 +129,9 @@ int main(int argc, char **argv)
     if (eef_model_new(&c, NULL, 1, &m) ||
         (lora && eef_model_freeze(m, strcmp(mode, "lora_bf16") == 0 ? EEF_DT_BF16 : EEF_DT_F32)) ||
         (lora && eef_lora_new(&m->cfg, &lc, 1, &a)) ||
+        /* a bf16 base multiplies as tuning runs it, and full_bf16 is full
+         * fine-tuning with --bf16: in bf16 arithmetic where the CPU has it */
+        (strstr(mode, "bf16") && (eef_model_bf16_products(m, 1), 0)) ||
         eef_adamw_new(&oc, eef_train_n_params(m, a), &o)) {
         fprintf(stderr, "train_lora_bench: %s\n", eef_errmsg());
         return 1;

@@ -6,9 +6,12 @@ MASK_FRAC share of positions (the head and loss on those rows only, as eef
 does), clip_grad_norm_ and AdamW; LoRA r = 16, alpha 32 on all seven
 projections of a frozen f32 base (plain PyTorch: y = base(x) + s (x A^T) B^T,
 the base's weights with requires_grad False, so autograd computes no weight
-gradient for them), or full fine-tuning.  Prints tokens/s and peak RSS.
+gradient for them), or over a frozen bf16 base (lora_bf16: the base's
+products in bf16, x cast to bf16 and the result back to f32, as eef's
+bf16 products and as PyTorch runs a bf16 layer; the rest in f32), or full
+fine-tuning.  Prints tokens/s and peak RSS.
 
-Usage: train_lora_bench_torch.py lora|full B T STEPS MASK_FRAC
+Usage: train_lora_bench_torch.py lora|lora_bf16|full B T STEPS MASK_FRAC
 """
 import math
 import resource
@@ -25,7 +28,8 @@ STEPS = int(sys.argv[4]) if len(sys.argv) > 4 else 2
 FRAC = float(sys.argv[5]) if len(sys.argv) > 5 else 0.15
 V, D, L, H, HKV, F, HD = 49152, 576, 30, 9, 3, 1536, 64
 R, ALPHA = 16, 32.0
-LORA = MODE == "lora"
+LORA = MODE.startswith("lora")
+BF16 = MODE == "lora_bf16"
 
 
 class Proj(torch.nn.Module):
@@ -37,9 +41,11 @@ class Proj(torch.nn.Module):
             self.base.weight.requires_grad_(False)
             self.A = torch.nn.Parameter(torch.empty(R, i).uniform_(-1 / math.sqrt(i), 1 / math.sqrt(i)))
             self.B = torch.nn.Parameter(torch.zeros(o, R))
+        if BF16:
+            self.base = self.base.to(torch.bfloat16)
 
     def forward(self, x):
-        y = self.base(x)
+        y = self.base(x.to(torch.bfloat16)).float() if BF16 else self.base(x)
         if LORA:
             y = y + (ALPHA / R) * ((x @ self.A.t()) @ self.B.t())
         return y
@@ -86,6 +92,7 @@ class Model(torch.nn.Module):
         self.wte = torch.nn.Embedding(V, D)
         torch.nn.init.normal_(self.wte.weight, std=0.02)
         self.wte.weight.requires_grad_(not LORA)
+        self.wbf = self.wte.weight.detach().to(torch.bfloat16) if BF16 else None
         self.blocks = torch.nn.ModuleList(Block() for _ in range(L))
         self.norm = RMSNorm()
         inv = 1.0 / (100000.0 ** (torch.arange(0, HD, 2).float() / HD))
@@ -99,7 +106,9 @@ class Model(torch.nn.Module):
         for b in self.blocks:
             x = b(x, self.cos, self.sin, self.causal)
         x = self.norm(x).view(-1, D)[rows]
-        return torch.nn.functional.cross_entropy(x @ self.wte.weight.t(), tgt.view(-1)[rows])
+        w = self.wte.weight
+        logits = (x.to(torch.bfloat16) @ self.wbf.t()).float() if BF16 else x @ w.t()
+        return torch.nn.functional.cross_entropy(logits, tgt.view(-1)[rows])
 
 
 torch.manual_seed(0)

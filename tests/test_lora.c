@@ -19,6 +19,8 @@
  */
 #include "testutil.h"
 
+#include <omp.h>
+
 #include "nn/nn_internal.h"
 
 
@@ -341,6 +343,160 @@ static void test_lora_forward_merge(void **state)
     eef_lora_free(a);
 }
 
+/* ---------------------------------------------------------------- bf16 products */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16); /* nearest, ties to even */
+}
+
+static double of_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* nn_bf16mm against the double product of the operands rounded to bf16:
+ * x W^T and x W with W bf16 or f32, odd K, widths off the 8 x 32 tile,
+ * strided rows, beta; then each row alone and at one thread, bit for bit
+ * (every output is one sum in one lane); and nn_bf16mm_grad the same way. */
+static void test_bf16_kernel(void **state)
+{
+    (void)state;
+    if (!nn_bf16mm_ok()) {
+        print_message("no AVX-512 BF16 on this CPU: the bf16 products are not used, not checked\n");
+        return;
+    }
+    const int shapes[][3] = { { 37, 61, 45 }, { 70, 128, 96 }, { 9, 1, 33 }, { 1, 300, 17 } }; /* N, K, NO */
+    for (size_t si = 0; si < EEF_ARRAY_LEN(shapes); si++)
+        for (int v = 0; v < 8; v++) {
+            const int trans = v & 1, f32 = v >> 2 & 1;
+            const float beta = v & 2 ? 0.5f : 0.0f;
+            const int N = shapes[si][0], K = shapes[si][1], NO = shapes[si][2], ldx = K + 3, ldy = NO + 5;
+            uint16_t *wb = malloc(sizeof *wb * (size_t)K * NO);
+            float *wf = malloc(sizeof *wf * (size_t)K * NO);
+            float *x = malloc(sizeof *x * (size_t)N * ldx), *y0 = malloc(sizeof *y0 * (size_t)N * ldy);
+            float *y = malloc(sizeof *y * (size_t)N * ldy), *y1 = malloc(sizeof *y1 * (size_t)N * ldy);
+            for (size_t i = 0; i < (size_t)K * NO; i++) {
+                wf[i] = 0.1f * eef_rng_normal(&rng);
+                wb[i] = to_bf16(wf[i]);
+            }
+            for (size_t i = 0; i < (size_t)N * ldx; i++) x[i] = eef_rng_normal(&rng) * (i % 53 == 7 ? 30.0f : 1.0f);
+            for (size_t i = 0; i < (size_t)N * ldy; i++) y0[i] = eef_rng_normal(&rng);
+            const void *w = f32 ? (const void *)wf : (const void *)wb;
+            const eef_dtype dt = f32 ? EEF_DT_F32 : EEF_DT_BF16;
+            memcpy(y, y0, sizeof *y * (size_t)N * ldy);
+            assert_ok(nn_bf16mm(y, ldy, x, ldx, w, dt, trans, K, NO, N, beta));
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < NO; o++) {
+                    double ref = beta * (double)y0[(size_t)n * ldy + o], mag = fabs(ref);
+                    for (int k = 0; k < K; k++) {
+                        double t = of_bf16(to_bf16(x[(size_t)n * ldx + k])) *
+                                   of_bf16(wb[trans ? (size_t)o * K + k : (size_t)k * NO + o]);
+                        ref += t, mag += fabs(t);
+                    }
+                    if (fabs(y[(size_t)n * ldy + o] - ref) > 1e-7 * K * mag + 1e-30)
+                        fail_msg("bf16 %d x %d x %d (W %s, trans %d, beta %g) [%d, %d]: %.8g, reference %.8g", N,
+                                 K, NO, eef_dtype_name(dt), trans, beta, n, o, y[(size_t)n * ldy + o], ref);
+                }
+            /* the padding between rows untouched */
+            for (int n = 0; n < N; n++)
+                assert_memory_equal(y + (size_t)n * ldy + NO, y0 + (size_t)n * ldy + NO, 5 * sizeof *y);
+            const int r = N / 2;
+            memcpy(y1, y0 + (size_t)r * ldy, sizeof *y1 * (size_t)ldy);
+            assert_ok(nn_bf16mm(y1, ldy, x + (size_t)r * ldx, ldx, w, dt, trans, K, NO, 1, beta));
+            assert_memory_equal(y1, y + (size_t)r * ldy, sizeof *y1 * (size_t)NO);
+            const int threads = omp_get_max_threads();
+            omp_set_num_threads(1);
+            memcpy(y1, y0, sizeof *y1 * (size_t)N * ldy);
+            assert_ok(nn_bf16mm(y1, ldy, x, ldx, w, dt, trans, K, NO, N, beta));
+            omp_set_num_threads(threads);
+            assert_memory_equal(y1, y, sizeof *y1 * (size_t)N * ldy);
+            /* dw [NO, K] += dy^T x over N rows: dy is y0 (N x NO, ldy), x (N x K, ldx) */
+            if (trans) {
+                float *dw = malloc(sizeof *dw * (size_t)NO * K), *dw0 = malloc(sizeof *dw0 * (size_t)NO * K);
+                for (size_t i = 0; i < (size_t)NO * K; i++) dw0[i] = dw[i] = wf[i];
+                assert_ok(nn_bf16mm_grad(dw, y0, ldy, x, ldx, N, NO, K));
+                for (int o = 0; o < NO; o++)
+                    for (int k = 0; k < K; k++) {
+                        double ref = dw0[(size_t)o * K + k], mag = fabs(ref);
+                        for (int n = 0; n < N; n++) {
+                            double t = of_bf16(to_bf16(y0[(size_t)n * ldy + o])) * of_bf16(to_bf16(x[(size_t)n * ldx + k]));
+                            ref += t, mag += fabs(t);
+                        }
+                        if (fabs(dw[(size_t)o * K + k] - ref) > 1e-7 * (N + 1) * mag + 1e-30)
+                            fail_msg("bf16 grad %d x %d over %d [%d, %d]: %.8g, reference %.8g", NO, K, N, o, k,
+                                     dw[(size_t)o * K + k], ref);
+                    }
+                free(dw), free(dw0);
+            }
+            free(wb), free(wf), free(x), free(y0), free(y), free(y1);
+        }
+}
+
+/* A LoRA step over a bf16 base with the products in bf16 against the
+ * same step widening the base to f32, and a full fine-tuning step in
+ * mixed precision against f32: the loss and the gradients close (bf16
+ * rounds x to 8 bits of mantissa), and turned off, the f32 step's bits
+ * again. */
+static void test_bf16_products_step(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 4; v++) {
+        const int variant = v & 1, full = v >> 1;
+        eef_model *m = tiny_model(variant, variant);
+        eef_lora *a = NULL;
+        if (!full) {
+            assert_ok(eef_model_freeze(m, EEF_DT_BF16));
+            a = random_lora(m, EEF_LORA_ALL, 3);
+            assert_ok(eef_lora_attach(m, a));
+        }
+        eef_batch b;
+        assert_ok(eef_batch_alloc(&b, 3, 24)); /* 72 rows: the forward products too (over 32) */
+        for (int i = 0; i < 3 * 24; i++) {
+            b.tokens[i] = (i * 7 + 3) % 40, b.targets[i] = (i * 11 + 5) % 40;
+            b.pos[i] = i % 24, b.mask[i] = i % 3 != 0;
+        }
+        double loss[3];
+        float *g[3] = { NULL, NULL, NULL };
+        size_t n = 0;
+        for (int k = 0; k < 3; k++) { /* off, on, off */
+            if (k == 1 && !eef_model_bf16_products(m, 1)) {
+                print_message("no AVX-512 BF16 on this CPU: the bf16 step is not checked\n");
+                break;
+            }
+            if (k == 2) assert_int_equal(eef_model_bf16_products(m, 0), 0);
+            if (full) eef_model_zero_grad(m);
+            else memset(a->grads, 0, a->n_params * sizeof *a->grads);
+            assert_ok(eef_model_forward(m, &b, NULL, &loss[k]));
+            assert_ok(eef_model_backward(m, 1.0f));
+            const float *grads = full ? m->grads : a->grads;
+            n = full ? m->n_params : a->n_params;
+            g[k] = malloc(n * sizeof *g[k]);
+            memcpy(g[k], grads, n * sizeof *g[k]);
+        }
+        if (g[1]) {
+            assert_true(fabs(loss[1] - loss[0]) < 1e-2 * fabs(loss[0]));
+            assert_true(loss[1] != loss[0]); /* the products did change */
+            double d = 0, n0 = 0;
+            for (size_t i = 0; i < n; i++)
+                d += ((double)g[1][i] - g[0][i]) * ((double)g[1][i] - g[0][i]), n0 += (double)g[0][i] * g[0][i];
+            if (!(sqrt(d) < 3e-2 * sqrt(n0)))
+                fail_msg("variant %d (%s): bf16 gradients %.3g (relative) from f32", variant, full ? "full" : "LoRA",
+                         sqrt(d / n0));
+            assert_true(loss[2] == loss[0]);
+            assert_memory_equal(g[2], g[0], n * sizeof *g[0]);
+        }
+        for (int k = 0; k < 3; k++) free(g[k]);
+        eef_batch_free(&b);
+        eef_model_free(m);
+        eef_lora_free(a);
+    }
+}
+
 /* ---------------------------------------------------------------- PEFT files */
 static int bin_contains(const char *path, const char *what)
 {
@@ -608,7 +764,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lora_grad),          cmocka_unit_test(test_lora_targets),
         cmocka_unit_test(test_lora_forward_merge), cmocka_unit_test(test_lora_save_load),
         cmocka_unit_test(test_checkpoint_same_bits), cmocka_unit_test(test_mem_estimate),
-        cmocka_unit_test(test_mem_vs_rss),
+        cmocka_unit_test(test_mem_vs_rss),         cmocka_unit_test(test_bf16_kernel),
+        cmocka_unit_test(test_bf16_products_step),
     };
     return cmocka_run_group_tests_name("lora", tests, NULL, NULL);
 }

@@ -226,7 +226,7 @@ static void test_matmul(void **state)
         float *wf = malloc(sizeof(float) * O * I), *wd = malloc(sizeof(float) * O * I);
         unsigned char *w = random_rows(types[k], O, I, 300 + k, wf);
         nn_dtype_ops_of(types[k])->to_f32(w, wd, O * I);
-        eef_tensor t = { types[k], O, I, w };
+        eef_tensor t = { .dtype = types[k], .rows = O, .cols = I, .data = w };
         float *x = malloc(sizeof(float) * N * I), *y = malloc(sizeof(float) * N * O);
         eef_rng g = eef_rng_make(9);
         for (int i = 0; i < N * I; i++) x[i] = eef_rng_normal(&g);

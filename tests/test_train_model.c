@@ -6,12 +6,14 @@
  *     and state.eefl; full: model.safetensors and optimizer.eefo);
  *   - the adapters train (the loss falls) and `eef export --format hf
  *     --merge` gives one model whose logits equal base + adapters;
+ *   - --full --bf16 (mixed precision) gives the same bytes run after run;
  *   - memory the machine lacks is refused with both figures;
  *   - bad combinations of options are usage errors.
  */
 #include "testutil.h"
 
 #include "nn/nn.h"
+#include "nn/nn_internal.h"
 
 #include <signal.h>
 
@@ -144,6 +146,25 @@ static void test_full_kill_resume(void **state)
     same_bytes("k.full/optimizer.eefo", "ref.full/optimizer.eefo");
 }
 
+/* --full --bf16: mixed precision where the CPU has AVX-512 BF16 (other
+ * bytes than f32's, the same bytes run after run); elsewhere a warning
+ * and the f32 run's bytes. */
+static void test_full_bf16(void **state)
+{
+    (void)state;
+    assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --full --out f32.full >/dev/null 2>&1", tu_eef()), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tu_sh_in(g_dir, "%s " TRAIN " --full --bf16 --out bf%d.full 2>bf%d.log", tu_eef(), i, i), 0);
+    same_bytes("bf0.full/model.safetensors", "bf1.full/model.safetensors");
+    same_bytes("bf0.full/optimizer.eefo", "bf1.full/optimizer.eefo");
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/bf0.full/model.safetensors", g_dir);
+    snprintf(b, sizeof b, "%s/f32.full/model.safetensors", g_dir);
+    int warned = tu_sh_in(g_dir, "grep -q 'no AVX-512 BF16' bf0.log") == 0;
+    assert_int_equal(warned, !nn_bf16mm_ok());
+    assert_int_equal(tu_same_file(a, b), warned);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -182,7 +203,7 @@ int main(void)
         cmocka_unit_test(test_lora_kill_resume),
         cmocka_unit_test(test_merge_export),
         cmocka_unit_test(test_full_kill_resume),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_full_bf16), cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests_name("eef train --model", tests, setup, teardown);
 }

@@ -51,7 +51,7 @@ typedef struct {
     const char *model, *out, *lora_targets;
     long lora_rank, batch, seq, steps, seed, save_every;
     double lora_alpha, lr, weight_decay, warmup, epochs;
-    int full, resume;
+    int full, resume, bf16;
 } train_model_args;
 int cmd_train_model(const train_model_args *a, const eef_trajset *ts);
 

@@ -14,7 +14,7 @@ int cmd_train(int argc, char **argv)
     long steps = 0, batch = 8, seq = 0, vocab = 2048, seed = 1, threads = 0, save_every = 100;
     long lora = 0;
     double lr = 0, epochs = 4, wd = 0.05, warmup = 0, ctx_weight = 0, lora_alpha = 0;
-    int resume = 0, skip_bad = 0, quiet = 0, full = 0;
+    int resume = 0, skip_bad = 0, quiet = 0, full = 0, bf16 = 0;
     const cli_opt opts[] = {
         { "--model", OPT_STR, &model, "DIR", "tune this model (Hugging Face directory or .eefm) "
           "with --lora or --full", 0, 0 },
@@ -25,6 +25,9 @@ int cmd_train(int argc, char **argv)
           "projections with adapters (default q,k,v,o,gate,up,down)", 0, 0 },
         { "--full", OPT_FLAG, &full, NULL, "full fine-tuning of --model (--out: a Hugging Face "
           "directory)", 0, 0 },
+        { "--bf16", OPT_FLAG, &bf16, NULL, "products in bf16 arithmetic where the CPU has AVX-512 "
+          "BF16 (with --full: mixed precision, weights and optimizer in f32; a bf16 base under "
+          "--lora multiplies so anyway)", 0, 0 },
         { "--data", OPT_STR, &data, "FILE", "trajectories (.jsonl) to train on", 0, 0 },
         { "--out", OPT_STR, &out, "FILE", "model to write (.eefm; optimizer state in .eefo)", 0, 0 },
         { "--preset", OPT_STR, &preset, "NAME", "model preset: tiny, small, base", 0, 0 },
@@ -82,7 +85,7 @@ int cmd_train(int argc, char **argv)
             return 2;
         }
         train_model_args ta = { model, out, lora_targets, lora, batch, seq, steps, seed,
-                                save_every, lora_alpha, lr, wd, warmup, epochs, full, resume };
+                                save_every, lora_alpha, lr, wd, warmup, epochs, full, resume, bf16 };
         rc = cmd_train_model(&ta, &ts);
         eef_trajset_free(&ts);
         return rc;

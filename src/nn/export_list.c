@@ -46,7 +46,7 @@ static eef_err add(xlist *l, const char *name, eef_tensor src, int vec, x_perm p
     return EEF_OK;
 }
 
-static eef_tensor vec_of(const float *p, int n) { return (eef_tensor){ EEF_DT_F32, n, 1, p }; }
+static eef_tensor vec_of(const float *p, int n) { return (eef_tensor){ .dtype = EEF_DT_F32, .rows = n, .cols = 1, .data = p }; }
 
 uint64_t x_bytes(const xtensor *t)
 {

@@ -206,7 +206,7 @@ eef_err eef_model_export_gguf(const eef_model *m, eef_dtype dtype, const char *p
         llama3_factors(c, freqs);
         snprintf(rf.name, sizeof rf.name, "rope_freqs.weight");
         rf.n_dims = 1, rf.shape[0] = (uint64_t)(c->head_dim / 2);
-        rf.src = (eef_tensor){ EEF_DT_F32, c->head_dim / 2, 1, freqs };
+        rf.src = (eef_tensor){ .dtype = EEF_DT_F32, .rows = c->head_dim / 2, .cols = 1, .data = freqs };
         rf.out = EEF_DT_F32;
     }
     eef_dtype mostly = EEF_DT_F32;

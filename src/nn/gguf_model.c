@@ -289,7 +289,7 @@ static eef_err find_tensors(gg_model *g)
 static eef_tensor as_tensor(const gg_tensor *t)
 {
     int rows = t->n_dims == 2 ? (int)t->ne[1] : 1;
-    return (eef_tensor){ t->dtype, rows, (int)t->ne[0], t->data };
+    return (eef_tensor){ .dtype = t->dtype, .rows = rows, .cols = (int)t->ne[0], .data = t->data };
 }
 
 static void copy_f32(const gg_tensor *t, float *dst)
@@ -329,7 +329,7 @@ static eef_err frozen_matrix(gg_model *g, eef_model *m, kind k, int l, eef_dtype
         }
         free(row), free(src);
     }
-    *out = (eef_tensor){ dt, t.rows, t.cols, dst };
+    *out = (eef_tensor){ .dtype = dt, .rows = t.rows, .cols = t.cols, .data = dst };
     return EEF_OK;
 }
 

@@ -253,7 +253,7 @@ static eef_tensor as_tensor(const hf_dir *h, const struct found *f)
     const st_tensor *t = f->t;
     int rows = t->n_dims == 2 ? (int)t->shape[0] : 1;
     int cols = t->n_dims == 2 ? (int)t->shape[1] : (int)t->shape[0];
-    return (eef_tensor){ t->dtype, rows, cols, tensor_data(h, f) };
+    return (eef_tensor){ .dtype = t->dtype, .rows = rows, .cols = cols, .data = tensor_data(h, f) };
 }
 
 /* dst[rows, cols] f32 from the stored tensor, rows permuted for q/k. */
@@ -270,7 +270,7 @@ static void copy_f32(const hf_dir *h, const struct found *f, float *dst, int per
 static void copy_vec(const hf_dir *h, const struct found *f, float *dst, int permute_hd)
 {
     eef_tensor t = as_tensor(h, f);
-    eef_tensor col = { t.dtype, t.cols, 1, t.data };
+    eef_tensor col = { .dtype = t.dtype, .rows = t.cols, .cols = 1, .data = t.data };
     for (int i = 0; i < t.cols; i++) {
         int s = src_row(i, permute_hd);
         nn_tensor_rows_f32(&col, s, s + 1, dst + i);
@@ -347,7 +347,7 @@ static eef_err frozen_matrix(hf_dir *h, eef_model *m, kind k, int l, eef_dtype w
         to->from_f32(row, dst + (size_t)r * rb, t.cols);
     }
     free(row);
-    *out = (eef_tensor){ dt, t.rows, t.cols, dst };
+    *out = (eef_tensor){ .dtype = dt, .rows = t.rows, .cols = t.cols, .data = dst };
     return EEF_OK;
 }
 

@@ -286,6 +286,7 @@ eef_err nn_matmul(float *y, int ldy, const float *x, int ldx, const eef_tensor *
         }
         return failed ? eef_fail(EEF_ENOMEM, "out of memory widening a %s weight", ops->name) : EEF_OK;
     }
+    if (w->bf16_products) return nn_bf16mm(y, ldy, x, ldx, w->data, w->dtype, 1, NI, NO, N, 0.0f);
     if (w->dtype == EEF_DT_F32) {
         f32_rows(y, ldy, x, ldx, w->data, N, NI, NO);
         return EEF_OK;
@@ -313,6 +314,10 @@ eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int l
 {
     const int NO = w->rows, NI = w->cols;
     if (N <= 0 || NO <= 0) return EEF_OK;
+    if (w->dtype == EEF_DT_F32 && w->bf16_products) { /* mixed precision */
+        if (dx) EEF_TRY(nn_bf16mm(dx, ldx, dy, ldy, w->data, w->dtype, 0, NO, NI, N, accumulate ? 1.0f : 0.0f));
+        return dw ? nn_bf16mm_grad(dw, dy, ldy, x, ldx_in, N, NO, NI) : EEF_OK;
+    }
     if (w->dtype == EEF_DT_F32) {
         f32_backward(dx, ldx, dw, dy, ldy, x, ldx_in, w->data, N, NI, NO, accumulate ? 1.0f : 0.0f);
         return EEF_OK;
@@ -321,6 +326,7 @@ eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int l
     if (!dx) return EEF_OK;
     if (!nn_dtype_ops_of(w->dtype))
         return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
+    if (w->bf16_products) return nn_bf16mm(dx, ldx, dy, ldy, w->data, w->dtype, 0, NO, NI, N, accumulate ? 1.0f : 0.0f);
     /* dx rows split over threads; each converts W tile by tile */
     int failed = 0;
 #pragma omp parallel reduction(| : failed)

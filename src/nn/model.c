@@ -134,7 +134,7 @@ void eef_weights_view(const eef_model_config *c, float *base, eef_weights *w)
 
 static eef_tensor f32_tensor(const float *p, int rows, int cols)
 {
-    return (eef_tensor){ EEF_DT_F32, rows, cols, p };
+    return (eef_tensor){ .dtype = EEF_DT_F32, .rows = rows, .cols = cols, .data = p };
 }
 
 void nn_bind_params(eef_model *m)
@@ -331,6 +331,21 @@ static eef_err keep_f32(eef_model *m, const float **p, size_t n)
     memcpy(d, *p, n * sizeof(float));
     *p = d;
     return EEF_OK;
+}
+
+static int bf16mm_type(eef_dtype t) { return t == EEF_DT_BF16 || t == EEF_DT_F32; }
+
+int eef_model_bf16_products(eef_model *m, int on)
+{
+    if (on && !nn_bf16mm_ok()) return 0;
+    eef_tensor *t[] = { &m->embed, &m->head };
+    for (size_t i = 0; i < EEF_ARRAY_LEN(t); i++) t[i]->bf16_products = on && bf16mm_type(t[i]->dtype);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        eef_layer_weights *w = &m->layer[l];
+        eef_tensor *mats[] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2 };
+        for (size_t i = 0; i < EEF_ARRAY_LEN(mats); i++) mats[i]->bf16_products = on && bf16mm_type(mats[i]->dtype);
+    }
+    return on;
 }
 
 eef_err eef_model_freeze(eef_model *m, eef_dtype dt)

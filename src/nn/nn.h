@@ -52,6 +52,11 @@ typedef struct {
     eef_dtype dtype;
     int rows, cols;
     const void *data; /* rows * row_bytes(cols) bytes, rows contiguous */
+    /* BF16 and F32: products of more rows than decoding's (training,
+     * prefill) and the backward pass's round x (and an f32 W, dy) to bf16
+     * and sum pairs in f32 on AVX-512 BF16, as PyTorch computes a bf16
+     * layer or an autocast region (eef_model_bf16_products) */
+    int bf16_products;
 } eef_tensor;
 
 /* ------------------------------------------------------------ config
@@ -178,6 +183,12 @@ void eef_model_free(eef_model *m);
  * to `dtype` (F32, F16 or BF16), norms and biases kept in f32, the
  * trainable buffer (and gradients, activations) released. */
 eef_err eef_model_freeze(eef_model *m, eef_dtype dtype);
+/* on: the model's BF16 and F32 matrices multiply in bf16 arithmetic
+ * where the CPU has AVX-512 BF16 (returns 1 then, else 0 and nothing
+ * changes); off: in f32 (16-bit weights widened), the default.  LoRA
+ * tuning over a bf16 base turns it on, full fine-tuning with --bf16
+ * (mixed precision: the weights, gradients and optimizer stay f32). */
+int eef_model_bf16_products(eef_model *m, int on);
 
 /* ------------------------------------------------------------ batches
  * A batch is B rows of T positions.  Several sequences may be packed in a

@@ -161,6 +161,15 @@ void swiglu_backward(float *dh, const float *dact, const float *h, int N, int F)
 /* ------------------------------------------------------------ tile kernels (nn/tile.c)
  * f32 products on AVX-512 register tiles; nn_tiles_ok(): the CPU has them.
  * NJ and hd are multiples of 16. */
+/* bf16mm.c, products in bf16 arithmetic (AVX-512 BF16; nn_bf16mm_ok()
+ * says whether the CPU has it): y [N, ldy] = beta y + x [N, K] op(W), W
+ * rows of BF16 or F32: trans 1, W [NO, K] (y = x W^T); trans 0, W [K, NO]
+ * (y = x W); and dw [NO, NI] += dy^T x over N rows. */
+int nn_bf16mm_ok(void);
+eef_err nn_bf16mm(float *y, int ldy, const float *x, int ldx, const void *w, eef_dtype dt, int trans, int K,
+                  int NO, int N, float beta);
+eef_err nn_bf16mm_grad(float *dw, const float *dy, int ldy, const float *x, int ldx, int N, int NO, int NI);
+
 int nn_tiles_ok(void);
 /* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy] */
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,

@@ -52,7 +52,12 @@ static eef_err load_base(const run_ctx *r, int trainable, eef_model **out)
                       : eef_tok_roles_of(t)->act < 0 && !eef_tok_chat_name(t)
                           ? "its tokenizer has neither a chat format nor eef's agent tokens"
                           : NULL;
-    if (!why) return EEF_OK;
+    if (!why) {
+        /* a frozen bf16 base multiplies in bf16 arithmetic where the CPU
+         * can, as PyTorch runs a bf16 layer */
+        if (!trainable && (*out)->layer[0].wq.dtype == EEF_DT_BF16) eef_model_bf16_products(*out, 1);
+        return EEF_OK;
+    }
     eef_model_free(*out);
     *out = NULL;
     return eef_fail(EEF_EINVAL, "%s: %s: no prompt to act and train in", r->c->base_model, why);
