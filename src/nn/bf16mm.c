@@ -161,6 +161,11 @@ eef_err nn_bf16mm(float *y, int ldy, const float *x, int ldx, const void *w, eef
                   int NO, int N, float beta)
 {
     if (N <= 0 || NO <= 0) return EEF_OK;
+    if (K <= 0) { /* an empty sum: y = beta y */
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < NO; o++) y[(size_t)n * ldy + o] = beta != 0.0f ? beta * y[(size_t)n * ldy + o] : 0.0f;
+        return EEF_OK;
+    }
     const int kp = (K + 1) / 2, ldb = (NO + TC - 1) / TC * TC;
     uint32_t *a = malloc((size_t)N * kp * sizeof *a), *b = calloc((size_t)kp * ldb, sizeof *b);
     if (!a || !b) {
