@@ -185,9 +185,9 @@ int cmd_train_model(const train_model_args *a, const eef_trajset *ts)
     if (!e) m->checkpoint = mem.checkpoint;
     /* products in bf16 arithmetic where the CPU can: asked for, or a
      * frozen bf16 base's (as PyTorch runs a bf16 layer) */
-    if (!e && (a->bf16 || (!a->full && m->layer[0].wq.dtype == EEF_DT_BF16)) &&
-        !eef_model_bf16_products(m, 1) && a->bf16)
-        fprintf(stderr, "eef train: --bf16: this CPU has no AVX-512 BF16; the products stay f32\n");
+    if (!e && (a->bf16 || (!a->full && m->layer[0].wq.dtype == EEF_DT_BF16)) && !eef_model_bf16_products(m, 1)) {
+        if (a->bf16) fprintf(stderr, "eef train: --bf16: this CPU has no AVX-512 BF16; the products stay f32\n");
+    }
     /* steps: whole epochs are packed to count exactly */
     long per_epoch = 0;
     for (size_t next = 0; !e && next < ss.n; per_epoch++) eef_batch_pack(&b, ss.seqs, ss.n, &next);

@@ -157,6 +157,15 @@ static void product(float *y, int ldy, const uint32_t *a, size_t am, size_t ap, 
                  NO - c < TC ? NO - c : TC, beta);
 }
 
+/* The packed operands: A's na words, B's nb (zeroed: its padding columns) */
+static eef_err operands(size_t na, size_t nb, uint32_t **a, uint32_t **b, int m, int k, int n)
+{
+    *a = malloc(na * sizeof **a), *b = calloc(nb, sizeof **b);
+    if (*a && *b) return EEF_OK;
+    free(*a), free(*b);
+    return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d x %d bf16 product", m, k, n);
+}
+
 eef_err nn_bf16mm(float *y, int ldy, const float *x, int ldx, const void *w, eef_dtype dt, int trans, int K,
                   int NO, int N, float beta)
 {
@@ -167,11 +176,8 @@ eef_err nn_bf16mm(float *y, int ldy, const float *x, int ldx, const void *w, eef
         return EEF_OK;
     }
     const int kp = (K + 1) / 2, ldb = (NO + TC - 1) / TC * TC;
-    uint32_t *a = malloc((size_t)N * kp * sizeof *a), *b = calloc((size_t)kp * ldb, sizeof *b);
-    if (!a || !b) {
-        free(a), free(b);
-        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d x %d bf16 product", N, K, NO);
-    }
+    uint32_t *a, *b;
+    EEF_TRY(operands((size_t)N * kp, (size_t)kp * ldb, &a, &b, N, K, NO));
 #pragma omp parallel
     {
         int lo, hi;
@@ -192,11 +198,8 @@ eef_err nn_bf16mm_grad(float *dw, const float *dy, int ldy, const float *x, int 
 {
     if (N <= 0 || NO <= 0 || NI <= 0) return EEF_OK;
     const int kp = (N + 1) / 2, lda = (NO + 15) / 16 * 16, ldb = (NI + TC - 1) / TC * TC;
-    uint32_t *a = malloc((size_t)kp * lda * sizeof *a), *b = calloc((size_t)kp * ldb, sizeof *b);
-    if (!a || !b) {
-        free(a), free(b);
-        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d x %d bf16 product", NO, N, NI);
-    }
+    uint32_t *a, *b;
+    EEF_TRY(operands((size_t)kp * lda, (size_t)kp * ldb, &a, &b, NO, N, NI));
 #pragma omp parallel
     {
         int lo, hi;

@@ -314,7 +314,9 @@ eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int l
 {
     const int NO = w->rows, NI = w->cols;
     if (N <= 0 || NO <= 0) return EEF_OK;
-    if (w->dtype == EEF_DT_F32 && w->bf16_products) { /* mixed precision */
+    /* bf16 arithmetic: dx, and dw of an f32 W (mixed precision; a 16-bit
+     * W asked for dw is refused below) */
+    if (w->bf16_products && (w->dtype == EEF_DT_F32 || !dw)) {
         if (dx) EEF_TRY(nn_bf16mm(dx, ldx, dy, ldy, w->data, w->dtype, 0, NO, NI, N, accumulate ? 1.0f : 0.0f));
         return dw ? nn_bf16mm_grad(dw, dy, ldy, x, ldx_in, N, NO, NI) : EEF_OK;
     }
@@ -326,7 +328,6 @@ eef_err nn_matmul_backward(float *dx, int ldx, float *dw, const float *dy, int l
     if (!dx) return EEF_OK;
     if (!nn_dtype_ops_of(w->dtype))
         return eef_fail(EEF_EINVAL, "no kernels for %s weights", eef_dtype_name(w->dtype));
-    if (w->bf16_products) return nn_bf16mm(dx, ldx, dy, ldy, w->data, w->dtype, 0, NO, NI, N, accumulate ? 1.0f : 0.0f);
     /* dx rows split over threads; each converts W tile by tile */
     int failed = 0;
 #pragma omp parallel reduction(| : failed)

@@ -335,15 +335,22 @@ static eef_err keep_f32(eef_model *m, const float **p, size_t n)
 
 static int bf16mm_type(eef_dtype t) { return t == EEF_DT_BF16 || t == EEF_DT_F32; }
 
+/* A layer's seven matrices */
+static void layer_mats(eef_layer_weights *w, eef_tensor *mats[7])
+{
+    eef_tensor *m[7] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2 };
+    memcpy(mats, m, sizeof m);
+}
+
 int eef_model_bf16_products(eef_model *m, int on)
 {
     if (on && !nn_bf16mm_ok()) return 0;
     eef_tensor *t[] = { &m->embed, &m->head };
     for (size_t i = 0; i < EEF_ARRAY_LEN(t); i++) t[i]->bf16_products = on && bf16mm_type(t[i]->dtype);
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        eef_layer_weights *w = &m->layer[l];
-        eef_tensor *mats[] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2 };
-        for (size_t i = 0; i < EEF_ARRAY_LEN(mats); i++) mats[i]->bf16_products = on && bf16mm_type(mats[i]->dtype);
+        eef_tensor *mats[7];
+        layer_mats(&m->layer[l], mats);
+        for (int i = 0; i < 7; i++) mats[i]->bf16_products = on && bf16mm_type(mats[i]->dtype);
     }
     return on;
 }
@@ -363,8 +370,9 @@ eef_err eef_model_freeze(eef_model *m, eef_dtype dt)
     EEF_TRY(keep_f32(m, &m->out_norm, D));
     for (int l = 0; l < c->n_layers; l++) {
         eef_layer_weights *w = &m->layer[l];
-        eef_tensor *mats[] = { &w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w3, &w->w2 };
-        for (size_t i = 0; i < EEF_ARRAY_LEN(mats); i++) EEF_TRY(convert_tensor(m, mats[i], dt));
+        eef_tensor *mats[7];
+        layer_mats(w, mats);
+        for (int i = 0; i < 7; i++) EEF_TRY(convert_tensor(m, mats[i], dt));
         EEF_TRY(keep_f32(m, &w->attn_norm, D));
         EEF_TRY(keep_f32(m, &w->mlp_norm, D));
         EEF_TRY(keep_f32(m, &w->bqkv, W));

@@ -7,6 +7,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -761,30 +762,32 @@ AVX512 static inline void k45_pack(const uint8_t *const hd[2], const uint8_t *co
     transpose_store(z, o, 8);
 }
 
-AVX512 static void q4_k_pack(const void *row, int nb, wgroup *o)
+/* The group of blocks k, k + 1 of a Q4_K (q5 = 0) or Q5_K row: each
+ * block's header, codes and (Q5_K) fifth bits, NULL past the row's nb */
+static inline void k45_group(const uint8_t *row, int k, int nb, int q5, const uint8_t *hd[2],
+                             const uint8_t *qs[2], const uint8_t *qh[2])
 {
-    const blk_q4_k *b = row;
-    for (int k = 0; k < nb; k += 2, b += 2, o++) {
-        const int two = k + 1 < nb;
-        prefetch_ahead(b, 2 * sizeof *b);
-        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
-        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL }, *qh[2] = { NULL, NULL };
+    const size_t bytes = q5 ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *b = k + h < nb ? row + (size_t)(k + h) * bytes : NULL;
+        hd[h] = b;
+        qs[h] = b ? b + (q5 ? offsetof(blk_q5_k, qs) : offsetof(blk_q4_k, qs)) : NULL;
+        qh[h] = b && q5 ? b + offsetof(blk_q5_k, qh) : NULL;
+    }
+    prefetch_ahead(hd[0], 2 * bytes);
+}
+
+AVX512 static inline void k45_pack_row(const void *row, int nb, int q5, wgroup *o)
+{
+    for (int k = 0; k < nb; k += 2, o++) {
+        const uint8_t *hd[2], *qs[2], *qh[2];
+        k45_group(row, k, nb, q5, hd, qs, qh);
         k45_pack(hd, qs, qh, o);
     }
 }
 
-AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o)
-{
-    const blk_q5_k *b = row;
-    for (int k = 0; k < nb; k += 2, b += 2, o++) {
-        const int two = k + 1 < nb;
-        prefetch_ahead(b, 2 * sizeof *b);
-        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
-        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL };
-        const uint8_t *qh[2] = { b[0].qh, two ? b[1].qh : NULL };
-        k45_pack(hd, qs, qh, o);
-    }
-}
+AVX512 static void q4_k_pack(const void *row, int nb, wgroup *o) { k45_pack_row(row, nb, 0, o); }
+AVX512 static void q5_k_pack(const void *row, int nb, wgroup *o) { k45_pack_row(row, nb, 1, o); }
 
 /* Q6_K: a group is one block; ql's 64 bytes of half n give codes 128 n ..
  * + 63 (low nibbles) and + 64 .. + 127 (high), qh's 32 bytes their top two
@@ -842,15 +845,16 @@ static void xregs(const xgroup *x, int ng, int T, uint32_t *xr)
                     memcpy(xr + (size_t)LANES * (T * g + p) + T * h + t, x[g].q[t][T * h + p], 4);
 }
 
-/* Eight registers of partial sums into one: each round adds neighbouring
- * words of a pair of registers, so after three, lane 8 h + p holds the
- * sum of half h of register p, the lane the transpose gives that half. */
-AVX512 static inline __m512i fold8(__m512i s[8])
+/* R (8 or 4) registers of partial sums into one: each round adds
+ * neighbouring words of a pair of registers, so after three (R = 8),
+ * lane 8 h + p holds the sum of half h of register p, the lane the
+ * transpose gives that half (R = 4: q6_k_dot1). */
+AVX512 static inline __m512i fold(__m512i *s, const int R)
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
 #pragma GCC unroll 4
-    for (int n = 4; n >= 1; n /= 2)
+    for (int n = R / 2; n >= 1; n /= 2)
 #pragma GCC unroll 4
         for (int p = 0; p < n; p++)
             s[p] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[2 * p], ev, s[2 * p + 1]),
@@ -875,7 +879,7 @@ AVX512 static inline __m512 dot1_group(__m512 f, const __m512i z[8], const uint3
     __m512i s[8];
     for (int p = 0; p < 8; p++)
         s[p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z[p], _mm512_loadu_si512(xr + 16 * p));
-    return dot1_scale(f, fold8(s), xg, dw, mw, mins);
+    return dot1_scale(f, fold(s, 8), xg, dw, mw, mins);
 }
 
 AVX512 static float q8_0_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
@@ -892,49 +896,36 @@ AVX512 static float q8_0_dot1(const void *row, int nb, const xgroup *x, const ui
     return lanes_sum_avx(f);
 }
 
-AVX512 static float q4_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+AVX512 static inline float k45_dot1(const void *row, int nb, int q5, const xgroup *x, const uint32_t *xr)
 {
-    const blk_q4_k *b = row;
     __m512 f = _mm512_setzero_ps();
-    for (int k = 0; k < nb; k += 2, b += 2, x++, xr += 8 * 16) {
-        const int two = k + 1 < nb;
-        prefetch_ahead(b, 2 * sizeof *b);
-        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
-        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL }, *qh[2] = { NULL, NULL };
+    for (int k = 0; k < nb; k += 2, x++, xr += 8 * 16) {
+        const uint8_t *hd[2], *qs[2], *qh[2];
+        k45_group(row, k, nb, q5, hd, qs, qh);
         __m512i z[8];
         __m512 dw, mw;
         k45_regs(hd, qs, qh, z, &dw, &mw);
         f = dot1_group(f, z, xr, x, dw, mw, 1);
     }
     return lanes_sum_avx(f);
+}
+
+AVX512 static float q4_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
+{
+    return k45_dot1(row, nb, 0, x, xr);
 }
 
 AVX512 static float q5_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
 {
-    const blk_q5_k *b = row;
-    __m512 f = _mm512_setzero_ps();
-    for (int k = 0; k < nb; k += 2, b += 2, x++, xr += 8 * 16) {
-        const int two = k + 1 < nb;
-        prefetch_ahead(b, 2 * sizeof *b);
-        const uint8_t *hd[2] = { (const uint8_t *)&b[0], two ? (const uint8_t *)&b[1] : NULL };
-        const uint8_t *qs[2] = { b[0].qs, two ? b[1].qs : NULL };
-        const uint8_t *qh[2] = { b[0].qh, two ? b[1].qh : NULL };
-        __m512i z[8];
-        __m512 dw, mw;
-        k45_regs(hd, qs, qh, z, &dw, &mw);
-        f = dot1_group(f, z, xr, x, dw, mw, 1);
-    }
-    return lanes_sum_avx(f);
+    return k45_dot1(row, nb, 1, x, xr);
 }
 
 /* Q6_K: four registers of four sub-blocks (quarters of 4 words); two
- * rounds of fold8's leave lane i with register i / 2 % 4, quarter
+ * rounds of fold's leave lane i with register i / 2 % 4, quarter
  * i % 2 + 2 (i / 8): moved to lane 4 quarter + register, the transpose's */
 AVX512 static float q6_k_dot1(const void *row, int nb, const xgroup *x, const uint32_t *xr)
 {
     const blk_q6_k *b = row;
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30);
-    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512i to = _mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
     __m512 f = _mm512_setzero_ps();
     for (int k = 0; k < nb; k++, b++, x++, xr += 4 * 16) {
@@ -944,11 +935,7 @@ AVX512 static float q6_k_dot1(const void *row, int nb, const xgroup *x, const ui
         q6_k_regs(b, z, &dw);
         for (int p = 0; p < 4; p++)
             s[p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z[p], _mm512_loadu_si512(xr + 16 * p));
-        for (int p = 0; p < 2; p++)
-            s[p] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[2 * p], ev, s[2 * p + 1]),
-                                    _mm512_permutex2var_epi32(s[2 * p], od, s[2 * p + 1]));
-        s[0] = _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], ev, s[1]), _mm512_permutex2var_epi32(s[0], od, s[1]));
-        f = dot1_scale(f, _mm512_permutexvar_epi32(to, s[0]), x, dw, dw, 0);
+        f = dot1_scale(f, _mm512_permutexvar_epi32(to, fold(s, 4)), x, dw, dw, 0);
     }
     return lanes_sum_avx(f);
 }
@@ -1377,14 +1364,14 @@ static eef_err qmatvec(const qkind *k, float *y, const float *x, const void *w, 
     const int ng = n_groups(k, I), nb = I / k->block;
     const size_t rb = (size_t)nb * (size_t)k->block_bytes;
     const int nth = nn_max_threads() > 1 && (size_t)NO * I >= SPLIT_MIN ? nn_max_threads() : 1;
-    xgroup *xs = malloc((size_t)ng * sizeof *xs);
-    uint32_t *xr = malloc((size_t)ng * LANES * LANES * sizeof *xr);
-    float *bd = malloc(((size_t)I / 32 + 1) * sizeof *bd);
-    int8_t *q = malloc((size_t)I);
-    if (!xs || !xr || !bd || !q) {
-        free(xs), free(xr), free(bd), free(q);
-        return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d product's scratch", NO, I);
-    }
+    /* one block: x's groups, their registers, the block scales, the codes */
+    const size_t nxs = (size_t)ng * sizeof(xgroup), nxr = (size_t)ng * LANES * LANES * sizeof(uint32_t);
+    char *mem = malloc(nxs + nxr + ((size_t)I / 32 + 1) * sizeof(float) + (size_t)I);
+    if (!mem) return eef_fail(EEF_ENOMEM, "out of memory for a %d x %d product's scratch", NO, I);
+    xgroup *xs = (xgroup *)mem;
+    uint32_t *xr = (uint32_t *)(mem + nxs);
+    float *bd = (float *)(mem + nxs + nxr);
+    int8_t *q = (int8_t *)(bd + I / 32 + 1);
     lanes_x(k, x, I, q, bd, xs);
     xregs(xs, ng, k->S / 4, xr);
 #pragma omp parallel num_threads(nth)
@@ -1393,7 +1380,7 @@ static eef_err qmatvec(const qkind *k, float *y, const float *x, const void *w, 
         nn_my_cols(NO, &lo, &hi);
         for (int r = lo; r < hi; r++) y[r] = k->dot1((const char *)w + (size_t)r * rb, nb, xs, xr);
     }
-    free(xs), free(xr), free(bd), free(q);
+    free(mem);
     return EEF_OK;
 }
 
