@@ -7,9 +7,14 @@
  * without touching the cache).  The layers are nn/layer.c's, shared with
  * training; the attention over the cache is here.
  *
- * The cache holds keys (rotated) and values of Hkv heads per token
- * ([L, slots, K]); its slots grow by doubling up to the capacity, so a
- * model with a 128 K-token context costs memory only for what is used.
+ * The cache holds keys (rotated) and values of Hkv heads per token; its
+ * slots grow by doubling up to the capacity, so a model with a 128
+ * K-token context costs memory only for what is used.  Keys are stored
+ * transposed, a row of slots per head dimension, so that the scores of
+ * one query or of many are register tiles over 16 keys at a time
+ * (nn_tile_nt: each score a sum over the head's dimensions in order, the
+ * same bits for a token alone and among a prompt's rows), without a
+ * horizontal sum per key.
  */
 #include "nn_internal.h"
 
@@ -27,8 +32,9 @@
 struct eef_kv {
     const eef_model *m;
     int cap, len;        /* most tokens; tokens cached */
-    int slots;           /* allocated positions per layer (<= cap) */
-    float *k, *v;        /* [L, slots, K]: keys (rotated) and values of cached tokens */
+    int slots;           /* allocated positions per layer (a multiple of 16, < cap + 16) */
+    float *k;            /* [L, Hkv, hd, slots]: keys (rotated), transposed (kv_keys) */
+    float *v;            /* [L, slots, K]: values */
     rope_table rope;     /* positions [0, slots) */
     float *last_logits;  /* [V] logits after the last fed token (valid if have_last) */
     int have_last;
@@ -46,6 +52,35 @@ struct eef_kv {
 
 static int kv_width(const eef_model_config *c) { return c->n_kv_heads * c->head_dim; }
 
+static int round16(int n) { return (n + 15) & ~15; }
+
+/* Layer l's keys of kv head g: hd rows of kv->slots floats, key j's
+ * dimension d at [d * slots + j]. */
+static float *kv_keys(const eef_kv *kv, int l, int g)
+{
+    const eef_model_config *c = &kv->m->cfg;
+    return kv->k + ((size_t)l * c->n_kv_heads + (size_t)g) * c->head_dim * kv->slots;
+}
+
+/* Stores the K values of key (all kv heads) at slot j of layer l. */
+static void put_key(eef_kv *kv, int l, int j, const float *key)
+{
+    const int K = kv_width(&kv->m->cfg);
+    float *kt = kv_keys(kv, l, 0) + j;
+    for (int i = 0; i < K; i++) kt[(size_t)i * kv->slots] = key[i];
+}
+
+/* The first len keys and values of src into dst (slots may differ). */
+static void copy_cached(float *dk, float *dv, int dslots, const float *sk, const float *sv, int sslots,
+                        int len, const eef_model_config *c)
+{
+    const size_t K = (size_t)kv_width(c), L = (size_t)c->n_layers;
+    for (size_t r = 0; r < L * K; r++) /* a key row per (layer, head, dimension) */
+        memcpy(dk + r * dslots, sk + r * sslots, (size_t)len * sizeof(float));
+    for (size_t l = 0; l < L; l++)
+        memcpy(dv + l * dslots * K, sv + l * sslots * K, (size_t)len * K * sizeof(float));
+}
+
 /* Slots for at least `need` tokens (keys, values and rotary table). */
 static eef_err ensure_slots(eef_kv *kv, int need)
 {
@@ -54,6 +89,7 @@ static eef_err ensure_slots(eef_kv *kv, int need)
     int slots = kv->slots ? kv->slots : 256;
     while (slots < need) slots *= 2;
     if (slots > kv->cap) slots = kv->cap;
+    slots = round16(slots); /* the tiles read keys 16 at a time */
     const size_t K = (size_t)kv_width(c), L = (size_t)c->n_layers;
     float *k = eef_alloc_aligned(L * slots * K * sizeof(float));
     float *v = eef_alloc_aligned(L * slots * K * sizeof(float));
@@ -64,10 +100,8 @@ static eef_err ensure_slots(eef_kv *kv, int need)
         eef_free_aligned(v);
         return e;
     }
-    for (size_t l = 0; kv->len > 0 && l < L; l++) {
-        memcpy(k + l * slots * K, kv->k + l * kv->slots * K, (size_t)kv->len * K * sizeof(float));
-        memcpy(v + l * slots * K, kv->v + l * kv->slots * K, (size_t)kv->len * K * sizeof(float));
-    }
+    memset(k, 0, L * slots * K * sizeof(float)); /* slots past len are read (not used) */
+    if (kv->len > 0) copy_cached(k, v, slots, kv->k, kv->v, kv->slots, kv->len, c);
     eef_free_aligned(kv->k);
     eef_free_aligned(kv->v);
     rope_table_free(&kv->rope);
@@ -221,25 +255,25 @@ static void softmax_values(float *S, int nk, const float *v, int K, int hd, floa
 }
 
 /* One token's attention over the first nk cached keys of layer l (its
- * own among them): each head with the vector kernels (heads over the
- * threads for a long cache).  Every single-token path (eef_kv_feed of one
- * token, eef_kv_step, eef_kv_rows) computes a token's attention here, so
- * its bits depend on the cache alone. */
-static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float *out,
-                       float *scratch)
+ * own among them): each head's scores a one-row tile (nn_tile_nt), its
+ * mix of the values nn_vec.attn_values (heads over the threads for a long
+ * cache).  eef_kv_feed of one token computes it here; eef_kv_step and
+ * eef_kv_rows (attend_rows) make the same sums, so a token's bits depend
+ * on the cache alone. */
+static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float *out)
 {
     const eef_model_config *c = &kv->m->cfg;
     const nn_heads s = nn_heads_of(c);
     const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s);
-    const float *kc = kv->k + (size_t)l * kv->slots * K, *vc = kv->v + (size_t)l * kv->slots * K;
+    const float *vc = kv->v + (size_t)l * kv->slots * K;
     const float scale = 1.0f / sqrtf((float)hd);
-    /* scratch (nk floats, the caller's thread's own) or one score block
-     * per thread of this cache */
-#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048 && !scratch)
+    /* one score block (at least slots floats) per thread of this cache */
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048)
     for (int h = 0; h < s.H; h++) {
-        float *S = scratch ? scratch : kv->scores + (size_t)nn_thread_id() * kv->score_block;
+        float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
-        nn_vec.attn_scores(S, qkv + h * hd, kc + g * hd, (size_t)K, nk, hd, scale);
+        nn_tile_nt(S, round16(nk), qkv + h * hd, hd, kv_keys(kv, l, g), kv->slots, 1, round16(nk), hd,
+                   scale);
         softmax_values(S, nk, vc + g * hd, K, hd, out + h * hd);
     }
 }
@@ -252,14 +286,14 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
     const nn_heads s = nn_heads_of(c);
     const int n = ka->n, len = kv->len, nk = len + n, hd = s.hd, G = s.H / s.Hkv;
     const int W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
-    float *kc = kv->k + (size_t)l * kv->slots * K, *vc = kv->v + (size_t)l * kv->slots * K;
+    float *vc = kv->v + (size_t)l * kv->slots * K;
     for (int i = 0; i < n; i++) {
-        memcpy(kc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q, K * sizeof(float));
+        put_key(kv, l, len + i, qkv + (size_t)i * W + Q);
         memcpy(vc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q + K, K * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)hd);
     if (n == 1) {
-        attend_one(kv, l, qkv, nk, out, NULL);
+        attend_one(kv, l, qkv, nk, out);
         return EEF_OK;
     }
     int brows = (int)(kv->score_block / (size_t)nk);
@@ -271,8 +305,8 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
         const int g = h / G;
         for (int q0 = 0; q0 < n; q0 += brows) {
             const int nb = n - q0 < brows ? n - q0 : brows;
-            nn_gemm(0, 1, nb, nk, hd, scale, qkv + (size_t)q0 * W + h * hd, W, kc + g * hd, K,
-                    0.0f, S, nk);
+            nn_gemm(0, 0, nb, nk, hd, scale, qkv + (size_t)q0 * W + h * hd, W, kv_keys(kv, l, g),
+                    kv->slots, 0.0f, S, nk);
             for (int r = 0; r < nb; r++) {
                 const int i = q0 + r;
                 float *row = S + (size_t)r * nk;
@@ -391,11 +425,7 @@ eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len)
     dst->len = 0; /* nothing of dst's own to keep when its slots grow */
     dst->have_last = 0;
     EEF_TRY(ensure_slots(dst, len));
-    const size_t K = (size_t)kv_width(&src->m->cfg), L = (size_t)src->m->cfg.n_layers;
-    for (size_t l = 0; l < L; l++) {
-        memcpy(dst->k + l * dst->slots * K, src->k + l * src->slots * K, (size_t)len * K * sizeof(float));
-        memcpy(dst->v + l * dst->slots * K, src->v + l * src->slots * K, (size_t)len * K * sizeof(float));
-    }
+    copy_cached(dst->k, dst->v, dst->slots, src->k, src->v, src->slots, len, &src->m->cfg);
     dst->len = len;
     if (len == src->len && src->have_last) {
         memcpy(dst->last_logits, src->last_logits, (size_t)src->m->cfg.vocab * sizeof(float));
@@ -461,11 +491,11 @@ void eef_kvb_free(eef_kvb *b)
  * pos[i] of kvs[i]'s cache (all rows' first: a cache's later rows see
  * its earlier ones), then row i attends to that cache's keys [0, pos[i]]
  * exactly as eef_kv_feed of its token alone does (attend_one).  The
- * consecutive rows of one cache (a prompt) share the reads of its keys:
- * their scores come from nn_vec.dot_block over the query rows, each dot
- * summed as attend_one's attn_scores sums it (4 keys at a time or one,
- * the same per-dot order), so the bits are those of each row alone.
- * (groups x heads) over the threads. */
+ * consecutive rows of one cache (a prompt) are register tiles: their
+ * scores one nn_tile_nt over the rows, their mixes of the values one
+ * nn_tile_nn (each row's weights zero past its own keys), every element
+ * summed in the order attend_one sums it, so the bits are those of each
+ * row alone.  (groups x heads) over the threads. */
 typedef struct {
     nn_attn base;
     eef_kv *const *kvs;
@@ -486,24 +516,29 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
     const nn_heads s = nn_heads_of(&kv->m->cfg);
     const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s), W = heads_w(&s), Q = heads_q(&s);
     const int g = h / G;
-    const float *kc = kv->k + (size_t)l * kv->slots * K + g * hd;
     const float *vc = kv->v + (size_t)l * kv->slots * K + g * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     int nk = 0;
     for (int i = r0; i < r1; i++)
         if (sa->pos[i] + 1 > nk) nk = sa->pos[i] + 1;
-    const int m = r1 - r0;
-    const float *q = qkv + (size_t)r0 * W + h * hd;
-    /* attn_scores' blocks: keys 4 at a time, the tail one at a time */
-    int j = 0;
-    for (; j + 4 <= nk; j += 4) nn_vec.dot_block(S + j, nk, q, W, m, kc + (size_t)j * K, (size_t)K, 4, hd);
-    for (; j < nk; j++) nn_vec.dot_block(S + j, nk, q, W, m, kc + (size_t)j * K, (size_t)K, 1, hd);
+    const int m = r1 - r0, lds = round16(nk);
+    nn_tile_nt(S, lds, qkv + (size_t)r0 * W + h * hd, W, kv_keys(kv, l, g), kv->slots, m, lds, hd, scale);
+    /* the values as tiles where attn_values' sums are the tiles' (its
+     * vectors of 16: hd a multiple of 16 with AVX-512) */
+    const int tiles = m > 1 && hd % 16 == 0 && nn_tiles_ok();
     for (int i = 0; i < m; i++) {
-        float *row = S + (size_t)i * nk;
+        float *row = S + (size_t)i * lds;
         const int nv = sa->pos[r0 + i] + 1;
-        for (int t = 0; t < nv; t++) row[t] *= scale;
-        softmax_values(row, nv, vc, K, hd, out + (size_t)(r0 + i) * Q + h * hd);
+        if (!tiles) {
+            softmax_values(row, nv, vc, K, hd, out + (size_t)(r0 + i) * Q + h * hd);
+            continue;
+        }
+        float mx = nn_vec.max(row, nv);
+        float sum = nn_vec.exp_shift_sum(row, nv, mx);
+        nn_vec.scale(row, nv, 1.0f / sum);
+        if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
     }
+    if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f);
 }
 
 static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)
@@ -514,9 +549,8 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
     for (int i = 0; i < sa->n; i++) {
         eef_kv *kv = sa->kvs[i];
         const float *row = qkv + (size_t)i * W;
-        float *kc = kv->k + ((size_t)l * kv->slots + (size_t)sa->pos[i]) * K;
         float *vc = kv->v + ((size_t)l * kv->slots + (size_t)sa->pos[i]) * K;
-        memcpy(kc, row + Q, K * sizeof(float));
+        put_key(kv, l, sa->pos[i], row + Q);
         memcpy(vc, row + Q + K, K * sizeof(float));
     }
     /* runs of one cache's rows, cut so that a run's scores fit */
@@ -524,7 +558,7 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
     for (int i = 0; i < sa->n; i++) {
         const int r0 = ng ? sa->group[ng - 1] : -1;
         if (!ng || sa->kvs[i] != sa->kvs[i - 1] ||
-            (size_t)(i - r0 + 1) * (size_t)(sa->pos[i] + 1) > sa->score_n)
+            (size_t)(i - r0 + 1) * (size_t)round16(sa->pos[i] + 1) > sa->score_n)
             sa->group[ng++] = i;
     }
     sa->group[ng] = sa->n;
@@ -586,7 +620,8 @@ static eef_err step_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int 
     nn_embed(m, tokens, n, b->x);
     /* a thread's scores: a whole context's keys for one row, or 32 rows
      * of 2048 keys (longer runs are cut) */
-    const size_t score_n = (size_t)c->max_ctx > (size_t)32 * 2048 ? (size_t)c->max_ctx : (size_t)32 * 2048;
+    const size_t ctx16 = (size_t)round16(c->max_ctx);
+    const size_t score_n = ctx16 > (size_t)32 * 2048 ? ctx16 : (size_t)32 * 2048;
     if (!b->scores || nn_max_threads() > b->score_threads) {
         eef_free_aligned(b->scores);
         b->score_threads = nn_max_threads();

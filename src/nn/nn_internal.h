@@ -379,10 +379,8 @@ typedef struct {
      * floats apart), n < N, each dot summed the same way whatever N and R */
     void (*dot_block)(float *y, int ldy, const float *x, int ldx, int N, const float *w,
                       size_t ldw, int R, int I);
-    /* one query against nk cached rows (ld floats apart): s[j] = scale
-     * <q, k_j>; out[hd] = sum_j p_j v_j */
-    void (*attn_scores)(float *s, const float *q, const float *k, size_t ldk, int nk, int hd,
-                        float scale);
+    /* one query's mix of nk cached values (ldv floats apart): out[hd] =
+     * sum_j p_j v_j */
     void (*attn_values)(float *out, const float *p, const float *v, size_t ldv, int nk, int hd);
 } nn_vec_ops;
 extern nn_vec_ops nn_vec;

@@ -6,8 +6,10 @@
  * these tiles on unpacked rows of W 18-65.)
  *
  * A tile is 8 rows by 32 (or 16) columns: 16 accumulators, each loaded
- * value used 8 times.  Rows past the end of a tile repeat its last row
- * (computed, not stored).  Every element is one sum in a fixed order, so
+ * value used 8 times; the last tile of fewer rows is a kernel of its own
+ * (for nn_tile_nt one row spans 128 columns, two 64, so that enough sums
+ * are in flight).  nn_tile_tn's last tile repeats its last key (computed,
+ * not stored).  Every element is one sum in a fixed order, so
  * the bits do not depend on how callers split the work over threads.
  * Column counts (NJ, hd) are multiples of 16; without AVX-512 the same
  * products are plain loops (nn_tiles_ok() says which: callers use sgemm
@@ -26,91 +28,114 @@ int nn_tiles_ok(void)
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
 
+/* R (1-8) rows of S from column j on: U vectors of 16 columns each, R x U
+ * accumulators (at most 16), every element summed over d in order. */
+static inline __attribute__((always_inline)) void
+    nt_block(float *S, int lds, const float *const *x, const float *Yt, int ldy, int j, int hd,
+             __m512 va, const int R, const int U)
+{
+    __m512 a[8][8];
+    for (int i = 0; i < R; i++)
+        for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        const float *y = Yt + (size_t)d * ldy + j;
+        __m512 yv[8];
+        for (int u = 0; u < U; u++) yv[u] = _mm512_loadu_ps(y + 16 * u);
+        for (int i = 0; i < R; i++) {
+            const __m512 b = _mm512_set1_ps(x[i][d]);
+            for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, yv[u], a[i][u]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int u = 0; u < U; u++) _mm512_storeu_ps(S + (size_t)i * lds + j + 16 * u, _mm512_mul_ps(va, a[i][u]));
+}
+
+/* R rows: the widest blocks that keep enough sums in flight (one row: 8
+ * vectors, two: 4, more: 2), then single vectors */
+static inline __attribute__((always_inline)) void nt_rows(float *S, int lds, const float *const *x,
+                                                          const float *Yt, int ldy, int NJ, int hd,
+                                                          __m512 va, const int R)
+{
+    const int U = R == 1 ? 8 : R == 2 ? 4 : 2;
+    int j = 0;
+    for (; j + 16 * U <= NJ; j += 16 * U) nt_block(S, lds, x, Yt, ldy, j, hd, va, R, U);
+    for (; j < NJ; j += 16) nt_block(S, lds, x, Yt, ldy, j, hd, va, R, 1);
+}
+
 /* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy], j < NJ
- * (a multiple of 16, Yt's columns readable up to it). */
+ * (a multiple of 16, Yt's columns readable up to it).  Tiles of 8 rows
+ * (fewer at the end, never computed twice). */
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                    int NJ, int hd, float alpha)
+                int NJ, int hd, float alpha)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int r0 = 0; r0 < R; r0 += 8) {
         const int rr = R - r0 < 8 ? R - r0 : 8;
         const float *x[8];
-        for (int i = 0; i < 8; i++) x[i] = X + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldx;
+        for (int i = 0; i < rr; i++) x[i] = X + (size_t)(r0 + i) * ldx;
         float *s = S + (size_t)r0 * lds;
-        int j = 0;
-        for (; j + 32 <= NJ; j += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d++) {
-                const float *y = Yt + (size_t)d * ldy + j;
-                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(x[i][d]);
-                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
-                }
-            }
-            for (int i = 0; i < rr; i++) {
-                _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
-                _mm512_storeu_ps(s + (size_t)i * lds + j + 16, _mm512_mul_ps(va, a1[i]));
-            }
-        }
-        if (j < NJ) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d++) {
-                const __m512 y0 = _mm512_loadu_ps(Yt + (size_t)d * ldy + j);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(x[i][d]), y0, a0[i]);
-            }
-            for (int i = 0; i < rr; i++) _mm512_storeu_ps(s + (size_t)i * lds + j, _mm512_mul_ps(va, a0[i]));
+        switch (rr) {
+        case 1: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 1); break;
+        case 2: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 2); break;
+        case 3: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 3); break;
+        case 4: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 4); break;
+        case 5: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 5); break;
+        case 6: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 6); break;
+        case 7: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 7); break;
+        default: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 8); break;
         }
     }
 }
 
+/* R (1-8) rows of O, columns [c, c + 16 U): each a sum over k in order */
+static inline __attribute__((always_inline)) void
+    nn_block(float *O, int ldo, const float *const *p, const float *Y, int ldy, int c, int nk,
+             __m512 va, const int R, const int U)
+{
+    __m512 a[8][2];
+    for (int i = 0; i < R; i++)
+        for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
+    for (int k = 0; k < nk; k++) {
+        const float *y = Y + (size_t)k * ldy + c;
+        __m512 yv[2];
+        for (int u = 0; u < U; u++) yv[u] = _mm512_loadu_ps(y + 16 * u);
+        for (int i = 0; i < R; i++) {
+            const __m512 b = _mm512_set1_ps(p[i][k]);
+            for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, yv[u], a[i][u]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int u = 0; u < U; u++) _mm512_storeu_ps(O + (size_t)i * ldo + c + 16 * u, _mm512_mul_ps(va, a[i][u]));
+}
+
+static inline __attribute__((always_inline)) void nn_rows(float *O, int ldo, const float *const *p,
+                                                          const float *Y, int ldy, int nk, int hd,
+                                                          __m512 va, const int R)
+{
+    int c = 0;
+    for (; c + 32 <= hd; c += 32) nn_block(O, ldo, p, Y, ldy, c, nk, va, R, 2);
+    if (c < hd) nn_block(O, ldo, p, Y, ldy, c, nk, va, R, 1);
+}
+
 /* O [R, hd] = alpha P Y over keys k < nk (P [R, ldp], Y [nk, ldy]). */
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
-                    int nk, int hd, float alpha)
+                int nk, int hd, float alpha)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int r0 = 0; r0 < R; r0 += 8) {
         const int rr = R - r0 < 8 ? R - r0 : 8;
         const float *p[8];
-        for (int i = 0; i < 8; i++) p[i] = P + (size_t)(r0 + (i < rr ? i : rr - 1)) * ldp;
+        for (int i = 0; i < rr; i++) p[i] = P + (size_t)(r0 + i) * ldp;
         float *o = O + (size_t)r0 * ldo;
-        int c = 0;
-        for (; c + 32 <= hd; c += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int k = 0; k < nk; k++) {
-                const float *y = Y + (size_t)k * ldy + c;
-                const __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(p[i][k]);
-                    a0[i] = _mm512_fmadd_ps(b, y0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, y1, a1[i]);
-                }
-            }
-            for (int i = 0; i < rr; i++) {
-                _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
-                _mm512_storeu_ps(o + (size_t)i * ldo + c + 16, _mm512_mul_ps(va, a1[i]));
-            }
-        }
-        if (c < hd) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int k = 0; k < nk; k++) {
-                const __m512 y0 = _mm512_loadu_ps(Y + (size_t)k * ldy + c);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][k]), y0, a0[i]);
-            }
-            for (int i = 0; i < rr; i++) _mm512_storeu_ps(o + (size_t)i * ldo + c, _mm512_mul_ps(va, a0[i]));
+        switch (rr) {
+        case 1: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 1); break;
+        case 2: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 2); break;
+        case 3: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 3); break;
+        case 4: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 4); break;
+        case 5: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 5); break;
+        case 6: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 6); break;
+        case 7: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 7); break;
+        default: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 8); break;
         }
     }
 }

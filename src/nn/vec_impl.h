@@ -256,20 +256,10 @@ static void VFN(vdot_block)(float *y, int ldy, const float *x, int ldx, int N, c
 }
 #endif
 
-/* The attention of one query over nk cached keys and values (decoding):
- * s[j] = scale <q, k_j>, and out = sum_j p_j v_j, rows ldk floats apart.
- * (Heads are short, 32-128 values: a call per key to sgemv costs more
- * than the dot.) */
+/* out = sum_j p_j v_j over nk cached values (decoding), rows ldv floats
+ * apart: each element one sum over j in order (nn_tile_nn sums the same
+ * way, so a prompt's rows as tiles match a token alone). */
 #ifdef __AVX512F__
-static void VFN(vattn_scores)(float *restrict s, const float *restrict q, const float *restrict k,
-                              size_t ldk, int nk, int hd, float scale)
-{
-    int j = 0;
-    for (; j + 4 <= nk; j += 4) VFN(dot_rc)(s + j, 1, q, hd, k + (size_t)j * ldk, ldk, hd, 4, 1);
-    for (; j < nk; j++) VFN(dot_rc)(s + j, 1, q, hd, k + (size_t)j * ldk, ldk, hd, 1, 1);
-    for (j = 0; j < nk; j++) s[j] *= scale;
-}
-
 /* out in registers, NV (1-4) vectors of 16 values at a time */
 static inline __attribute__((always_inline)) void
     VFN(values_nv)(float *out, const float *p, const float *v, size_t ldv, int nk, int w, const int NV)
@@ -304,12 +294,6 @@ static void VFN(vattn_values)(float *restrict out, const float *restrict p,
     }
 }
 #else
-static void VFN(vattn_scores)(float *restrict s, const float *restrict q, const float *restrict k,
-                              size_t ldk, int nk, int hd, float scale)
-{
-    for (int j = 0; j < nk; j++) s[j] = scale * VFN(vdot)(q, k + (size_t)j * ldk, hd);
-}
-
 static void VFN(vattn_values)(float *restrict out, const float *restrict p,
                               const float *restrict v, size_t ldv, int nk, int hd)
 {
@@ -340,7 +324,6 @@ static const nn_vec_ops VFN(nn_vec_ops) = {
     .bf16_to_f32 = VFN(vbf16_to_f32),
     .f16_to_f32 = VFN(vf16_to_f32),
     .dot_block = VFN(vdot_block),
-    .attn_scores = VFN(vattn_scores),
     .attn_values = VFN(vattn_values),
 };
 
