@@ -224,8 +224,34 @@ static inline __attribute__((always_inline)) void
             for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
         }
     }
+    if (R * C <= 4) {
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+        return;
+    }
+    /* the 16 sums at once: v[4r + c] = acc[r][c] (zero where absent),
+     * halved four times, each round adding lane j to lane j + 8, + 4,
+     * + 2, + 1 of the same sum: _mm512_reduce_add_ps's pairs in its
+     * order, so the same bits, with a quarter of its shuffles */
+    __m512 v[16];
+    for (int i = 0; i < 16; i++) v[i] = _mm512_setzero_ps();
     for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+        for (int c = 0; c < C; c++) v[4 * r + c] = acc[r][c];
+    for (int i = 0; i < 8; i++) /* lanes 0-7: v[2i]'s, 8-15: v[2i + 1]'s */
+        v[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
+    for (int i = 0; i < 4; i++) /* quarter k: sum 4i + k's four lanes */
+        v[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xdd));
+    for (int i = 0; i < 2; i++)
+        v[i] = _mm512_add_ps(_mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0xee));
+    /* quarter c: the sums of acc[0..3][c] */
+    const __m512 t = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xdd));
+    float out[16];
+    _mm512_storeu_ps(out, t);
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < R; r++) y[(size_t)c * ldy + r] = out[4 * c + r];
 }
 
 static void VFN(vdot_block)(float *y, int ldy, const float *x, int ldx, int N, const float *w,
