@@ -33,7 +33,8 @@ struct eef_kv {
     const eef_model *m;
     int cap, len;        /* most tokens; tokens cached */
     int slots;           /* allocated positions per layer (a multiple of 16, < cap + 16) */
-    float *k;            /* [L, Hkv, hd, slots]: keys (rotated), transposed (kv_keys) */
+    int kld;             /* floats from one key row to the next (slots or slots + 16: ld16) */
+    float *k;            /* [L, Hkv, hd, kld]: keys (rotated), transposed (kv_keys) */
     float *v;            /* [L, slots, K]: values */
     rope_table rope;     /* positions [0, slots) */
     float *last_logits;  /* [V] logits after the last fed token (valid if have_last) */
@@ -54,12 +55,22 @@ static int kv_width(const eef_model_config *c) { return c->n_kv_heads * c->head_
 
 static int round16(int n) { return (n + 15) & ~15; }
 
-/* Layer l's keys of kv head g: hd rows of kv->slots floats, key j's
- * dimension d at [d * slots + j]. */
+/* A row stride for n floats: a multiple of 16 that is an odd number of
+ * 64-byte lines, so that a tile's rows (the hd rows of a head's keys, the
+ * scores' rows) fall into different cache sets, never 4 KB apart (as in
+ * nn/attention.c). */
+static int ld16(int n)
+{
+    const int l = round16(n);
+    return (l / 16) % 2 ? l : l + 16;
+}
+
+/* Layer l's keys of kv head g: hd rows kv->kld floats apart, key j's
+ * dimension d at [d * kld + j]. */
 static float *kv_keys(const eef_kv *kv, int l, int g)
 {
     const eef_model_config *c = &kv->m->cfg;
-    return kv->k + ((size_t)l * c->n_kv_heads + (size_t)g) * c->head_dim * kv->slots;
+    return kv->k + ((size_t)l * c->n_kv_heads + (size_t)g) * c->head_dim * kv->kld;
 }
 
 /* Stores the K values of key (all kv heads) at slot j of layer l. */
@@ -67,16 +78,18 @@ static void put_key(eef_kv *kv, int l, int j, const float *key)
 {
     const int K = kv_width(&kv->m->cfg);
     float *kt = kv_keys(kv, l, 0) + j;
-    for (int i = 0; i < K; i++) kt[(size_t)i * kv->slots] = key[i];
+    for (int i = 0; i < K; i++) kt[(size_t)i * kv->kld] = key[i];
 }
 
-/* The first len keys and values of src into dst (slots may differ). */
-static void copy_cached(float *dk, float *dv, int dslots, const float *sk, const float *sv, int sslots,
-                        int len, const eef_model_config *c)
+/* The first len keys and values of one cache's arrays into another's
+ * (key rows dkld and skld floats apart, values' layers dslots and sslots
+ * tokens). */
+static void copy_cached(float *dk, int dkld, float *dv, int dslots, const float *sk, int skld,
+                        const float *sv, int sslots, int len, const eef_model_config *c)
 {
     const size_t K = (size_t)kv_width(c), L = (size_t)c->n_layers;
     for (size_t r = 0; r < L * K; r++) /* a key row per (layer, head, dimension) */
-        memcpy(dk + r * dslots, sk + r * sslots, (size_t)len * sizeof(float));
+        memcpy(dk + r * dkld, sk + r * skld, (size_t)len * sizeof(float));
     for (size_t l = 0; l < L; l++)
         memcpy(dv + l * dslots * K, sv + l * sslots * K, (size_t)len * K * sizeof(float));
 }
@@ -90,8 +103,9 @@ static eef_err ensure_slots(eef_kv *kv, int need)
     while (slots < need) slots *= 2;
     if (slots > kv->cap) slots = kv->cap;
     slots = round16(slots); /* the tiles read keys 16 at a time */
+    const int kld = ld16(slots);
     const size_t K = (size_t)kv_width(c), L = (size_t)c->n_layers;
-    float *k = eef_alloc_aligned(L * slots * K * sizeof(float));
+    float *k = eef_alloc_aligned(L * kld * K * sizeof(float));
     float *v = eef_alloc_aligned(L * slots * K * sizeof(float));
     rope_table rt = { 0 };
     eef_err e = (!k || !v) ? EEF_ENOMEM : rope_table_init(&rt, slots, c);
@@ -100,12 +114,12 @@ static eef_err ensure_slots(eef_kv *kv, int need)
         eef_free_aligned(v);
         return e;
     }
-    memset(k, 0, L * slots * K * sizeof(float)); /* slots past len are read (not used) */
-    if (kv->len > 0) copy_cached(k, v, slots, kv->k, kv->v, kv->slots, kv->len, c);
+    memset(k, 0, L * kld * K * sizeof(float)); /* slots past len are read (not used) */
+    if (kv->len > 0) copy_cached(k, kld, v, slots, kv->k, kv->kld, kv->v, kv->slots, kv->len, c);
     eef_free_aligned(kv->k);
     eef_free_aligned(kv->v);
     rope_table_free(&kv->rope);
-    kv->k = k, kv->v = v, kv->rope = rt, kv->slots = slots;
+    kv->k = k, kv->v = v, kv->rope = rt, kv->slots = slots, kv->kld = kld;
     return EEF_OK;
 }
 
@@ -272,7 +286,7 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
     for (int h = 0; h < s.H; h++) {
         float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
-        nn_tile_nt(S, round16(nk), qkv + h * hd, hd, kv_keys(kv, l, g), kv->slots, 1, round16(nk), hd,
+        nn_tile_nt(S, round16(nk), qkv + h * hd, hd, kv_keys(kv, l, g), kv->kld, 1, round16(nk), hd,
                    scale);
         softmax_values(S, nk, vc + g * hd, K, hd, out + h * hd);
     }
@@ -306,7 +320,7 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
         for (int q0 = 0; q0 < n; q0 += brows) {
             const int nb = n - q0 < brows ? n - q0 : brows;
             nn_gemm(0, 0, nb, nk, hd, scale, qkv + (size_t)q0 * W + h * hd, W, kv_keys(kv, l, g),
-                    kv->slots, 0.0f, S, nk);
+                    kv->kld, 0.0f, S, nk);
             for (int r = 0; r < nb; r++) {
                 const int i = q0 + r;
                 float *row = S + (size_t)r * nk;
@@ -425,7 +439,8 @@ eef_err eef_kv_copy(eef_kv *dst, const eef_kv *src, int len)
     dst->len = 0; /* nothing of dst's own to keep when its slots grow */
     dst->have_last = 0;
     EEF_TRY(ensure_slots(dst, len));
-    copy_cached(dst->k, dst->v, dst->slots, src->k, src->v, src->slots, len, &src->m->cfg);
+    copy_cached(dst->k, dst->kld, dst->v, dst->slots, src->k, src->kld, src->v, src->slots, len,
+                &src->m->cfg);
     dst->len = len;
     if (len == src->len && src->have_last) {
         memcpy(dst->last_logits, src->last_logits, (size_t)src->m->cfg.vocab * sizeof(float));
@@ -521,8 +536,9 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
     int nk = 0;
     for (int i = r0; i < r1; i++)
         if (sa->pos[i] + 1 > nk) nk = sa->pos[i] + 1;
-    const int m = r1 - r0, lds = round16(nk);
-    nn_tile_nt(S, lds, qkv + (size_t)r0 * W + h * hd, W, kv_keys(kv, l, g), kv->slots, m, lds, hd, scale);
+    const int m = r1 - r0, lds = ld16(nk);
+    nn_tile_nt(S, lds, qkv + (size_t)r0 * W + h * hd, W, kv_keys(kv, l, g), kv->kld, m, round16(nk), hd,
+               scale);
     /* the values as tiles where attn_values' sums are the tiles' (its
      * vectors of 16: hd a multiple of 16 with AVX-512) */
     const int tiles = m > 1 && hd % 16 == 0 && nn_tiles_ok();
@@ -558,7 +574,7 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
     for (int i = 0; i < sa->n; i++) {
         const int r0 = ng ? sa->group[ng - 1] : -1;
         if (!ng || sa->kvs[i] != sa->kvs[i - 1] ||
-            (size_t)(i - r0 + 1) * (size_t)round16(sa->pos[i] + 1) > sa->score_n)
+            (size_t)(i - r0 + 1) * (size_t)ld16(sa->pos[i] + 1) > sa->score_n)
             sa->group[ng++] = i;
     }
     sa->group[ng] = sa->n;
@@ -620,7 +636,7 @@ static eef_err step_rows(eef_kvb *b, eef_kv *const *kvs, const int *tokens, int 
     nn_embed(m, tokens, n, b->x);
     /* a thread's scores: a whole context's keys for one row, or 32 rows
      * of 2048 keys (longer runs are cut) */
-    const size_t ctx16 = (size_t)round16(c->max_ctx);
+    const size_t ctx16 = (size_t)ld16(c->max_ctx);
     const size_t score_n = ctx16 > (size_t)32 * 2048 ? ctx16 : (size_t)32 * 2048;
     if (!b->scores || nn_max_threads() > b->score_threads) {
         eef_free_aligned(b->scores);

@@ -6,10 +6,9 @@
  * these tiles on unpacked rows of W 18-65.)
  *
  * A tile is 8 rows by 32 (or 16) columns: 16 accumulators, each loaded
- * value used 8 times; the last tile of fewer rows is a kernel of its own
- * (for nn_tile_nt one row spans 128 columns, two 64, so that enough sums
- * are in flight).  nn_tile_tn's last tile repeats its last key (computed,
- * not stored).  Every element is one sum in a fixed order, so
+ * value used 8 times; the last tile of fewer rows (keys for nn_tile_tn)
+ * is a kernel of its own (for nn_tile_nt one row spans 128 columns, two
+ * 64, so that enough sums are in flight).  Every element is one sum in a fixed order, so
  * the bits do not depend on how callers split the work over threads.
  * Column counts (NJ, hd) are multiples of 16; without AVX-512 the same
  * products are plain loops (nn_tiles_ok() says which: callers use sgemm
@@ -140,51 +139,55 @@ void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int 
     }
 }
 
+/* KK (1-8) keys of C from key k0, columns [c, c + 16 U): each a sum over
+ * the rows in order, added to C */
+static inline __attribute__((always_inline)) void
+    tn_block(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr, int k0,
+             int c, __m512 va, const int KK, const int U)
+{
+    __m512 a[8][2];
+    for (int i = 0; i < KK; i++)
+        for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
+    for (int r = 0; r < nr; r++) {
+        const float *x = X + (size_t)r * ldx + c, *p = P + (size_t)r * ldp + k0;
+        __m512 xv[2];
+        for (int u = 0; u < U; u++) xv[u] = _mm512_loadu_ps(x + 16 * u);
+        for (int i = 0; i < KK; i++) {
+            const __m512 b = _mm512_set1_ps(p[i]);
+            for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, xv[u], a[i][u]);
+        }
+    }
+    for (int i = 0; i < KK; i++)
+        for (int u = 0; u < U; u++) {
+            float *o = C + (size_t)(k0 + i) * ldc + c + 16 * u;
+            _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a[i][u], _mm512_loadu_ps(o)));
+        }
+}
+
+static inline __attribute__((always_inline)) void tn_keys(float *C, int ldc, const float *P, int ldp,
+                                                          const float *X, int ldx, int nr, int k0,
+                                                          int hd, __m512 va, const int KK)
+{
+    int c = 0;
+    for (; c + 32 <= hd; c += 32) tn_block(C, ldc, P, ldp, X, ldx, nr, k0, c, va, KK, 2);
+    if (c < hd) tn_block(C, ldc, P, ldp, X, ldx, nr, k0, c, va, KK, 1);
+}
+
 /* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]). */
 void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
-                    int NK, int hd, float alpha)
+                int NK, int hd, float alpha)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int k0 = 0; k0 < NK; k0 += 8) {
-        const int kk = NK - k0 < 8 ? NK - k0 : 8;
-        int ki[8];
-        for (int i = 0; i < 8; i++) ki[i] = k0 + (i < kk ? i : kk - 1);
-        float *cr = C + (size_t)k0 * ldc;
-        int c = 0;
-        for (; c + 32 <= hd; c += 32) {
-            __m512 a0[8], a1[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int r = 0; r < nr; r++) {
-                const float *x = X + (size_t)r * ldx + c, *p = P + (size_t)r * ldp;
-                const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const __m512 b = _mm512_set1_ps(p[ki[i]]);
-                    a0[i] = _mm512_fmadd_ps(b, x0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(b, x1, a1[i]);
-                }
-            }
-            for (int i = 0; i < kk; i++) {
-                float *o = cr + (size_t)i * ldc + c;
-                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
-                _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(va, a1[i], _mm512_loadu_ps(o + 16)));
-            }
-        }
-        if (c < hd) {
-            __m512 a0[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) a0[i] = _mm512_setzero_ps();
-            for (int r = 0; r < nr; r++) {
-                const __m512 x0 = _mm512_loadu_ps(X + (size_t)r * ldx + c);
-                const float *p = P + (size_t)r * ldp;
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[ki[i]]), x0, a0[i]);
-            }
-            for (int i = 0; i < kk; i++) {
-                float *o = cr + (size_t)i * ldc + c;
-                _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a0[i], _mm512_loadu_ps(o)));
-            }
+        switch (NK - k0 < 8 ? NK - k0 : 8) {
+        case 1: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 1); break;
+        case 2: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 2); break;
+        case 3: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 3); break;
+        case 4: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 4); break;
+        case 5: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 5); break;
+        case 6: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 6); break;
+        case 7: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 7); break;
+        default: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 8); break;
         }
     }
 }
