@@ -318,6 +318,50 @@ static void test_rows_exact(void **state)
     omp_set_num_threads(max_threads);
 }
 
+/* A cache whose slots grow as it fills (a context of more than 4,096
+ * tokens starts with 256 and doubles) against one that has every slot
+ * from the start: the same logits to the bit after every token, fed one
+ * at a time and in rows, and a copy taken after the growth continues
+ * alike.  The keys are cached transposed, a row per head dimension, so a
+ * growth moves every row (ensure_slots). */
+static void test_cache_growth(void **state)
+{
+    (void)state;
+    enum { P = 600 };
+    eef_model_config c = { .vocab = 200, .d_model = 32, .n_layers = 2, .n_heads = 2, .d_ff = 64,
+                           .max_ctx = 5000, .rope_theta = 10000.0f, .norm_eps = 1e-5f,
+                           .n_kv_heads = 1, .head_dim = 16 };
+    eef_model *m;
+    assert_ok(eef_model_new(&c, NULL, 5, &m));
+    const int V = c.vocab;
+    int toks[P];
+    eef_rng r = eef_rng_make(21);
+    for (int i = 0; i < P; i++) toks[i] = (int)eef_rng_below(&r, V);
+    eef_kv *fixed, *grow, *rows, *copy;
+    assert_ok(eef_kv_new(m, P, &fixed)); /* every slot at once */
+    assert_ok(eef_kv_new(m, 0, &grow));  /* 256, 512, 1024 */
+    assert_ok(eef_kv_new(m, 0, &rows));
+    assert_ok(eef_kv_new(m, 0, &copy));
+    eef_kvb *kb;
+    assert_ok(eef_kvb_new(m, 32, &kb));
+    float *a = malloc((size_t)V * sizeof(float)), *b = malloc((size_t)V * sizeof(float));
+    for (int i = 0; i < P; i++) {
+        assert_ok(eef_kv_feed(fixed, &toks[i], 1, a));
+        assert_ok(eef_kv_feed(grow, &toks[i], 1, b));
+        if (memcmp(a, b, (size_t)V * sizeof(float))) fail_msg("token %d: a grown cache differs", i);
+    }
+    assert_ok(eef_kv_feed_rows(kb, rows, toks, P));
+    assert_memory_equal(eef_kv_logits(rows), a, (size_t)V * sizeof(float));
+    /* a copy of 300 tokens of the grown cache into a cache of 256 slots, continued */
+    assert_ok(eef_kv_copy(copy, grow, 300));
+    assert_ok(eef_kv_feed_rows(kb, copy, toks + 300, P - 300));
+    assert_memory_equal(eef_kv_logits(copy), a, (size_t)V * sizeof(float));
+    free(a), free(b);
+    eef_kvb_free(kb);
+    eef_kv_free(fixed), eef_kv_free(grow), eef_kv_free(rows), eef_kv_free(copy);
+    eef_model_free(m);
+}
+
 /* Constrained decoding in lockstep (eef_cdec + eef_kv_step) against
  * eef_decode_constrained on each sequence alone: the same choices (tags,
  * tokens, log-probabilities to the bit) and the same caches, sampling at
@@ -411,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_batched_equals_single),
         cmocka_unit_test(test_prefix_sharing),
         cmocka_unit_test(test_rows_exact),
+        cmocka_unit_test(test_cache_growth),
         cmocka_unit_test(test_constrained_lockstep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
