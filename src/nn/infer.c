@@ -73,12 +73,15 @@ static float *kv_keys(const eef_kv *kv, int l, int g)
     return kv->k + ((size_t)l * c->n_kv_heads + (size_t)g) * c->head_dim * kv->kld;
 }
 
-/* Stores the K values of key (all kv heads) at slot j of layer l. */
-static void put_key(eef_kv *kv, int l, int j, const float *key)
+/* Stores the keys (all kv heads, K values each) of n tokens at slots
+ * j..j+n-1 of layer l; token t's at keys + t * ld.  Row by row of the
+ * transposed cache, so each of its K rows is visited once for the n. */
+static void put_keys(eef_kv *kv, int l, int j, int n, const float *keys, size_t ld)
 {
     const int K = kv_width(&kv->m->cfg);
     float *kt = kv_keys(kv, l, 0) + j;
-    for (int i = 0; i < K; i++) kt[(size_t)i * kv->kld] = key[i];
+    for (int i = 0; i < K; i++, kt += kv->kld)
+        for (int t = 0; t < n; t++) kt[t] = keys[(size_t)t * ld + i];
 }
 
 /* The first len keys and values of one cache's arrays into another's
@@ -301,10 +304,9 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
     const int n = ka->n, len = kv->len, nk = len + n, hd = s.hd, G = s.H / s.Hkv;
     const int W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
     float *vc = kv->v + (size_t)l * kv->slots * K;
-    for (int i = 0; i < n; i++) {
-        put_key(kv, l, len + i, qkv + (size_t)i * W + Q);
+    put_keys(kv, l, len, n, qkv + Q, (size_t)W);
+    for (int i = 0; i < n; i++)
         memcpy(vc + (size_t)(len + i) * K, qkv + (size_t)i * W + Q + K, K * sizeof(float));
-    }
     const float scale = 1.0f / sqrtf((float)hd);
     if (n == 1) {
         attend_one(kv, l, qkv, nk, out);
@@ -562,12 +564,13 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
     const step_attn *sa = (const step_attn *)att;
     const nn_heads s = nn_heads_of(&sa->kvs[0]->m->cfg);
     const int W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
-    for (int i = 0; i < sa->n; i++) {
+    for (int i = 0, i1; i < sa->n; i = i1) {
         eef_kv *kv = sa->kvs[i];
-        const float *row = qkv + (size_t)i * W;
-        float *vc = kv->v + ((size_t)l * kv->slots + (size_t)sa->pos[i]) * K;
-        put_key(kv, l, sa->pos[i], row + Q);
-        memcpy(vc, row + Q + K, K * sizeof(float));
+        for (i1 = i + 1; i1 < sa->n && sa->kvs[i1] == kv; i1++) {} /* a cache's rows, consecutive slots */
+        put_keys(kv, l, sa->pos[i], i1 - i, qkv + (size_t)i * W + Q, (size_t)W);
+        for (int r = i; r < i1; r++)
+            memcpy(kv->v + ((size_t)l * kv->slots + (size_t)sa->pos[r]) * K, qkv + (size_t)r * W + Q + K,
+                   K * sizeof(float));
     }
     /* runs of one cache's rows, cut so that a run's scores fit */
     int ng = 0;
