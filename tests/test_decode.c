@@ -257,15 +257,20 @@ static void test_prefix_sharing(void **state)
  * one token at a time with eef_kv_feed: the logits after any prefix are
  * the same bits however the tokens were grouped (chunks of a 32-row
  * buffer, two caches interleaved in one step, a copy of a prefix of any
- * length continued in rows), for f32 and bf16 weights, 1 and 2 threads. */
+ * length continued in rows), for f32 and bf16 weights, 1 and 2 threads,
+ * with the AVX-512 tiles and with the plain loops a CPU without them runs
+ * (nn_tiles_avx512 = 0; their logits within 1e-4 of the tiles'). */
 static void test_rows_exact(void **state)
 {
     (void)state;
     enum { P = 75, R = 32 };
     const int max_threads = omp_get_max_threads();
     const eef_dtype types[] = { EEF_DT_F32, EEF_DT_BF16 };
+    float *tiled[2] = { NULL, NULL }; /* per type: the tiles' logits after every token */
+    for (int plain = 0; plain <= 1; plain++)
     for (size_t t = 0; t < EEF_ARRAY_LEN(types); t++)
         for (int threads = 1; threads <= 2; threads++) {
+            nn_tiles_avx512 = !plain;
             omp_set_num_threads(threads);
             eef_model *m = test_model(types[t]);
             const int V = m->cfg.vocab;
@@ -276,6 +281,15 @@ static void test_rows_exact(void **state)
             eef_kv *one, *a, *b, *c;
             assert_ok(eef_kv_new(m, 0, &one));
             for (int i = 0; i < P; i++) assert_ok(eef_kv_feed(one, &toks[i], 1, ref + (size_t)i * V));
+            if (!plain && !tiled[t]) {
+                tiled[t] = malloc((size_t)P * V * sizeof(float));
+                memcpy(tiled[t], ref, (size_t)P * V * sizeof(float));
+            } else if (plain) {
+                for (size_t i = 0; i < (size_t)P * V; i++)
+                    if (fabsf(ref[i] - tiled[t][i]) > 1e-4f * (1.0f + fabsf(tiled[t][i])))
+                        fail_msg("%s: plain loops' logit %zu %.8g, the tiles' %.8g",
+                                 eef_dtype_name(types[t]), i, ref[i], tiled[t][i]);
+            }
             assert_ok(eef_kv_new(m, 0, &a));
             assert_ok(eef_kv_new(m, 0, &b));
             assert_ok(eef_kv_new(m, 0, &c));
@@ -315,6 +329,8 @@ static void test_rows_exact(void **state)
             free(ref);
             eef_model_free(m);
         }
+    nn_tiles_avx512 = 1;
+    free(tiled[0]), free(tiled[1]);
     omp_set_num_threads(max_threads);
 }
 

@@ -170,6 +170,10 @@ eef_err nn_bf16mm(float *y, int ldy, const float *x, int ldx, const void *w, eef
                   int NO, int N, float beta);
 eef_err nn_bf16mm_grad(float *dw, const float *dy, int ldy, const float *x, int ldx, int N, int NO, int NI);
 
+/* nn_tiles_ok(): the CPU has AVX-512 and nn_tiles_avx512 (tests: 0 runs
+ * the plain loops) is set.  nn_tile_nt runs on any CPU; nn_tile_nn and
+ * nn_tile_tn only where nn_tiles_ok(). */
+extern int nn_tiles_avx512;
 int nn_tiles_ok(void);
 /* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy] */
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,

@@ -8,12 +8,35 @@
  * A tile is 8 rows by 32 (or 16) columns: 16 accumulators, each loaded
  * value used 8 times; the last tile of fewer rows (keys for nn_tile_tn)
  * is a kernel of its own (for nn_tile_nt one row spans 128 columns, two
- * 64, so that enough sums are in flight).  Every element is one sum in a fixed order, so
- * the bits do not depend on how callers split the work over threads.
- * Column counts (NJ, hd) are multiples of 16; without AVX-512 the same
- * products are plain loops (nn_tiles_ok() says which: callers use sgemm
- * there instead). */
+ * 64, so that enough sums are in flight).  Every element is one sum in
+ * a fixed order, so the bits do not depend on how callers split the work
+ * over threads nor on how many rows are computed together.  Column counts
+ * (NJ, hd) are multiples of 16.  Without AVX-512 (or with nn_tiles_avx512
+ * 0) the same products are plain loops: nn_tiles_ok() says which.  The
+ * training attention then uses sgemm instead; the KV cache's scores
+ * (nn/infer.c) use nn_tile_nt on any CPU, whose plain loops sum each
+ * element in the same order for one row or many. */
 #include "nn_internal.h"
+
+int nn_tiles_avx512 = 1;
+
+/* S [R, NJ] = alpha X Yt, each element summed over d in order, the rows
+ * independent (vectorised over j). */
+static void nt_plain(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                     int NJ, int hd, float alpha)
+{
+    for (int r = 0; r < R; r++) {
+        float *s = S + (size_t)r * lds;
+        const float *x = X + (size_t)r * ldx;
+        for (int j = 0; j < NJ; j++) s[j] = 0.0f;
+        for (int d = 0; d < hd; d++) {
+            const float xd = x[d], *y = Yt + (size_t)d * ldy;
+#pragma omp simd
+            for (int j = 0; j < NJ; j++) s[j] += xd * y[j];
+        }
+        for (int j = 0; j < NJ; j++) s[j] *= alpha;
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -21,7 +44,7 @@
 int nn_tiles_ok(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return nn_tiles_avx512 && __builtin_cpu_supports("avx512f");
 }
 
 #pragma GCC push_options
@@ -64,8 +87,8 @@ static inline __attribute__((always_inline)) void nt_rows(float *S, int lds, con
 /* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy], j < NJ
  * (a multiple of 16, Yt's columns readable up to it).  Tiles of 8 rows
  * (fewer at the end, never computed twice). */
-void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                int NJ, int hd, float alpha)
+static void nt_avx512(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                      int NJ, int hd, float alpha)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int r0 = 0; r0 < R; r0 += 8) {
@@ -193,6 +216,13 @@ void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int 
 }
 
 #pragma GCC pop_options
+
+void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
+                int NJ, int hd, float alpha)
+{
+    if (nn_tiles_ok()) nt_avx512(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
+    else nt_plain(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
+}
 #else
 
 int nn_tiles_ok(void) { return 0; }
@@ -200,12 +230,7 @@ int nn_tiles_ok(void) { return 0; }
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
                 int NJ, int hd, float alpha)
 {
-    for (int r = 0; r < R; r++)
-        for (int j = 0; j < NJ; j++) {
-            float s = 0.0f;
-            for (int d = 0; d < hd; d++) s += X[(size_t)r * ldx + d] * Yt[(size_t)d * ldy + j];
-            S[(size_t)r * lds + j] = alpha * s;
-        }
+    nt_plain(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
 }
 
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
