@@ -12,10 +12,10 @@
  * a fixed order, so the bits do not depend on how callers split the work
  * over threads nor on how many rows are computed together.  Column counts
  * (NJ, hd) are multiples of 16.  Without AVX-512 (or with nn_tiles_avx512
- * 0) the same products are plain loops: nn_tiles_ok() says which.  The
- * training attention then uses sgemm instead; the KV cache's scores
- * (nn/infer.c) use nn_tile_nt on any CPU, whose plain loops sum each
- * element in the same order for one row or many. */
+ * 0) nn_tiles_ok() is 0 and nn_tile_nt is plain loops that sum each
+ * element in the same order for one row or many, so the KV cache's scores
+ * (nn/infer.c) call it on any CPU; on x86, nn_tile_nn and nn_tile_tn need
+ * nn_tiles_ok() (callers use sgemm or the vector kernels instead). */
 #include "nn_internal.h"
 
 int nn_tiles_avx512 = 1;
