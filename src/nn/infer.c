@@ -224,11 +224,13 @@ static eef_err ensure_scratch(eef_kv *kv, int n, int rows)
         float **const views[10] = { &kv->x,   &kv->xn, &kv->qkv_pre, &kv->qk_rstd, &kv->qkv,
                                     &kv->att, &kv->x2, &kv->h13,     &kv->hact,    &kv->rstd };
         float *base = alloc_rows(c, n, views);
-        /* one score block per thread: query rows x keys, at most SCORE_MAX */
-        size_t brows = SCORE_MAX / (size_t)keys;
+        /* one score block per thread: query rows x keys, at most SCORE_MAX;
+         * at least a row per head (attend_heads) */
+        const size_t H = (size_t)c->n_heads;
+        size_t brows = SCORE_MAX / (size_t)ld16(keys);
         if (brows < 1) brows = 1;
-        if (brows > N) brows = N;
-        kv->score_block = (brows * (size_t)keys + 15) & ~(size_t)15;
+        if (brows > (N > H ? N : H)) brows = N > H ? N : H;
+        kv->score_block = brows * (size_t)ld16(keys);
         kv->score_threads = nn_max_threads();
         kv->scores = eef_alloc_aligned((size_t)kv->score_threads * kv->score_block * sizeof(float));
         kv->pos = eef_malloc(N * sizeof(int));
@@ -271,6 +273,27 @@ static void softmax_values(float *S, int nk, const float *v, int K, int hd, floa
     nn_vec.attn_values(out, S, v, (size_t)K, nk, hd);
 }
 
+/* One query row's attention over the first nk keys of layer l, every
+ * head: the heads' scores and softmaxes in S (H rows ld16(nk) apart),
+ * then their mixes of the values together (nn_vec.attn_values_heads:
+ * attn_values' sums, several heads in flight), as softmax_values per
+ * head computes them. */
+static void attend_heads(const eef_kv *kv, int l, const float *q, int nk, float *out, float *S)
+{
+    const nn_heads s = nn_heads_of(&kv->m->cfg);
+    const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s), lds = ld16(nk);
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < s.H; h++) {
+        float *row = S + (size_t)h * lds;
+        nn_tile_nt(row, lds, q + h * hd, hd, kv_keys(kv, l, h / G), kv->kld, 1, round16(nk), hd, scale);
+        float mx = nn_vec.max(row, nk);
+        float sum = nn_vec.exp_shift_sum(row, nk, mx);
+        nn_vec.scale(row, nk, 1.0f / sum);
+    }
+    nn_vec.attn_values_heads(out, S, (size_t)lds, kv->v + (size_t)l * kv->slots * K, (size_t)K, G, nk,
+                             hd, s.H);
+}
+
 /* One token's attention over the first nk cached keys of layer l (its
  * own among them): each head's scores a one-row tile (nn_tile_nt), its
  * mix of the values nn_vec.attn_values (heads over the threads for a long
@@ -282,6 +305,10 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
     const eef_model_config *c = &kv->m->cfg;
     const nn_heads s = nn_heads_of(c);
     const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s);
+    if (nk < 2048 && (size_t)s.H * (size_t)ld16(nk) <= kv->score_block) {
+        attend_heads(kv, l, qkv, nk, out, kv->scores); /* the calling thread's block */
+        return;
+    }
     const float *vc = kv->v + (size_t)l * kv->slots * K;
     const float scale = 1.0f / sqrtf((float)hd);
     /* one score block (at least slots floats) per thread of this cache */
@@ -584,9 +611,15 @@ static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float
     const int H = s.H;
 #pragma omp parallel for schedule(dynamic, 1) if (ng * H > 1 && !omp_in_parallel())
     for (int t = 0; t < ng * H; t++) {
-        const int gi = t / H, h = t % H;
-        attend_rows(sa, l, sa->group[gi], sa->group[gi + 1], h, qkv, out,
-                    sa->scores + (size_t)nn_thread_id() * sa->score_n);
+        const int gi = t / H, h = t % H, r0 = sa->group[gi];
+        float *S = sa->scores + (size_t)nn_thread_id() * sa->score_n;
+        /* a lone row (a decoding lane): its heads together */
+        if (sa->group[gi + 1] == r0 + 1 && (size_t)H * (size_t)ld16(sa->pos[r0] + 1) <= sa->score_n) {
+            if (h == 0)
+                attend_heads(sa->kvs[r0], l, qkv + (size_t)r0 * W, sa->pos[r0] + 1, out + (size_t)r0 * Q, S);
+            continue;
+        }
+        attend_rows(sa, l, r0, sa->group[gi + 1], h, qkv, out, S);
     }
     return EEF_OK;
 }

@@ -386,6 +386,11 @@ typedef struct {
     /* one query's mix of nk cached values (ldv floats apart): out[hd] =
      * sum_j p_j v_j */
     void (*attn_values)(float *out, const float *p, const float *v, size_t ldv, int nk, int hd);
+    /* the same for H heads of one query at once (more sums in flight, each
+     * element attn_values' sum): out [H, hd], head h's weights at p + h
+     * ldp, its values at v + (h / G) hd */
+    void (*attn_values_heads)(float *out, const float *p, size_t ldp, const float *v, size_t ldv,
+                              int G, int nk, int hd, int H);
 } nn_vec_ops;
 extern nn_vec_ops nn_vec;
 void nn_vec_select(void);

@@ -319,6 +319,53 @@ static void VFN(vattn_values)(float *restrict out, const float *restrict p,
         }
     }
 }
+
+/* NB heads' mixes at once, NV vectors each (NB NV <= 8 sums in flight
+ * where one head of hd = 32 has two): head h0 + b's weights at p + b ldp,
+ * its values those of kv head (h0 + b) / G. */
+static inline __attribute__((always_inline)) void
+    VFN(values_heads_nb)(float *out, const float *p, size_t ldp, const float *v, size_t ldv, int G,
+                         int nk, int hd, int h0, const int NB, const int NV)
+{
+    __m512 acc[8][4];
+    const float *vb[8], *pb[8];
+    for (int b = 0; b < NB; b++) {
+        vb[b] = v + (size_t)((h0 + b) / G) * hd, pb[b] = p + (size_t)b * ldp;
+        for (int u = 0; u < NV; u++) acc[b][u] = _mm512_setzero_ps();
+    }
+    for (int j = 0; j < nk; j++)
+        for (int b = 0; b < NB; b++) {
+            const __m512 pj = _mm512_set1_ps(pb[b][j]);
+            const float *vj = vb[b] + (size_t)j * ldv;
+            for (int u = 0; u < NV; u++) acc[b][u] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vj + 16 * u), acc[b][u]);
+        }
+    for (int b = 0; b < NB; b++)
+        for (int u = 0; u < NV; u++) _mm512_storeu_ps(out + (size_t)(h0 + b) * hd + 16 * u, acc[b][u]);
+}
+
+static void VFN(vattn_values_heads)(float *restrict out, const float *restrict p, size_t ldp,
+                                    const float *restrict v, size_t ldv, int G, int nk, int hd, int H)
+{
+    if (hd % 16 || hd > 64) {
+        for (int h = 0; h < H; h++)
+            VFN(vattn_values)(out + (size_t)h * hd, p + (size_t)h * ldp, v + (size_t)(h / G) * hd, ldv, nk, hd);
+        return;
+    }
+    const int NV = hd / 16, HB = 8 / NV;
+    for (int h0 = 0; h0 < H; h0 += HB) {
+        const int nb = H - h0 < HB ? H - h0 : HB;
+        const float *ph = p + (size_t)h0 * ldp;
+#define VH(nb_, nv_)                                                                               \
+    case (nb_) * 8 + (nv_): VFN(values_heads_nb)(out, ph, ldp, v, ldv, G, nk, hd, h0, nb_, nv_); break
+        switch (nb * 8 + NV) {
+            VH(1, 1); VH(2, 1); VH(3, 1); VH(4, 1); VH(5, 1); VH(6, 1); VH(7, 1); VH(8, 1);
+            VH(1, 2); VH(2, 2); VH(3, 2); VH(4, 2);
+            VH(1, 3); VH(2, 3);
+            VH(1, 4); VH(2, 4);
+        }
+#undef VH
+    }
+}
 #else
 static void VFN(vattn_values)(float *restrict out, const float *restrict p,
                               const float *restrict v, size_t ldv, int nk, int hd)
@@ -329,6 +376,13 @@ static void VFN(vattn_values)(float *restrict out, const float *restrict p,
 #pragma omp simd
         for (int i = 0; i < hd; i++) out[i] += pj * vj[i];
     }
+}
+
+static void VFN(vattn_values_heads)(float *restrict out, const float *restrict p, size_t ldp,
+                                    const float *restrict v, size_t ldv, int G, int nk, int hd, int H)
+{
+    for (int h = 0; h < H; h++)
+        VFN(vattn_values)(out + (size_t)h * hd, p + (size_t)h * ldp, v + (size_t)(h / G) * hd, ldv, nk, hd);
 }
 #endif
 
@@ -351,6 +405,7 @@ static const nn_vec_ops VFN(nn_vec_ops) = {
     .f16_to_f32 = VFN(vf16_to_f32),
     .dot_block = VFN(vdot_block),
     .attn_values = VFN(vattn_values),
+    .attn_values_heads = VFN(vattn_values_heads),
 };
 
 #undef VFN
