@@ -268,67 +268,67 @@ static void test_rows_exact(void **state)
     const eef_dtype types[] = { EEF_DT_F32, EEF_DT_BF16 };
     float *tiled[2] = { NULL, NULL }; /* per type: the tiles' logits after every token */
     for (int plain = 0; plain <= 1; plain++)
-    for (size_t t = 0; t < EEF_ARRAY_LEN(types); t++)
-        for (int threads = 1; threads <= 2; threads++) {
-            nn_tiles_avx512 = !plain;
-            omp_set_num_threads(threads);
-            eef_model *m = test_model(types[t]);
-            const int V = m->cfg.vocab;
-            int toks[P];
-            eef_rng r = eef_rng_make(11);
-            for (int i = 0; i < P; i++) toks[i] = (int)eef_rng_below(&r, V);
-            float *ref = malloc((size_t)P * V * sizeof(float)); /* after token i */
-            eef_kv *one, *a, *b, *c;
-            assert_ok(eef_kv_new(m, 0, &one));
-            for (int i = 0; i < P; i++) assert_ok(eef_kv_feed(one, &toks[i], 1, ref + (size_t)i * V));
-            if (!plain && !tiled[t]) {
-                tiled[t] = malloc((size_t)P * V * sizeof(float));
-                memcpy(tiled[t], ref, (size_t)P * V * sizeof(float));
-            } else if (plain) {
-                for (size_t i = 0; i < (size_t)P * V; i++)
-                    if (fabsf(ref[i] - tiled[t][i]) > 1e-4f * (1.0f + fabsf(tiled[t][i])))
-                        fail_msg("%s: plain loops' logit %zu %.8g, the tiles' %.8g",
-                                 eef_dtype_name(types[t]), i, ref[i], tiled[t][i]);
+        for (size_t t = 0; t < EEF_ARRAY_LEN(types); t++)
+            for (int threads = 1; threads <= 2; threads++) {
+                nn_tiles_avx512 = !plain;
+                omp_set_num_threads(threads);
+                eef_model *m = test_model(types[t]);
+                const int V = m->cfg.vocab;
+                int toks[P];
+                eef_rng r = eef_rng_make(11);
+                for (int i = 0; i < P; i++) toks[i] = (int)eef_rng_below(&r, V);
+                float *ref = malloc((size_t)P * V * sizeof(float)); /* after token i */
+                eef_kv *one, *a, *b, *c;
+                assert_ok(eef_kv_new(m, 0, &one));
+                for (int i = 0; i < P; i++) assert_ok(eef_kv_feed(one, &toks[i], 1, ref + (size_t)i * V));
+                if (!plain && !tiled[t]) {
+                    tiled[t] = malloc((size_t)P * V * sizeof(float));
+                    memcpy(tiled[t], ref, (size_t)P * V * sizeof(float));
+                } else if (plain) {
+                    for (size_t i = 0; i < (size_t)P * V; i++)
+                        if (fabsf(ref[i] - tiled[t][i]) > 1e-4f * (1.0f + fabsf(tiled[t][i])))
+                            fail_msg("%s: plain loops' logit %zu %.8g, the tiles' %.8g",
+                                     eef_dtype_name(types[t]), i, ref[i], tiled[t][i]);
+                }
+                assert_ok(eef_kv_new(m, 0, &a));
+                assert_ok(eef_kv_new(m, 0, &b));
+                assert_ok(eef_kv_new(m, 0, &c));
+                eef_kvb *kb;
+                assert_ok(eef_kvb_new(m, R, &kb));
+                /* a: 51 tokens in rows, then the rest one by one */
+                assert_ok(eef_kv_feed_rows(kb, a, toks, 51));
+                assert_int_equal(eef_kv_len(a), 51);
+                assert_memory_equal(eef_kv_logits(a), ref + (size_t)50 * V, (size_t)V * sizeof(float));
+                for (int i = 51; i < P; i++) {
+                    assert_ok(eef_kv_feed(a, &toks[i], 1, NULL));
+                    if (memcmp(eef_kv_logits(a), ref + (size_t)i * V, (size_t)V * sizeof(float)))
+                        fail_msg("%s, %d threads: token %d after rows differs", eef_dtype_name(types[t]),
+                                 threads, i);
+                }
+                /* b and c interleaved in steps of R rows: b 2 a step, c the rest */
+                int nb = 0, nc = 0;
+                while (nb < P || nc < P) {
+                    eef_kv *kvs[R];
+                    int tk[R], n = 0;
+                    for (int k = 0; k < 2 && nb < P; k++) kvs[n] = b, tk[n++] = toks[nb++];
+                    while (n < R && nc < P) kvs[n] = c, tk[n++] = toks[nc++];
+                    assert_ok(eef_kv_rows(kb, kvs, tk, n));
+                    assert_int_equal(eef_kv_len(b), nb);
+                    assert_int_equal(eef_kv_len(c), nc);
+                    if (memcmp(eef_kv_logits(b), ref + (size_t)(nb - 1) * V, (size_t)V * sizeof(float)) ||
+                        memcmp(eef_kv_logits(c), ref + (size_t)(nc - 1) * V, (size_t)V * sizeof(float)))
+                        fail_msg("%s, %d threads: interleaved rows differ at %d, %d",
+                                 eef_dtype_name(types[t]), threads, nb, nc);
+                }
+                /* a copy of 23 tokens (no boundary of anything) continued in rows */
+                assert_ok(eef_kv_copy(a, c, 23));
+                assert_ok(eef_kv_feed_rows(kb, a, toks + 23, P - 23));
+                assert_memory_equal(eef_kv_logits(a), ref + (size_t)(P - 1) * V, (size_t)V * sizeof(float));
+                eef_kvb_free(kb);
+                eef_kv_free(one), eef_kv_free(a), eef_kv_free(b), eef_kv_free(c);
+                free(ref);
+                eef_model_free(m);
             }
-            assert_ok(eef_kv_new(m, 0, &a));
-            assert_ok(eef_kv_new(m, 0, &b));
-            assert_ok(eef_kv_new(m, 0, &c));
-            eef_kvb *kb;
-            assert_ok(eef_kvb_new(m, R, &kb));
-            /* a: 51 tokens in rows, then the rest one by one */
-            assert_ok(eef_kv_feed_rows(kb, a, toks, 51));
-            assert_int_equal(eef_kv_len(a), 51);
-            assert_memory_equal(eef_kv_logits(a), ref + (size_t)50 * V, (size_t)V * sizeof(float));
-            for (int i = 51; i < P; i++) {
-                assert_ok(eef_kv_feed(a, &toks[i], 1, NULL));
-                if (memcmp(eef_kv_logits(a), ref + (size_t)i * V, (size_t)V * sizeof(float)))
-                    fail_msg("%s, %d threads: token %d after rows differs", eef_dtype_name(types[t]),
-                             threads, i);
-            }
-            /* b and c interleaved in steps of R rows: b 2 a step, c the rest */
-            int nb = 0, nc = 0;
-            while (nb < P || nc < P) {
-                eef_kv *kvs[R];
-                int tk[R], n = 0;
-                for (int k = 0; k < 2 && nb < P; k++) kvs[n] = b, tk[n++] = toks[nb++];
-                while (n < R && nc < P) kvs[n] = c, tk[n++] = toks[nc++];
-                assert_ok(eef_kv_rows(kb, kvs, tk, n));
-                assert_int_equal(eef_kv_len(b), nb);
-                assert_int_equal(eef_kv_len(c), nc);
-                if (memcmp(eef_kv_logits(b), ref + (size_t)(nb - 1) * V, (size_t)V * sizeof(float)) ||
-                    memcmp(eef_kv_logits(c), ref + (size_t)(nc - 1) * V, (size_t)V * sizeof(float)))
-                    fail_msg("%s, %d threads: interleaved rows differ at %d, %d",
-                             eef_dtype_name(types[t]), threads, nb, nc);
-            }
-            /* a copy of 23 tokens (no boundary of anything) continued in rows */
-            assert_ok(eef_kv_copy(a, c, 23));
-            assert_ok(eef_kv_feed_rows(kb, a, toks + 23, P - 23));
-            assert_memory_equal(eef_kv_logits(a), ref + (size_t)(P - 1) * V, (size_t)V * sizeof(float));
-            eef_kvb_free(kb);
-            eef_kv_free(one), eef_kv_free(a), eef_kv_free(b), eef_kv_free(c);
-            free(ref);
-            eef_model_free(m);
-        }
     nn_tiles_avx512 = 1;
     free(tiled[0]), free(tiled[1]);
     omp_set_num_threads(max_threads);

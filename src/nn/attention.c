@@ -37,18 +37,6 @@ static int use_tiles(int hd)
     return nn_attention_tiles && hd % 16 == 0 && nn_tiles_ok();
 }
 
-static int round16(int n) { return (n + 15) & ~15; }
-
-/* A row stride for n floats: a multiple of 16 that is an odd number of
- * 64-byte lines, so the rows of a tile's operand (K^T's hd rows, the
- * scores' rows) fall into different cache sets and never 4 KB apart
- * (tile_nt with 1024-float rows: 75 GFLOP/s one thread, with 1040: 93). */
-static int ld16(int n)
-{
-    const int l = round16(n);
-    return (l / 16) % 2 ? l : l + 16;
-}
-
 /* Yt [hd, ldt] = Y^T for the L rows of Y, columns L..ldt-1 zero. */
 static void transpose(float *Yt, int ldt, const float *Y, int ldy, int L, int hd)
 {

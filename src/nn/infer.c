@@ -53,18 +53,6 @@ struct eef_kv {
 
 static int kv_width(const eef_model_config *c) { return c->n_kv_heads * c->head_dim; }
 
-static int round16(int n) { return (n + 15) & ~15; }
-
-/* A row stride for n floats: a multiple of 16 that is an odd number of
- * 64-byte lines, so that a tile's rows (the hd rows of a head's keys, the
- * scores' rows) fall into different cache sets, never 4 KB apart (as in
- * nn/attention.c). */
-static int ld16(int n)
-{
-    const int l = round16(n);
-    return (l / 16) % 2 ? l : l + 16;
-}
-
 /* Layer l's keys of kv head g: hd rows kv->kld floats apart, key j's
  * dimension d at [d * kld + j]. */
 static float *kv_keys(const eef_kv *kv, int l, int g)
@@ -263,21 +251,19 @@ typedef struct {
     const int *parent; /* NULL: causal */
 } kv_attn;
 
-/* out [hd] = softmax(S [nk]) . V: S's scaled scores in place become the
- * weights of the nk values (rows K floats apart). */
-static void softmax_values(float *S, int nk, const float *v, int K, int hd, float *out)
+/* S [n]'s scaled scores in place become their softmax. */
+static void softmax(float *S, int n)
 {
-    float mx = nn_vec.max(S, nk);
-    float sum = nn_vec.exp_shift_sum(S, nk, mx);
-    nn_vec.scale(S, nk, 1.0f / sum);
-    nn_vec.attn_values(out, S, v, (size_t)K, nk, hd);
+    float mx = nn_vec.max(S, n);
+    float sum = nn_vec.exp_shift_sum(S, n, mx);
+    nn_vec.scale(S, n, 1.0f / sum);
 }
 
 /* One query row's attention over the first nk keys of layer l, every
  * head: the heads' scores and softmaxes in S (H rows ld16(nk) apart),
  * then their mixes of the values together (nn_vec.attn_values_heads:
- * attn_values' sums, several heads in flight), as softmax_values per
- * head computes them. */
+ * attn_values' sums, several heads in flight), as attend_one's loop over
+ * the heads computes them. */
 static void attend_heads(const eef_kv *kv, int l, const float *q, int nk, float *out, float *S)
 {
     const nn_heads s = nn_heads_of(&kv->m->cfg);
@@ -286,9 +272,7 @@ static void attend_heads(const eef_kv *kv, int l, const float *q, int nk, float 
     for (int h = 0; h < s.H; h++) {
         float *row = S + (size_t)h * lds;
         nn_tile_nt(row, lds, q + h * hd, hd, kv_keys(kv, l, h / G), kv->kld, 1, round16(nk), hd, scale);
-        float mx = nn_vec.max(row, nk);
-        float sum = nn_vec.exp_shift_sum(row, nk, mx);
-        nn_vec.scale(row, nk, 1.0f / sum);
+        softmax(row, nk);
     }
     nn_vec.attn_values_heads(out, S, (size_t)lds, kv->v + (size_t)l * kv->slots * K, (size_t)K, G, nk,
                              hd, s.H);
@@ -318,7 +302,8 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
         const int g = h / G;
         nn_tile_nt(S, round16(nk), qkv + h * hd, hd, kv_keys(kv, l, g), kv->kld, 1, round16(nk), hd,
                    scale);
-        softmax_values(S, nk, vc + g * hd, K, hd, out + h * hd);
+        softmax(S, nk);
+        nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
     }
 }
 
@@ -355,9 +340,7 @@ static eef_err kv_attention(const nn_attn *att, int l, const float *qkv, float *
                 float *row = S + (size_t)r * nk;
                 if (!parent_tree) { /* causal: keys [0, len + i] */
                     int nv = len + i + 1;
-                    float mx = nn_vec.max(row, nv);
-                    float sum = nn_vec.exp_shift_sum(row, nv, mx);
-                    nn_vec.scale(row, nv, 1.0f / sum);
+                    softmax(row, nv);
                     if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
                     continue;
                 }
@@ -574,14 +557,9 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
     for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * lds;
         const int nv = sa->pos[r0 + i] + 1;
-        if (!tiles) {
-            softmax_values(row, nv, vc, K, hd, out + (size_t)(r0 + i) * Q + h * hd);
-            continue;
-        }
-        float mx = nn_vec.max(row, nv);
-        float sum = nn_vec.exp_shift_sum(row, nv, mx);
-        nn_vec.scale(row, nv, 1.0f / sum);
-        if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
+        softmax(row, nv);
+        if (!tiles) nn_vec.attn_values(out + (size_t)(r0 + i) * Q + h * hd, row, vc, (size_t)K, nv, hd);
+        else if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
     }
     if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f);
 }

@@ -50,169 +50,82 @@ int nn_tiles_ok(void)
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
 
-/* R (1-8) rows of S from column j on: U vectors of 16 columns each, R x U
- * accumulators (at most 16), every element summed over d in order. */
+/* The three products are one kernel: R (1-8) rows of O, columns [c,
+ * c + 16 U), O[i][c..] = alpha sum_k a(i, k) Y[k][c..], summed over k < n
+ * in order, where a(i, k) = A[i ia + k ka]; stored, or with acc added to
+ * O.  R x U accumulators (at most 16). */
 static inline __attribute__((always_inline)) void
-    nt_block(float *S, int lds, const float *const *x, const float *Yt, int ldy, int j, int hd,
-             __m512 va, const int R, const int U)
+    tile_block(float *O, int ldo, const float *A, size_t ia, size_t ka, const float *Y, int ldy, int c,
+               int n, __m512 va, int acc, const int R, const int U)
 {
     __m512 a[8][8];
     for (int i = 0; i < R; i++)
         for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
-    for (int d = 0; d < hd; d++) {
-        const float *y = Yt + (size_t)d * ldy + j;
+    for (int k = 0; k < n; k++) {
+        const float *y = Y + (size_t)k * ldy + c, *ak = A + (size_t)k * ka;
         __m512 yv[8];
         for (int u = 0; u < U; u++) yv[u] = _mm512_loadu_ps(y + 16 * u);
         for (int i = 0; i < R; i++) {
-            const __m512 b = _mm512_set1_ps(x[i][d]);
+            const __m512 b = _mm512_set1_ps(ak[i * ia]);
             for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, yv[u], a[i][u]);
         }
     }
     for (int i = 0; i < R; i++)
-        for (int u = 0; u < U; u++) _mm512_storeu_ps(S + (size_t)i * lds + j + 16 * u, _mm512_mul_ps(va, a[i][u]));
+        for (int u = 0; u < U; u++) {
+            float *o = O + (size_t)i * ldo + c + 16 * u;
+            _mm512_storeu_ps(o, acc ? _mm512_fmadd_ps(va, a[i][u], _mm512_loadu_ps(o))
+                                    : _mm512_mul_ps(va, a[i][u]));
+        }
 }
 
-/* R rows: the widest blocks that keep enough sums in flight (one row: 8
- * vectors, two: 4, more: 2), then single vectors */
-static inline __attribute__((always_inline)) void nt_rows(float *S, int lds, const float *const *x,
-                                                          const float *Yt, int ldy, int NJ, int hd,
-                                                          __m512 va, const int R)
+/* R rows over NC columns: the widest blocks that keep enough sums in
+ * flight (one row: 8 vectors, two: 4, more: 2), then 2 vectors, then 1 */
+static inline __attribute__((always_inline)) void
+    tile_rows(float *O, int ldo, const float *A, size_t ia, size_t ka, const float *Y, int ldy, int NC,
+              int n, __m512 va, int acc, const int R)
 {
     const int U = R == 1 ? 8 : R == 2 ? 4 : 2;
-    int j = 0;
-    for (; j + 16 * U <= NJ; j += 16 * U) nt_block(S, lds, x, Yt, ldy, j, hd, va, R, U);
-    for (; j < NJ; j += 16) nt_block(S, lds, x, Yt, ldy, j, hd, va, R, 1);
+    int c = 0;
+    for (; c + 16 * U <= NC; c += 16 * U) tile_block(O, ldo, A, ia, ka, Y, ldy, c, n, va, acc, R, U);
+    for (; c + 32 <= NC; c += 32) tile_block(O, ldo, A, ia, ka, Y, ldy, c, n, va, acc, R, 2);
+    if (c < NC) tile_block(O, ldo, A, ia, ka, Y, ldy, c, n, va, acc, R, 1);
 }
 
-/* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy], j < NJ
- * (a multiple of 16, Yt's columns readable up to it).  Tiles of 8 rows
- * (fewer at the end, never computed twice). */
-static void nt_avx512(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                      int NJ, int hd, float alpha)
+/* Rows of O in tiles of 8 (fewer at the end, never computed twice); row
+ * r's a(r, k) at A[r ia + k ka]. */
+static void tiles(float *O, int ldo, const float *A, size_t ia, size_t ka, const float *Y, int ldy,
+                  int R, int NC, int n, float alpha, int acc)
 {
     const __m512 va = _mm512_set1_ps(alpha);
     for (int r0 = 0; r0 < R; r0 += 8) {
-        const int rr = R - r0 < 8 ? R - r0 : 8;
-        const float *x[8];
-        for (int i = 0; i < rr; i++) x[i] = X + (size_t)(r0 + i) * ldx;
-        float *s = S + (size_t)r0 * lds;
-        switch (rr) {
-        case 1: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 1); break;
-        case 2: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 2); break;
-        case 3: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 3); break;
-        case 4: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 4); break;
-        case 5: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 5); break;
-        case 6: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 6); break;
-        case 7: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 7); break;
-        default: nt_rows(s, lds, x, Yt, ldy, NJ, hd, va, 8); break;
+        const float *a = A + (size_t)r0 * ia;
+        float *o = O + (size_t)r0 * ldo;
+        switch (R - r0 < 8 ? R - r0 : 8) {
+        case 1: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 1); break;
+        case 2: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 2); break;
+        case 3: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 3); break;
+        case 4: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 4); break;
+        case 5: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 5); break;
+        case 6: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 6); break;
+        case 7: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 7); break;
+        default: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 8); break;
         }
     }
-}
-
-/* R (1-8) rows of O, columns [c, c + 16 U): each a sum over k in order */
-static inline __attribute__((always_inline)) void
-    nn_block(float *O, int ldo, const float *const *p, const float *Y, int ldy, int c, int nk,
-             __m512 va, const int R, const int U)
-{
-    __m512 a[8][2];
-    for (int i = 0; i < R; i++)
-        for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
-    for (int k = 0; k < nk; k++) {
-        const float *y = Y + (size_t)k * ldy + c;
-        __m512 yv[2];
-        for (int u = 0; u < U; u++) yv[u] = _mm512_loadu_ps(y + 16 * u);
-        for (int i = 0; i < R; i++) {
-            const __m512 b = _mm512_set1_ps(p[i][k]);
-            for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, yv[u], a[i][u]);
-        }
-    }
-    for (int i = 0; i < R; i++)
-        for (int u = 0; u < U; u++) _mm512_storeu_ps(O + (size_t)i * ldo + c + 16 * u, _mm512_mul_ps(va, a[i][u]));
-}
-
-static inline __attribute__((always_inline)) void nn_rows(float *O, int ldo, const float *const *p,
-                                                          const float *Y, int ldy, int nk, int hd,
-                                                          __m512 va, const int R)
-{
-    int c = 0;
-    for (; c + 32 <= hd; c += 32) nn_block(O, ldo, p, Y, ldy, c, nk, va, R, 2);
-    if (c < hd) nn_block(O, ldo, p, Y, ldy, c, nk, va, R, 1);
 }
 
 /* O [R, hd] = alpha P Y over keys k < nk (P [R, ldp], Y [nk, ldy]). */
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
                 int nk, int hd, float alpha)
 {
-    const __m512 va = _mm512_set1_ps(alpha);
-    for (int r0 = 0; r0 < R; r0 += 8) {
-        const int rr = R - r0 < 8 ? R - r0 : 8;
-        const float *p[8];
-        for (int i = 0; i < rr; i++) p[i] = P + (size_t)(r0 + i) * ldp;
-        float *o = O + (size_t)r0 * ldo;
-        switch (rr) {
-        case 1: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 1); break;
-        case 2: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 2); break;
-        case 3: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 3); break;
-        case 4: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 4); break;
-        case 5: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 5); break;
-        case 6: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 6); break;
-        case 7: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 7); break;
-        default: nn_rows(o, ldo, p, Y, ldy, nk, hd, va, 8); break;
-        }
-    }
+    tiles(O, ldo, P, (size_t)ldp, 1, Y, ldy, R, hd, nk, alpha, 0);
 }
 
-/* KK (1-8) keys of C from key k0, columns [c, c + 16 U): each a sum over
- * the rows in order, added to C */
-static inline __attribute__((always_inline)) void
-    tn_block(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr, int k0,
-             int c, __m512 va, const int KK, const int U)
-{
-    __m512 a[8][2];
-    for (int i = 0; i < KK; i++)
-        for (int u = 0; u < U; u++) a[i][u] = _mm512_setzero_ps();
-    for (int r = 0; r < nr; r++) {
-        const float *x = X + (size_t)r * ldx + c, *p = P + (size_t)r * ldp + k0;
-        __m512 xv[2];
-        for (int u = 0; u < U; u++) xv[u] = _mm512_loadu_ps(x + 16 * u);
-        for (int i = 0; i < KK; i++) {
-            const __m512 b = _mm512_set1_ps(p[i]);
-            for (int u = 0; u < U; u++) a[i][u] = _mm512_fmadd_ps(b, xv[u], a[i][u]);
-        }
-    }
-    for (int i = 0; i < KK; i++)
-        for (int u = 0; u < U; u++) {
-            float *o = C + (size_t)(k0 + i) * ldc + c + 16 * u;
-            _mm512_storeu_ps(o, _mm512_fmadd_ps(va, a[i][u], _mm512_loadu_ps(o)));
-        }
-}
-
-static inline __attribute__((always_inline)) void tn_keys(float *C, int ldc, const float *P, int ldp,
-                                                          const float *X, int ldx, int nr, int k0,
-                                                          int hd, __m512 va, const int KK)
-{
-    int c = 0;
-    for (; c + 32 <= hd; c += 32) tn_block(C, ldc, P, ldp, X, ldx, nr, k0, c, va, KK, 2);
-    if (c < hd) tn_block(C, ldc, P, ldp, X, ldx, nr, k0, c, va, KK, 1);
-}
-
-/* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]). */
+/* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]):
+ * key k's a(k, r) is P[r][k]. */
 void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
                 int NK, int hd, float alpha)
 {
-    const __m512 va = _mm512_set1_ps(alpha);
-    for (int k0 = 0; k0 < NK; k0 += 8) {
-        switch (NK - k0 < 8 ? NK - k0 : 8) {
-        case 1: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 1); break;
-        case 2: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 2); break;
-        case 3: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 3); break;
-        case 4: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 4); break;
-        case 5: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 5); break;
-        case 6: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 6); break;
-        case 7: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 7); break;
-        default: tn_keys(C, ldc, P, ldp, X, ldx, nr, k0, hd, va, 8); break;
-        }
-    }
+    tiles(C, ldc, P, 1, (size_t)ldp, X, ldx, NK, hd, nr, alpha, 1);
 }
 
 #pragma GCC pop_options
@@ -220,7 +133,8 @@ void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int 
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
                 int NJ, int hd, float alpha)
 {
-    if (nn_tiles_ok()) nt_avx512(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
+    /* S = alpha X Yt: the rows of X against Yt's hd rows */
+    if (nn_tiles_ok()) tiles(S, lds, X, (size_t)ldx, 1, Yt, ldy, R, NJ, hd, alpha, 0);
     else nt_plain(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
 }
 #else
