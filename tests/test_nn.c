@@ -1,6 +1,7 @@
 /* Tests of src/nn beyond gradients: KV-cache inference equals the training
  * forward, tree scoring equals sequential scoring, constrained decoding
- * stays inside the allowed set, packing isolates sequences, checkpoints
+ * stays inside the allowed set, packing isolates sequences, padding is
+ * skipped exactly, checkpoints
  * round-trip bit-exactly and reject damage, training is deterministic and
  * a tiny model learns to copy. */
 #include "testutil.h"
@@ -195,6 +196,74 @@ static void test_packing_isolates(void **state)
     eef_model_free(m);
 }
 
+/* The passes skip padding (a position alone in its segment, with no loss):
+ * the loss, the log-probs and both backward passes equal those of the same
+ * batch with every position computed (a forward that returns all logits
+ * computes them all).  The batch has the cases that look like padding but
+ * are not: a segment whose first target has no loss, a scored segment of
+ * one position, a segment running to its row's end. */
+static void grads_of(eef_model *m, const eef_batch *b, int all, const float *coef, float *g,
+                     double *loss, float *lp, int *live)
+{
+    static float logits[2 * 40 * V];
+    eef_model_zero_grad(m);
+    assert_ok(eef_model_forward(m, b, all ? logits : NULL, loss));
+    assert_ok(eef_model_token_logprobs(m, lp));
+    *live = m->acts->n_live;
+    if (coef)
+        assert_ok(eef_model_backward_weighted(m, coef));
+    else
+        assert_ok(eef_model_backward(m, 1.0f));
+    memcpy(g, m->grads, m->n_params * sizeof *g);
+}
+
+static void test_padding_skipped(void **state)
+{
+    (void)state;
+    eef_model *m = new_model(6);
+    eef_batch b;
+    assert_ok(eef_batch_alloc(&b, 2, 40));
+    /* (row, start, length, first scored target) of each segment; every
+     * other position is padding */
+    const int seg[][4] = { { 0, 0, 12, 0 }, { 0, 12, 9, 1 }, { 0, 26, 1, 0 }, { 0, 30, 3, 2 },
+                           { 1, 0, 17, 4 }, { 1, 20, 20, 1 } };
+    int tok[40];
+    for (size_t k = 0; k < EEF_ARRAY_LEN(seg); k++) {
+        seq_tokens(tok, 40, 20 + k);
+        for (int i = 0; i < seg[k][2]; i++) {
+            int n = seg[k][0] * 40 + seg[k][1] + i;
+            b.tokens[n] = tok[i], b.targets[n] = tok[(i + 1) % 40], b.pos[n] = i;
+            b.mask[n] = i >= seg[k][3] ? 0.5f + 0.5f * (i % 2) : 0.0f;
+        }
+    }
+    float coef[80];
+    for (int n = 0; n < 80; n++) coef[n] = b.mask[n] != 0.0f ? 0.1f * (float)(n % 7) - 0.3f : 0.0f;
+    size_t np = m->n_params;
+    assert_ok(eef_model_ensure_grads(m));
+    float *g[2] = { malloc(np * sizeof(float)), malloc(np * sizeof(float)) };
+    float lp[2][80];
+    double loss[2];
+    int live[2];
+    for (int weighted = 0; weighted < 2; weighted++) {
+        for (int all = 0; all < 2; all++)
+            grads_of(m, &b, all, weighted ? coef : NULL, g[all], &loss[all], lp[all], &live[all]);
+        assert_int_equal(live[1], 80);
+        assert_int_equal(live[0], 12 + 9 + 1 + 3 + 17 + 20); /* the padding skipped */
+        assert_true(fabs(loss[0] - loss[1]) <= 1e-6 * fabs(loss[1]));
+        for (int n = 0; n < 80; n++) assert_true(fabsf(lp[0][n] - lp[1][n]) <= 1e-5f);
+        float gmax = 0.0f;
+        for (size_t i = 0; i < np; i++) gmax = fmaxf(gmax, fabsf(g[1][i]));
+        assert_true(gmax > 0.0f);
+        for (size_t i = 0; i < np; i++)
+            if (fabsf(g[0][i] - g[1][i]) > 1e-5f * gmax)
+                fail_msg("weighted %d: gradient %zu: %g skipping padding, %g computing it",
+                         weighted, i, g[0][i], g[1][i]);
+    }
+    free(g[0]), free(g[1]);
+    eef_batch_free(&b);
+    eef_model_free(m);
+}
+
 /* ---------------------------------------------------------------- checkpoints */
 static void test_checkpoint_roundtrip_and_damage(void **state)
 {
@@ -385,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_tree_scoring),
         cmocka_unit_test(test_constrained_decoding),
         cmocka_unit_test(test_packing_isolates),
+        cmocka_unit_test(test_padding_skipped),
         cmocka_unit_test(test_checkpoint_roundtrip_and_damage),
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_training_deterministic),

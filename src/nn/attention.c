@@ -94,8 +94,9 @@ typedef struct {
 } att_unit;
 
 /* Lists (segment, head) units, largest segments first so the dynamic
- * schedule balances well.  A segment starts wherever pos == 0. */
-static att_unit *make_units(const int *pos, int B, int T, int H, int *n_units)
+ * schedule balances well.  A segment starts wherever pos == 0 and at each
+ * row's start.  *max_len: the longest segment. */
+static att_unit *make_units(const int *pos, int B, int T, int H, int *n_units, int *max_len)
 {
     int n_seg = 0;
     for (int i = 0; i < B * T; i++) n_seg += pos[i] == 0 || i % T == 0;
@@ -121,6 +122,7 @@ static att_unit *make_units(const int *pos, int B, int T, int H, int *n_units)
         u[j + 1] = x;
     }
     *n_units = k;
+    *max_len = k ? u[0].len : 0;
     return u;
 }
 
@@ -140,11 +142,12 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
 {
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
-    const int tiles = use_tiles(hd), Tp = ld16(T);
+    const int tiles = use_tiles(hd);
+    int n_units, Tmax;
+    att_unit *units = make_units(pos, B, T, H, &n_units, &Tmax);
     /* per thread: scores [QB, Tp], then K^T [hd, Tp] and V [Tp, hd] for the tiles */
+    const int Tp = ld16(Tmax);
     const size_t per = (size_t)QB * Tp + (tiles ? 2 * (size_t)hd * Tp : 0);
-    int n_units;
-    att_unit *units = make_units(pos, B, T, H, &n_units);
     float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
     if (!units || !scratch) {
         free(units);
@@ -185,12 +188,13 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
 {
     const int H = sh->H, G = sh->H / sh->Hkv, hd = sh->hd, ld = heads_w(sh), Q = heads_q(sh),
               K = heads_k(sh);
-    const int tiles = use_tiles(hd), Tp = ld16(T);
+    const int tiles = use_tiles(hd);
+    int n_units, Tmax;
+    att_unit *units = make_units(pos, B, T, sh->Hkv, &n_units, &Tmax);
     /* per thread: P and dS [QB, Tp], then K^T and V^T [hd, Tp] and K [Tp, hd]
      * for the tiles */
+    const int Tp = ld16(Tmax);
     const size_t per = 2 * (size_t)QB * Tp + (tiles ? 3 * (size_t)hd * Tp : 0);
-    int n_units;
-    att_unit *units = make_units(pos, B, T, sh->Hkv, &n_units);
     float *scratch = eef_malloc((size_t)nn_max_threads() * per * sizeof(float));
     if (!units || !scratch) {
         free(units);

@@ -289,8 +289,15 @@ struct eef_acts {
     float *qk_rstd; /* [L, N, H + Hkv] (qk_norm only) */
     float *lora_u;  /* [L, N, n_targets r] (adapters only) */
     float *dlora;   /* [N, n_targets r] adapters' backward scratch */
-    int *rows;      /* [N] positions scored (mask != 0), M of them */
+    int *rows;      /* [N] live positions scored (mask != 0), M of them */
     int M;
+    /* The positions the last forward computed, n_live of them in batch
+     * order: all but padding, a position alone in its segment with no
+     * loss, which nothing reads (skipping it is exact).  The per-position
+     * tensors above hold the live positions; src[i] is live position i's
+     * index in the batch, live_tok and live_pos its token and position. */
+    int n_live;
+    int *src, *live_tok, *live_pos;
     int logits_rows; /* rows the logits buffer holds (it grows to the largest M) */
     int ckpt;        /* 1: per-layer tensors hold one layer */
     int lora_slots, lora_rank; /* what lora_u was sized for */

@@ -36,6 +36,9 @@ void eef_acts_free(eef_acts *a)
     eef_free_aligned(a->res);
     eef_free_aligned(a->logits);
     free(a->rows);
+    free(a->src);
+    free(a->live_tok);
+    free(a->live_pos);
     rope_table_free(&a->rope);
     free(a);
 }
@@ -98,15 +101,17 @@ static eef_err acts_ensure(eef_model *m, int B, int T)
     a->ckpt = ckpt, a->lora_slots = slots, a->lora_rank = rank;
     size_t n = acts_layout(a, &m->cfg, NULL);
     float *base = eef_alloc_aligned(n * sizeof(float));
+    acts_layout(a, &m->cfg, base);
     a->rows = eef_malloc((size_t)a->N * sizeof(int));
-    if (!base || !a->rows) {
-        eef_free_aligned(base);
+    a->src = eef_malloc((size_t)a->N * sizeof(int));
+    a->live_tok = eef_malloc((size_t)a->N * sizeof(int));
+    a->live_pos = eef_malloc((size_t)a->N * sizeof(int));
+    if (!base || !a->rows || !a->src || !a->live_tok || !a->live_pos) {
+        a->res = base; /* what eef_acts_free releases */
+        eef_acts_free(a);
         m->acts = NULL;
-        free(a->rows);
-        free(a);
         return EEF_ENOMEM;
     }
-    acts_layout(a, &m->cfg, base);
     /* positions count from 0 inside a row of T */
     const eef_model_config *c = &m->cfg;
     eef_err e = rope_table_init(&a->rope, T < c->max_ctx ? T : c->max_ctx, c);
@@ -160,9 +165,9 @@ typedef struct {
 static eef_err train_attention(const nn_attn *att, int l, const float *qkv, float *out)
 {
     const train_attn *t = (const train_attn *)att;
-    const eef_batch *b = t->a->batch;
-    float *lse = t->a->lse + (size_t)(t->a->ckpt ? 0 : l) * b->B * b->T * t->s.H;
-    return attention_forward(out, lse, qkv, b->pos, b->B, b->T, &t->s);
+    const eef_acts *a = t->a;
+    float *lse = a->lse + (size_t)(a->ckpt ? 0 : l) * a->n_live * t->s.H;
+    return attention_forward(out, lse, qkv, a->live_pos, 1, a->n_live, &t->s);
 }
 
 /* Layer l's slices of the activations, for a batch of n positions (the
@@ -187,29 +192,52 @@ static nn_layer_buf layer_buf(const eef_acts *a, const eef_model_config *c, int 
     return b;
 }
 
+/* Padding: position i alone in its segment (the next one starts a row or a
+ * segment) and scored with weight 0.  Its output reaches nothing. */
+static int is_padding(const eef_batch *b, int i)
+{
+    return b->pos[i] == 0 && b->mask[i] == 0.0f &&
+           (i % b->T == b->T - 1 || b->pos[i + 1] == 0);
+}
+
+/* The live positions of batch b (every one when all are wanted), at least
+ * one so that the passes have a shape. */
+static void gather_live(eef_acts *a, const eef_batch *b, int all)
+{
+    int n = 0;
+    for (int i = 0; i < b->B * b->T; i++) {
+        if (!all && is_padding(b, i) && !(n == 0 && i == b->B * b->T - 1)) continue;
+        a->src[n] = i, a->live_tok[n] = b->tokens[i], a->live_pos[n] = b->pos[i];
+        n++;
+    }
+    a->n_live = n;
+}
+
 eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, double *loss)
 {
     EEF_TRY(check_batch(m, b));
     EEF_TRY(acts_ensure(m, b->B, b->T));
     eef_acts *a = m->acts;
     const eef_model_config *c = &m->cfg;
-    const int N = b->B * b->T, D = c->d_model, V = c->vocab, L = c->n_layers;
+    const int D = c->d_model, V = c->vocab, L = c->n_layers;
     a->batch = b;
     a->have_forward = 0;
+    gather_live(a, b, logits_out != NULL);
+    const int N = a->n_live;
 
-    nn_embed(m, b->tokens, N, a->res);
+    nn_embed(m, a->live_tok, N, a->res);
     train_attn att = { { train_attention }, a, nn_heads_of(c) };
     for (int l = 0; l < L; l++) {
         size_t ND = (size_t)N * D;
         nn_layer_buf lb = layer_buf(a, c, l, N);
-        EEF_TRY(nn_layer_forward(m, l, N, a->res + l * ND, a->res + (l + 1) * ND, b->pos,
+        EEF_TRY(nn_layer_forward(m, l, N, a->res + l * ND, a->res + (l + 1) * ND, a->live_pos,
                                  &a->rope, &lb, &att.base));
     }
 
     /* rows whose output is needed, gathered: xg = final residual rows */
     a->M = 0;
     for (int n = 0; n < N; n++)
-        if (logits_out || b->mask[n] != 0.0f) a->rows[a->M++] = n;
+        if (logits_out || b->mask[a->src[n]] != 0.0f) a->rows[a->M++] = n;
     const int M = a->M;
     EEF_TRY(logits_ensure(a, M, V));
     float *xfin = a->res + (size_t)L * N * D;
@@ -225,13 +253,13 @@ eef_err eef_model_forward(eef_model *m, const eef_batch *b, float *logits_out, d
     float *nll = a->dxf; /* scratch until backward */
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++) {
-        int n = a->rows[r];
+        int n = a->src[a->rows[r]];
         const float *lg = a->logits + (size_t)r * V;
         nll[r] = b->mask[n] == 0.0f ? 0.0f : nn_logsumexp(lg, V) - lg[b->targets[n]];
     }
     double lsum = 0.0, msum = 0.0;
     for (int r = 0; r < M; r++) {
-        float w = b->mask[a->rows[r]];
+        float w = b->mask[a->src[a->rows[r]]];
         lsum += (double)w * nll[r];
         msum += w;
     }
@@ -282,8 +310,10 @@ eef_err eef_model_token_logprobs(const eef_model *m, float *out)
     if (!a || !a->have_forward) return eef_fail(EEF_ESTATE, "log-probs without a forward pass");
     const eef_batch *b = a->batch;
     memset(out, 0, (size_t)b->B * b->T * sizeof(float));
-    for (int r = 0; r < a->M; r++)
-        if (b->mask[a->rows[r]] != 0.0f) out[a->rows[r]] = -a->dxf[r];
+    for (int r = 0; r < a->M; r++) {
+        int n = a->src[a->rows[r]];
+        if (b->mask[n] != 0.0f) out[n] = -a->dxf[r];
+    }
     return EEF_OK;
 }
 
@@ -308,7 +338,7 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
     const eef_batch *b = a->batch;
     const eef_model_config *c = &m->cfg;
     const nn_heads s = nn_heads_of(c);
-    const int N = b->B * b->T, D = c->d_model, F = c->d_ff, V = c->vocab, hd = c->head_dim;
+    const int N = a->n_live, D = c->d_model, F = c->d_ff, V = c->vocab, hd = c->head_dim;
     const int L = c->n_layers, M = a->M, W = heads_w(&s), Q = heads_q(&s), K = heads_k(&s);
     const size_t ND = (size_t)N * D;
     const eef_weights *g = &m->g;
@@ -320,7 +350,7 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
     float norm = a->mask_sum > 0 ? (float)(scale / a->mask_sum) : 0.0f;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++) {
-        int n = a->rows[r];
+        int n = a->src[a->rows[r]];
         float w = coef ? (b->mask[n] != 0.0f ? -coef[n] : 0.0f) : b->mask[n] * norm;
         float *lg = a->logits + (size_t)r * V;
         if (w == 0.0f) {
@@ -355,7 +385,7 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
          * (the same code and threads: the same bits); the last layer's
          * are still there from the forward pass */
         if (a->ckpt && l < L - 1)
-            EEF_TRY(nn_layer_forward(m, l, N, x, a->dxn, b->pos, &a->rope, &lb, &att.base));
+            EEF_TRY(nn_layer_forward(m, l, N, x, a->dxn, a->live_pos, &a->rope, &lb, &att.base));
         /* MLP: dres is d/dx3 and, through the residual, part of d/dx2 */
         EEF_TRY(nn_matmul_backward(a->dhact, F, gv(full, g->w2, (size_t)l * D * F), a->dres, D,
                                    lb.hact, F, &w->w2, N, 0));
@@ -375,9 +405,9 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
         EEF_TRY(adapt_backward(ad, a, &lb, l, EEF_LORA_O, EEF_LORA_O, none, a->datt, Q, a->dres,
                                D, lb.att, N));
         EEF_TRY(attention_backward(a->dqkv, a->datt, lb.qkv, lb.att,
-                                   a->lse + (size_t)(a->ckpt ? 0 : l) * N * s.H, b->pos, b->B,
-                                   b->T, &s));
-        rope_apply(a->dqkv, b->pos, N, &s, &a->rope, -1);
+                                   a->lse + (size_t)(a->ckpt ? 0 : l) * N * s.H, a->live_pos, 1,
+                                   N, &s));
+        rope_apply(a->dqkv, a->live_pos, N, &s, &a->rope, -1);
         float *dproj = a->dqkv;
         if (c->qk_norm) {
             head_norm_backward(a->dqkv_pre, gv(full, g->q_norm, (size_t)l * hd),
@@ -403,7 +433,7 @@ static eef_err backward(eef_model *m, float scale, const float *coef)
         int lo, hi;
         nn_my_cols(D, &lo, &hi);
         for (int n = 0; n < N; n++) {
-            float *gw = g->wte + (size_t)b->tokens[n] * D;
+            float *gw = g->wte + (size_t)a->live_tok[n] * D;
             const float *d = a->dres + (size_t)n * D;
             for (int i = lo; i < hi; i++) gw[i] += d[i];
         }
