@@ -54,34 +54,38 @@ static void pack(float *Yp, const float *Y, int ldy, int L, int hd)
     for (int j = 0; j < L; j++) memcpy(Yp + (size_t)j * hd, Y + (size_t)j * ldy, (size_t)hd * sizeof(float));
 }
 
-/* S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles) */
+/* The products of a block of R queries, the first at key q0 (nn_tile_*'s
+ * diag): the tiles skip what the causal mask drops, sgemm computes it. */
+
+/* S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles); a row's
+ * scores past its own key may be left unwritten */
 static void scores(int tiles, float *S, int lds, const float *X, int ldx, const float *Y, int ldy,
-                   const float *Yt, int ldt, int R, int nk, int hd, float alpha)
+                   const float *Yt, int ldt, int R, int nk, int hd, float alpha, int q0)
 {
     if (tiles) {
-        nn_tile_nt(S, lds, X, ldx, Yt, ldt, R, round16(nk), hd, alpha);
+        nn_tile_nt(S, lds, X, ldx, Yt, ldt, R, round16(nk), hd, alpha, q0);
         return;
     }
     nn_gemm(0, 1, R, nk, hd, alpha, X, ldx, Y, ldy, 0.0f, S, lds);
 }
 
-/* O [R, hd] = alpha P Y over nk keys */
+/* O [R, hd] = alpha P Y over nk keys (P zero past each row's key) */
 static void mix(int tiles, float *O, int ldo, const float *P, int ldp, const float *Y, int ldy,
-                int R, int nk, int hd, float alpha)
+                int R, int nk, int hd, float alpha, int q0)
 {
     if (tiles) {
-        nn_tile_nn(O, ldo, P, ldp, Y, ldy, R, nk, hd, alpha);
+        nn_tile_nn(O, ldo, P, ldp, Y, ldy, R, nk, hd, alpha, q0);
         return;
     }
     nn_gemm(0, 0, R, hd, nk, alpha, P, ldp, Y, ldy, 0.0f, O, ldo);
 }
 
-/* C [nk, hd] += alpha P^T X over R rows */
+/* C [nk, hd] += alpha P^T X over R rows (P zero past each row's key) */
 static void mix_t(int tiles, float *C, int ldc, const float *P, int ldp, const float *X, int ldx,
-                  int R, int nk, int hd, float alpha)
+                  int R, int nk, int hd, float alpha, int q0)
 {
     if (tiles) {
-        nn_tile_tn(C, ldc, P, ldp, X, ldx, R, nk, hd, alpha);
+        nn_tile_tn(C, ldc, P, ldp, X, ldx, R, nk, hd, alpha, q0);
         return;
     }
     nn_gemm(1, 0, nk, hd, R, alpha, P, ldp, X, ldx, 1.0f, C, ldc);
@@ -169,12 +173,12 @@ eef_err attention_forward(float *out, float *lse, const float *qkv, const int *p
             for (int q0 = 0; q0 < L; q0 += QB) {
                 const int bl = L - q0 < QB ? L - q0 : QB, Lk = q0 + bl, lds = ld16(Lk);
                 const float *Qh = qkv + (size_t)(s + q0) * ld + h * hd;
-                scores(tiles, S, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale);
+                scores(tiles, S, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale, q0);
                 for (int r = 0; r < bl; r++)
                     lse[(size_t)(s + q0 + r) * H + h] =
                         softmax_causal_row(S + (size_t)r * lds, q0 + r + 1, Lk);
                 mix(tiles, out + (size_t)(s + q0) * Q + h * hd, Q, S, lds, tiles ? Vp : Vh, ldv, bl,
-                    Lk, hd, 1.0f);
+                    Lk, hd, 1.0f, q0);
             }
         }
     }
@@ -230,7 +234,7 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     const float *dO = dout + (size_t)(s + q0) * Q + h * hd;
                     const float *O = out + (size_t)(s + q0) * Q + h * hd;
                     /* P = exp(S - lse) on the causal part, 0 elsewhere */
-                    scores(tiles, P, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale);
+                    scores(tiles, P, lds, Qh, ld, Kh, ld, Kt, Lp, bl, Lk, hd, scale, q0);
                     for (int r = 0; r < bl; r++) {
                         float *p = P + (size_t)r * lds;
                         float l = lse[(size_t)(s + q0 + r) * H + h];
@@ -239,7 +243,7 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
                         if (Lk > nv) memset(p + nv, 0, (size_t)(Lk - nv) * sizeof(float));
                     }
                     /* dP = dO V^T;  dS = P * (dP - rowsum(dO * O)) */
-                    scores(tiles, dS, lds, dO, Q, Vh, ld, Vt, Lp, bl, Lk, hd, 1.0f);
+                    scores(tiles, dS, lds, dO, Q, Vh, ld, Vt, Lp, bl, Lk, hd, 1.0f, q0);
                     for (int r = 0; r < bl; r++) {
                         float di = nn_vec.dot(dO + (size_t)r * Q, O + (size_t)r * Q, hd);
                         nn_vec.softmax_grad(dS + (size_t)r * lds, P + (size_t)r * lds, q0 + r + 1, di);
@@ -249,9 +253,9 @@ eef_err attention_backward(float *dqkv, const float *dout, const float *qkv, con
                     }
                     /* dQ = scale dS K;  dK += scale dS^T Q;  dV += P^T dO */
                     mix(tiles, dqkv + (size_t)(s + q0) * ld + h * hd, ld, dS, lds, tiles ? Kp : Kh,
-                        ldk, bl, Lk, hd, scale);
-                    mix_t(tiles, dK, ld, dS, lds, Qh, ld, bl, Lk, hd, scale);
-                    mix_t(tiles, dV, ld, P, lds, dO, Q, bl, Lk, hd, 1.0f);
+                        ldk, bl, Lk, hd, scale, q0);
+                    mix_t(tiles, dK, ld, dS, lds, Qh, ld, bl, Lk, hd, scale, q0);
+                    mix_t(tiles, dV, ld, P, lds, dO, Q, bl, Lk, hd, 1.0f, q0);
                 }
         }
     }

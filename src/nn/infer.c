@@ -271,7 +271,7 @@ static void attend_heads(const eef_kv *kv, int l, const float *q, int nk, float 
     const float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < s.H; h++) {
         float *row = S + (size_t)h * lds;
-        nn_tile_nt(row, lds, q + h * hd, hd, kv_keys(kv, l, h / G), kv->kld, 1, round16(nk), hd, scale);
+        nn_tile_nt(row, lds, q + h * hd, hd, kv_keys(kv, l, h / G), kv->kld, 1, round16(nk), hd, scale, -1);
         softmax(row, nk);
     }
     nn_vec.attn_values_heads(out, S, (size_t)lds, kv->v + (size_t)l * kv->slots * K, (size_t)K, G, nk,
@@ -301,7 +301,7 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
         float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
         nn_tile_nt(S, round16(nk), qkv + h * hd, hd, kv_keys(kv, l, g), kv->kld, 1, round16(nk), hd,
-                   scale);
+                   scale, -1);
         softmax(S, nk);
         nn_vec.attn_values(out + h * hd, S, vc + g * hd, (size_t)K, nk, hd);
     }
@@ -550,7 +550,7 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
         if (sa->pos[i] + 1 > nk) nk = sa->pos[i] + 1;
     const int m = r1 - r0, lds = ld16(nk);
     nn_tile_nt(S, lds, qkv + (size_t)r0 * W + h * hd, W, kv_keys(kv, l, g), kv->kld, m, round16(nk), hd,
-               scale);
+               scale, -1);
     /* the values as tiles where attn_values' sums are the tiles' (its
      * vectors of 16: hd a multiple of 16 with AVX-512) */
     const int tiles = m > 1 && hd % 16 == 0 && nn_tiles_ok();
@@ -561,7 +561,7 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
         if (!tiles) nn_vec.attn_values(out + (size_t)(r0 + i) * Q + h * hd, row, vc, (size_t)K, nv, hd);
         else if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
     }
-    if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f);
+    if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f, -1);
 }
 
 static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)

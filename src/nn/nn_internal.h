@@ -186,15 +186,21 @@ static inline int ld16(int n)
     return (l / 16) % 2 ? l : l + 16;
 }
 int nn_tiles_ok(void);
+/* Causal products: with diag >= 0, row i of a product is the query at key
+ * diag + i.  nn_tile_nt need not compute its scores past that key (the
+ * caller discards them), nn_tile_nn and nn_tile_tn may skip the weights
+ * past it (they must be 0).  A skipped element or term changes no bit of
+ * the others: each is one sum in a fixed order, and a zero term adds
+ * nothing.  diag < 0: the whole product. */
 /* S [R, NJ] = alpha X Y^T, Y given transposed: Yt [hd, ldy] */
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                int NJ, int hd, float alpha);
+                int NJ, int hd, float alpha, int diag);
 /* O [R, hd] = alpha P Y over nk (P [R, ldp], Y [nk, ldy]) */
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
-                int nk, int hd, float alpha);
+                int nk, int hd, float alpha, int diag);
 /* C [NK, hd] += alpha P^T X over nr rows (P [nr, ldp], X [nr, ldx]) */
 void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
-                int NK, int hd, float alpha);
+                int NK, int hd, float alpha, int diag);
 
 /* ------------------------------------------------------------ attention (training)
  * Causal self-attention within segments.  qkv [N, W], out [N, Q], lse

@@ -91,50 +91,63 @@ static inline __attribute__((always_inline)) void
     if (c < NC) tile_block(O, ldo, A, ia, ka, Y, ldy, c, n, va, acc, R, 1);
 }
 
+/* What a causal product (diag >= 0) skips in a tile of rows r0..r0+7:
+ * the columns past the last row's key (nt), the terms past it (nn), the
+ * terms before the first row's key (tn: rows of O are keys, terms query
+ * rows). */
+enum { FULL, CAUSAL_COLS, CAUSAL_END, CAUSAL_START };
+
 /* Rows of O in tiles of 8 (fewer at the end, never computed twice); row
  * r's a(r, k) at A[r ia + k ka]. */
 static void tiles(float *O, int ldo, const float *A, size_t ia, size_t ka, const float *Y, int ldy,
-                  int R, int NC, int n, float alpha, int acc)
+                  int R, int NC, int n, float alpha, int acc, int causal, int diag)
 {
     const __m512 va = _mm512_set1_ps(alpha);
+    if (diag < 0) causal = FULL;
     for (int r0 = 0; r0 < R; r0 += 8) {
-        const float *a = A + (size_t)r0 * ia;
+        const float *a = A + (size_t)r0 * ia, *y = Y;
         float *o = O + (size_t)r0 * ldo;
+        int nc = NC, k0 = 0, k1 = n, last = diag + r0 + 8;
+        if (causal == CAUSAL_COLS && round16(last) < nc) nc = round16(last);
+        if (causal == CAUSAL_END && last < k1) k1 = last;
+        if (causal == CAUSAL_START && r0 > diag) k0 = r0 - diag < n ? r0 - diag : n;
+        a += (size_t)k0 * ka, y += (size_t)k0 * ldy;
+        const int m = k1 - k0;
         switch (R - r0 < 8 ? R - r0 : 8) {
-        case 1: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 1); break;
-        case 2: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 2); break;
-        case 3: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 3); break;
-        case 4: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 4); break;
-        case 5: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 5); break;
-        case 6: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 6); break;
-        case 7: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 7); break;
-        default: tile_rows(o, ldo, a, ia, ka, Y, ldy, NC, n, va, acc, 8); break;
+        case 1: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 1); break;
+        case 2: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 2); break;
+        case 3: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 3); break;
+        case 4: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 4); break;
+        case 5: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 5); break;
+        case 6: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 6); break;
+        case 7: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 7); break;
+        default: tile_rows(o, ldo, a, ia, ka, y, ldy, nc, m, va, acc, 8); break;
         }
     }
 }
 
 /* O [R, hd] = alpha P Y over keys k < nk (P [R, ldp], Y [nk, ldy]). */
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
-                int nk, int hd, float alpha)
+                int nk, int hd, float alpha, int diag)
 {
-    tiles(O, ldo, P, (size_t)ldp, 1, Y, ldy, R, hd, nk, alpha, 0);
+    tiles(O, ldo, P, (size_t)ldp, 1, Y, ldy, R, hd, nk, alpha, 0, CAUSAL_END, diag);
 }
 
 /* C [NK, hd] += alpha P^T X over rows r < nr (P [nr, ldp], X [nr, ldx]):
  * key k's a(k, r) is P[r][k]. */
 void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
-                int NK, int hd, float alpha)
+                int NK, int hd, float alpha, int diag)
 {
-    tiles(C, ldc, P, 1, (size_t)ldp, X, ldx, NK, hd, nr, alpha, 1);
+    tiles(C, ldc, P, 1, (size_t)ldp, X, ldx, NK, hd, nr, alpha, 1, CAUSAL_START, diag);
 }
 
 #pragma GCC pop_options
 
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                int NJ, int hd, float alpha)
+                int NJ, int hd, float alpha, int diag)
 {
     /* S = alpha X Yt: the rows of X against Yt's hd rows */
-    if (nn_tiles_ok()) tiles(S, lds, X, (size_t)ldx, 1, Yt, ldy, R, NJ, hd, alpha, 0);
+    if (nn_tiles_ok()) tiles(S, lds, X, (size_t)ldx, 1, Yt, ldy, R, NJ, hd, alpha, 0, CAUSAL_COLS, diag);
     else nt_plain(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
 }
 #else
@@ -142,14 +155,16 @@ void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int
 int nn_tiles_ok(void) { return 0; }
 
 void nn_tile_nt(float *S, int lds, const float *X, int ldx, const float *Yt, int ldy, int R,
-                int NJ, int hd, float alpha)
+                int NJ, int hd, float alpha, int diag)
 {
+    (void)diag; /* the whole product: the same sums */
     nt_plain(S, lds, X, ldx, Yt, ldy, R, NJ, hd, alpha);
 }
 
 void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int ldy, int R,
-                int nk, int hd, float alpha)
+                int nk, int hd, float alpha, int diag)
 {
+    (void)diag;
     for (int r = 0; r < R; r++)
         for (int c = 0; c < hd; c++) {
             float s = 0.0f;
@@ -159,8 +174,9 @@ void nn_tile_nn(float *O, int ldo, const float *P, int ldp, const float *Y, int 
 }
 
 void nn_tile_tn(float *C, int ldc, const float *P, int ldp, const float *X, int ldx, int nr,
-                int NK, int hd, float alpha)
+                int NK, int hd, float alpha, int diag)
 {
+    (void)diag;
     for (int k = 0; k < NK; k++)
         for (int c = 0; c < hd; c++) {
             float s = 0.0f;
