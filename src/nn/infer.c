@@ -545,12 +545,14 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
     const int g = h / G;
     const float *vc = kv->v + (size_t)l * kv->slots * K + g * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    int nk = 0;
-    for (int i = r0; i < r1; i++)
+    int nk = 0, diag = sa->pos[r0]; /* a prompt's rows, consecutive positions: causal tiles */
+    for (int i = r0; i < r1; i++) {
         if (sa->pos[i] + 1 > nk) nk = sa->pos[i] + 1;
+        if (sa->pos[i] != sa->pos[r0] + (i - r0)) diag = -1;
+    }
     const int m = r1 - r0, lds = ld16(nk);
     nn_tile_nt(S, lds, qkv + (size_t)r0 * W + h * hd, W, kv_keys(kv, l, g), kv->kld, m, round16(nk), hd,
-               scale, -1);
+               scale, diag);
     /* the values as tiles where attn_values' sums are the tiles' (its
      * vectors of 16: hd a multiple of 16 with AVX-512) */
     const int tiles = m > 1 && hd % 16 == 0 && nn_tiles_ok();
@@ -561,7 +563,7 @@ static void attend_rows(const step_attn *sa, int l, int r0, int r1, int h, const
         if (!tiles) nn_vec.attn_values(out + (size_t)(r0 + i) * Q + h * hd, row, vc, (size_t)K, nv, hd);
         else if (nk > nv) memset(row + nv, 0, (size_t)(nk - nv) * sizeof(float));
     }
-    if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f, -1);
+    if (tiles) nn_tile_nn(out + (size_t)r0 * Q + h * hd, Q, S, lds, vc, K, m, nk, hd, 1.0f, diag);
 }
 
 static eef_err step_attention(const nn_attn *att, int l, const float *qkv, float *out)
