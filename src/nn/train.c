@@ -1,7 +1,9 @@
 /* train.c: the forward and backward passes over a packed batch.
  *
- * Shapes: N = B*T positions, D model width, H query heads and Hkv
- * key/value heads of hd values, q | k | v rows of width W = Q + 2K
+ * Shapes: N = B*T positions (the passes run over the N' <= N live ones:
+ * padding, a position alone in its segment with no loss, is skipped), D
+ * model width, H query heads and Hkv key/value heads of hd values,
+ * q | k | v rows of width W = Q + 2K
  * (Q = H hd, K = Hkv hd), F MLP width, V vocab, M = positions whose target
  * is scored (mask != 0).  The output head and the loss are computed only
  * on those M rows: positions with mask 0 add nothing to the loss or its
