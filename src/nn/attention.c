@@ -55,9 +55,9 @@ static void pack(float *Yp, const float *Y, int ldy, int L, int hd)
 }
 
 /* The products of a block of R queries, the first at key q0 (nn_tile_*'s
- * diag): the tiles skip what the causal mask drops, sgemm computes it. */
-
-/* S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles); a row's
+ * diag): the tiles skip what the causal mask drops, sgemm computes it.
+ *
+ * S [R, nk] = alpha X Y^T (Yt: Y transposed, for the tiles); a row's
  * scores past its own key may be left unwritten */
 static void scores(int tiles, float *S, int lds, const float *X, int ldx, const float *Y, int ldy,
                    const float *Yt, int ldt, int R, int nk, int hd, float alpha, int q0)
