@@ -278,10 +278,14 @@ static void attend_heads(const eef_kv *kv, int l, const float *q, int nk, float 
                              hd, s.H);
 }
 
+/* Caches of at least this many keys spread a lone row's heads over the
+ * threads; shorter ones mix every head's values at once (attend_heads). */
+#define THREADED_KEYS 2048
+
 /* One token's attention over the first nk cached keys of layer l (its
  * own among them): each head's scores a one-row tile (nn_tile_nt), its
  * mix of the values nn_vec.attn_values (heads over the threads for a long
- * cache).  eef_kv_feed of one token computes it here; eef_kv_step and
+ * cache), or attend_heads' mix of all heads, the same sums.  eef_kv_feed of one token computes it here; eef_kv_step and
  * eef_kv_rows (attend_rows) make the same sums, so a token's bits depend
  * on the cache alone. */
 static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float *out)
@@ -289,14 +293,14 @@ static void attend_one(const eef_kv *kv, int l, const float *qkv, int nk, float 
     const eef_model_config *c = &kv->m->cfg;
     const nn_heads s = nn_heads_of(c);
     const int hd = s.hd, G = s.H / s.Hkv, K = heads_k(&s);
-    if (nk < 2048 && (size_t)s.H * (size_t)ld16(nk) <= kv->score_block) {
+    if (nk < THREADED_KEYS && (size_t)s.H * (size_t)ld16(nk) <= kv->score_block) {
         attend_heads(kv, l, qkv, nk, out, kv->scores); /* the calling thread's block */
         return;
     }
     const float *vc = kv->v + (size_t)l * kv->slots * K;
     const float scale = 1.0f / sqrtf((float)hd);
     /* one score block (at least slots floats) per thread of this cache */
-#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= 2048)
+#pragma omp parallel for schedule(static) num_threads(kv->score_threads) if (nk >= THREADED_KEYS)
     for (int h = 0; h < s.H; h++) {
         float *S = kv->scores + (size_t)nn_thread_id() * kv->score_block;
         const int g = h / G;
